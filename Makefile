@@ -1,0 +1,52 @@
+# Two entry points: `make run` builds the node artifacts into dist/, `make test` runs every check.
+# Both set up what they need first (system packages as root, the virtual environment).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup system-deps test-deps lint typecheck pytest bench golden tables clean
+
+run: setup
+	$(VENV)/bin/seccompiler build profiles -o dist
+
+test: setup test-deps lint typecheck pytest
+
+setup: system-deps $(STAMP)
+
+# libseccomp is present on the image; install it when it is missing and we may.
+system-deps:
+	@tools/ensure-system-deps libseccomp2
+
+# runc and bubblewrap are the real consumers the live tests hand our filters to.
+test-deps:
+	@tools/ensure-system-deps runc bubblewrap busybox-static strace
+
+$(STAMP): pyproject.toml native/build.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) native/build.py
+	touch $(STAMP)
+
+lint:
+	$(VENV)/bin/ruff check seccompiler tests tools bench native
+	$(VENV)/bin/ruff format --check seccompiler tests tools bench native
+
+typecheck:
+	$(VENV)/bin/mypy
+
+pytest:
+	$(VENV)/bin/pytest -q
+
+bench: setup test-deps
+	$(PY) bench/run.py
+
+golden: setup
+	$(PY) tools/regen_golden.py
+
+tables: setup
+	$(PY) tools/gen_tables.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

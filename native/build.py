@@ -1,0 +1,1 @@
+"""Build the native parts (filled in by the native issue)."""
