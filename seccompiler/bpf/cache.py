@@ -1,0 +1,101 @@
+"""Which syscalls the kernel's seccomp action cache answers without running the filter.
+
+Since Linux 5.11, when a filter is attached the kernel (kernel/seccomp.c,
+``seccomp_cache_prepare_bitmap`` and ``seccomp_is_const_allow``) runs a tiny emulator over the
+original program for every syscall number of the native and compat arch, with only ``nr``
+and ``arch`` known. It understands ``ld [nr]``, ``ld [arch]``, JEQ/JGT/JGE/JSET against a
+constant, AND with a constant, JA and RET with a constant; anything else (a load of an
+argument or of the instruction pointer, X, scratch memory) makes it give up. Numbers it proves
+always ALLOW are answered from a bitmap from then on. x32 numbers carry bit 30 and fall outside
+the bitmap, so x32 is never cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from seccompiler.abi import Abi
+from seccompiler.bpf.insn import (
+    ABS,
+    ALU,
+    AND,
+    JA,
+    JEQ,
+    JGE,
+    JGT,
+    JMP,
+    JSET,
+    LD,
+    OFF_ARCH,
+    OFF_NR,
+    RET,
+    Insn,
+    K,
+    W,
+)
+from seccompiler.program import ActionKind
+from seccompiler.tables import table
+
+SECCOMP_RET_ALLOW = ActionKind.ALLOW.value
+# Syscalls the kernel lets through before any filter on x86_64 (seccomp_uprobe_exception).
+_EXEMPT = {"x86_64": ("uretprobe", "uprobe")}
+
+
+def is_const_allow(insns: Sequence[Insn], nr: int, arch: int) -> bool:
+    """The kernel's verdict for one (nr, arch): True when the filter surely returns ALLOW."""
+    a = 0
+    pc = 0
+    n = len(insns)
+    while pc < n:
+        ins = insns[pc]
+        code, k = ins.code, ins.k
+        if code == LD | W | ABS:
+            if k == OFF_NR:
+                a = nr & 0xFFFFFFFF
+            elif k == OFF_ARCH:
+                a = arch
+            else:
+                return False
+        elif code == RET | K:
+            return k == SECCOMP_RET_ALLOW
+        elif code == JMP | JA:
+            pc += k
+        elif code in (JMP | JEQ | K, JMP | JGE | K, JMP | JGT | K, JMP | JSET | K):
+            op = code & 0xF0
+            if op == JEQ:
+                taken = a == k
+            elif op == JGE:
+                taken = a >= k
+            elif op == JGT:
+                taken = a > k
+            else:
+                taken = bool(a & k)
+            pc += ins.jt if taken else ins.jf
+        elif code == ALU | AND | K:
+            a &= k
+        else:
+            return False
+        pc += 1
+    return False
+
+
+def cacheable(abi: Abi) -> bool:
+    """The kernel keeps a bitmap for the native and the compat arch, never for x32."""
+    return not abi.is_x32
+
+
+def exempt(abi: Abi) -> frozenset[int]:
+    """Numbers the kernel answers ALLOW before consulting any filter on this ABI."""
+    t = table(abi)
+    return frozenset(t.by_name[n] for n in _EXEMPT.get(abi.name, ()) if n in t.by_name)
+
+
+def cached_allow(insns: Sequence[Insn], abi: Abi) -> frozenset[int]:
+    """Every syscall number of ``abi`` that the cache answers ALLOW for this filter."""
+    if not cacheable(abi):
+        return frozenset()
+    free = exempt(abi)
+    size = table(abi).max_nr + 1  # stands in for the kernel's NR_syscalls
+    return frozenset(
+        nr for nr in range(size) if nr in free or is_const_allow(insns, nr, abi.audit_arch)
+    )

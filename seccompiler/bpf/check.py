@@ -1,0 +1,188 @@
+"""The kernel's load-time checks on a seccomp filter, as values.
+
+Two checkers run when a filter is loaded: ``bpf_check_classic`` (net/core/filter.c: known
+opcodes, jumps inside the program, no division by a zero constant, shifts below 32, scratch
+slots below 16 and written before read on every path, a return at the end) and then
+``seccomp_check_filter`` (kernel/seccomp.c: a smaller set of opcodes, and 32-bit aligned
+loads inside ``struct seccomp_data``). A program that passes both is what the kernel runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from seccompiler.bpf.insn import (
+    ABS,
+    ADD,
+    ALU,
+    AND,
+    BPF_MAXINSNS,
+    BPF_MEMWORDS,
+    DIV,
+    IMM,
+    IND,
+    JA,
+    JEQ,
+    JGE,
+    JGT,
+    JMP,
+    JSET,
+    LD,
+    LDX,
+    LEN,
+    LSH,
+    MEM,
+    MISC,
+    MOD,
+    MSH,
+    MUL,
+    NEG,
+    OR,
+    RET,
+    RSH,
+    SECCOMP_DATA_SIZE,
+    ST,
+    STX,
+    SUB,
+    TAX,
+    TXA,
+    XOR,
+    A,
+    B,
+    H,
+    Insn,
+    K,
+    W,
+    X,
+)
+from seccompiler.errors import InputError, Location
+
+# Opcodes bpf_check_classic knows (net/core/filter.c, codes[]).
+CLASSIC_CODES: frozenset[int] = frozenset(
+    [
+        *(
+            ALU | op | src
+            for op in (ADD, SUB, MUL, DIV, MOD, AND, OR, XOR, LSH, RSH)
+            for src in (K, X)
+        ),
+        ALU | NEG,
+        *(LD | sz | mode for sz in (W, H, B) for mode in (ABS, IND)),
+        LD | W | LEN,
+        LD | IMM,
+        LD | MEM,
+        LDX | W | LEN,
+        LDX | B | MSH,
+        LDX | IMM,
+        LDX | MEM,
+        ST,
+        STX,
+        MISC | TAX,
+        MISC | TXA,
+        RET | K,
+        RET | A,
+        JMP | JA,
+        *(JMP | op | src for op in (JEQ, JGT, JGE, JSET) for src in (K, X)),
+    ]
+)
+
+# The subset seccomp_check_filter lets through (kernel/seccomp.c).
+SECCOMP_CODES: frozenset[int] = frozenset(
+    [
+        LD | W | ABS,
+        LD | W | LEN,
+        LDX | W | LEN,
+        RET | K,
+        RET | A,
+        *(ALU | op | src for op in (ADD, SUB, MUL, DIV, AND, OR, XOR, LSH, RSH) for src in (K, X)),
+        ALU | NEG,
+        LD | IMM,
+        LDX | IMM,
+        MISC | TAX,
+        MISC | TXA,
+        LD | MEM,
+        LDX | MEM,
+        ST,
+        STX,
+        JMP | JA,
+        *(JMP | op | src for op in (JEQ, JGE, JGT, JSET) for src in (K, X)),
+    ]
+)
+
+COND_JUMPS: frozenset[int] = frozenset(
+    JMP | op | src for op in (JEQ, JGT, JGE, JSET) for src in (K, X)
+)
+
+
+@dataclass(eq=False)
+class BpfRejected(InputError):
+    """The kernel would refuse to load this program; ``pc`` is the offending instruction."""
+
+    pc: int = -1
+    reason: str = ""  # one of: empty, too-long, bad-opcode, jump-range, div-zero, shift,
+    # mem-slot, mem-uninit, no-ret, bad-load
+
+
+def _reject(path: str, pc: int, reason: str, message: str, hint: str = "") -> BpfRejected:
+    where = f"instruction {pc}: " if pc >= 0 else ""
+    return BpfRejected(where + message, hint=hint, location=Location(path), pc=pc, reason=reason)
+
+
+def check(insns: Sequence[Insn], path: str = "<bpf>") -> None:
+    """Raise ``BpfRejected`` where the kernel's checkers would refuse ``insns``."""
+    n = len(insns)
+    if n == 0:
+        raise _reject(path, -1, "empty", "the program is empty")
+    if n > BPF_MAXINSNS:
+        raise _reject(path, -1, "too-long", f"{n} instructions; the kernel accepts {BPF_MAXINSNS}")
+    for pc, ins in enumerate(insns):
+        code, k = ins.code, ins.k
+        if code not in CLASSIC_CODES:
+            raise _reject(path, pc, "bad-opcode", f"unknown opcode {code:#06x}")
+        if code in (ALU | DIV | K, ALU | MOD | K) and k == 0:
+            raise _reject(path, pc, "div-zero", "division by the constant 0")
+        if code in (ALU | LSH | K, ALU | RSH | K) and k >= 32:
+            raise _reject(path, pc, "shift", f"shift by {k}, at most 31 is allowed")
+        if code in (LD | MEM, LDX | MEM, ST, STX) and k >= BPF_MEMWORDS:
+            raise _reject(path, pc, "mem-slot", f"scratch slot M[{k}] does not exist (0-15)")
+        if code == JMP | JA and k >= n - pc - 1:
+            raise _reject(path, pc, "jump-range", f"jump of {k} leaves the program")
+        if code in COND_JUMPS and (pc + ins.jt + 1 >= n or pc + ins.jf + 1 >= n):
+            raise _reject(path, pc, "jump-range", "conditional jump leaves the program")
+    _check_memory(insns, path)
+    if insns[-1].code not in (RET | K, RET | A):
+        raise _reject(path, n - 1, "no-ret", "the program does not end with a return")
+    for pc, ins in enumerate(insns):
+        if ins.code not in SECCOMP_CODES:
+            raise _reject(
+                path, pc, "bad-opcode", f"opcode {ins.code:#06x} is not allowed in seccomp filters"
+            )
+        if ins.code == LD | W | ABS and (ins.k >= SECCOMP_DATA_SIZE or ins.k & 3):
+            raise _reject(
+                path,
+                pc,
+                "bad-load",
+                f"load at offset {ins.k} is outside struct seccomp_data or not 4-byte aligned",
+            )
+
+
+def _check_memory(insns: Sequence[Insn], path: str) -> None:
+    """Every scratch slot is written before it is read, on every path (check_load_and_stores)."""
+    n = len(insns)
+    masks = [0xFFFF] * n
+    valid = 0
+    for pc, ins in enumerate(insns):
+        valid &= masks[pc]
+        code = ins.code
+        if code in (ST, STX):
+            valid |= 1 << ins.k
+        elif code in (LD | MEM, LDX | MEM):
+            if not valid & (1 << ins.k):
+                raise _reject(path, pc, "mem-uninit", f"M[{ins.k}] is read before it is written")
+        elif code == JMP | JA:
+            masks[pc + 1 + ins.k] &= valid
+            valid = 0xFFFF
+        elif code in COND_JUMPS:
+            masks[pc + 1 + ins.jt] &= valid
+            masks[pc + 1 + ins.jf] &= valid
+            valid = 0xFFFF
