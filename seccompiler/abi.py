@@ -51,7 +51,15 @@ _ABIS: tuple[Abi, ...] = (
     Abi("ppc", "ppc", 0x00000014, 32, "big", "ppc64", "SCMP_ARCH_PPC"),
     Abi("s390x", "s390x", 0x80000016, 64, "big", "s390x", "SCMP_ARCH_S390X"),
     Abi("s390", "s390", 0x00000016, 32, "big", "s390x", "SCMP_ARCH_S390"),
-    Abi("loongarch64", "loongarch64", 0xC0000102, 64, "little", "loongarch64", "SCMP_ARCH_LOONGARCH64"),
+    Abi(
+        "loongarch64",
+        "loongarch64",
+        0xC0000102,
+        64,
+        "little",
+        "loongarch64",
+        "SCMP_ARCH_LOONGARCH64",
+    ),
 )
 
 ABIS: dict[str, Abi] = {a.name: a for a in _ABIS}

@@ -75,7 +75,7 @@ def errno_value(name: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Action:
     """A seccomp action with its 16-bit datum (errno value, trace message)."""
 
@@ -89,6 +89,10 @@ class Action:
             raise ValueError(f"action data {self.data} out of range 0-65535")
         if self.kind not in (ActionKind.ERRNO, ActionKind.TRACE, ActionKind.TRAP) and self.data:
             raise ValueError(f"{_KIND_NAMES[self.kind]} takes no value")
+
+    def sort_key(self) -> tuple[int, int]:
+        """Order by the kernel's precedence, then by datum."""
+        return (self.rank, self.data)
 
     @property
     def ret(self) -> int:
@@ -118,8 +122,12 @@ class Action:
     @property
     def blocks(self) -> bool:
         """True for actions that stop the syscall from running."""
-        return self.kind not in (ActionKind.ALLOW, ActionKind.LOG, ActionKind.USER_NOTIF,
-                                 ActionKind.TRACE)
+        return self.kind not in (
+            ActionKind.ALLOW,
+            ActionKind.LOG,
+            ActionKind.USER_NOTIF,
+            ActionKind.TRACE,
+        )
 
     @classmethod
     def parse(cls, text: str) -> Action:
@@ -213,11 +221,11 @@ class ArgCond:
         }[self.op]
 
     def __str__(self) -> str:
-        w = "" if self.width == 64 else "32"
+        arg = f"arg{self.index}" if self.width == 64 else f"arg{self.index}.lo32"
         if self.op is Op.MASKED_EQ:
-            return f"(arg{self.index}{w} & {self.mask:#x}) == {self.value:#x}"
+            return f"({arg} & {self.mask:#x}) == {self.value:#x}"
         sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-        return f"arg{self.index}{w} {sym[self.op.value]} {self.value:#x}"
+        return f"{arg} {sym[self.op.value]} {self.value:#x}"
 
 
 @dataclass(frozen=True)

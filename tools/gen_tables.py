@@ -63,7 +63,8 @@ def main() -> int:
     if ns.check:
         current = OUT.read_text() if OUT.exists() else ""
         if current != text:
-            print(f"error: {OUT.relative_to(REPO)} is stale; run tools/gen_tables.py", file=sys.stderr)
+            rel = OUT.relative_to(REPO)
+            print(f"error: {rel} is stale; run tools/gen_tables.py", file=sys.stderr)
             return 1
         print(f"{OUT.relative_to(REPO)} is up to date")
         return 0

@@ -1,0 +1,1 @@
+"""Backends: each renders a resolved ``Program``; none reads policy files."""
