@@ -41,6 +41,7 @@ FLAGS = frozenset(
 )
 INT64_MAX = (1 << 63) - 1
 UNSUPPORTED_ANNOTATION = "seccompiler.keisson.io/architectures-not-in-spo"
+DEFAULT_ERRNO_ANNOTATION = "seccompiler.keisson.io/default-errno-not-in-spo"
 
 
 def _arg(arg: Mapping[str, Any], where: Location) -> dict[str, Any]:
@@ -76,15 +77,13 @@ def seccomp_profile_object(
     where = Location(f"<{name} OCI JSON>")
     spec_in = parse_oci(oci, where.path)
     short_name(name)  # validates the name as a Kubernetes object name
+    annotations: dict[str, str] = {}
     default_errno = spec_in.get("defaultErrnoRet")
     if default_errno is not None and int(default_errno) != errno.EPERM:
-        raise InputError(
-            f"profile '{name}' answers unmatched syscalls with errno {default_errno}, which "
-            "SeccompProfile cannot express (it has no defaultErrnoRet; runtimes then use EPERM)",
-            hint="use errno(EPERM) as the default action, or distribute this profile as a "
-            "kubelet file only",
-            location=where,
-        )
+        # The CRD has no defaultErrnoRet, so runtimes answer unmatched syscalls with EPERM
+        # (runc still answers ENOSYS above the newest syscall the profile names). Keep the
+        # object usable and say what differs; the kubelet file stays exact.
+        annotations[DEFAULT_ERRNO_ANNOTATION] = str(int(default_errno))
     arches = list(spec_in.get("architectures") or ())
     kept = [a for a in arches if a in ARCHITECTURES]
     dropped = sorted(set(arches) - ARCHITECTURES)
@@ -105,7 +104,9 @@ def seccomp_profile_object(
         metadata["namespace"] = namespace
     if dropped:
         # The operator would refuse the object; say what a node of that family misses.
-        metadata["annotations"] = {UNSUPPORTED_ANNOTATION: ",".join(dropped)}
+        annotations[UNSUPPORTED_ANNOTATION] = ",".join(dropped)
+    if annotations:
+        metadata["annotations"] = dict(sorted(annotations.items()))
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
 

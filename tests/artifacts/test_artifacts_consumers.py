@@ -150,8 +150,19 @@ def test_spo_keeps_what_it_can_and_says_what_it_drops() -> None:
     jsonschema.validate(obj, spo.SCHEMA)
 
 
+def test_spo_notes_a_default_errno_it_cannot_hold() -> None:
+    obj = spo.seccomp_profile_object(
+        "x", {**OCI, "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38}
+    )
+    assert obj["spec"]["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert "defaultErrnoRet" not in obj["spec"]
+    assert obj["metadata"]["annotations"] == {spo.DEFAULT_ERRNO_ANNOTATION: "38"}
+    jsonschema.validate(obj, spo.SCHEMA)
+    plain = spo.seccomp_profile_object("x", {**OCI, "defaultErrnoRet": 1})
+    assert "annotations" not in plain["metadata"]
+
+
 SPO_REFUSALS = [
-    ({**OCI, "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38}, "defaultErrnoRet"),
     (
         {
             **OCI,
