@@ -128,3 +128,7 @@ def syscalls_cmd(queries: tuple[str, ...], abis: tuple[str, ...], fmt: str) -> i
     if fmt == "json":
         click.echo(json.dumps({"table": tables.source_stamp(), "results": results}, indent=2))
         return 0
+    for r in results:
+        for line in _text(r, chosen):
+            click.echo(line)
+    return 0
