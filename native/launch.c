@@ -1,0 +1,331 @@
+/* seccompiler-launch: run a program under a seccomp filter, optionally handing the filter's
+ * user-notification listener to a supervisor.
+ *
+ *   seccompiler-launch --filter-fd N [--listener-sock FD] [--status-fd FD] [--namespaces]
+ *                      [--root DIR] [--user UID:GID] -- PROGRAM ARGS...
+ *
+ * The launcher (L) stays outside the filter for its whole life. It starts the workload (W)
+ * with clone(CLONE_VM | CLONE_FILES): W shares L's memory and descriptor table until its
+ * execve. W enters the root directory, changes user, sets no_new_privs, installs the filter
+ * (with SECCOMP_FILTER_FLAG_NEW_LISTENER when a supervisor is given), stores the listener's
+ * number in the shared memory and calls execve at once. L sees the number, finds the
+ * listener in the shared table and sends it over the unix socket (SCM_RIGHTS). Nothing
+ * between the filter and execve is a system call W needs to succeed, so a policy that
+ * refuses sendmsg, write or futex -- answered by the supervisor, which may not have the
+ * listener yet -- cannot deadlock the start. execve copies W's table, so the listener
+ * (close-on-exec) never reaches the program.
+ *
+ * W uses raw system calls only: it shares L's thread-local errno. If execve fails, W
+ * stores the error and leaves through exit_group or, if the filter refuses that, ud2.
+ *
+ * --namespaces: new mount (private propagation), PID, UTS, IPC and network namespaces; W is
+ * PID 1 of the new PID namespace, and with --root a fresh /proc is mounted in it.
+ * The status line written to --status-fd when W is gone: "exit N", "signal N",
+ * or "error STAGE ERRNO" (STAGE: filter, namespaces, root, user, install, exec, notfound,
+ * launch);
+ * the first line, "pid N", gives W's PID. Exit status: W's, 128+N for signal N, 125 for
+ * errors before execve, 126 if the program cannot run, 127 if it is not found.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sc_raw.h"
+
+#define MAX_FILTER (BPF_MAXINSNS * 8)
+#define STACK_SIZE (256 * 1024)
+
+struct shared {
+    volatile int listener; /* -1 until installed */
+    volatile int failed;   /* stage number + 1 when W gave up */
+    volatile int err;
+};
+
+enum stage { ST_ROOT = 1, ST_USER, ST_INSTALL, ST_EXEC, ST_NOTFOUND };
+static const char *const stage_names[] = {"", "root", "user", "install", "exec", "notfound"};
+
+static struct {
+    unsigned char filter[MAX_FILTER];
+    size_t flen;
+    const char *root;
+    int has_user;
+    long uid, gid;
+    int want_listener;
+    int newpid;
+    char **argv;
+    char **envp;
+    char path[4096];
+} cfg;
+
+static struct shared *shm;
+static int status_fd = -1;
+static pid_t workload;
+
+static void status_line(const char *fmt, long a, long b, const char *s)
+{
+    char buf[128];
+    int n;
+    if (status_fd < 0)
+        return;
+    if (s)
+        n = snprintf(buf, sizeof(buf), fmt, s, a);
+    else
+        n = snprintf(buf, sizeof(buf), fmt, a, b);
+    if (n > 0 && write(status_fd, buf, (size_t)n) < 0)
+        return;
+}
+
+static int fail(const char *stage, int err)
+{
+    status_line("error %s %ld\n", err, 0, stage);
+    return 125;
+}
+
+static void w_fail(enum stage st, long rc)
+{
+    shm->err = (int)-rc;
+    shm->failed = st;
+    sc_raw6(SYS_futex, (long)&shm->failed, FUTEX_WAKE, 1, 0, 0, 0);
+    sc_raw6(SYS_exit_group, 127, 0, 0, 0, 0, 0);
+    __builtin_trap();
+}
+
+/* The executable W will run: PROGRAM as given when it has a slash, else the first
+ * executable match on PATH (searched inside the new root, as execvp would). */
+static long w_resolve(void)
+{
+    const char *prog = cfg.argv[0];
+    const char *path = getenv("PATH");
+    const char *p, *end;
+    long rc, last = -ENOENT;
+    size_t dl, pl = strlen(prog);
+    if (strchr(prog, '/')) {
+        if (pl >= sizeof(cfg.path))
+            return -ENAMETOOLONG;
+        memcpy(cfg.path, prog, pl + 1);
+        return 0;
+    }
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+    for (p = path; *p; p = *end ? end + 1 : end) {
+        end = strchrnul(p, ':');
+        dl = (size_t)(end - p);
+        if (dl + pl + 2 > sizeof(cfg.path))
+            continue;
+        memcpy(cfg.path, p, dl);
+        cfg.path[dl] = '/';
+        memcpy(cfg.path + dl + 1, prog, pl + 1);
+        rc = sc_raw6(SYS_faccessat, AT_FDCWD, (long)cfg.path, X_OK, 0, 0, 0);
+        if (rc == 0)
+            return 0;
+        if (rc != -ENOENT && rc != -ENOTDIR)
+            last = rc;
+    }
+    return last;
+}
+
+static int w_main(void *unused)
+{
+    long rc;
+    (void)unused;
+    if (cfg.root) {
+        if (cfg.newpid) {
+            char proc[4096];
+            snprintf(proc, sizeof(proc), "%s/proc", cfg.root);
+            if (sc_raw6(SYS_faccessat, AT_FDCWD, (long)proc, F_OK, 0, 0, 0) == 0)
+                sc_raw6(SYS_mount, (long)"proc", (long)proc, (long)"proc",
+                        MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0);
+        }
+        if ((rc = sc_raw6(SYS_chroot, (long)cfg.root, 0, 0, 0, 0, 0)) < 0 ||
+            (rc = sc_raw6(SYS_chdir, (long)"/", 0, 0, 0, 0, 0)) < 0)
+            w_fail(ST_ROOT, rc);
+    }
+    if ((rc = w_resolve()) < 0)
+        w_fail(rc == -ENOENT ? ST_NOTFOUND : ST_EXEC, rc);
+    if (cfg.has_user) {
+        if ((rc = sc_raw6(SYS_setgroups, 0, 0, 0, 0, 0, 0)) < 0 ||
+            (rc = sc_raw6(SYS_setresgid, cfg.gid, cfg.gid, cfg.gid, 0, 0, 0)) < 0 ||
+            (rc = sc_raw6(SYS_setresuid, cfg.uid, cfg.uid, cfg.uid, 0, 0, 0)) < 0)
+            w_fail(ST_USER, rc);
+    }
+    sc_raw6(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+    rc = sc_install(cfg.filter, cfg.flen,
+                    cfg.want_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+    if (rc < 0)
+        w_fail(ST_INSTALL, rc);
+    /* From here on every system call is the filter's to judge. */
+    shm->listener = cfg.want_listener ? (int)rc : 0;
+    rc = sc_raw6(SYS_execve, (long)cfg.path, (long)cfg.argv, (long)cfg.envp, 0, 0, 0);
+    w_fail(rc == -ENOENT ? ST_NOTFOUND : ST_EXEC, rc);
+    return 0;
+}
+
+static void forward(int sig)
+{
+    if (workload > 0)
+        kill(workload, sig);
+}
+
+static int send_fd(int sock, int fd)
+{
+    char byte = 'L';
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg;
+    struct cmsghdr *cm;
+    memset(&msg, 0, sizeof(msg));
+    memset(&u, 0, sizeof(u));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof(u.buf);
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int read_filter_fd(int fd)
+{
+    ssize_t r;
+    cfg.flen = 0;
+    while ((r = read(fd, cfg.filter + cfg.flen, sizeof(cfg.filter) - cfg.flen)) > 0)
+        cfg.flen += (size_t)r;
+    close(fd);
+    return r < 0 ? -1 : 0;
+}
+
+/* Wait until W has published its listener or given up, without blocking on W itself. */
+static void await_workload(void)
+{
+    struct timespec tick = {0, 1000000};
+    int st;
+    while (shm->listener < 0 && !shm->failed) {
+        sc_raw6(SYS_futex, (long)&shm->failed, FUTEX_WAIT, 0, (long)&tick, 0, 0);
+        if (waitpid(workload, &st, WNOHANG | __WALL) == workload) {
+            /* W died before publishing: report it like a normal end below. */
+            if (!shm->failed) {
+                shm->failed = -1;
+                shm->err = st;
+            }
+            return;
+        }
+    }
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    static char stack[STACK_SIZE] __attribute__((aligned(16)));
+    int argi = 1, sock = -1, filter_fd = -1, namespaces = 0, st = 0;
+    struct sigaction sa;
+    pid_t w;
+
+    for (; argi < argc; argi++) {
+        const char *a = argv[argi];
+        const char *v = argi + 1 < argc ? argv[argi + 1] : NULL;
+        if (!strcmp(a, "--")) {
+            argi++;
+            break;
+        } else if (!strcmp(a, "--filter-fd") && v) {
+            filter_fd = atoi(v), argi++;
+        } else if (!strcmp(a, "--listener-sock") && v) {
+            sock = atoi(v), argi++;
+        } else if (!strcmp(a, "--status-fd") && v) {
+            status_fd = atoi(v), argi++;
+        } else if (!strcmp(a, "--root") && v) {
+            cfg.root = v, argi++;
+        } else if (!strcmp(a, "--user") && v) {
+            if (sscanf(v, "%ld:%ld", &cfg.uid, &cfg.gid) != 2)
+                goto usage;
+            cfg.has_user = 1, argi++;
+        } else if (!strcmp(a, "--namespaces")) {
+            namespaces = 1;
+        } else {
+            goto usage;
+        }
+    }
+    if (argi >= argc || filter_fd < 0)
+        goto usage;
+    if (status_fd >= 0)
+        fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+    if (sock >= 0)
+        fcntl(sock, F_SETFD, FD_CLOEXEC);
+    if (read_filter_fd(filter_fd) < 0 || cfg.flen == 0 || cfg.flen % 8)
+        return fail("filter", EINVAL);
+    cfg.argv = argv + argi;
+    cfg.envp = envp;
+    cfg.want_listener = sock >= 0;
+    if (namespaces) {
+        if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET))
+            return fail("namespaces", errno);
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+            return fail("namespaces", errno);
+        cfg.newpid = 1;
+    }
+    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED)
+        return fail("launch", errno);
+    shm->listener = -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = forward;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    workload = clone(w_main, stack + sizeof(stack), CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
+    if (workload < 0)
+        return fail("launch", errno);
+    status_line("pid %ld\n", workload, 0, NULL);
+    await_workload();
+    if (shm->listener >= 0 && cfg.want_listener) {
+        if (send_fd(sock, shm->listener) < 0) {
+            kill(workload, SIGKILL);
+            waitpid(workload, &st, __WALL);
+            return fail("launch", errno);
+        }
+        close(shm->listener);
+    }
+    if (sock >= 0)
+        close(sock);
+    if (shm->failed != -1) {
+        do
+            w = waitpid(workload, &st, __WALL);
+        while (w < 0 && errno == EINTR);
+    } else {
+        st = shm->err;
+    }
+    if (shm->failed > 0) {
+        status_line("error %s %ld\n", shm->err, 0, stage_names[shm->failed]);
+        if (shm->failed == ST_NOTFOUND)
+            return 127;
+        return shm->failed == ST_EXEC ? 126 : 125;
+    }
+    if (WIFSIGNALED(st)) {
+        status_line("signal %ld\n", WTERMSIG(st), 0, NULL);
+        return 128 + WTERMSIG(st);
+    }
+    status_line("exit %ld\n", WEXITSTATUS(st), 0, NULL);
+    return WEXITSTATUS(st);
+usage:
+    fprintf(stderr, "usage: seccompiler-launch --filter-fd N [--listener-sock FD] "
+                    "[--status-fd FD] [--namespaces] [--root DIR] [--user UID:GID] "
+                    "-- PROGRAM ARGS...\n");
+    return 125;
+}

@@ -1,0 +1,414 @@
+/* seccompiler-probe: make system calls under a seccomp filter and report what the kernel did.
+ *
+ *   seccompiler-probe [--filter FILE] [--no-sandbox] [--timeout-ms N] [CALL...]
+ *
+ * Each CALL (argument, or line on stdin when none is given) is
+ *   ABI NR [KIND [A0 [A1 ... A5]]]
+ * ABI is x86_64, x32 (NR includes the x32 bit) or x86 (entered through int 0x80); KIND is
+ * plain, fork (a return of 0 is the new process: it ends at once) or sigreturn (made on a
+ * zeroed stack, so a sigreturn the filter lets through ends the process with SIGSEGV);
+ * arguments are integers (0x.. allowed) or Z, the address of a zeroed page.
+ *
+ * Every call runs in a child of its own: the child closes every descriptor, arms a timer
+ * that ends it with SIGALRM if the call blocks, installs the filter (when --filter is given;
+ * otherwise the filter already in force, e.g. a container runtime's, applies), makes the
+ * call and stores the result in memory shared with this process. No system call stands
+ * between the call and the store, so a filter that refuses write or exit cannot hide a
+ * result. One JSON line per call is printed on stdout:
+ *   {"abi":..,"nr":..,"args":[..],"outcome":..,"ret":..,"errno":..,"signal":..,
+ *    "status":..,"trap":{"errno":..,"syscall":..,"arch":..}|null}
+ * outcome: returned | trapped (SIGSYS from SECCOMP_RET_TRAP, caught) | signaled (died by
+ * "signal" without returning) | blocked (still in the call when the timer fired) | exited
+ * (ended the process with "status") | error (the child could not be set up).
+ *
+ * Unless --no-sandbox, the probe first makes itself harmless: no core dumps, new user,
+ * mount, UTS, IPC and network namespaces where the kernel allows them (else, as root, the
+ * nobody user), every capability dropped from all sets, and no_new_privs.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sc_raw.h"
+
+#define MAX_CALLS 65536
+#define MAX_FILTER (BPF_MAXINSNS * 8)
+
+enum kind { K_PLAIN, K_FORK, K_SIGRETURN };
+enum abi { A_X86_64, A_X32, A_X86 };
+static const char *const abi_names[] = {"x86_64", "x32", "x86"};
+
+struct call {
+    enum abi abi;
+    long nr;
+    enum kind kind;
+    unsigned long args[6];
+};
+
+enum state { S_NONE, S_RETURNED, S_TRAPPED, S_SETUP };
+
+struct shared {
+    volatile int state;
+    long ret;
+    int trap_errno;
+    int trap_syscall;
+    unsigned trap_arch;
+    int setup_errno;
+};
+
+static struct shared *shm;
+static unsigned char zpage[4096] __attribute__((aligned(4096)));
+static unsigned char zstack[65536] __attribute__((aligned(16)));
+
+static void die(const char *what)
+{
+    fprintf(stderr, "seccompiler-probe: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static int parse_call(char *text, struct call *c)
+{
+    char *save = NULL;
+    char *tok = strtok_r(text, " \t\r\n", &save);
+    int i;
+    memset(c, 0, sizeof(*c));
+    if (!tok)
+        return 0;
+    if (!strcmp(tok, "x86_64"))
+        c->abi = A_X86_64;
+    else if (!strcmp(tok, "x32"))
+        c->abi = A_X32;
+    else if (!strcmp(tok, "x86"))
+        c->abi = A_X86;
+    else
+        return -1;
+    tok = strtok_r(NULL, " \t\r\n", &save);
+    if (!tok)
+        return -1;
+    c->nr = strtol(tok, NULL, 0);
+    tok = strtok_r(NULL, " \t\r\n", &save);
+    if (tok) {
+        if (!strcmp(tok, "plain"))
+            c->kind = K_PLAIN;
+        else if (!strcmp(tok, "fork"))
+            c->kind = K_FORK;
+        else if (!strcmp(tok, "sigreturn"))
+            c->kind = K_SIGRETURN;
+        else
+            return -1;
+    }
+    for (i = 0; i < 6 && (tok = strtok_r(NULL, " \t\r\n", &save)); i++)
+        c->args[i] = !strcmp(tok, "Z") ? (unsigned long)zpage : strtoul(tok, NULL, 0);
+    return 1;
+}
+
+/* fork, vfork, clone: the new process must not run on (vfork: share) our stack, so it
+ * meets ud2 the instant the call returns 0 in it and dies of SIGILL without a syscall. */
+static long call_fork(const struct call *c)
+{
+    long ret;
+    const unsigned long *a = c->args;
+    if (c->abi == A_X86) {
+        __asm__ volatile("push %%rbp\n\t"
+                         "int $0x80\n\t"
+                         "test %%eax, %%eax\n\t"
+                         "jnz 1f\n\t"
+                         "ud2\n"
+                         "1:\n\t"
+                         "pop %%rbp"
+                         : "=a"(ret)
+                         : "a"(c->nr), "b"(a[0]), "c"(a[1]), "d"(a[2]), "S"(a[3]), "D"(a[4])
+                         : "memory", "cc", "r8", "r9", "r10", "r11");
+        return (long)(int)ret;
+    }
+    register long r10 __asm__("r10") = (long)a[3];
+    register long r8 __asm__("r8") = (long)a[4];
+    register long r9 __asm__("r9") = (long)a[5];
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "ud2\n"
+                     "1:"
+                     : "=a"(ret)
+                     : "a"(c->nr), "D"(a[0]), "S"(a[1]), "d"(a[2]), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory", "cc");
+    return ret;
+}
+
+/* sigreturn reads a signal frame at the stack pointer: point it at zeroes, so that a
+ * sigreturn the filter lets through loads rip=0 and the process dies of SIGSEGV. */
+static long call_sigreturn(const struct call *c)
+{
+    long ret;
+    unsigned char *top = zstack + sizeof(zstack) / 2;
+    if (c->abi == A_X86) {
+        __asm__ volatile("mov %%rsp, %%r12\n\t"
+                         "mov %[top], %%rsp\n\t"
+                         "int $0x80\n\t"
+                         "mov %%r12, %%rsp"
+                         : "=a"(ret)
+                         : "a"(c->nr), [top] "r"(top), "b"(0L), "c"(0L), "d"(0L)
+                         : "r8", "r9", "r10", "r11", "r12", "memory", "cc");
+        return (long)(int)ret;
+    }
+    __asm__ volatile("mov %%rsp, %%r12\n\t"
+                     "mov %[top], %%rsp\n\t"
+                     "syscall\n\t"
+                     "mov %%r12, %%rsp"
+                     : "=a"(ret)
+                     : "a"(c->nr), [top] "r"(top), "D"(0L), "S"(0L), "d"(0L)
+                     : "rcx", "r11", "r12", "memory", "cc");
+    return ret;
+}
+
+static long do_call(const struct call *c)
+{
+    const unsigned long *a = c->args;
+    if (c->kind == K_FORK)
+        return call_fork(c);
+    if (c->kind == K_SIGRETURN)
+        return call_sigreturn(c);
+    if (c->abi == A_X86)
+        return sc_int80(c->nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4],
+                        (long)a[5]);
+    return sc_raw6(c->nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4],
+                   (long)a[5]);
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    shm->trap_errno = si->si_errno;
+    shm->trap_syscall = si->si_syscall;
+    shm->trap_arch = si->si_arch;
+    shm->state = S_TRAPPED;
+    __builtin_trap();
+}
+
+static void close_all(void)
+{
+    int fd;
+    if (sc_raw6(SYS_close_range, 0, ~0L & 0xffffffffL, 0, 0, 0, 0) == 0)
+        return;
+    for (fd = 0; fd < 1024; fd++)
+        sc_raw6(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+static void child(const struct call *c, const unsigned char *filter, size_t flen, long timeout_ms)
+{
+    struct sigaction sa;
+    struct itimerval it;
+    sigset_t all;
+    long rc;
+
+    close_all();
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSYS, &sa, NULL);
+    signal(SIGALRM, SIG_DFL);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = timeout_ms / 1000;
+    it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+    setitimer(ITIMER_REAL, &it, NULL);
+    if (filter) {
+        rc = sc_install(filter, flen, 0);
+        if (rc < 0) {
+            shm->setup_errno = (int)-rc;
+            shm->state = S_SETUP;
+            sc_raw6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
+        }
+    }
+    shm->ret = do_call(c);
+    shm->state = S_RETURNED;
+    sc_raw6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
+    sc_raw6(SYS_exit, 0, 0, 0, 0, 0, 0);
+    __builtin_trap();
+}
+
+static void report(const struct call *c, int status)
+{
+    int i;
+    printf("{\"abi\":\"%s\",\"nr\":%ld,\"args\":[", abi_names[c->abi], c->nr);
+    for (i = 0; i < 6; i++)
+        printf("%s%lu", i ? "," : "", c->args[i]);
+    printf("],");
+    if (shm->state == S_RETURNED) {
+        long r = shm->ret;
+        printf("\"outcome\":\"returned\",\"ret\":%ld,\"errno\":%ld,\"signal\":0,\"status\":0,"
+               "\"trap\":null}\n",
+               r, (r < 0 && r >= -4095) ? -r : 0L);
+    } else if (shm->state == S_TRAPPED) {
+        printf("\"outcome\":\"trapped\",\"ret\":0,\"errno\":0,\"signal\":%d,\"status\":0,"
+               "\"trap\":{\"errno\":%d,\"syscall\":%d,\"arch\":%u}}\n",
+               SIGSYS, shm->trap_errno, shm->trap_syscall, shm->trap_arch);
+    } else if (shm->state == S_SETUP) {
+        printf("\"outcome\":\"error\",\"ret\":0,\"errno\":%d,\"signal\":0,\"status\":0,"
+               "\"trap\":null}\n",
+               shm->setup_errno);
+    } else if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        printf("\"outcome\":\"%s\",\"ret\":0,\"errno\":0,\"signal\":%d,\"status\":0,"
+               "\"trap\":null}\n",
+               sig == SIGALRM ? "blocked" : "signaled", sig);
+    } else {
+        printf("\"outcome\":\"exited\",\"ret\":0,\"errno\":0,\"signal\":0,\"status\":%d,"
+               "\"trap\":null}\n",
+               WEXITSTATUS(status));
+    }
+    fflush(stdout);
+}
+
+static void run_one(const struct call *c, const unsigned char *filter, size_t flen, long tmo)
+{
+    int status = 0;
+    pid_t pid, w;
+    memset(shm, 0, sizeof(*shm));
+    pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0)
+        child(c, filter, flen, tmo);
+    for (;;) {
+        w = waitpid(pid, &status, __WALL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            die("waitpid");
+        }
+        if (WIFSTOPPED(status)) { /* e.g. the call was ptrace(PTRACE_TRACEME) */
+            kill(pid, SIGKILL);
+            continue;
+        }
+        break;
+    }
+    while (waitpid(-1, NULL, WNOHANG | __WALL) > 0) /* strays from fork-like calls */
+        ;
+    report(c, status);
+}
+
+static void drop_caps(void)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    int cap;
+    for (cap = 0; cap <= 63; cap++)
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    memset(data, 0, sizeof(data));
+    if (sc_raw6(SYS_capset, (long)&hdr, (long)data, 0, 0, 0, 0) < 0)
+        die("capset");
+}
+
+static void sandbox(void)
+{
+    struct rlimit zero = {0, 0};
+    static const int extra[] = {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET};
+    unsigned i;
+    setrlimit(RLIMIT_CORE, &zero);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (unshare(CLONE_NEWUSER) != 0 && geteuid() == 0) {
+        /* No user namespace: become nobody, so that a call the filter lets through acts
+         * with no privilege in the namespaces we share with the machine. */
+        if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            die("dropping to nobody");
+    }
+    for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        unshare(extra[i]); /* each where the kernel allows */
+    if (chdir("/") != 0)
+        die("chdir /");
+    drop_caps();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        die("no_new_privs");
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static unsigned char *read_filter(const char *path, size_t *len)
+{
+    static unsigned char buf[MAX_FILTER + 1];
+    size_t n = 0;
+    ssize_t r;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die(path);
+    while ((r = read(fd, buf + n, sizeof(buf) - n)) > 0)
+        n += (size_t)r;
+    if (r < 0)
+        die(path);
+    close(fd);
+    if (n == 0 || n > MAX_FILTER || n % 8) {
+        fprintf(stderr, "seccompiler-probe: %s: not a BPF program (%zu bytes)\n", path, n);
+        exit(2);
+    }
+    *len = n;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    static struct call calls[MAX_CALLS];
+    static char line[1024];
+    unsigned char *filter = NULL;
+    size_t flen = 0, ncalls = 0, i;
+    long timeout_ms = 300;
+    int sandboxed = 1, argi = 1, rc;
+
+    for (; argi < argc && !strncmp(argv[argi], "--", 2); argi++) {
+        if (!strcmp(argv[argi], "--filter") && argi + 1 < argc)
+            filter = read_filter(argv[++argi], &flen);
+        else if (!strcmp(argv[argi], "--no-sandbox"))
+            sandboxed = 0;
+        else if (!strcmp(argv[argi], "--timeout-ms") && argi + 1 < argc)
+            timeout_ms = strtol(argv[++argi], NULL, 0);
+        else if (!strcmp(argv[argi], "--")) {
+            argi++;
+            break;
+        } else {
+            fprintf(stderr, "usage: seccompiler-probe [--filter FILE] [--no-sandbox] "
+                            "[--timeout-ms N] [CALL...]\n");
+            return 2;
+        }
+    }
+    if (argi < argc) {
+        for (; argi < argc && ncalls < MAX_CALLS; argi++) {
+            snprintf(line, sizeof(line), "%s", argv[argi]);
+            if ((rc = parse_call(line, &calls[ncalls])) < 0)
+                goto bad;
+            ncalls += (size_t)rc;
+        }
+    } else {
+        while (ncalls < MAX_CALLS && fgets(line, sizeof(line), stdin)) {
+            if ((rc = parse_call(line, &calls[ncalls])) < 0)
+                goto bad;
+            ncalls += (size_t)rc;
+        }
+    }
+    if (timeout_ms < 1)
+        timeout_ms = 1;
+    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED)
+        die("mmap");
+    if (sandboxed)
+        sandbox();
+    for (i = 0; i < ncalls; i++)
+        run_one(&calls[i], filter, flen, timeout_ms);
+    return 0;
+bad:
+    fprintf(stderr, "seccompiler-probe: bad call '%s'\n", line);
+    return 2;
+}

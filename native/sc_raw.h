@@ -1,0 +1,78 @@
+/* Raw system calls on the three x86 entry paths, and filter installation.
+ *
+ * Shared by the cffi module and the standalone probe and launcher. Everything here is
+ * static inline so that each user carries its own copy and no libc wrapper (which may
+ * check or rewrite arguments, or call other syscalls) stands between the caller and the
+ * kernel. Facts: x86_64 syscall ABI (rax=nr; rdi rsi rdx r10 r8 r9; rcx/r11 clobbered),
+ * i386 int 0x80 ABI (eax=nr; ebx ecx edx esi edi ebp; only the low 32 bits are seen), the
+ * x32 bit is __X32_SYSCALL_BIT in arch/x86/include/uapi/asm/unistd.h, seccomp() and
+ * struct sock_fprog are from linux/seccomp.h and linux/filter.h.
+ */
+#ifndef SC_RAW_H
+#define SC_RAW_H
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#define SC_X32_BIT 0x40000000L
+
+#if !defined(__x86_64__)
+#error "the native part supports x86_64 hosts only"
+#endif
+
+static inline long sc_raw6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    long ret;
+    register long r10 __asm__("r10") = a3;
+    register long r8 __asm__("r8") = a4;
+    register long r9 __asm__("r9") = a5;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* i386 entry from a 64-bit process: the kernel reports AUDIT_ARCH_I386 to seccomp.
+ * ebp is the sixth argument; it is saved and restored around the trap by hand because
+ * the compiler may use it as the frame pointer. Older kernels zero r8-r11 on this path. */
+static inline long sc_int80(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    long ret;
+    register long six __asm__("r12") = a5;
+    __asm__ volatile("push %%rbp\n\t"
+                     "mov %[six], %%rbp\n\t"
+                     "int $0x80\n\t"
+                     "pop %%rbp"
+                     : "=a"(ret)
+                     : "a"(nr), "b"(a0), "c"(a1), "d"(a2), "S"(a3), "D"(a4), [six] "r"(six)
+                     : "memory", "cc", "r8", "r9", "r10", "r11");
+    /* int 0x80 returns a 32-bit value in eax: widen it as a signed int. */
+    return (long)(int)ret;
+}
+
+static inline long sc_raw0(long nr) { return sc_raw6(nr, 0, 0, 0, 0, 0, 0); }
+
+/* Set no_new_privs and install a filter on the calling thread; flags are
+ * SECCOMP_FILTER_FLAG_*. Returns the listener fd for FLAG_NEW_LISTENER, else 0, or -errno. */
+static inline long sc_install(const void *prog, size_t len, unsigned long flags)
+{
+    struct sock_fprog fprog;
+    long rc;
+    if (len == 0 || len % sizeof(struct sock_filter) != 0 ||
+        len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        return -EINVAL;
+    fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    fprog.filter = (struct sock_filter *)prog;
+    rc = sc_raw6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
+    if (rc < 0)
+        return rc;
+    return sc_raw6(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (long)flags, (long)&fprog, 0, 0, 0);
+}
+
+#endif
