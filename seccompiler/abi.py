@@ -88,6 +88,11 @@ def by_oci(name: str) -> Abi | None:
     return next((a for a in _ABIS if a.oci == name), None)
 
 
+def has_x32_numbers(audit_arch: int) -> bool:
+    """Whether the kernel reads the x32 bit of syscall numbers under this arch token."""
+    return any(a.is_x32 and a.audit_arch == audit_arch for a in _ABIS)
+
+
 def family_members(family: str) -> tuple[Abi, ...]:
     """The ABIs a kernel of ``family`` can be entered through, native first."""
     return tuple(a for a in _ABIS if a.family == family)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from seccompiler.abi import X32_SYSCALL_BIT, Abi
+from seccompiler.abi import X32_SYSCALL_BIT, Abi, has_x32_numbers
 
 RET_ACTION_FULL = 0xFFFF0000
 RET_DATA = 0x0000FFFF
@@ -320,11 +320,17 @@ class Program:
         return next((p for p in self.abis if p.abi.name == name), None)
 
     def program_for(self, arch: int, nr: int) -> AbiProgram | None:
-        """The ABI program the kernel would consult for (arch, nr), or None (bad ABI)."""
-        for p in self.abis:
-            if p.abi.audit_arch == arch and p.abi.is_x32 == bool(nr & X32_SYSCALL_BIT):
-                return p
-        return None
+        """The ABI program the kernel would consult for (arch, nr), or None (bad ABI).
+
+        Under a token shared with x32 (x86_64's), the x32 bit of the number picks the ABI.
+        """
+        candidates = [p for p in self.abis if p.abi.audit_arch == arch]
+        if not candidates:
+            return None
+        if has_x32_numbers(arch):
+            want_x32 = bool(nr & X32_SYSCALL_BIT)
+            return next((p for p in candidates if p.abi.is_x32 == want_x32), None)
+        return candidates[0]
 
     def decide(self, arch: int, nr: int, args: Sequence[int] = (0,) * 6) -> Action:
         """What a correct filter returns for this ``seccomp_data``."""

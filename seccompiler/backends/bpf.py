@@ -102,10 +102,7 @@ class _Gen:
         x32 = next((p for p in group if p.abi.is_x32), None)
         if native is None and x32 is None:
             return
-        shares_x32_token = any(
-            a.is_x32 and a.audit_arch == group[0].abi.audit_arch for a in abimod.ABIS.values()
-        )
-        if shares_x32_token:
+        if abimod.has_x32_numbers(group[0].abi.audit_arch):
             x32_lbl = self.bld.label()
             self.bld.emit(Jump(b.JSET, abimod.X32_SYSCALL_BIT, x32_lbl, None))
             if native is not None:

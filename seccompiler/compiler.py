@@ -1,0 +1,44 @@
+"""Turn a resolved program into the files ``compile`` writes, in memory first.
+
+Layout under the output directory, one file per kernel family of the program:
+``oci/<family>.json`` (flat runtime-spec profile), ``bpf/<family>.bpf`` (raw filter in the
+family's byte order), ``pfc/<family>.pfc`` (readable pseudo code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from seccompiler.backends import bpf, oci, pfc
+from seccompiler.errors import UsageError
+from seccompiler.program import Program
+
+FORMATS = ("oci", "bpf", "pfc")
+
+
+def parse_formats(raw: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in raw:
+        for part in item.split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part not in FORMATS:
+                raise UsageError(f"unknown format '{part}'", hint=f"formats: {', '.join(FORMATS)}")
+            if part not in out:
+                out.append(part)
+    return tuple(out) or FORMATS
+
+
+def render_outputs(program: Program, formats: Iterable[str] = FORMATS) -> dict[str, bytes]:
+    """Relative path → content for every requested format and family."""
+    wanted = set(formats)
+    files: dict[str, bytes] = {}
+    for family in bpf.families(program):
+        if "oci" in wanted:
+            files[f"oci/{family}.json"] = oci.render_family(program, family)
+        if "bpf" in wanted:
+            files[f"bpf/{family}.bpf"] = bpf.compile_family(program, family)
+        if "pfc" in wanted:
+            files[f"pfc/{family}.pfc"] = pfc.render(program, family).encode()
+    return files
