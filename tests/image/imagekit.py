@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import tarfile
 from dataclasses import dataclass
@@ -237,3 +238,37 @@ def busybox_image(tmp: Path, kind: str, *, extra: list[bytes] | None = None, **c
         (root / "tmp").mkdir(mode=0o1777)
         return root
     raise ValueError(kind)
+
+
+def snapshot(base: Path, skip: Path) -> dict[str, str]:
+    """Every path under ``base`` except ``skip``'s subtree, with a digest of what it is."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        d = Path(dirpath)
+        if d == skip or skip in d.parents:
+            dirnames[:] = []
+            continue
+        for name in dirnames + filenames:
+            p = d / name
+            if p == skip:
+                continue
+            st = p.lstat()
+            if p.is_symlink():
+                what = "link:" + os.readlink(p)
+            elif p.is_file():
+                what = hashlib.sha256(p.read_bytes()).hexdigest()
+            else:
+                what = "dir"
+            out[str(p.relative_to(base))] = f"{what}:{st.st_mode:o}"
+    return out
+
+
+@dataclass
+class Jail:
+    """A target root inside a directory of decoys that nothing may touch."""
+
+    outer: Path
+    root: Path
+
+    def fd(self) -> int:
+        return os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)

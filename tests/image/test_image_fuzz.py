@@ -9,10 +9,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from conftest import snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from imagekit import Entry, config_doc, layer_tar, oci_files, write_tar
+from imagekit import Entry, config_doc, layer_tar, oci_files, snapshot, write_tar
 
 from seccompiler.image import ImageError, prepared
 from seccompiler.image.errors import Limits

@@ -11,8 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import Jail
-from imagekit import Entry, layer_tar
+from imagekit import Entry, Jail, layer_tar
 
 from seccompiler.image.errors import Budget, ImageError, Limits
 from seccompiler.image.layer import LayerReport, apply_layer
