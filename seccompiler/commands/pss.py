@@ -1,0 +1,375 @@
+"""``seccompiler pss``: Pod Security Standards checks, namespace labels, and the guard policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from seccompiler.errors import InputError, UsageError
+from seccompiler.ioutil import write_atomic
+from seccompiler.pss.admission import PodSecurityConfig, load_configuration, platform_configuration
+from seccompiler.pss.evaluate import (
+    Judge,
+    Verdict,
+    dry_run_namespace,
+    fixed_policy,
+    namespace_policy,
+)
+from seccompiler.pss.guard import NamespaceChange, guard_denials, guard_manifests
+from seccompiler.pss.labels import kubectl_command, namespace_manifest, plan_labels
+from seccompiler.pss.manifests import Manifests, PodObject, read_manifests
+from seccompiler.pss.registry import NEWEST, Evaluator
+from seccompiler.pss.versions import Level, LevelVersion, ParseError, Version, parse_version
+
+
+def _render_error(err: InputError) -> str:
+    from seccompiler.cli import render_error
+
+    return render_error(err)
+
+
+def _version(flag: str, text: str) -> Version:
+    try:
+        return parse_version(text)
+    except ParseError as exc:
+        raise UsageError(f"{flag} {text!r}: {exc}") from None
+
+
+def _where(obj: PodObject) -> str:
+    loc = obj.location
+    if loc.line:
+        return str(loc)
+    return f"{loc.path} ({obj.pointer})" if obj.pointer else loc.path
+
+
+def _dump(docs: Sequence[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(list(docs), sort_keys=False, default_flow_style=False)
+
+
+@click.group("pss")
+def pss_group() -> None:
+    """Pod Security Standards: check manifests, label namespaces, guard against privileged."""
+
+
+# --- check --------------------------------------------------------------------------------------
+
+
+def _text_lines(verdict: Verdict, namespaced: bool) -> list[str]:
+    obj = verdict.obj
+    prefix = f"{_where(obj)}: "
+    if namespaced:
+        prefix += f"namespace {verdict.namespace}: "
+    subject = f'{obj.resource} "{obj.name}"'
+    error = verdict.error()
+    if error is not None:
+        return [prefix + error]
+    lines = [f"{prefix}{subject}: Warning: {w}" for w in verdict.warnings]
+    if verdict.violates and not obj.is_pod and verdict.enforce is not None:
+        text = verdict.enforce.warning()
+        if text not in verdict.warnings:
+            message = verdict.enforce.message()
+            lines.append(f"{prefix}{subject}: pods it creates would be forbidden: {message}")
+    return lines
+
+
+def _verdict_json(verdict: Verdict) -> dict[str, Any]:
+    obj = verdict.obj
+    if verdict.exempt:
+        state = "exempt"
+    elif obj.pod is None:
+        state = "no-template"
+    else:
+        state = "violates" if verdict.violates else "pass"
+    out: dict[str, Any] = {
+        "file": obj.location.path,
+        "line": obj.location.line or None,
+        "column": obj.location.column or None,
+        "pointer": obj.pointer,
+        "kind": obj.kind,
+        "resource": obj.resource,
+        "name": obj.name,
+        "namespace": verdict.namespace,
+        "verdict": state,
+    }
+    if verdict.exempt:
+        out["exempt"] = verdict.exempt
+    if verdict.enforce is not None:
+        out["enforce"] = str(verdict.enforce.level_version)
+        out["evaluated_version"] = str(verdict.enforce.evaluated)
+        out["failures"] = [
+            {"check": f.check, "reason": f.reason, "detail": f.detail}
+            for f in verdict.enforce.failures
+        ]
+        if verdict.violates:
+            out["message"] = verdict.error() or verdict.enforce.warning()
+    out["warnings"] = list(verdict.warnings)
+    if verdict.audit:
+        out["audit"] = verdict.audit
+    if verdict.label_errors:
+        out["label_errors"] = [str(e) for e in verdict.label_errors]
+    return out
+
+
+def _error_json(err: InputError) -> dict[str, Any]:
+    loc = err.location
+    return {
+        "file": loc.path if loc else None,
+        "line": (loc.line or None) if loc else None,
+        "column": (loc.column or None) if loc else None,
+        "message": err.message,
+        "hint": err.hint or None,
+    }
+
+
+def _judge(
+    manifests: Manifests,
+    level: str | None,
+    version: Version,
+    namespaces_file: str | None,
+    config_file: str | None,
+    evaluator: Evaluator,
+) -> tuple[Judge, str]:
+    if namespaces_file is None and config_file is None:
+        lv = LevelVersion(Level(level or "baseline"), version)
+        return Judge(fixed_policy(lv.level, lv), evaluator=evaluator), str(lv)
+    config: PodSecurityConfig = (
+        load_configuration(config_file) if config_file else platform_configuration()
+    )
+    labels: dict[str, dict[str, str]] = {}
+    if namespaces_file is not None:
+        ns = read_manifests([namespaces_file])
+        if ns.errors:
+            raise ns.errors[0]
+        labels = {name: dict(lbls) for _, name, lbls in ns.namespaces}
+    judge = Judge(namespace_policy(labels, config.defaults), config, evaluator)
+    return judge, "each namespace's labels"
+
+
+@pss_group.command("check")
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--level",
+    type=click.Choice(["baseline", "restricted"]),
+    help="Level to enforce on every object (default baseline, as on this platform).",
+)
+@click.option(
+    "--version",
+    "version_text",
+    default="latest",
+    show_default=True,
+    help="Policy version: v1.N or latest.",
+)
+@click.option(
+    "--namespaces",
+    "namespaces_file",
+    type=click.Path(dir_okay=False),
+    help="Namespace manifests: each object is checked at its namespace's labels.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="PodSecurityConfiguration (or AdmissionConfiguration): cluster defaults, exemptions.",
+)
+@click.option(
+    "--cluster-version",
+    help="The API server's minor version (v1.N): newer policy versions are evaluated at it.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def check_cmd(
+    files: tuple[str, ...],
+    level: str | None,
+    version_text: str,
+    namespaces_file: str | None,
+    config_file: str | None,
+    cluster_version: str | None,
+    fmt: str,
+) -> int:
+    """Check Pods and workload templates against the Pod Security Standards.
+
+    FILES are YAML or JSON manifests ('-' reads standard input), including List objects.
+    Exit 0 when everything passes, 1 when anything violates or cannot be read.
+    """
+    version = _version("--version", version_text)
+    namespaced = namespaces_file is not None or config_file is not None
+    if namespaced and (level is not None or version_text != "latest"):
+        raise UsageError(
+            "--level/--version and --namespaces/--config are exclusive",
+            hint="with --namespaces, levels and versions come from the namespace labels",
+        )
+    cluster = _version("--cluster-version", cluster_version) if cluster_version else None
+    evaluator = Evaluator(cluster=cluster)
+    manifests = read_manifests(files)
+    judge, label = _judge(manifests, level, version, namespaces_file, config_file, evaluator)
+    verdicts = [judge.judge(obj) for obj in manifests.objects]
+    violating = sum(v.violates for v in verdicts)
+    summary = {
+        "objects": len(verdicts),
+        "pods": sum(v.obj.is_pod for v in verdicts),
+        "templates": sum(not v.obj.is_pod for v in verdicts),
+        "violating": violating,
+        "with_warnings": sum(bool(v.warnings) for v in verdicts),
+        "exempt": sum(bool(v.exempt) for v in verdicts),
+        "skipped": len(manifests.skipped),
+        "errors": len(manifests.errors),
+        "newest_policy": str(NEWEST),
+    }
+    if fmt == "json":
+        doc = {
+            "policy": label,
+            "objects": [_verdict_json(v) for v in verdicts],
+            "skipped": [
+                {
+                    "file": s.location.path,
+                    "line": s.location.line or None,
+                    "kind": s.kind,
+                    "apiVersion": s.api_version,
+                    "name": s.name,
+                }
+                for s in manifests.skipped
+            ],
+            "errors": [_error_json(e) for e in manifests.errors],
+            "summary": summary,
+        }
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        for err in manifests.errors:
+            click.echo(_render_error(err), err=True)
+        reported: set[str] = set()
+        for verdict in verdicts:
+            for line in _text_lines(verdict, namespaced):
+                click.echo(line)
+            if verdict.label_errors and verdict.namespace not in reported:
+                reported.add(verdict.namespace)
+                for e in verdict.label_errors:
+                    click.echo(f'Warning: namespace "{verdict.namespace}": {e}', err=True)
+        click.echo(
+            f"checked {summary['objects']} objects ({summary['pods']} pods,"
+            f" {summary['templates']} templates) at {label}: {violating} violate,"
+            f" {summary['with_warnings']} with warnings, {summary['exempt']} exempt,"
+            f" {summary['skipped']} other objects skipped"
+            + (f", {summary['errors']} unreadable" if manifests.errors else "")
+        )
+    return 1 if violating or manifests.errors else 0
+
+
+# --- label --------------------------------------------------------------------------------------
+
+
+@pss_group.command("label")
+@click.argument("namespace")
+@click.option("--level", required=True, help="Enforce level: baseline or restricted.")
+@click.option("--version", "version_text", default="latest", show_default=True)
+@click.option("--audit", help="Also set the audit level (at the same version).")
+@click.option("--warn", help="Also set the warn level (at the same version).")
+@click.option(
+    "--kubectl", "as_kubectl", is_flag=True, help="Print the kubectl label command instead."
+)
+@click.option(
+    "--check-existing",
+    "existing",
+    multiple=True,
+    help="Manifests of the namespace's pods: warn about those the new level would refuse.",
+)
+def label_cmd(
+    namespace: str,
+    level: str,
+    version_text: str,
+    audit: str | None,
+    warn: str | None,
+    as_kubectl: bool,
+    existing: tuple[str, ...],
+) -> int:
+    """Print the Namespace manifest (or kubectl command) that sets Pod Security labels."""
+    plan = plan_labels(namespace, level, version_text, audit, warn)
+    for note in plan.notes:
+        click.echo(f"Warning: {note}", err=True)
+    status = 0
+    if existing:
+        found = read_manifests(existing)
+        for err in found.errors:
+            click.echo(_render_error(err), err=True)
+        status = 1 if found.errors else 0
+        pods = [o for o in found.objects if (o.namespace or namespace) == namespace]
+        enforce = LevelVersion(Level(level), _version("--version", version_text))
+        for warning in dry_run_namespace(namespace, enforce, pods):
+            click.echo(f"Warning: {warning}", err=True)
+    if as_kubectl:
+        click.echo(kubectl_command(plan))
+    else:
+        click.echo(_dump([namespace_manifest(plan)]), nl=False)
+    return status
+
+
+# --- guard --------------------------------------------------------------------------------------
+
+GUARD_FILE = "pod-security-guard.yaml"
+
+
+def _changes(path: str, old_path: str | None) -> list[tuple[str, NamespaceChange]]:
+    found = read_manifests([path])
+    if found.errors:
+        raise found.errors[0]
+    old: dict[str, dict[str, str]] = {}
+    if old_path is not None:
+        previous = read_manifests([old_path])
+        if previous.errors:
+            raise previous.errors[0]
+        old = {name: dict(labels) for _, name, labels in previous.namespaces}
+    return [
+        (str(loc), NamespaceChange(name, dict(labels), old.get(name)))
+        for loc, name, labels in found.namespaces
+    ]
+
+
+@pss_group.command("guard")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), help="Write here.")
+@click.option("--allow-namespace", "allow", multiple=True, help="Namespace the guard ignores.")
+@click.option("--floor-version", help="Refuse enforce-version older than this (v1.N).")
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(dir_okay=False),
+    help="Apply the guard's rules to these Namespace manifests instead of printing it.",
+)
+@click.option(
+    "--old",
+    "old_file",
+    type=click.Path(dir_okay=False),
+    help="With --check: the namespaces as they are now (their change is checked as an update).",
+)
+def guard_cmd(
+    out_dir: str | None,
+    allow: tuple[str, ...],
+    floor_version: str | None,
+    check_file: str | None,
+    old_file: str | None,
+) -> int:
+    """Emit the ValidatingAdmissionPolicy that keeps namespaces at baseline or restricted."""
+    docs = guard_manifests(allow, floor_version)  # validates the options first
+    if old_file is not None and check_file is None:
+        raise UsageError("--old needs --check")
+    if check_file is not None:
+        denied = 0
+        changes = _changes(check_file, old_file)
+        for where, change in changes:
+            for message in guard_denials(change, allow, floor_version):
+                denied += 1
+                click.echo(
+                    f'{where}: namespace "{change.name}": {change.operation} denied: {message}'
+                )
+        click.echo(f"checked {len(changes)} namespaces: {denied} denials")
+        return 1 if denied else 0
+    text = _dump(docs)
+    if out_dir is None:
+        click.echo(text, nl=False)
+    else:
+        target = Path(out_dir) / GUARD_FILE
+        write_atomic(target, text)
+        click.echo(f"wrote {target}", err=True)
+    return 0
