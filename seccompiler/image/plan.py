@@ -125,7 +125,11 @@ def resolve_user(root: Path, user: str) -> tuple[int, int, tuple[int, ...], str]
             {
                 int(r[2])
                 for r in groups_db
-                if len(r) >= 4 and r[2].isdigit() and name in r[3].split(",") and int(r[2]) != gid
+                if len(r) >= 4
+                and r[2].isdigit()
+                and name
+                and name in r[3].split(",")
+                and int(r[2]) != gid
             }
         )
     )
