@@ -13,6 +13,7 @@ newer than it knows; that stub is not reproduced here.)
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -107,17 +108,46 @@ def _native_nr(name: str) -> int:
 
 
 def _new_filter(default: Action, abis: Sequence[Abi], optimize: int) -> object:
+    """A filter for exactly ``abis``; the native arch goes first, since libseccomp refuses
+    to mix byte orders within a filter."""
     sc = _lib()
     f = sc.SyscallFilter(default.ret)  # type: ignore[attr-defined]
     native = sc.system_arch()  # type: ignore[attr-defined]
-    for abi in abis:
-        if _token(abi) != native:
-            f.add_arch(_token(abi))
-    if native not in {_token(a) for a in abis}:
+    tokens = [_token(a) for a in abis]
+    if native not in tokens:
         f.remove_arch(native)
+    for token in tokens:
+        if token != native:
+            f.add_arch(token)
     if optimize != 1:
         f.set_attr(SCMP_FLTATR_CTL_OPTIMIZE, optimize)
     return f
+
+
+@cache
+def supports(abi: Abi) -> bool:
+    """Whether this libseccomp can build a faithful filter for ``abi`` on this machine.
+
+    2.5 has no loongarch64; and for a byte order other than the host's, 2.5.4 exports return
+    values byte-swapped (``ret #0xff7f`` for ALLOW), so such filters are not references.
+    """
+    if abi.endian != sys.byteorder:
+        return False
+    try:
+        _new_filter(Action(ActionKind.ALLOW), [abi], 1)
+    except OSError:
+        return False
+    return True
+
+
+def _unsupported(abis: Iterable[Abi]) -> InputError | None:
+    missing = [a.name for a in abis if not supports(a)]
+    if not missing:
+        return None
+    return InputError(
+        f"libseccomp {version()} cannot build filters for {', '.join(missing)}",
+        hint="leave those ABIs out with --abi",
+    )
 
 
 def _export(f: object) -> bytes:
@@ -168,6 +198,8 @@ def build_profile(
         members = [a for a in members if a.name in abis]
     if not members:
         members = [ABIS[family]]
+    if (err := _unsupported(members)) is not None:
+        raise err
     f = _new_filter(profile.default, members, optimize)
     skipped: list[tuple[str, str]] = []
     for rule in profile.rules:
@@ -204,6 +236,8 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
         raise InputError(f"{program.name} has no ABI of family {family}")
     progs.sort(key=lambda p: (p.abi.name != family, p.abi.name))
     default = progs[0].default
+    if (err := _unsupported(p.abi for p in progs)) is not None:
+        raise err
     skipped: list[tuple[str, str]] = []
     approx: list[tuple[str, str]] = []
     merged: object | None = None

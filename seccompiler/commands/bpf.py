@@ -1,0 +1,133 @@
+"""``seccompiler bpf``: read, write and run raw seccomp BPF, ours or anyone's."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from seccompiler.abi import X32_SYSCALL_BIT, Abi
+from seccompiler.bpf.asm import assemble_listing
+from seccompiler.bpf.disasm import disassemble
+from seccompiler.bpf.emulate import Filter, SeccompData, make_args
+from seccompiler.bpf.insn import Endian, decode, encode
+from seccompiler.bpf.sources import parse_abis
+from seccompiler.errors import UsageError
+from seccompiler.ioutil import read_bytes, read_text, write_atomic
+from seccompiler.tables import table
+
+
+def _one_abi(values: tuple[str, ...], required: bool) -> Abi | None:
+    abis = parse_abis(values)
+    if len(abis) > 1:
+        raise UsageError("give one --abi")
+    if required and not abis:
+        raise UsageError("--abi is required", hint="e.g. --abi x86_64")
+    return abis[0] if abis else None
+
+
+def _endian(abi: Abi | None, endian: str | None) -> Endian:
+    if endian:
+        return "big" if endian == "big" else "little"
+    return abi.endian if abi else "little"
+
+
+def _emit(data: bytes, output: str | None) -> None:
+    if output and output != "-":
+        write_atomic(output, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+_ABI = click.option("--abi", "abi", multiple=True, metavar="ABI", help="ABI the filter is for.")
+_ENDIAN = click.option(
+    "--endian", type=click.Choice(["little", "big"]), help="Byte order (default: the ABI's)."
+)
+_OUT = click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here.")
+
+
+@click.group("bpf")
+def bpf_group() -> None:
+    """Disassemble, assemble and emulate raw seccomp BPF."""
+
+
+@bpf_group.command("disasm")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_ABI
+@_ENDIAN
+@_OUT
+@click.option("--no-comments", is_flag=True, help="Leave out the syscall-name comments.")
+def disasm_cmd(
+    file: str, abi: tuple[str, ...], endian: str | None, output: str | None, no_comments: bool
+) -> int:
+    """Print FILE (raw BPF) as a listing that `bpf asm` reads back byte for byte."""
+    a = _one_abi(abi, False)
+    order = _endian(a, endian)
+    insns = decode(read_bytes(file), order, file)
+    _emit(disassemble(insns, order, a, comments=not no_comments).encode(), output)
+    return 0
+
+
+@bpf_group.command("asm")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_ENDIAN
+@_OUT
+def asm_cmd(file: str, endian: str | None, output: str | None) -> int:
+    """Assemble a listing FILE into raw BPF (to -o, or standard output)."""
+    order: Endian | None = None if endian is None else ("big" if endian == "big" else "little")
+    insns, used = assemble_listing(read_text(file), file, order)
+    _emit(encode(insns, used), output)
+    return 0
+
+
+def _parse_int(text: str, what: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise UsageError(f"{what} '{text}' is not a number") from None
+    if value < 0:
+        value &= (1 << 64) - 1  # -1 means all ones, as a C caller would pass it
+    if value >= 1 << 64:
+        raise UsageError(f"{what} '{text}' does not fit in 64 bits")
+    return value
+
+
+@bpf_group.command("emulate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_ABI
+@_ENDIAN
+@click.option("--syscall", "syscall", required=True, metavar="NAME|NR", help="The syscall.")
+@click.option(
+    "--args", "args", multiple=True, metavar="A0 [A1 …]", help="Argument values (up to six)."
+)
+@click.option("--ip", "ip", default="0", metavar="N", help="Instruction pointer.")
+def emulate_cmd(
+    file: str,
+    abi: tuple[str, ...],
+    endian: str | None,
+    syscall: str,
+    args: tuple[str, ...],
+    ip: str,
+) -> int:
+    """Run FILE on one syscall as the kernel would; print the action and the steps taken."""
+    a = _one_abi(abi, True)
+    assert a is not None
+    t = table(a)
+    if syscall in t.by_name:
+        nr = t.by_name[syscall]
+    elif syscall.lstrip("-").isdigit() or syscall.lower().startswith("0x"):
+        nr = _parse_int(syscall, "syscall number") & 0xFFFFFFFF
+        if a.is_x32:
+            nr |= X32_SYSCALL_BIT
+    else:
+        raise UsageError(f"'{syscall}' is not a {a.name} syscall", hint="give a name or a number")
+    values = [_parse_int(v, "argument") for raw in args for v in raw.replace(",", " ").split()]
+    if len(values) > 6:
+        raise UsageError("a syscall has at most six arguments")
+    f = Filter.from_bytes(read_bytes(file), _endian(a, endian), file)
+    r = f.run(SeccompData(nr, a.audit_arch, _parse_int(ip, "--ip"), make_args(values)))
+    name = t.name_of(nr) or f"nr {nr:#x}"
+    extra = ", divided by zero" if r.div_by_zero else ""
+    click.echo(f"{a.name} {name}: {r.action}  (ret {r.ret:#010x}, {r.steps} instructions{extra})")
+    return 0

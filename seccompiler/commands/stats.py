@@ -1,0 +1,121 @@
+"""``seccompiler stats``: size, path lengths and action-cache coverage of a filter."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from seccompiler.abi import Abi
+from seccompiler.bpf.emulate import Filter
+from seccompiler.bpf.sources import Source, load
+from seccompiler.bpf.stats import FilterStats, default_mix, filter_stats, load_mix
+
+
+def family_filters(src: Source, layout: str = "runc") -> dict[str, tuple[Filter, tuple[Abi, ...]]]:
+    """Each family's filter and ABIs: compiled by us (policy), by libseccomp (JSON), or as given."""
+    out: dict[str, tuple[Filter, tuple[Abi, ...]]] = {}
+    families = dict.fromkeys(a.family for a in src.abis)
+    for fam in families:
+        abis = tuple(a for a in src.abis if a.family == fam)
+        if src.kind == "bpf":
+            out[fam] = (src.filters[fam], abis)
+        elif src.kind == "policy":
+            from seccompiler.backends.bpf import compile_family
+
+            assert src.program is not None
+            out[fam] = (Filter.from_bytes(compile_family(src.program, fam), abis[0].endian), abis)
+        else:
+            from seccompiler import libseccomp_ref
+            from seccompiler.ocijson import Profile
+
+            assert isinstance(src.profile, Profile)
+            ref = libseccomp_ref.build_profile(
+                src.profile,
+                fam,
+                abis=[a.name for a in abis],
+                optimize=2 if layout == "tree" else 1,
+            )
+            if ref.skipped:
+                names = ", ".join(sorted({n for _, n in ref.skipped}))
+                note = f"libseccomp {libseccomp_ref.version()} skipped: {names}"
+                if note not in src.notes:
+                    src.notes.append(note)
+            out[fam] = (Filter.from_bytes(ref.bpf, abis[0].endian), abis)
+    return out
+
+
+def render_stats(label: str, s: FilterStats) -> list[str]:
+    lines = [f"{label}: {s.instructions} instructions, headroom {s.headroom} of 4096"]
+    head = (
+        f"  {'abi':<12}{'syscalls':>9}{'allowed':>9}  {'path min/mean/max':<19}"
+        f"{'weighted':>9}{'cached':>8}{'of allowed':>12}{'of calls':>10}  longest path"
+    )
+    lines.append(head)
+    for a in s.abis:
+        path = f"{a.min_path}/{a.mean_path:.1f}/{a.max_path}"
+        w = f"{a.weighted_path:.1f}" if a.weighted_path is not None else "-"
+        wc = f"{a.weighted_cached_share:.0%}" if a.weighted_cached_share is not None else "-"
+        lines.append(
+            f"  {a.abi:<12}{a.syscalls:>9}{a.allowed:>9}  {path:<19}{w:>9}{a.cached:>8}"
+            f"{a.cached_share:>12.0%}{wc:>10}  {a.max_path_syscall}"
+        )
+    return lines
+
+
+def stats_json(label: str, s: FilterStats) -> dict[str, Any]:
+    return {
+        "filter": label,
+        "instructions": s.instructions,
+        "headroom": s.headroom,
+        "abis": [
+            {k: v for k, v in vars(a).items() if k != "paths"} | {"paths": dict(a.paths)}
+            for a in s.abis
+        ],
+    }
+
+
+@click.command("stats")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Only these ABIs.")
+@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
+@click.option("--kernel", metavar="VERSION", help="Kernel for a JSON profile's minKernel.")
+@click.option("--mix", type=click.Path(dir_okay=False), help="Syscall mix (name<TAB>count).")
+@click.option(
+    "--layout",
+    type=click.Choice(["runc", "tree"]),
+    default="runc",
+    help="JSON profiles: libseccomp's default layout (as runc) or its binary tree.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def stats_cmd(
+    file: str,
+    abis: tuple[str, ...],
+    caps: tuple[str, ...],
+    kernel: str | None,
+    mix: str | None,
+    layout: str,
+    fmt: str,
+) -> int:
+    """Instruction count, headroom, path lengths and cache coverage of FILE.
+
+    FILE is a policy (compiled by us), a JSON profile (compiled by libseccomp as runc does)
+    or raw BPF (with --abi, unless its arch checks tell).
+    """
+    src = load(file, abis=abis, caps=caps, kernel=kernel)
+    weights = load_mix(mix) if mix else default_mix()
+    results = []
+    for fam, (f, fam_abis) in family_filters(src, layout).items():
+        results.append((f"{file} [{fam}]", filter_stats(f, fam_abis, weights)))
+    if fmt == "json":
+        doc = [stats_json(label, s) for label, s in results]
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return 0
+    for label, s in results:
+        click.echo("\n".join(render_stats(label, s)))
+    for note in src.notes:
+        click.echo(f"note: {note}")
+    if weights is None:
+        click.echo("note: no syscall mix found; weighted columns left out (use --mix)")
+    return 0
