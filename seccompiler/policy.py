@@ -14,7 +14,7 @@ from typing import Any
 from seccompiler import abi as abimod
 from seccompiler import catalog, tables
 from seccompiler.errors import ErrorList, InputError, PolicyError, SyscallNotFound
-from seccompiler.program import U64, Action, Op
+from seccompiler.program import U64, Action, ActionKind, Op
 from seccompiler.yamlsrc import LList, LMap, Mark, load_file
 
 MAX_EXTENDS_DEPTH = 16
@@ -98,7 +98,7 @@ def parse_action(value: Any, mark: Mark, errs: _Errors) -> Action | None:
         errs.add(mark, "an action must be text such as allow or errno(EPERM)", code="bad-action")
         return None
     try:
-        return Action.parse(value)
+        action = Action.parse(value)
     except ValueError as exc:
         code = "errno-range" if "out of range" in str(exc) else "bad-action"
         errs.add(
@@ -109,6 +109,15 @@ def parse_action(value: Any, mark: Mark, errs: _Errors) -> Action | None:
             code,
         )
         return None
+    if action.kind is ActionKind.ERRNO and action.data == 0:
+        errs.add(
+            mark,
+            "errno(0) would report success without running the syscall",
+            "use an errno from 1 to 4095, or allow",
+            "errno-range",
+        )
+        return None
+    return action
 
 
 _EXPR_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|0[xX][0-9a-fA-F]+|0[oO][0-7]+|\d+)\s*")

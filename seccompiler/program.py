@@ -207,17 +207,21 @@ class ArgCond:
         return 32 if abi.bits == 32 else self.width
 
     def matches(self, arg: int, abi: Abi) -> bool:
-        """Evaluate on the raw 64-bit ``seccomp_data.args[index]`` value."""
-        v = arg & (U32 if self.effective_width(abi) == 32 else U64)
+        """Evaluate on the raw 64-bit ``seccomp_data.args[index]`` value.
+
+        Where only the low word counts, the condition's value and mask are cut to it too.
+        """
+        limit = U32 if self.effective_width(abi) == 32 else U64
+        v, value, mask = arg & limit, self.value & limit, self.mask & limit
         if self.op is Op.MASKED_EQ:
-            return (v & self.mask) == self.value
+            return (v & mask) == value
         return {
-            Op.EQ: v == self.value,
-            Op.NE: v != self.value,
-            Op.LT: v < self.value,
-            Op.LE: v <= self.value,
-            Op.GT: v > self.value,
-            Op.GE: v >= self.value,
+            Op.EQ: v == value,
+            Op.NE: v != value,
+            Op.LT: v < value,
+            Op.LE: v <= value,
+            Op.GT: v > value,
+            Op.GE: v >= value,
         }[self.op]
 
     def __str__(self) -> str:

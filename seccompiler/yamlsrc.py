@@ -133,9 +133,23 @@ def _yaml_error(path: str, exc: yaml.YAMLError) -> InputError:
     return InputError(msg, hint="fix the YAML syntax at this position", location=loc)
 
 
+def _reader_error(path: str, text: str, exc: yaml.reader.ReaderError) -> InputError:
+    pos = max(0, min(exc.position, len(text)))
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return InputError(
+        f"character {exc.character!r} is not allowed in YAML",
+        hint="remove control characters; YAML files must be printable text",
+        location=Location(path, line, column),
+    )
+
+
 def load_all_text(text: str, path: str, max_nodes: int = MAX_NODES) -> Iterator[Any]:
     """Yield each document of a YAML stream as located values."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(path, text, exc) from None
     builder = _Builder(path, loader, max_nodes)
     try:
         while loader.check_node():
@@ -143,6 +157,8 @@ def load_all_text(text: str, path: str, max_nodes: int = MAX_NODES) -> Iterator[
             if node is None:
                 continue
             yield builder.build(node)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(path, text, exc) from None
     except yaml.YAMLError as exc:
         raise _yaml_error(path, exc) from None
     except RecursionError:

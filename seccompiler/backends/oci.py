@@ -10,8 +10,8 @@ shape the output (facts from seccomp_rule_add(3) and the runtime-spec):
 - a rule whose action equals ``defaultAction`` is dropped by runc: we never emit one.
 There is no per-architecture filtering in the flat format, so a profile covers one set of
 ABIs whose decisions agree per syscall name (in practice: one kernel family).
-``defaultAction`` is the program's ``unknown`` action, so numbers newer than the table (and
-names the runtime's libseccomp does not know, which runtimes skip) get it.
+``defaultAction`` is the program's ``unknown`` action where possible, so numbers newer than
+the table (and names the runtime's libseccomp does not know, which runtimes skip) get it.
 """
 
 from __future__ import annotations
@@ -181,22 +181,32 @@ def _and(a: Dnf, b: Dnf) -> Dnf:
 
 
 def _regions(
-    rules: Iterable[tuple[tuple[ArgCond, ...], Action]],
-    fallback: Action,
+    rules: Iterable[tuple[tuple[ArgCond, ...], Action]], fallback: Action, default: Action
 ) -> dict[Action, Dnf]:
-    """Disjoint regions of the decision list, per action."""
+    """Disjoint regions of the decision list, per action; ``default``'s is not computed.
+
+    A rule's region is its conditions and the negation of every earlier rule; the positive
+    conditions go first so that e.g. ``x == 0`` absorbs ``x != 8`` before anything multiplies.
+    """
     out: dict[Action, Dnf] = {}
-    earlier_missed: Dnf = TRUE  # no earlier rule matched
+    misses: list[Dnf] = []  # one "this earlier rule did not match" per earlier rule
     for conds, action in rules:
-        here = earlier_missed
+        if action != default:
+            here: Dnf = TRUE
+            for c in conds:
+                here = _and(here, _cond_dnf(c, negate=False))
+            for miss in misses:
+                here = _and(here, miss)
+            out.setdefault(action, []).extend(here)
+        negated: Dnf = []
         for c in conds:
-            here = _and(here, _cond_dnf(c, negate=False))
-        out.setdefault(action, []).extend(here)
-        miss: Dnf = []
-        for c in conds:
-            miss.extend(_cond_dnf(c, negate=True))
-        earlier_missed = _and(earlier_missed, miss)
-    out.setdefault(fallback, []).extend(earlier_missed)
+            negated.extend(_cond_dnf(c, negate=True))
+        misses.append(negated)
+    if fallback != default:
+        here = TRUE
+        for miss in misses:
+            here = _and(here, miss)
+        out.setdefault(fallback, []).extend(here)
     return out
 
 
@@ -239,19 +249,13 @@ def _decisions(progs: tuple[AbiProgram, ...]) -> dict[str, tuple[tuple[Any, ...]
     return out
 
 
-def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any]:
-    """The ``linux.seccomp`` object for the given ABIs of the program (default: all)."""
-    wanted = set(abis) if abis is not None else None
-    progs = tuple(p for p in program.abis if wanted is None or p.abi.name in wanted)
-    if not progs:
-        raise NotExpressible("no ABI selected for the OCI profile")
-    default = progs[0].unknown
-    if any(p.unknown != default for p in progs):
-        raise NotExpressible("the ABIs disagree on the action for unknown syscalls")
+def _syscalls(
+    decisions: dict[str, tuple[tuple[Any, ...], Action]], default: Action
+) -> list[dict[str, Any]]:
     plain: dict[Action, list[str]] = {}
     conditional: list[dict[str, Any]] = []
-    for name, (rules, fallback) in sorted(_decisions(progs).items()):
-        for action, dnf in sorted(_regions(rules, fallback).items(), key=_by_action):
+    for name, (rules, fallback) in sorted(decisions.items()):
+        for action, dnf in sorted(_regions(rules, fallback, default).items(), key=_by_action):
             if action == default or not dnf:
                 continue
             if dnf == TRUE:
@@ -265,16 +269,56 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
                         "args": [_lit_json(lit) for lit in sorted(term)],
                     }
                 )
-    syscalls = [
+    return [
         {"names": sorted(names), **_action_json(a)}
         for a, names in sorted(plain.items(), key=_by_action)
-    ]
-    out: dict[str, Any] = {"defaultAction": _ACTION_NAMES[default.kind]}
-    if default.kind in (ActionKind.ERRNO, ActionKind.TRACE):
-        out["defaultErrnoRet"] = default.data
-    out["architectures"] = [p.abi.oci for p in progs]
-    out["syscalls"] = syscalls + conditional
-    return out
+    ] + conditional
+
+
+def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any]:
+    """The ``linux.seccomp`` object for the given ABIs of the program (default: all).
+
+    ``defaultAction`` is the program's ``unknown`` action when every decision can be written
+    against it; otherwise the first of the program's other actions that allows an exact
+    rendering (a default-deny policy needs its deny action there). Numbers the table does not
+    know then get that action; ``default_is_unknown`` tells callers whether that happened.
+    """
+    wanted = set(abis) if abis is not None else None
+    progs = tuple(p for p in program.abis if wanted is None or p.abi.name in wanted)
+    if not progs:
+        raise NotExpressible("no ABI selected for the OCI profile")
+    unknown = progs[0].unknown
+    if any(p.unknown != unknown for p in progs):
+        raise NotExpressible("the ABIs disagree on the action for unknown syscalls")
+    decisions = _decisions(progs)
+    counts: dict[Action, int] = {}
+    for _, fallback in decisions.values():
+        counts[fallback] = counts.get(fallback, 0) + 1
+    candidates = [unknown, *sorted(counts, key=lambda a: (-counts[a], a.sort_key()))]
+    failure: NotExpressible | None = None
+    for default in dict.fromkeys(candidates):
+        try:
+            syscalls = _syscalls(decisions, default)
+        except NotExpressible as exc:
+            failure = failure or exc
+            continue
+        out: dict[str, Any] = {"defaultAction": _ACTION_NAMES[default.kind]}
+        if default.kind in (ActionKind.ERRNO, ActionKind.TRACE):
+            out["defaultErrnoRet"] = default.data
+        out["architectures"] = [p.abi.oci for p in progs]
+        out["syscalls"] = syscalls
+        return out
+    assert failure is not None
+    raise failure
+
+
+def default_is_unknown(program: Program, doc: dict[str, Any]) -> bool:
+    """Whether the OCI default answers unknown numbers the way the program does."""
+    unknown = program.abis[0].unknown
+    return bool(
+        doc["defaultAction"] == _ACTION_NAMES[unknown.kind]
+        and doc.get("defaultErrnoRet", 0) == (unknown.data if "defaultErrnoRet" in doc else 0)
+    )
 
 
 def render(program: Program, abis: Iterable[str] | None = None) -> bytes:

@@ -104,8 +104,15 @@ def test_every_group_member_is_a_known_syscall() -> None:
 
 @pytest.mark.parametrize(
     ("group", "member"),
-    [("legacy", "uselib"), ("legacy", "vm86"), ("risky", "bpf"), ("risky", "mount"),
-     ("risky", "io_uring_setup"), ("risky", "kexec_load"), ("risky", "keyctl")],
+    [
+        ("legacy", "uselib"),
+        ("legacy", "vm86"),
+        ("risky", "bpf"),
+        ("risky", "mount"),
+        ("risky", "io_uring_setup"),
+        ("risky", "kexec_load"),
+        ("risky", "keyctl"),
+    ],
 )
 def test_group_membership(group: str, member: str) -> None:
     assert member in catalog.expand_group(group)
@@ -119,8 +126,13 @@ def test_debug_group_is_not_risky() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("CLONE_NEWUSER", 0x10000000), ("AF_ALG", 38), ("AF_VSOCK", 40), ("PER_LINUX32", 8),
-     ("SYS_SOCKET", 1)],
+    [
+        ("CLONE_NEWUSER", 0x10000000),
+        ("AF_ALG", 38),
+        ("AF_VSOCK", 40),
+        ("PER_LINUX32", 8),
+        ("SYS_SOCKET", 1),
+    ],
 )
 def test_constants(name: str, value: int) -> None:
     assert catalog.constants()[name] == value

@@ -1,0 +1,341 @@
+"""What compiled programs decide, as tables; and every backend checked against that.
+
+- Program.decide rows: (policy, abi, syscall, args, caps → action).
+- BPF: the verifier proves each family filter equal to Program.decide, on every ABI,
+  including big-endian ones where argument words sit the other way round.
+- OCI: the JSON read back with libseccomp's rules (seccompiler.ocijson, written
+  independently of the backend) decides like the program on boundary arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seccompiler import abi as abimod
+from seccompiler import ocijson, tables
+from seccompiler.backends import bpf, oci
+from seccompiler.pipeline import load_program
+from seccompiler.program import Action, Program
+from seccompiler.verify import arg_vectors, verify_bpf
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT = REPO / "profiles" / "keisson-default.yaml"
+
+CLONE_NEWUSER = 0x10000000
+HI = 1 << 32
+
+TEST_POLICY = """\
+seccompiler: 1
+name: sample
+abis: [x86_64, x86, x32, aarch64, arm, riscv64, ppc64le, ppc64, s390x, s390]
+default: allow
+unknown: errno(ENOSYS)
+rules:
+  - action: errno(EPERM)
+    syscalls: ["@legacy", "@mount"]
+  - action: errno(EPERM)
+    syscalls: [personality]
+  - action: allow
+    syscalls: [personality]
+    args: [{index: 0, op: eq, value: [0, 8]}]
+  - action: errno(EAFNOSUPPORT)
+    syscalls: [socket]
+    args: [{index: 0, value: AF_ALG}]
+  - action: errno(EACCES)
+    syscalls: [socket]
+    args: [{index: 0, value: 0x100000026, width: 64}]
+  - action: kill-process
+    syscalls: [kill]
+    args: [{index: 1, op: gt, value: 64}]
+  - action: errno(EINVAL)
+    syscalls: [mmap]
+    args: [{index: 2, op: ge, value: 0x100000000}, {index: 3, op: lt, value: 7}]
+  - action: log
+    syscalls: [ioctl]
+    args: [{index: 1, op: ne, value: 0x5401}]
+  - action: trap
+    syscalls: [setns]
+  - action: allow
+    syscalls: [mount]
+    caps: [CAP_SYS_ADMIN]
+  - action: errno(EPERM)
+    syscalls: [getcwd]
+    abis: [aarch64]
+"""
+
+
+# What flat OCI JSON can say exactly: no per-ABI rules, no 32-bit ordered comparisons.
+OCI_POLICY = """\
+seccompiler: 1
+name: oci-sample
+abis: [x86_64, x86, aarch64, arm]
+default: errno(EPERM)
+unknown: errno(ENOSYS)
+rules:
+  - action: allow
+    syscalls: [read, write, exit_group, mseal]
+  - action: allow
+    syscalls: [personality]
+    args: [{index: 0, op: eq, value: [0, 8, 0xffffffff], width: 64}]
+  - action: allow
+    syscalls: [socket]
+  - action: errno(EAFNOSUPPORT)
+    syscalls: [socket]
+    args: [{index: 0, value: [AF_ALG, AF_VSOCK]}]
+  - action: kill-process
+    syscalls: [kill]
+    args: [{index: 1, op: gt, value: 64, width: 64}]
+  - action: log
+    syscalls: [ioctl]
+    args: [{index: 1, op: ne, value: 0x5401}]
+  - action: allow
+    syscalls: [clone]
+    args: [{index: 0, op: masked_eq, mask: 0x7e020000, value: 0}]
+  - action: trap
+    syscalls: [clone]
+    args: [{index: 0, op: masked_eq, mask: CLONE_NEWUSER, value: CLONE_NEWUSER}]
+"""
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("pol") / "sample.yaml"
+    p.write_text(TEST_POLICY)
+    return p
+
+
+def decide(program: Program, abi: str, syscall: str | int, *args: int) -> str:
+    a = abimod.ABIS[abi]
+    nr = syscall if isinstance(syscall, int) else tables.table(a).by_name[syscall]
+    full = (*args, *(0,) * (6 - len(args)))
+    return str(program.decide(a.audit_arch, nr, full))
+
+
+SAMPLE_ROWS = [
+    ("x86_64", "read", (), "allow"),
+    ("x86_64", "uselib", (), "errno(EPERM)"),
+    ("x86", "vm86", (), "errno(EPERM)"),
+    ("x86_64", "mount", (), "errno(EPERM)"),
+    ("x86_64", "personality", (0,), "allow"),
+    ("x86_64", "personality", (8,), "allow"),
+    ("x86_64", "personality", (9,), "errno(EPERM)"),
+    ("x86_64", "socket", (38,), "errno(EAFNOSUPPORT)"),
+    ("x86_64", "socket", (HI | 38,), "errno(EACCES)"),  # the later width-64 rule wins
+    ("x86_64", "socket", (2 * HI | 38,), "errno(EAFNOSUPPORT)"),  # int argument: low word
+    ("x86", "socket", (HI | 38,), "errno(EACCES)"),  # 32-bit ABI: both rules see 0x26
+    ("x86_64", "socket", (2,), "allow"),
+    ("x86", "socket", (38,), "errno(EACCES)"),  # 32-bit ABI: the width-64 rule sees 0x26
+    ("x86_64", "kill", (1, 9), "allow"),
+    ("x86_64", "kill", (1, 65), "kill-process"),
+    ("x86_64", "kill", (1, HI | 9), "allow"),  # int argument: the upper half is ignored
+    ("x86_64", "mmap", (0, 0, HI, 6), "errno(EINVAL)"),
+    ("x86_64", "mmap", (0, 0, HI, 7), "allow"),
+    ("x86_64", "mmap", (0, 0, HI - 1, 6), "allow"),
+    ("x86", "mmap", (0, 0, HI, 6), "errno(EINVAL)"),  # 32-bit ABI: value cut to 0, 0 >= 0
+    ("x86_64", "ioctl", (0, 0x5401), "allow"),
+    ("x86_64", "ioctl", (0, 0x5402), "log"),
+    ("x86_64", "setns", (), "trap"),
+    ("aarch64", "getcwd", (), "errno(EPERM)"),
+    ("arm", "getcwd", (), "allow"),
+    ("x86_64", "mseal", (), "allow"),
+    ("arm", "mseal", (), "allow"),
+    ("x86_64", 1000, (), "errno(ENOSYS)"),
+    ("arm", 0x0F0010, (), "errno(ENOSYS)"),
+    ("x32", "read", (), "allow"),
+    ("x32", "uselib", (), "errno(EPERM)")
+    if "uselib" in tables.table("x32").by_name
+    else ("x32", "mount", (), "errno(EPERM)"),
+    ("s390x", "personality", (8,), "allow"),
+    ("ppc64", "socket", (38,), "errno(EAFNOSUPPORT)"),
+]
+
+
+@pytest.mark.parametrize(("abi", "syscall", "args", "expected"), SAMPLE_ROWS)
+def test_sample_policy_decisions(
+    sample: Path, abi: str, syscall: str | int, args: tuple[int, ...], expected: str
+) -> None:
+    assert decide(load_program(str(sample)), abi, syscall, *args) == expected
+
+
+def test_capability_conditional_rule(sample: Path) -> None:
+    granted = load_program(str(sample), caps=["CAP_SYS_ADMIN"])
+    assert decide(granted, "x86_64", "mount") == "allow"
+    assert decide(load_program(str(sample), caps=["none"]), "x86_64", "mount") == "errno(EPERM)"
+
+
+def test_foreign_arch_and_missing_x32(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("seccompiler: 1\nabis: [x86_64]\ndefault: allow\n")
+    prog = load_program(str(p))
+    assert str(prog.decide(abimod.ABIS["aarch64"].audit_arch, 0)) == "kill-process"
+    assert str(prog.decide(abimod.ABIS["x86_64"].audit_arch, 0x40000000)) == "kill-process"
+
+
+def test_extends_later_rules_win(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(
+        "seccompiler: 1\nabis: [x86_64]\ndefault: allow\nrules:\n"
+        "  - {action: errno(EPERM), syscalls: [getcwd, uname]}\n"
+    )
+    (tmp_path / "child.yaml").write_text(
+        "seccompiler: 1\nextends: base.yaml\nname: child\nrules:\n"
+        "  - {action: allow, syscalls: [uname], reason: needed}\n"
+    )
+    prog = load_program(str(tmp_path / "child.yaml"))
+    assert prog.name == "child"
+    assert decide(prog, "x86_64", "getcwd") == "errno(EPERM)"
+    assert decide(prog, "x86_64", "uname") == "allow"
+    uname = prog.abis[0].syscalls[tables.table("x86_64").by_name["uname"]]
+    assert uname.fallback_origin is not None
+    assert uname.fallback_origin.path.endswith("child.yaml")
+    assert uname.fallback_origin.line == 5
+    assert uname.fallback_origin.reason == "needed"
+
+
+DEFAULT_ROWS = [
+    ("x86_64", "read", (), "allow"),
+    ("x86_64", "uselib", (), "errno(EPERM)"),
+    ("x86_64", "io_uring_setup", (), "errno(EPERM)"),
+    ("x86_64", "bpf", (), "errno(EPERM)"),
+    ("x86_64", "kexec_load", (), "errno(EPERM)"),
+    ("x86_64", "mount", (), "errno(EPERM)"),
+    ("x86_64", "setns", (), "errno(EPERM)"),
+    ("x86_64", "clone", (0x11,), "allow"),
+    ("x86_64", "clone", (0x3D0F00,), "allow"),
+    ("x86_64", "clone", (CLONE_NEWUSER | 0x11,), "errno(EPERM)"),
+    ("x86", "clone", (0x20000,), "errno(EPERM)"),
+    ("x86_64", "clone3", (), "errno(ENOSYS)"),
+    ("x86_64", "unshare", (0x400,), "allow"),
+    ("x86_64", "unshare", (0x40000000,), "errno(EPERM)"),
+    ("x86_64", "unshare", (0x80,), "errno(EPERM)"),
+    ("x86_64", "personality", (0,), "allow"),
+    ("x86_64", "personality", (8,), "allow"),
+    ("x86_64", "personality", (0x40000,), "allow"),
+    ("x86_64", "personality", (0x400000,), "errno(EPERM)"),
+    ("x86_64", "personality", (HI,), "allow"),
+    ("x86_64", "socket", (38,), "errno(EAFNOSUPPORT)"),
+    ("x86_64", "socket", (40,), "errno(EAFNOSUPPORT)"),
+    ("x86_64", "socket", (HI | 40,), "errno(EAFNOSUPPORT)"),
+    ("x86_64", "socket", (2,), "allow"),
+    ("x86", "socketcall", (1,), "errno(EPERM)"),
+    ("x86", "socketcall", (3,), "allow"),
+    ("x86_64", "ptrace", (), "allow"),
+    ("x86_64", "process_vm_readv", (), "allow"),
+    ("x86_64", "kcmp", (), "allow"),
+    ("x86_64", "pidfd_getfd", (), "allow"),
+    ("x86_64", "mseal", (), "allow"),
+    ("x86", "mseal", (), "allow"),
+    ("aarch64", "listmount", (), "allow"),
+    ("x86_64", 1000, (), "errno(ENOSYS)"),
+    ("aarch64", "uselib", (), "allow")
+    if "uselib" in tables.table("aarch64").by_name
+    else ("aarch64", "mount", (), "errno(EPERM)"),
+]
+
+
+@pytest.mark.parametrize(("abi", "syscall", "args", "expected"), DEFAULT_ROWS)
+def test_default_profile_decisions(
+    abi: str, syscall: str | int, args: tuple[int, ...], expected: str
+) -> None:
+    assert decide(load_program(str(DEFAULT)), abi, syscall, *args) == expected
+
+
+def test_default_profile_refuses_x32() -> None:
+    prog = load_program(str(DEFAULT))
+    x86_64 = abimod.ABIS["x86_64"].audit_arch
+    assert str(prog.decide(x86_64, 0x40000000)) == "kill-process"
+    assert str(prog.decide(x86_64, 0x40000000 | 257)) == "kill-process"
+
+
+def test_every_default_block_has_a_reason() -> None:
+    prog = load_program(str(DEFAULT))
+    for p in prog.abis:
+        for sp in p.syscalls.values():
+            for rule in sp.rules:
+                assert rule.origin is not None and rule.origin.reason, (p.abi.name, sp.name)
+            if sp.fallback.blocks:
+                assert sp.fallback_origin is not None and sp.fallback_origin.reason, sp.name
+
+
+@pytest.mark.parametrize("policy", ["sample", "default"])
+def test_bpf_is_proved_equal_to_the_program(sample: Path, policy: str) -> None:
+    prog = load_program(str(sample if policy == "sample" else DEFAULT))
+    for family in bpf.families(prog):
+        report = verify_bpf(prog, bpf.compile_family(prog, family), family)
+        assert report.ok, report.lines()[:5]
+
+
+def test_bpf_prover_catches_a_wrong_filter(sample: Path) -> None:
+    prog = load_program(str(sample))
+    other = load_program(str(DEFAULT), abis=["x86_64", "x86"])
+    report = verify_bpf(prog, bpf.compile_family(other, "x86_64"), "x86_64")
+    assert not report.ok
+    assert report.total_disagreements > 0
+
+
+def _oci_program(prog: Program, family: str) -> Program:
+    text = oci.render_family(prog, family).decode()
+    abis = [p.abi.name for p in prog.families()[family]]
+    return ocijson.resolve(ocijson.parse(text, f"{family}.json"), abis=abis).program
+
+
+@pytest.mark.parametrize("policy", ["default", "oci-sample"])
+def test_oci_json_means_what_the_program_means(tmp_path: Path, policy: str) -> None:
+    if policy == "default":
+        prog = load_program(str(DEFAULT))
+    else:
+        p = tmp_path / "s.yaml"
+        p.write_text(OCI_POLICY)
+        prog = load_program(str(p))
+    checked = 0
+    for family, progs in prog.families().items():
+        read_back = _oci_program(prog, family)
+        for p in progs:
+            q = read_back.abi(p.abi.name)
+            assert q is not None
+            for nr, sp in p.syscalls.items():
+                for args in arg_vectors(p, nr):
+                    got = q.decide(nr, args)
+                    want = p.decide(nr, args)
+                    assert got == want, (p.abi.name, sp.name, [hex(a) for a in args], got, want)
+                    checked += 1
+    assert checked > 1000
+
+
+def test_oci_never_emits_the_default_action() -> None:
+    doc = oci.to_oci(load_program(str(DEFAULT)), ["x86_64", "x86"])
+    default = (doc["defaultAction"], doc.get("defaultErrnoRet"))
+    assert doc["defaultAction"] == "SCMP_ACT_ERRNO" and doc["defaultErrnoRet"] == 38
+    for entry in doc["syscalls"]:
+        assert (entry["action"], entry.get("errnoRet")) != default
+        indexes = [a["index"] for a in entry.get("args", [])]
+        assert len(indexes) == len(set(indexes)), "libseccomp allows one comparison per argument"
+    assert "SCMP_ARCH_X32" not in doc["architectures"]
+    assert "archMap" not in doc and all("includes" not in e for e in doc["syscalls"])
+
+
+def test_oci_refuses_what_it_cannot_express(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text(
+        "seccompiler: 1\nabis: [x86_64]\ndefault: allow\nrules:\n"
+        "  - {action: errno(EPERM), syscalls: [socket], args: [{index: 0, op: lt, value: 3}]}\n"
+    )
+    with pytest.raises(oci.NotExpressible):
+        oci.to_oci(load_program(str(p)))
+
+
+def test_action_round_trip() -> None:
+    for text in [
+        "allow",
+        "log",
+        "errno(EPERM)",
+        "kill-process",
+        "kill-thread",
+        "trap",
+        "notify",
+        "trace(7)",
+    ]:
+        a = Action.parse(text)
+        assert str(a) == text
+        assert Action.from_ret(a.ret) == a

@@ -1,0 +1,104 @@
+"""Untrusted YAML: a result or a located InputError, never a traceback, hang or blow-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seccompiler.errors import InputError
+from seccompiler.policy import load_policy
+from seccompiler.yamlsrc import LList, LMap, load_file, load_text
+
+BOMB = "\n".join(
+    ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    + [
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}]"
+        for i in range(9)
+    ]
+)
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    with pytest.raises(InputError) as info:
+        load_text(BOMB, "bomb.yaml")
+    assert "too many values" in info.value.message
+    assert info.value.location is not None and info.value.location.path == "bomb.yaml"
+
+
+def test_recursive_alias_is_refused() -> None:
+    with pytest.raises(InputError):
+        load_text("a: &a [*a]\n", "r.yaml")
+
+
+def test_deep_nesting_is_refused() -> None:
+    with pytest.raises(InputError):
+        load_text("[" * 5000 + "]" * 5000, "deep.yaml")
+
+
+def test_huge_file_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "huge.yaml"
+    p.write_text("# " + "x" * (5 * 1024 * 1024))
+    with pytest.raises(InputError) as info:
+        load_file(str(p))
+    assert "larger than" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [("a: [1, 2\n", 2, 1), ("a: b: c\n", 1, 5), ("a:\n  - x\n - y\n", 3, 2), ("a: 'open\n", 2, 1)],
+)
+def test_malformed_yaml_is_located(text: str, line: int, column: int) -> None:
+    with pytest.raises(InputError) as info:
+        load_text(text, "m.yaml")
+    loc = info.value.location
+    assert loc is not None and (loc.line, loc.column) == (line, column)
+    assert info.value.message.startswith("malformed YAML")
+
+
+def test_duplicate_keys_are_refused() -> None:
+    with pytest.raises(InputError) as info:
+        load_text("a: 1\nb: 2\na: 3\n", "d.yaml")
+    assert info.value.location is not None and info.value.location.line == 3
+
+
+def test_positions_are_kept() -> None:
+    doc = load_text("top:\n  - one\n  - {k: v}\n", "p.yaml")
+    assert isinstance(doc, LMap) and isinstance(doc["top"], LList)
+    assert doc.where("top").line == 2
+    assert doc["top"].where(1).line == 3
+    assert doc["top"][1].where("k").column == 9
+
+
+def test_binary_garbage_is_an_input_error(tmp_path: Path) -> None:
+    p = tmp_path / "bin.yaml"
+    p.write_bytes(b"seccompiler: 1\n\xff\xfe\x00garbage")
+    with pytest.raises(InputError) as info:
+        load_policy(p)
+    assert info.value.location is not None and info.value.location.line == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab:-[]{},&*!|>'\"\n #1\t?%@`")), max_size=80))
+def test_arbitrary_text_gives_a_value_or_a_located_error(text: str) -> None:
+    try:
+        load_text(text, "fuzz.yaml")
+    except InputError as err:
+        assert err.location is not None and err.location.path == "fuzz.yaml"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_policy_text_gives_a_policy_or_an_input_error(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    p = tmp_path_factory.mktemp("fuzz") / "p.yaml"
+    p.write_text(text)
+    try:
+        load_policy(p)
+    except InputError as err:
+        assert err.location is not None
