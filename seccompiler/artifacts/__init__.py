@@ -113,18 +113,25 @@ def pss_files() -> dict[str, bytes]:
     config = _optional("seccompiler.pss.admission", "admission_configuration")
     if config is not None:
         doc = config()
-        plugins = [p.get("name") for p in doc.get("plugins", ())] if isinstance(doc, dict) else []
-        if (
-            not isinstance(doc, dict)
-            or doc.get("kind") != "AdmissionConfiguration"
-            or ("PodSecurity" not in plugins)
-        ):
-            raise InputError("Pod Security admission configuration has no PodSecurity plugin")
+        checks.check_pss_config(doc, PSS_CONFIG_FILE)
         out[PSS_CONFIG_FILE] = yaml_docs([doc], header=_HEADER)
     guard = _optional("seccompiler.pss.guard", "guard_manifests")
     if guard is not None:
-        out[PSS_GUARD_FILE] = _k8s_file(PSS_GUARD_FILE, guard())
+        docs = guard()
+        twin = _optional("seccompiler.pss.guard", "guard_denials")
+        if twin is not None:
+            checks.check_guard(docs, _guard_twin(twin), PSS_GUARD_FILE)
+        out[PSS_GUARD_FILE] = _k8s_file(PSS_GUARD_FILE, docs)
     return out
+
+
+def _guard_twin(denials: Callable[..., list[str]]) -> checks.GuardTwin:
+    change = importlib.import_module("seccompiler.pss.guard").NamespaceChange
+
+    def twin(name: str, labels: Mapping[str, str], old: Mapping[str, str] | None) -> list[str]:
+        return denials(change(name, labels, old))
+
+    return twin
 
 
 def artifact_files(

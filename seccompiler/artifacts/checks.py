@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import importlib
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -50,19 +50,23 @@ def check_kubernetes(obj: Mapping[str, Any], where: str) -> None:
 
 def check_seccomp_profile(obj: Mapping[str, Any], where: str) -> None:
     """Validate a SeccompProfile against the operator's CRD schema."""
+    _check_schema(spo.SCHEMA, obj, where, "SeccompProfile")
+
+
+def _check_schema(schema: Mapping[str, Any], obj: Mapping[str, Any], where: str, what: str) -> None:
     try:
         jsonschema = importlib.import_module("jsonschema")
     except ImportError:
         raise UsageError(
-            "jsonschema is needed to check the SeccompProfile objects",
+            f"jsonschema is needed to check the {what} objects",
             hint="install the test extras: pip install -e '.[test]'",
         ) from None
     error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(spo.SCHEMA).iter_errors(dict(obj))
+        jsonschema.Draft202012Validator(schema).iter_errors(dict(obj))
     )
     if error is not None:
         path = "/".join(str(p) for p in error.absolute_path)
-        raise _fail(where, f"SeccompProfile: {error.message} at '{path}'")
+        raise _fail(where, f"{what}: {error.message} at '{path}'")
 
 
 def load_yaml_docs(data: bytes, where: str) -> list[dict[str, Any]]:
@@ -105,25 +109,36 @@ def _spec(policy: Mapping[str, Any]) -> Mapping[str, Any]:
     return spec if isinstance(spec, Mapping) else {}
 
 
-def _matches(policy: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
+def _matches(policy: Mapping[str, Any], activation: Mapping[str, Any]) -> bool:
     conditions = _spec(policy).get("matchConditions") or ()
-    return all(cel.evaluate(c["expression"], {"object": obj}) is True for c in conditions)
+    return all(cel.evaluate(c["expression"], activation) is True for c in conditions)
 
 
-def judge_pod(policy: Mapping[str, Any], pod: Mapping[str, Any]) -> list[str]:
-    """Messages of the validations ``pod`` fails under a ValidatingAdmissionPolicy."""
-    if not _matches(policy, pod):
+def failed_validations(policy: Mapping[str, Any], activation: Mapping[str, Any]) -> list[str]:
+    """Messages of a ValidatingAdmissionPolicy's validations that fail for a request.
+
+    ``activation`` holds what the API server binds: ``object``, ``oldObject``, ``request``.
+    Variables are computed in order, each seeing the ones before it.
+    """
+    if not _matches(policy, activation):
         return []
     spec = _spec(policy)
     variables: dict[str, Any] = {}
     for var in spec.get("variables") or ():
-        ctx = {"object": pod, "variables": variables}
+        ctx = {**activation, "variables": variables}
         variables[var["name"]] = cel.evaluate(var["expression"], ctx)
+    ctx = {**activation, "variables": variables}
     return [
         str(v.get("message", v["expression"]))
         for v in spec.get("validations") or ()
-        if cel.evaluate(v["expression"], {"object": pod, "variables": variables}) is not True
+        if cel.evaluate(v["expression"], ctx) is not True
     ]
+
+
+def judge_pod(policy: Mapping[str, Any], pod: Mapping[str, Any]) -> list[str]:
+    """Messages of the validations ``pod`` fails when it is created."""
+    request = {"operation": "CREATE", "name": pod.get("metadata", {}).get("name", "")}
+    return failed_validations(policy, {"object": pod, "oldObject": None, "request": request})
 
 
 def _merge(base: Any, patch: Any) -> Any:
@@ -139,7 +154,7 @@ def _merge(base: Any, patch: Any) -> Any:
 def mutate_pod(policy: Mapping[str, Any], pod: Mapping[str, Any]) -> dict[str, Any]:
     """``pod`` as a MutatingAdmissionPolicy's apply configurations leave it."""
     out = copy.deepcopy(dict(pod))
-    if not _matches(policy, out):
+    if not _matches(policy, {"object": out}):
         return out
     for mutation in _spec(policy).get("mutations") or ():
         if mutation.get("patchType") != "ApplyConfiguration":
@@ -203,3 +218,108 @@ def check_admission(
         raise
     except Exception as exc:  # a CEL error: the API server would reject every request
         raise _fail(where, f"CEL evaluation failed: {exc}") from None
+
+
+_ENFORCE = "pod-security.kubernetes.io/enforce"
+_VERSION = "pod-security.kubernetes.io/enforce-version"
+# (labels after, labels before or None for a create): the namespace changes the guard is run on.
+GUARD_SAMPLES: tuple[tuple[dict[str, str], dict[str, str] | None], ...] = (
+    ({}, None),
+    ({_ENFORCE: "baseline"}, None),
+    ({_ENFORCE: "restricted"}, None),
+    ({_ENFORCE: "privileged"}, None),
+    ({_ENFORCE: "bogus"}, None),
+    ({_ENFORCE: "baseline", _VERSION: "latest"}, None),
+    ({_ENFORCE: "baseline", _VERSION: "v1.0"}, None),
+    ({_ENFORCE: "baseline"}, {_ENFORCE: "restricted"}),
+    ({_ENFORCE: "restricted"}, {_ENFORCE: "baseline"}),
+    ({_ENFORCE: "privileged"}, {_ENFORCE: "privileged"}),
+    ({_ENFORCE: "privileged", "team": "a"}, {_ENFORCE: "privileged"}),
+    ({}, {_ENFORCE: "baseline"}),
+)
+
+
+def _namespace(labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns", "labels": labels}}
+
+
+GuardTwin = Callable[[str, Mapping[str, str], Mapping[str, str] | None], list[str]]
+
+
+def check_guard(docs: Sequence[Mapping[str, Any]], twin: GuardTwin, where: str) -> None:
+    """Run the guard policy's CEL on namespace changes; it must deny exactly what ``twin``
+    (the Pod Security helpers' own evaluation of the same rules) denies."""
+    policy = next(d for d in docs if d.get("kind") == "ValidatingAdmissionPolicy")
+    try:
+        for labels, old in GUARD_SAMPLES:
+            obj = _namespace(labels)
+            old_obj = None if old is None else _namespace(old)
+            request = {"operation": "CREATE" if old is None else "UPDATE", "name": "ns"}
+            activation = {"object": obj, "oldObject": old_obj, "request": request}
+            got = failed_validations(policy, activation)
+            want = twin("ns", labels, old)
+            if got != want:
+                raise _fail(where, f"guard CEL denies {got} but its rules deny {want} for {labels}")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise _fail(where, f"guard CEL evaluation failed: {exc}") from None
+
+
+_LEVEL = {"enum": ["privileged", "baseline", "restricted"]}
+_PSA_VERSION = {"type": "string", "pattern": r"^(latest|v1\.(0|[1-9][0-9]*))$"}
+# The API server's AdmissionConfiguration (apiserver.config.k8s.io/v1) carrying the PodSecurity
+# plugin's PodSecurityConfiguration (pod-security.admission.config.k8s.io/v1), with the
+# platform's defaults pinned: enforce baseline, audit and warn restricted.
+PSS_CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "plugins"],
+    "properties": {
+        "apiVersion": {"const": "apiserver.config.k8s.io/v1"},
+        "kind": {"const": "AdmissionConfiguration"},
+        "plugins": {
+            "type": "array",
+            "contains": {
+                "type": "object",
+                "required": ["name", "configuration"],
+                "properties": {
+                    "name": {"const": "PodSecurity"},
+                    "configuration": {
+                        "type": "object",
+                        "required": ["apiVersion", "kind", "defaults"],
+                        "properties": {
+                            "apiVersion": {"const": "pod-security.admission.config.k8s.io/v1"},
+                            "kind": {"const": "PodSecurityConfiguration"},
+                            "defaults": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "enforce": {"const": "baseline"},
+                                    "audit": {"const": "restricted"},
+                                    "warn": {"const": "restricted"},
+                                    **{
+                                        f"{m}-version": _PSA_VERSION
+                                        for m in ("enforce", "audit", "warn")
+                                    },
+                                },
+                            },
+                            "exemptions": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    k: {"type": "array", "items": {"type": "string"}}
+                                    for k in ("usernames", "namespaces", "runtimeClasses")
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def check_pss_config(doc: Mapping[str, Any], where: str) -> None:
+    """The Pod Security admission configuration, with the platform's defaults."""
+    _check_schema(PSS_CONFIG_SCHEMA, doc, where, "AdmissionConfiguration")

@@ -378,3 +378,47 @@ def test_artifacts_are_deterministic(files: dict[str, bytes]) -> None:
 def test_default_profile_must_be_built() -> None:
     with pytest.raises(InputError):
         artifact_files([CompiledProfile("web", oci_bytes())])
+
+
+# --- Pod Security admission configuration and guard (from the Pod Security helpers) ---------
+
+
+def test_pss_files_are_present_and_checked(files: dict[str, bytes]) -> None:
+    (config,) = docs(files["cluster/pss/admission-configuration.yaml"])
+    plugin = config["plugins"][0]
+    assert plugin["name"] == "PodSecurity"
+    defaults = plugin["configuration"]["defaults"]
+    assert (defaults["enforce"], defaults["audit"], defaults["warn"]) == (
+        "baseline",
+        "restricted",
+        "restricted",
+    )
+    guard = docs(files["cluster/pss/guard.yaml"])
+    assert [d["kind"] for d in guard] == [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]
+    for obj in guard:
+        kubernetes_validate.validate(obj, "1.37", strict=True)
+
+
+def test_pss_config_with_other_defaults_is_refused() -> None:
+    from seccompiler.pss.admission import admission_configuration
+
+    with pytest.raises(InputError):
+        checks.check_pss_config(admission_configuration(enforce="restricted"), "x")
+
+
+def test_guard_cel_is_compared_with_its_rules() -> None:
+    from seccompiler.pss.guard import guard_manifests
+
+    manifests = guard_manifests()
+    checks.check_guard(manifests, lambda name, labels, old: _twin(name, labels, old), "g")
+    with pytest.raises(InputError):
+        checks.check_guard(manifests, lambda name, labels, old: [], "g")
+
+
+def _twin(name: str, labels: Any, old: Any) -> list[str]:
+    from seccompiler.pss.guard import NamespaceChange, guard_denials
+
+    return guard_denials(NamespaceChange(name, labels, old))
