@@ -167,12 +167,14 @@ def _object(
     out: Manifests,
     inherit: tuple[str, str] | None,
     depth: int,
+    at: Location | None = None,
 ) -> None:
     """Classify one object, recursing into Lists (``inherit``: a typed list's item type)."""
-    loc = obj.mark.location() if isinstance(obj, LMap | LList) else Location(path)
+    loc = obj.mark.location() if isinstance(obj, LMap | LList) else (at or Location(path))
     if isinstance(obj, list):
         for i in range(len(obj)):
-            _object(obj[i], path, f"{pointer}[{i}]", out, inherit, depth + 1)
+            here = _item_location(obj, i, path)
+            _object(obj[i], path, f"{pointer}[{i}]", out, inherit, depth + 1, here)
         return
     if not isinstance(obj, dict):
         out.errors.append(
@@ -203,7 +205,7 @@ def _object(
             item_type = None if kind == "List" else (api_version, item_kind)
             for i in range(len(seq)):
                 here = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
-                _object(seq[i], path, here, out, item_type, depth + 1)
+                _object(seq[i], path, here, out, item_type, depth + 1, _item_location(seq, i, path))
             return
         meta = fields.mapping(obj, "metadata", "metadata") or {}
         name = fields.string(meta, "name", "metadata.name") or ""
@@ -233,6 +235,10 @@ def _object(
         )
     except InputError as exc:
         out.errors.append(exc)
+
+
+def _item_location(seq: Any, i: int, path: str) -> Location:
+    return seq.where(i).location() if isinstance(seq, LList) else Location(path)
 
 
 def _template(obj: Mapping[str, Any], workload: Workload) -> Pod | None:

@@ -1,0 +1,189 @@
+"""Reading manifests: YAML streams, JSON, Lists, stdin, and located errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pss_helpers import base_pod, wrap
+
+from seccompiler.errors import InputError
+from seccompiler.pss.manifests import Manifests, parse_text, read_manifests
+
+
+def parse(text: str, path: str = "m.yaml") -> Manifests:
+    out = Manifests()
+    parse_text(text, path, out)
+    return out
+
+
+MULTI = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: ns1}
+spec:
+  containers: [{name: c, image: x}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    metadata: {annotations: {k: v}}
+    spec:
+      containers: [{name: c, image: x}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+---
+apiVersion: extensions/v1beta1
+kind: Deployment
+metadata: {name: old}
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: rc}
+spec: {}
+"""
+
+
+def test_multi_document_yaml() -> None:
+    m = parse(MULTI)
+    assert not m.errors
+    got = [(o.kind, o.name, o.namespace, o.resource, str(o.location)) for o in m.objects]
+    assert got == [
+        ("Pod", "a", "ns1", "pods", "m.yaml:1:1"),
+        ("Deployment", "d", None, "deployments.apps", "m.yaml:7:1"),
+        ("ReplicationController", "rc", None, "replicationcontrollers", "m.yaml:24:1"),
+    ]
+    assert m.objects[1].pod is not None and m.objects[1].pod.annotations == {"k": "v"}
+    assert m.objects[2].pod is None  # no template: upstream skips it
+    assert [(s.kind, s.api_version) for s in m.skipped] == [
+        ("ConfigMap", "v1"),
+        ("Deployment", "extensions/v1beta1"),
+    ]
+
+
+def test_kubectl_list_and_typed_list() -> None:
+    pods = [wrap(base_pod(), "Pod") for _ in range(3)]
+    for i, p in enumerate(pods):
+        p["metadata"] = {"name": f"p{i}", "namespace": "n"}
+    listed = {"apiVersion": "v1", "kind": "List", "items": pods}
+    typed = {
+        "apiVersion": "v1",
+        "kind": "PodList",
+        "items": [{"metadata": {"name": "t"}, "spec": pods[0]["spec"]}],
+    }
+    m = parse(json.dumps(listed), "l.json")
+    assert [o.name for o in m.objects] == ["p0", "p1", "p2"]
+    assert [o.pointer for o in m.objects] == ["items[0]", "items[1]", "items[2]"]
+    m = parse(json.dumps(typed, indent=1), "t.json")
+    assert [(o.kind, o.name) for o in m.objects] == [("Pod", "t")]
+
+
+def test_json_errors_are_located_by_a_second_reading() -> None:
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, "spec": {"hostPID": "yes"}}
+    text = json.dumps(doc, indent=2)
+    m = parse(text, "bad.json")
+    (err,) = m.errors
+    assert err.location is not None
+    assert (err.location.path, err.location.line) == ("bad.json", 8)
+    assert "spec.hostPID" in err.message and "boolean" in err.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        ("kind: Pod\napiVersion: v1\nspec:\n  containers: {}\n", 4, 15, "a list"),
+        ("kind: Pod\napiVersion: v1\nspec:\n  hostNetwork: 1\n", 4, 16, "a boolean"),
+        (
+            "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: c\n    ports:\n"
+            "    - hostPort: '80'\n",
+            7,
+            17,
+            "an int32",
+        ),
+        ("kind: Pod\napiVersion: v1\nmetadata:\n  annotations: {a: 1}\n", 4, 20, "a string"),
+        ("kind: Pod\napiVersion: v1\nspec: {a: 1, a: 2}\n", 3, 14, "duplicate key"),
+        ("kind: Pod\napiVersion: v1\nspec: [\n", 4, 1, "malformed YAML"),
+        ("apiVersion: v1\nmetadata: {}\n", 1, 1, "no kind"),
+        ("- 1\n- 2\n", 1, 3, "expected a Kubernetes object"),
+    ],
+)
+def test_errors_name_file_line_column(text: str, line: int, column: int, words: str) -> None:
+    m = parse(text, "e.yaml")
+    assert m.errors, m.objects
+    loc = m.errors[0].location
+    assert loc is not None
+    assert (loc.path, loc.line, loc.column) == ("e.yaml", line, column)
+    assert words in m.errors[0].message
+
+
+def test_one_bad_object_does_not_hide_the_others() -> None:
+    text = MULTI + "---\nkind: Pod\napiVersion: v1\nspec: {hostIPC: maybe}\n"
+    m = parse(text)
+    assert len(m.objects) == 3 and len(m.errors) == 1
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(MULTI.encode()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    m = read_manifests(["-"])
+    assert [o.location.path for o in m.objects] == ["<stdin>"] * 3
+
+
+def test_files_and_namespaces(tmp_path: Path) -> None:
+    f = tmp_path / "ns.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {x: y}\n"
+        "---\napiVersion: v1\nkind: NamespaceList\nitems:\n- metadata: {name: b}\n"
+    )
+    m = read_manifests([str(f)])
+    assert [(name, dict(labels)) for _, name, labels in m.namespaces] == [
+        ("a", {"x": "y"}),
+        ("b", {}),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gives_objects_or_located_errors(text: str) -> None:
+    m = parse(text, "fuzz.yaml")
+    for err in m.errors:
+        assert isinstance(err, InputError)
+        assert err.location is not None and err.location.path == "fuzz.yaml"
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_keys = st.sampled_from(
+    ["containers", "initContainers", "securityContext", "volumes", "hostPID", "os", "name"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=4))
+def test_any_spec_gives_a_verdict_or_a_located_error(spec: dict[str, object]) -> None:
+    from seccompiler.pss.registry import DEFAULT
+    from seccompiler.pss.versions import Level, LevelVersion
+
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "f"}, "spec": spec}
+    for text in (json.dumps(doc), json.dumps(doc, indent=1)):
+        m = parse(text, "f.json")
+        for err in m.errors:
+            assert err.location is not None and err.location.line > 0
+        for obj in m.objects:
+            assert obj.pod is not None
+            DEFAULT.evaluate(LevelVersion(Level.RESTRICTED), obj.pod)
