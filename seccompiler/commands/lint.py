@@ -1,0 +1,52 @@
+"""``seccompiler lint``: findings about a policy, a JSON profile or a raw filter."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from seccompiler.bpf.sources import load
+from seccompiler.lint import Finding, failing, lint_filter, lint_profile, lint_program
+from seccompiler.ocijson import Profile
+
+
+@click.command("lint")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Only these ABIs.")
+@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
+@click.option("--kernel", metavar="VERSION", help="Kernel for a JSON profile's minKernel.")
+@click.option(
+    "--runtime-libseccomp",
+    "runtime",
+    metavar="VERSION",
+    help="Flag names this libseccomp (as runc links it) does not know, e.g. 2.5.4.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def lint_cmd(
+    file: str,
+    abis: tuple[str, ...],
+    caps: tuple[str, ...],
+    kernel: str | None,
+    runtime: str | None,
+    fmt: str,
+) -> int:
+    """Report risky allowances and runtime pitfalls in FILE (policy, JSON profile, raw BPF).
+
+    Exit 1 when there is any warning or error.
+    """
+    src = load(file, abis=abis, caps=caps, kernel=kernel)
+    findings: list[Finding] = []
+    if isinstance(src.profile, Profile):
+        findings += lint_profile(src.profile)
+    if src.program is not None:
+        findings += lint_program(src.program, runtime)
+    for flt in src.filters.values():
+        findings += lint_filter(flt, src.abis)
+    if fmt == "json":
+        click.echo(json.dumps([f.to_json() for f in findings], indent=2, sort_keys=True))
+    else:
+        for f in findings:
+            click.echo(str(f))
+        click.echo(f"{len(findings)} findings")
+    return 1 if failing(findings) else 0
