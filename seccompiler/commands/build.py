@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from seccompiler.artifacts import dist
 from seccompiler.build import build_dist
 from seccompiler.ioutil import replace_tree
 
@@ -19,15 +20,54 @@ from seccompiler.ioutil import replace_tree
     type=click.Path(file_okay=False),
     help="Directory to replace with the build.",
 )
-def build_cmd(profiles_dir: str, outdir: str) -> int:
-    """Compile every profile in PROFILES_DIR into OUTPUT, replacing it whole.
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Rebuild in memory and compare with OUTPUT; exit 1 listing stale files. Writes nothing.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True),
+    help="Also install the node-side files into this node image root at their real paths.",
+)
+@click.option("--timings", is_flag=True, help="Print the wall time of each stage.")
+def build_cmd(profiles_dir: str, outdir: str, check: bool, root: str | None, timings: bool) -> int:
+    """Compile every profile in PROFILES_DIR and the node and cluster artifacts into OUTPUT.
 
-    Every filter is proved against its policy first; a failing build leaves the previous
-    OUTPUT untouched, and the same sources always give the same bytes.
+    Every output is checked first (filters proved against their policy, manifests against
+    their schemas, CEL evaluated); OUTPUT is then replaced whole, so a failing build leaves
+    the previous one untouched, and the same sources always give the same bytes.
     """
     result = build_dist(profiles_dir)
+    if timings:
+        for stage, seconds in result.timings.stages.items():
+            click.echo(f"{seconds * 1000:9.1f} ms  {stage}", err=True)
+        click.echo(f"{result.timings.total * 1000:9.1f} ms  total", err=True)
+    if check:
+        return _check(result.files, outdir, root)
     replace_tree(outdir, result.files)
     for line in result.proofs:
         click.echo(line)
     click.echo(f"wrote {len(result.files)} files to {outdir}/")
+    if root is not None:
+        for path in dist.install(result.files, root):
+            click.echo(f"installed {root.rstrip('/')}{path}")
     return 0
+
+
+def _check(files: dict[str, bytes], outdir: str, root: str | None) -> int:
+    diffs = [(outdir, d) for d in dist.compare(outdir, files)]
+    if root is not None:
+        node = {p.lstrip("/"): data for p, data in dist.node_files(files).items()}
+        diffs += [
+            (root, d)
+            for d in dist.compare(root, node)
+            if d.kind != "unexpected"  # the image holds much more than our files
+        ]
+    if not diffs:
+        click.echo(f"{outdir}/ is up to date ({len(files)} files)")
+        return 0
+    click.echo(f"stale: {len(diffs)} difference{'s' if len(diffs) != 1 else ''}", err=True)
+    for base, d in diffs:
+        click.echo(f"{d.kind}: {base.rstrip('/')}/{d.path}", err=True)
+    return 1
