@@ -7,7 +7,8 @@ family's byte order), ``pfc/<family>.pfc`` (readable pseudo code).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 
 from seccompiler.backends import bpf, oci, pfc
 from seccompiler.errors import UsageError
@@ -42,3 +43,18 @@ def render_outputs(program: Program, formats: Iterable[str] = FORMATS) -> dict[s
         if "pfc" in wanted:
             files[f"pfc/{family}.pfc"] = pfc.render(program, family).encode()
     return files
+
+
+def notes(program: Program, files: Mapping[str, bytes]) -> list[str]:
+    """What a reader of the outputs should know that the files cannot say themselves."""
+    out = []
+    unknown = program.abis[0].unknown
+    for rel, data in sorted(files.items()):
+        if rel.startswith("oci/") and not oci.default_is_unknown(program, json.loads(data)):
+            out.append(
+                f"note: {rel}: defaultAction is not {unknown}: libseccomp could not express the "
+                "policy exactly around it, so numbers newer than the table fall to the default "
+                "there (runc answers ENOSYS for numbers above the newest it knows; the BPF "
+                "output is exact)"
+            )
+    return out

@@ -299,6 +299,7 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
     for default in dict.fromkeys(candidates):
         try:
             syscalls = _syscalls(decisions, default)
+            _check_multiplexed(syscalls, progs)
         except NotExpressible as exc:
             failure = failure or exc
             continue
@@ -310,6 +311,34 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
         return out
     assert failure is not None
     raise failure
+
+
+# On ABIs with the socketcall/ipc multiplexers, libseccomp also adds every rule for these
+# syscalls to the multiplexer, without the argument checks (they sit behind a pointer there);
+# two such rules with different actions collide and the runtime refuses the profile (EEXIST).
+_MULTIPLEXED = frozenset(
+    "socket socketpair bind connect listen accept accept4 getsockname getpeername send recv "
+    "sendto recvfrom shutdown setsockopt getsockopt sendmsg recvmsg recvmmsg sendmmsg "
+    "semop semget semctl semtimedop msgsnd msgrcv msgget msgctl shmat shmdt shmget shmctl".split()
+)
+_HAS_MULTIPLEXER = frozenset({"x86", "ppc", "ppc64", "ppc64le", "s390", "s390x"})
+
+
+def _check_multiplexed(syscalls: list[dict[str, Any]], progs: tuple[AbiProgram, ...]) -> None:
+    if not any(p.abi.name in _HAS_MULTIPLEXER for p in progs):
+        return
+    actions: dict[str, set[tuple[str, int]]] = {}
+    for entry in syscalls:
+        for name in entry["names"]:
+            if name in _MULTIPLEXED:
+                actions.setdefault(name, set()).add((entry["action"], entry.get("errnoRet", 0)))
+    for name, seen in sorted(actions.items()):
+        if len(seen) > 1:
+            raise NotExpressible(
+                f"'{name}' needs rules with different actions, which libseccomp's socketcall "
+                "and ipc handling turns into colliding rules",
+                hint="give all of its rules one action, or load the BPF output directly",
+            )
 
 
 def default_is_unknown(program: Program, doc: dict[str, Any]) -> bool:

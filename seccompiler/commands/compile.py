@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seccompiler.compiler import FORMATS, parse_formats, render_outputs
+from seccompiler.compiler import FORMATS, notes, parse_formats, render_outputs
 from seccompiler.ioutil import write_atomic
 from seccompiler.pipeline import load_program
 from seccompiler.proof import prove_outputs
@@ -61,4 +61,6 @@ def compile_cmd(
         click.echo(f"wrote {out / rel}")
     for line in summary:
         click.echo(line)
+    for line in notes(program, files):
+        click.echo(line, err=True)
     return 0
