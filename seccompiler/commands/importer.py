@@ -1,0 +1,44 @@
+"""``seccompiler import``: a Docker, Podman or OCI JSON profile as a policy."""
+
+from __future__ import annotations
+
+import click
+
+from seccompiler import ocijson
+from seccompiler.bpf.sources import parse_abis
+from seccompiler.importer import import_profile
+from seccompiler.ioutil import write_atomic
+
+
+@click.command("import")
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Policy file to write (default: -)."
+)
+@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Only these ABIs.")
+@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
+@click.option("--kernel", metavar="VERSION", help="Kernel for the profile's minKernel.")
+def import_cmd(
+    profile: str,
+    output: str | None,
+    abis: tuple[str, ...],
+    caps: tuple[str, ...],
+    kernel: str | None,
+) -> int:
+    """Write PROFILE (JSON) as a policy that compiles to the same decisions.
+
+    includes/excludes are resolved for --caps (default: the runtimes' default set), --abi and
+    --kernel, so the policy describes one kind of container exactly.
+    """
+    from seccompiler.resolve import normalise_caps
+
+    prof = ocijson.load(profile)
+    capset = normalise_caps(list(caps) or None) if caps else None
+    text, _ = import_profile(
+        prof, caps=capset, abis=[a.name for a in parse_abis(abis)] or None, kernel=kernel
+    )
+    if output and output != "-":
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+    return 0
