@@ -8,6 +8,7 @@ plain maps of their fields; everything else is cel-python's standard evaluation.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -49,16 +50,12 @@ def _to_python(value: Any) -> Any:
     return value
 
 
-def evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
-    """Evaluate ``expression`` with JSON-like ``activation`` values; return a Python value.
-
-    Raises the CEL error (a ``celpy.CELEvalError``) when evaluation fails, as the API server
-    would fail the admission request.
-    """
+@functools.cache
+def _program(expression: str) -> Any:
+    """Compile once per expression text: parsing dominates the cost of evaluating."""
     _celpy()  # a clear error when cel-python is missing
     import celpy
     from celpy import celtypes
-    from celpy.adapter import json_to_cel
     from celpy.evaluation import Evaluator, NameContainer
 
     class _Evaluator(Evaluator):
@@ -73,7 +70,19 @@ def evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
             return _Evaluator(ast=self.ast, activation=self.new_activation()).evaluate(context)
 
     env = celpy.Environment(runner_class=_Runner)
-    program = env.program(env.compile(expression))
+    return env.program(env.compile(expression))
+
+
+def evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
+    """Evaluate ``expression`` with JSON-like ``activation`` values; return a Python value.
+
+    Raises the CEL error (a ``celpy.CELEvalError``) when evaluation fails, as the API server
+    would fail the admission request.
+    """
+    program = _program(expression)
+    from celpy import celtypes
+    from celpy.adapter import json_to_cel
+
     bindings: dict[str, Any] = {k: json_to_cel(v) for k, v in activation.items()}
     for name in sorted(set(_OBJECT_TYPE.findall(expression))):
         bindings.setdefault(name, lambda fields: celtypes.MapType(fields or {}))

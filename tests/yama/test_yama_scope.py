@@ -192,3 +192,20 @@ def test_probe_behaves_as_the_running_kernel_says() -> None:
     for declared in (False, True):
         probe = yama.attach_probe(declared)
         assert (probe.errno == 0) == yama.expected_attach(scope, declared), probe
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(("claimed", "rc"), [(0, 0), (1, 1), (2, 1), (3, 1)])
+def test_live_check_does_not_trust_the_number(
+    tmp_path: Path, claimed: int, rc: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fake proc root claims a scope; this kernel (no YAMA) behaves classically, scope 0."""
+    try:
+        yama.read_scope()
+        pytest.skip("YAMA is active here; the fake claim would not be the only policy")
+    except yama.YamaAbsent:
+        pass
+    proc = fake_proc(tmp_path, str(claimed))
+    assert main(["yama", "check", "--live", "--proc-root", str(proc)]) == rc
+    out = capsys.readouterr().out
+    assert ("UNEXPECTED" in out) == (rc == 1)
