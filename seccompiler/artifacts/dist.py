@@ -38,12 +38,19 @@ def _on_disk(root: Path) -> dict[str, Path]:
     }
 
 
-def compare(dist: str | Path, files: Mapping[str, bytes]) -> list[Difference]:
-    """Differences between the tree at ``dist`` and ``files``; empty when up to date."""
+def compare(dist: str | Path, files: Mapping[str, bytes], whole: bool = True) -> list[Difference]:
+    """Differences between the tree at ``dist`` and ``files``; empty when up to date.
+
+    With ``whole`` false only the paths in ``files`` are looked at (a node image root holds
+    much more than our files, and walking it would be slow).
+    """
     root = Path(dist)
     if not root.is_dir():
         return [Difference(path, "missing") for path in sorted(files)]
-    present = _on_disk(root)
+    if whole:
+        present = _on_disk(root)
+    else:
+        present = {p: root / p for p in files if (root / p).is_file() or (root / p).is_symlink()}
     out: list[Difference] = []
     for path in sorted(set(present) | set(files)):
         if path not in present:

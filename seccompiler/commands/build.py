@@ -59,11 +59,7 @@ def _check(files: dict[str, bytes], outdir: str, root: str | None) -> int:
     diffs = [(outdir, d) for d in dist.compare(outdir, files)]
     if root is not None:
         node = {p.lstrip("/"): data for p, data in dist.node_files(files).items()}
-        diffs += [
-            (root, d)
-            for d in dist.compare(root, node)
-            if d.kind != "unexpected"  # the image holds much more than our files
-        ]
+        diffs += [(root, d) for d in dist.compare(root, node, whole=False)]
     if not diffs:
         click.echo(f"{outdir}/ is up to date ({len(files)} files)")
         return 0

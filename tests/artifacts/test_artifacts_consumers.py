@@ -422,3 +422,21 @@ def _twin(name: str, labels: Any, old: Any) -> list[str]:
     from seccompiler.pss.guard import NamespaceChange, guard_denials
 
     return guard_denials(NamespaceChange(name, labels, old))
+
+
+NODE_CHECK_FAILURES = [
+    (checks.check_crio_dropin, b"[crio.runtime\nseccomp_profile = 1\n"),
+    (checks.check_crio_dropin, b'[crio.runtime]\nseccomp_profile = "/elsewhere.json"\n'),
+    (checks.check_kubelet_config, b"apiVersion: v1\nkind: ConfigMap\n"),
+    (checks.check_kubelet_config, b"kind: KubeletConfiguration\nseccompDefault: false\n"),
+]
+
+
+@pytest.mark.parametrize(("check", "data"), NODE_CHECK_FAILURES)
+def test_node_checks_refuse_wrong_files(check: Any, data: bytes) -> None:
+    with pytest.raises(InputError) as exc:
+        if check is checks.check_crio_dropin:
+            check(data, "/var/lib/kubelet/seccomp/keisson/default.json", "f.conf")
+        else:
+            check(data, "f.conf")
+    assert exc.value.location is not None and exc.value.location.path == "f.conf"

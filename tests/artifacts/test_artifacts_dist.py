@@ -50,6 +50,14 @@ def test_hand_edits_are_reported(
     assert str(dist.compare(out, FILES)[0]) == f"{kind}: {path}"
 
 
+def test_partial_compare_ignores_other_files(tmp_path: Path) -> None:
+    out = built(tmp_path)
+    (out / "unrelated").write_text("x")
+    assert dist.compare(out, FILES, whole=False) == []
+    (out / "cluster/x.yaml").unlink()
+    assert dist.compare(out, FILES, whole=False) == [dist.Difference("cluster/x.yaml", "missing")]
+
+
 def test_missing_dist_reports_everything_missing(tmp_path: Path) -> None:
     diffs = dist.compare(tmp_path / "nope", FILES)
     assert {d.kind for d in diffs} == {"missing"}
