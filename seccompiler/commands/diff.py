@@ -39,5 +39,7 @@ def diff_cmd(
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
         click.echo(f"A: {a}\nB: {b}")
-        click.echo("\n".join(result.lines()) if not result.equal else "no differences")
+        if result.equal:
+            click.echo("no differences" + (" on the ABIs both cover" if result.lines() else ""))
+        click.echo("\n".join(result.lines()), nl=bool(result.lines()))
     return 0 if result.equal else 1
