@@ -317,9 +317,40 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
 # syscalls to the multiplexer, without the argument checks (they sit behind a pointer there);
 # two such rules with different actions collide and the runtime refuses the profile (EEXIST).
 _MULTIPLEXED = frozenset(
-    "socket socketpair bind connect listen accept accept4 getsockname getpeername send recv "
-    "sendto recvfrom shutdown setsockopt getsockopt sendmsg recvmsg recvmmsg sendmmsg "
-    "semop semget semctl semtimedop msgsnd msgrcv msgget msgctl shmat shmdt shmget shmctl".split()
+    {
+        "socket",
+        "socketpair",
+        "bind",
+        "connect",
+        "listen",
+        "accept",
+        "accept4",
+        "getsockname",
+        "getpeername",
+        "send",
+        "recv",
+        "sendto",
+        "recvfrom",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmsg",
+        "recvmsg",
+        "recvmmsg",
+        "sendmmsg",
+        "semop",
+        "semget",
+        "semctl",
+        "semtimedop",
+        "msgsnd",
+        "msgrcv",
+        "msgget",
+        "msgctl",
+        "shmat",
+        "shmdt",
+        "shmget",
+        "shmctl",
+    }
 )
 _HAS_MULTIPLEXER = frozenset({"x86", "ppc", "ppc64", "ppc64le", "s390", "s390x"})
 
