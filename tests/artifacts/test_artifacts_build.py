@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -220,3 +221,16 @@ def test_second_profile_gets_its_own_artifacts(tmp_path: Path) -> None:
     assert "node/var/lib/kubelet/seccomp/keisson/web.json" in files
     assert "cluster/seccompprofiles/web.yaml" in files
     assert "web/bpf/x86_64.bpf" in files
+
+
+def test_bytes_do_not_depend_on_the_hash_seed(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "seeded"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run(
+        [sys.executable, "-m", "seccompiler.cli", "build", str(PROFILES), "-o", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert tree(out) == tree(built)

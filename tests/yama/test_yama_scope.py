@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seccompiler import yama
 from seccompiler.cli import main
@@ -209,3 +211,17 @@ def test_live_check_does_not_trust_the_number(
     assert main(["yama", "check", "--live", "--proc-root", str(proc)]) == rc
     out = capsys.readouterr().out
     assert ("UNEXPECTED" in out) == (rc == 1)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))
+def test_any_sysctl_file_gives_a_scope_or_a_located_error(tmp_path: Path, text: str) -> None:
+    write(tmp_path, "etc/sysctl.d/50-x.conf", text)
+    try:
+        scope, where = yama.configured_scope(tmp_path)
+    except InputError as err:
+        assert err.location is not None and err.location.path.endswith("50-x.conf")
+    else:
+        assert scope is None or (scope in yama.SCOPES and "50-x.conf" in where)
