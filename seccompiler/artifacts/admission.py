@@ -63,6 +63,12 @@ ANNOTATIONS_NOT_UNCONFINED = (
     "  || object.metadata.annotations[k] != 'unconfined')\n"
 )
 
+# Pod specs are immutable but for ephemeral containers; judging every UPDATE would block
+# label or finalizer changes (and so deletion) of pods admitted before this policy existed.
+NEW_CONTAINERS_ONLY = (
+    "request.operation == 'CREATE' || request.subResource == 'ephemeralcontainers'"
+)
+
 _POD_RULE = {
     "apiGroups": [""],
     "apiVersions": ["v1"],
@@ -114,6 +120,7 @@ def validating_policy() -> list[dict[str, Any]]:
         "spec": {
             "failurePolicy": "Fail",
             "matchConstraints": {"resourceRules": [rule]},
+            "matchConditions": [{"name": "new-containers", "expression": NEW_CONTAINERS_ONLY}],
             "variables": [{"name": "containers", "expression": ALL_CONTAINERS}],
             "validations": [
                 {

@@ -135,10 +135,20 @@ def failed_validations(policy: Mapping[str, Any], activation: Mapping[str, Any])
     ]
 
 
-def judge_pod(policy: Mapping[str, Any], pod: Mapping[str, Any]) -> list[str]:
-    """Messages of the validations ``pod`` fails when it is created."""
-    request = {"operation": "CREATE", "name": pod.get("metadata", {}).get("name", "")}
-    return failed_validations(policy, {"object": pod, "oldObject": None, "request": request})
+def judge_pod(
+    policy: Mapping[str, Any],
+    pod: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
+    subresource: str = "",
+) -> list[str]:
+    """Messages of the validations ``pod`` fails when it is created (or, given ``old``,
+    updated, through ``subresource`` if named)."""
+    request = {
+        "operation": "CREATE" if old is None else "UPDATE",
+        "name": pod.get("metadata", {}).get("name", ""),
+        "subResource": subresource,
+    }
+    return failed_validations(policy, {"object": pod, "oldObject": old, "request": request})
 
 
 def _merge(base: Any, patch: Any) -> Any:
@@ -206,6 +216,9 @@ def check_admission(
             if bool(judge_pod(vap, pod)) != denied:
                 verdict = "allows" if denied else "denies"
                 raise _fail(where, f"ValidatingAdmissionPolicy {verdict} a pod with {label}")
+        legacy = _pod(_UNCONFINED)
+        if judge_pod(vap, {**legacy, "metadata": {"name": "p", "labels": {"a": "b"}}}, legacy):
+            raise _fail(where, "ValidatingAdmissionPolicy blocks metadata updates of old pods")
         expected = {"type": "Localhost", "localhostProfile": localhost_ref}
         for label, pod_sc in (("no securityContext", None), ("runAsUser only", {"runAsUser": 1})):
             got = mutate_pod(map_, _pod(pod_sc))["spec"]["securityContext"]

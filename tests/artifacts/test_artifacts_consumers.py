@@ -277,6 +277,19 @@ def test_validating_policy_verdicts(label: str, obj: dict[str, Any], failures: i
     assert len(checks.judge_pod(policy, obj)) == failures, label
 
 
+def test_updates_judge_only_new_containers() -> None:
+    (policy, _) = admission.validating_policy()
+    legacy = pod(sc("Unconfined"))
+    relabelled = copy.deepcopy(legacy)
+    relabelled["metadata"]["labels"] = {"a": "b"}
+    assert checks.judge_pod(policy, relabelled, old=legacy) == []  # label/finalizer updates
+    fine = pod()
+    debug = pod(ephemeralContainers=[ctr("dbg", "Unconfined")])
+    assert len(checks.judge_pod(policy, debug, old=fine, subresource="ephemeralcontainers")) == 1
+    ok = pod(ephemeralContainers=[ctr("dbg")])
+    assert checks.judge_pod(policy, ok, old=fine, subresource="ephemeralcontainers") == []
+
+
 LOCAL = {"type": "Localhost", "localhostProfile": "keisson/default.json"}
 MUTATING = [
     ("nothing set", pod(), LOCAL),
