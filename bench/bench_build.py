@@ -10,7 +10,7 @@ OCI/BPF/PFC rendering and the BPF proof — what the build cost before the node 
 artifacts), so the price of the artifacts and their checks is visible.
 
 With ``--every-abi`` the bundled profiles are first rewritten to list every ABI the tables
-know (all eight native families instead of the three the bundled profile names), which is the
+know (all seven families instead of the three the bundled profile names), which is the
 largest build the tool can be asked for.
 
 Usage: python bench/bench_build.py [--runs N] [--every-abi] [PROFILES_DIR]
