@@ -173,8 +173,8 @@ def _object(
     loc = obj.mark.location() if isinstance(obj, LMap | LList) else (at or Location(path))
     if isinstance(obj, list):
         for i in range(len(obj)):
-            here = _item_location(obj, i, path)
-            _object(obj[i], path, f"{pointer}[{i}]", out, inherit, depth + 1, here)
+            item_at = _item_location(obj, i, path)
+            _object(obj[i], path, f"{pointer}[{i}]", out, inherit, depth + 1, item_at)
         return
     if not isinstance(obj, dict):
         out.errors.append(
@@ -204,8 +204,9 @@ def _object(
             item_kind = kind[: -len("List")]
             item_type = None if kind == "List" else (api_version, item_kind)
             for i in range(len(seq)):
-                here = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
-                _object(seq[i], path, here, out, item_type, depth + 1, _item_location(seq, i, path))
+                item = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
+                item_at = _item_location(seq, i, path)
+                _object(seq[i], path, item, out, item_type, depth + 1, item_at)
             return
         meta = fields.mapping(obj, "metadata", "metadata") or {}
         name = fields.string(meta, "name", "metadata.name") or ""
