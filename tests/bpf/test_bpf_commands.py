@@ -1,0 +1,165 @@
+"""The toolchain commands end to end: exit codes, outputs, round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bpfkit import libseccomp_filter
+
+from seccompiler.backends.bpf import compile_family
+from seccompiler.bpf import insn as b
+from seccompiler.bpf.disasm import disassemble
+from seccompiler.cli import main
+from seccompiler.pipeline import load_program
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO.parent / "shared" / "data"
+DEFAULT = str(REPO / "profiles" / "keisson-default.yaml")
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
+
+
+@pytest.fixture
+def small_bpf(tmp_path: Path) -> Path:
+    p = tmp_path / "small.bpf"
+    p.write_bytes(libseccomp_filter())
+    return p
+
+
+def test_disasm_asm_round_trip(tmp_path: Path, small_bpf: Path) -> None:
+    listing = tmp_path / "small.s"
+    assert main(["bpf", "disasm", str(small_bpf), "--abi", "x86_64", "-o", str(listing)]) == 0
+    assert main(["bpf", "asm", str(listing), "-o", str(tmp_path / "back.bpf")]) == 0
+    assert (tmp_path / "back.bpf").read_bytes() == small_bpf.read_bytes()
+
+
+BIG = (
+    "seccompiler: 1\nname: big\nabis: [s390x, s390, ppc64]\ndefault: allow\nrules:\n"
+    "  - {action: errno(EPERM), syscalls: [mount]}\n"
+    "  - action: allow\n    syscalls: [personality]\n"
+    "    args: [{index: 0, op: eq, value: 8}]\n"
+)
+
+
+@pytest.mark.parametrize("family", ["x86_64", "aarch64", "riscv64", "s390x", "ppc64"])
+def test_round_trip_on_every_filter_we_emit(tmp_path: Path, family: str) -> None:
+    from seccompiler.abi import ABIS
+    from seccompiler.bpf.asm import assemble_listing
+    from seccompiler.verify import verify_bpf
+
+    policy = tmp_path / "big.yaml"
+    policy.write_text(BIG)
+    program = load_program(DEFAULT if family in ("x86_64", "aarch64", "riscv64") else str(policy))
+    endian = ABIS[family].endian
+    data = compile_family(program, family)
+    insns, used = assemble_listing(disassemble(b.decode(data, endian), endian))
+    assert b.encode(insns, used) == data
+    assert verify_bpf(program, data, family).ok
+
+
+EMULATE = [
+    (["--abi", "x86_64", "--syscall", "personality", "--args", "8"], "allow"),
+    (["--abi", "x86_64", "--syscall", "personality", "--args", "9"], "errno(EPERM)"),
+    (["--abi", "x86", "--syscall", "personality", "--args", "0x100000008"], "allow"),
+    (["--abi", "x86_64", "--syscall", "435"], "errno(ENOSYS)"),
+    (["--abi", "x86_64", "--syscall", "mmap", "--args", "0 0 7"], "errno(EPERM)"),
+    (["--abi", "x86_64", "--syscall", "mmap", "--args", "0,0,3"], "allow"),
+]
+
+
+@pytest.mark.parametrize(("argv", "action"), EMULATE)
+def test_emulate(
+    small_bpf: Path, argv: list[str], action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bpf", "emulate", str(small_bpf), *argv]) == 0
+    out = capsys.readouterr().out
+    assert f": {action}  (ret" in out and "instructions" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--syscall", "read"],
+        ["--abi", "x86_64", "--syscall", "nosuchcall"],
+        ["--abi", "nosuchabi", "--syscall", "read"],
+        ["--abi", "x86_64", "--syscall", "read", "--args", "1 2 3 4 5 6 7"],
+    ],
+)
+def test_emulate_usage_errors(small_bpf: Path, argv: list[str]) -> None:
+    assert main(["bpf", "emulate", str(small_bpf), *argv]) == 2
+
+
+def test_malformed_bpf_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.bpf"
+    bad.write_bytes(b.encode([b.stmt(b.LD | b.W | b.ABS, 2), b.stmt(b.RET | b.K, 0)]))
+    assert main(["bpf", "emulate", str(bad), "--abi", "x86_64", "--syscall", "read"]) == 1
+    assert "instruction 0" in capsys.readouterr().err
+    (tmp_path / "odd.bpf").write_bytes(b"1234567")
+    assert main(["bpf", "disasm", str(tmp_path / "odd.bpf")]) == 1
+
+
+def test_verify_policy_and_wrong_filter(
+    tmp_path: Path, small_bpf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", DEFAULT]) == 0
+    assert "agrees" in capsys.readouterr().out
+    assert main(["verify", DEFAULT, "--bpf", str(small_bpf), "--abi", "x86_64"]) == 1
+    assert "disagreements" in capsys.readouterr().out
+    assert main(["verify", str(small_bpf)]) == 2
+
+
+@needs_data
+def test_verify_docker_profile_against_libseccomp(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(DATA / "moby-default.json"), "--abi", "x86_64,x86,x32"]) == 0
+    assert "does not know" in capsys.readouterr().out
+
+
+@needs_data
+def test_diff_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    moby, podman = str(DATA / "moby-default.json"), str(DATA / "podman-seccomp.json")
+    assert main(["diff", moby, moby]) == 0
+    capsys.readouterr()
+    assert main(["diff", moby, podman, "--abi", "x86_64", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["equal"] is False
+    changes = {c["syscall"]: (c["a"], c["b"]) for c in doc["abis"]["x86_64"]}
+    assert changes["clone3"] == ("errno(ENOSYS)", "allow")
+    assert main(["diff", moby, podman, "--abi", "x86_64"]) == 1
+    assert "errno(ENOSYS) -> allow: clone3" in capsys.readouterr().out
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["moby-default.json", "podman-seccomp.json"])
+@pytest.mark.parametrize("caps", ["CAP_AUDIT_WRITE", "CAP_SYS_ADMIN,CAP_SYS_PTRACE"])
+def test_import_compile_diff_shows_no_change(
+    tmp_path: Path, name: str, caps: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = str(DATA / name)
+    policy = tmp_path / "imported.yaml"
+    assert main(["import", src, "-o", str(policy), "--caps", caps]) == 0
+    assert main(["diff", str(policy), src, "--caps", caps]) == 0
+    out = tmp_path / "out"
+    assert main(["compile", str(policy), "-o", str(out), "--format", "bpf", "--caps", caps]) == 0
+    for fam in ("x86_64", "aarch64"):
+        assert (
+            main(["diff", str(out / "bpf" / f"{fam}.bpf"), src, "--abi", fam, "--caps", caps]) == 0
+        )
+    capsys.readouterr()
+
+
+def test_stats_json(small_bpf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", str(small_bpf), "--abi", "x86_64,x86", "--format", "json"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    assert doc["instructions"] + doc["headroom"] == 4096
+    x86_64 = doc["abis"][0]
+    assert x86_64["abi"] == "x86_64" and x86_64["allowed"] == 3
+    assert x86_64["paths"]["read"] >= 4
+
+
+def test_stats_text_on_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", DEFAULT]) == 0
+    out = capsys.readouterr().out
+    assert "headroom" in out and "x86_64" in out and "aarch64" in out
