@@ -196,9 +196,10 @@ def parse(text: str, path: str = "<json>") -> Profile:
         if not isinstance(entry, dict):
             raise err(doc, "archMap entries are objects")
         native = add_arch(entry.get("architecture"), entry)
-        subs = tuple(
-            s for s in (add_arch(x, entry) for x in entry.get("subArchitectures") or ()) if s
-        )
+        raw_subs = entry.get("subArchitectures") or []
+        if not isinstance(raw_subs, list):
+            raise err(entry, "'subArchitectures' must be a list")
+        subs = tuple(s for s in (add_arch(x, entry) for x in raw_subs) if s)
         if native:
             arch_map[native] = subs
     for name in _list(doc, "architectures", err):
@@ -245,10 +246,12 @@ def _cond(obj: Any, key: str, err: Callable[..., InputError]) -> Cond:
     value = obj.get(key) or {}
     if not isinstance(value, dict):
         raise err(obj, f"'{key}' must be an object")
-    caps = tuple(value.get("caps") or ())
-    arches = tuple(value.get("arches") or ())
-    if not all(isinstance(c, str) for c in (*caps, *arches)):
+    raw_caps, raw_arches = value.get("caps") or [], value.get("arches") or []
+    if not (isinstance(raw_caps, list) and isinstance(raw_arches, list)) or not all(
+        isinstance(c, str) for c in (*raw_caps, *raw_arches)
+    ):
         raise err(obj, f"'{key}' caps and arches are lists of strings")
+    caps, arches = tuple(raw_caps), tuple(raw_arches)
     mk = value.get("minKernel")
     min_kernel = None
     if mk:
@@ -277,7 +280,10 @@ def _rule(obj: Any, err: Callable[..., InputError], ctx: tuple[str, str]) -> Jso
         raise err(obj, "'names' must be a list of syscall names")
     action = _action(obj, "action", "errnoRet", err)
     args: list[ArgCond] = []
-    for a in obj.get("args") or ():
+    raw_args = obj.get("args") or []
+    if not isinstance(raw_args, list):
+        raise err(obj, "'args' must be a list")
+    for a in raw_args:
         if not isinstance(a, dict):
             raise err(obj, "'args' entries are objects")
         op_name = a.get("op")

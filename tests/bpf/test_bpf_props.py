@@ -171,7 +171,13 @@ profile_like = st.fixed_dictionaries(
             ),
             max_size=4,
         ),
-        "archMap": json_values,
+        "archMap": json_values
+        | st.lists(
+            st.fixed_dictionaries(
+                {"architecture": st.just("SCMP_ARCH_X86_64")},
+                optional={"subArchitectures": json_values},
+            )
+        ),
         "architectures": json_values,
     },
 )
