@@ -178,6 +178,10 @@ static void forward(int sig)
         kill(workload, sig);
 }
 
+/* SIGINT and SIGQUIT from a terminal reach the whole process group, the workload too: the
+ * launcher outlives them (a handler, not SIG_IGN, which execve would pass on). */
+static void outlive(int sig) { (void)sig; }
+
 static int send_fd(int sock, int fd)
 {
     char byte = 'L';
@@ -285,9 +289,10 @@ int main(int argc, char **argv, char **envp)
     shm->listener = -1;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = forward;
-    sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = outlive;
+    sigaction(SIGINT, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
     workload = clone(w_main, stack + sizeof(stack), CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
     if (workload < 0)
