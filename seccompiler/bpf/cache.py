@@ -90,12 +90,20 @@ def exempt(abi: Abi) -> frozenset[int]:
     return frozenset(t.by_name[n] for n in _EXEMPT.get(abi.name, ()) if n in t.by_name)
 
 
+def bitmap_size(abi: Abi) -> int:
+    """The kernel's NR_syscalls for the arch: one past the highest number of the dense table.
+
+    ARM's private calls (0x0f0000 and up) lie far beyond it and are never cached.
+    """
+    return max(n for n in table(abi).by_nr if n < 4096) + 1
+
+
 def cached_allow(insns: Sequence[Insn], abi: Abi) -> frozenset[int]:
     """Every syscall number of ``abi`` that the cache answers ALLOW for this filter."""
     if not cacheable(abi):
         return frozenset()
     free = exempt(abi)
-    size = table(abi).max_nr + 1  # stands in for the kernel's NR_syscalls
+    size = bitmap_size(abi)
     return frozenset(
         nr for nr in range(size) if nr in free or is_const_allow(insns, nr, abi.audit_arch)
     )

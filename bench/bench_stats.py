@@ -1,0 +1,102 @@
+"""Benchmark the cost of a filter to the kernel: our default profile beside Docker's.
+
+Printed side by side in one run, per ABI:
+- keisson-default: the bundled profile, compiled by seccompiler;
+- docker/runc: Docker's default profile (../shared/data/moby-default.json) compiled the way runc
+  compiles it, libseccomp's default layout (with its default capabilities, every minKernel met);
+- docker/tree: the same profile with libseccomp's binary tree (SCMP_FLTATR_CTL_OPTIMIZE=2).
+
+Figures: instructions of the family's filter; mean, weighted and max path length over the
+ABI's syscalls (instructions executed with zero arguments; weighted by the syscall mix
+../shared/data/syscall-mix.tsv, a strace -c of a real workload); and the share of allowed
+syscalls, and of the mix's calls, that the kernel's action cache answers without running the
+filter (emulating kernel/seccomp.c's constant-action check). The mix was measured on x86_64;
+for other ABIs it applies by syscall name. Path lengths are counted, not timed: they are what
+the kernel's BPF interpreter or JIT executes for every uncached syscall.
+
+Usage: python bench/bench_stats.py [--family x86_64|aarch64] [--mix FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seccompiler import libseccomp_ref, ocijson
+from seccompiler.abi import family_members
+from seccompiler.backends.bpf import compile_family
+from seccompiler.bpf.emulate import Filter
+from seccompiler.bpf.stats import AbiStats, abi_stats, load_mix
+from seccompiler.pipeline import load_program
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+DEFAULT = REPO / "profiles" / "keisson-default.yaml"
+
+
+def measure(family: str, mix: dict[str, int]) -> list[tuple[str, int, dict[str, AbiStats]]]:
+    """(label, instructions, per-ABI stats) for each of the three filters."""
+    out = []
+    program = load_program(str(DEFAULT))
+    ours = Filter.from_bytes(compile_family(program, family), family_members(family)[0].endian)
+    abis = [p.abi for p in program.abis if p.abi.family == family]
+    out.append(
+        ("keisson-default", len(ours.insns), {a.name: abi_stats(ours, a, mix) for a in abis})
+    )
+    profile = ocijson.load(str(DATA / "moby-default.json"))
+    for label, optimize in (("docker/runc", 1), ("docker/tree", 2)):
+        ref = libseccomp_ref.build_profile(profile, family, optimize=optimize)
+        f = Filter.from_bytes(ref.bpf, family_members(family)[0].endian)
+        members = [a for a in family_members(family) if a.name in ref.abis]
+        out.append((label, len(f.insns), {a.name: abi_stats(f, a, mix) for a in members}))
+    return out
+
+
+def render(family: str, results: list[tuple[str, int, dict[str, AbiStats]]]) -> str:
+    labels = [r[0] for r in results]
+    width = 18
+    lines = [f"family {family}", f"{'':<30}" + "".join(f"{x:>{width}}" for x in labels)]
+    lines.append(
+        f"{'instructions (whole filter)':<30}" + "".join(f"{n:>{width}}" for _, n, _ in results)
+    )
+    abis = list(dict.fromkeys(a for _, _, per in results for a in per))
+    rows = [
+        ("path mean", lambda s: f"{s.mean_path:.1f}"),
+        ("path weighted by mix", lambda s: f"{s.weighted_path:.1f}" if s.weighted_path else "-"),
+        ("path max", lambda s: f"{s.max_path} ({s.max_path_syscall})"),
+        ("allowed syscalls", lambda s: str(s.allowed)),
+        ("cache: share of allowed", lambda s: f"{s.cached_share:.1%}"),
+        (
+            "cache: share of mix calls",
+            lambda s: (
+                f"{s.weighted_cached_share:.1%}" if s.weighted_cached_share is not None else "-"
+            ),
+        ),
+    ]
+    for abi in abis:
+        lines.append(f"  {abi}")
+        for name, fmt in rows:
+            cells = [fmt(per[abi]) if abi in per else "n/a" for _, _, per in results]
+            lines.append(f"    {name:<26}" + "".join(f"{c:>{width}}" for c in cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--family", action="append", choices=["x86_64", "aarch64"])
+    ap.add_argument("--mix", default=str(DATA / "syscall-mix.tsv"))
+    opts = ap.parse_args(argv)
+    if not (DATA / "moby-default.json").is_file():
+        print(f"{DATA}/moby-default.json is missing", file=sys.stderr)
+        return 2
+    mix = load_mix(opts.mix)
+    print(f"libseccomp {libseccomp_ref.version()}; mix: {opts.mix} ({sum(mix.values())} calls)")
+    for family in opts.family or ["x86_64", "aarch64"]:
+        print()
+        print(render(family, measure(family, mix)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
