@@ -225,11 +225,12 @@ def _comments(insns: Sequence[Insn], endian: Endian, abi: Abi | None) -> list[st
                 out[pc] = _arch_comment(k)
             elif code == JMP | JGE | K and st.a == "nr" and k == X32_SYSCALL_BIT:
                 out[pc] = "x32 syscall bit"
-            elif code == JMP | JEQ | K and st.a == "nr":
+            elif code in (JMP | JEQ | K, JMP | JGE | K, JMP | JGT | K) and st.a == "nr":
                 target = _abi_for(st.arch, k, abi)
                 name = table(target).name_of(k) if target else None
-                if name:
-                    out[pc] = f"{target.name if target else ''}: {name}"
+                if name and target:
+                    rel = {JEQ: "", JGE: ">= ", JGT: "> "}[code & 0xF0]
+                    out[pc] = f"{target.name}: {rel}{name}"
             elif code == JMP | JSET | K and st.a == "nr" and k == X32_SYSCALL_BIT:
                 out[pc] = "x32 syscall bit"
             elif code & X == 0 and st.a == "arch":
