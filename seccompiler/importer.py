@@ -24,21 +24,24 @@ def _q(text: str) -> str:
     return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
 
 
-def _flow(items: Iterable[str], indent: int, width: int = 96) -> list[str]:
-    """A YAML flow list, wrapped."""
-    parts = list(items)
-    out: list[str] = []
-    line = "["
-    for i, item in enumerate(parts):
-        piece = item + ("," if i < len(parts) - 1 else "]")
-        if len(line) + len(piece) + 1 > width - indent and line != "[":
-            out.append(line)
-            line = " " * (indent + 1)
-        line += ("" if line.endswith(("[", " ")) else " ") + piece
-    if not parts:
-        line += "]"
-    out.append(line)
-    return out
+def _flow(items: list[str], prefix: str, width: int = 96) -> list[str]:
+    """``prefix[a, b, …]`` as a YAML flow list, wrapped under its first item."""
+    pad = " " * (len(prefix) + 1)
+    lines: list[str] = []
+    cur = prefix + "["
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "]")
+        fresh = cur in (prefix + "[", pad)
+        candidate = cur + ("" if fresh else " ") + piece
+        if len(candidate) > width and not fresh:
+            lines.append(cur)
+            cur = pad + piece
+        else:
+            cur = candidate
+    if not items:
+        cur += "]"
+    lines.append(cur)
+    return lines
 
 
 def _cond(c: ArgCond) -> str:
@@ -104,9 +107,7 @@ def _rule(
     action: Action, names: list[str], conds: tuple[ArgCond, ...], scope: str | None, reason: str
 ) -> list[str]:
     lines = [f"  - action: {action}"]
-    flow = _flow(names, 14)
-    lines.append(f"    syscalls: {flow[0]}")
-    lines += [f"              {x.strip()}" if x.strip() else x for x in flow[1:]]
+    lines += _flow(names, "    syscalls: ")
     if conds:
         lines.append("    args:")
         lines += [f"      - {_cond(c)}" for c in conds]
