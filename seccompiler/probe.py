@@ -127,27 +127,28 @@ def run(
             cmd += ["--filter", path]
         if not sandbox:
             cmd.append("--no-sandbox")
-        proc = subprocess.Popen(
+        out: list[Observation] = []
+        with subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write(call_list(calls))
-        proc.stdin.close()
-        out: list[Observation] = []
-        for line in proc.stdout:
-            if not line.strip():
-                continue
-            if len(out) >= len(calls):
-                break
-            out.append(parse_line(line, calls[len(out)]))
-            if progress is not None:
-                progress(len(out), len(calls))
-        err = proc.stderr.read()
-        rc = proc.wait()
+        ) as proc:
+            assert proc.stdin is not None and proc.stdout is not None
+            assert proc.stderr is not None
+            proc.stdin.write(call_list(calls))
+            proc.stdin.close()
+            for line in proc.stdout:
+                if not line.strip():
+                    continue
+                if len(out) >= len(calls):
+                    break
+                out.append(parse_line(line, calls[len(out)]))
+                if progress is not None:
+                    progress(len(out), len(calls))
+            err = proc.stderr.read()
+            rc = proc.wait()
     if rc != 0 or len(out) != len(calls):
         raise InputError(
             f"the probe stopped after {len(out)} of {len(calls)} calls (status {rc})",
