@@ -12,7 +12,6 @@ newer than it knows; that stub is not reproduced here.)
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -145,7 +144,7 @@ def _unsupported(abis: Iterable[Abi]) -> InputError | None:
     if not missing:
         return None
     return InputError(
-        f"libseccomp {version()} cannot build filters for {', '.join(missing)}",
+        f"libseccomp {version()} cannot build faithful filters for {', '.join(missing)} here",
         hint="leave those ABIs out with --abi",
     )
 
@@ -276,12 +275,3 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
         tuple(skipped),
         tuple(sorted(set(approx))),
     )
-
-
-def available() -> bool:
-    """Whether a libseccomp is loadable here (tests skip otherwise)."""
-    try:
-        _lib()
-    except (ImportError, RuntimeError, OSError):
-        return False
-    return bool(os.name == "posix")

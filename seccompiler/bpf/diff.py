@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from seccompiler.abi import ABIS, Abi
+from seccompiler.abi import Abi
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
 from seccompiler.program import Action, Program
 from seccompiler.tables import table
@@ -149,7 +149,3 @@ def diff(a: Side, b: Side, abis: Sequence[Abi] | None = None) -> DiffResult:
 def _describe_n(answers: dict[int, Action]) -> str:
     kinds = sorted(set(answers.values()), key=lambda x: (x.rank, x.data))
     return "|".join(str(k) for k in kinds)
-
-
-def all_abis() -> tuple[Abi, ...]:
-    return tuple(ABIS.values())

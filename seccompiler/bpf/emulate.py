@@ -36,7 +36,6 @@ from seccompiler.bpf.insn import (
     NEG,
     OR,
     RET,
-    RSH,
     SECCOMP_DATA_SIZE,
     ST,
     STX,
@@ -101,7 +100,6 @@ class Result:
 _LD_ABS = LD | W | ABS
 _JEQ_K, _JGT_K, _JGE_K, _JSET_K = JMP | JEQ | K, JMP | JGT | K, JMP | JGE | K, JMP | JSET | K
 _JEQ_X, _JGT_X, _JGE_X, _JSET_X = JMP | JEQ | X, JMP | JGT | X, JMP | JGE | X, JMP | JSET | X
-_ALU_OPS = {ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, XOR}
 
 
 class Filter:

@@ -31,6 +31,12 @@ def family_filters(src: Source, layout: str = "runc") -> dict[str, tuple[Filter,
             from seccompiler.ocijson import Profile
 
             assert isinstance(src.profile, Profile)
+            if not all(libseccomp_ref.supports(a) for a in abis):
+                src.notes.append(
+                    f"libseccomp {libseccomp_ref.version()} cannot build a faithful "
+                    f"{fam} filter on this machine"
+                )
+                continue
             ref = libseccomp_ref.build_profile(
                 src.profile,
                 fam,

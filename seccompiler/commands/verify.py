@@ -62,7 +62,10 @@ def verify_cmd(
         for fam in families:
             names = [a.name for a in src.abis if a.family == fam]
             if not all(libseccomp_ref.supports(a) for a in src.abis if a.family == fam):
-                click.echo(f"note: libseccomp {libseccomp_ref.version()} cannot build {fam}")
+                click.echo(
+                    f"note: libseccomp {libseccomp_ref.version()} cannot build a faithful "
+                    f"{fam} filter on this machine"
+                )
                 continue
             ref = libseccomp_ref.build_profile(
                 src.profile, fam, caps=_caps(caps), kernel=kernel, abis=names
