@@ -94,6 +94,7 @@ def stats_json(label: str, s: FilterStats) -> dict[str, Any]:
     default="runc",
     help="JSON profiles: libseccomp's default layout (as runc) or its binary tree.",
 )
+@click.option("--per-syscall", is_flag=True, help="Also list each syscall's path length.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def stats_cmd(
     file: str,
@@ -102,6 +103,7 @@ def stats_cmd(
     kernel: str | None,
     mix: str | None,
     layout: str,
+    per_syscall: bool,
     fmt: str,
 ) -> int:
     """Instruction count, headroom, path lengths and cache coverage of FILE.
@@ -120,6 +122,10 @@ def stats_cmd(
         return 0
     for label, s in results:
         click.echo("\n".join(render_stats(label, s)))
+        if per_syscall:
+            for a in s.abis:
+                for name, steps in sorted(a.paths.items(), key=lambda kv: (-kv[1], kv[0])):
+                    click.echo(f"    {a.abi:<12}{name:<28}{steps:>5}")
     for note in src.notes:
         click.echo(f"note: {note}")
     if weights is None:

@@ -163,3 +163,10 @@ def test_stats_text_on_policy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", DEFAULT]) == 0
     out = capsys.readouterr().out
     assert "headroom" in out and "x86_64" in out and "aarch64" in out
+
+
+def test_stats_per_syscall(small_bpf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", str(small_bpf), "--abi", "x86_64", "--per-syscall"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    paths = {r[1]: int(r[2]) for r in rows if len(r) == 3 and r[0] == "x86_64"}
+    assert len(paths) > 300 and paths["personality"] > paths["read"]
