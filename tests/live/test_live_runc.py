@@ -1,0 +1,114 @@
+"""runc runs the probe in a container under our OCI JSON, checked syscall by syscall.
+
+The same method as ``seccompiler test``: the twin program rendered as OCI JSON tells, by its
+distinctive errnos, which action libseccomp's filter took for every call; the real profile
+shows the promised errno values. The root filesystem is built here from busybox-static and
+the statically linked probe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pyseccomp
+import pytest
+
+from seccompiler import livetest, native, probe
+from seccompiler.backends import oci
+from seccompiler.program import Program
+
+pytestmark = pytest.mark.live
+
+ABIS = ("x86_64", "x86")
+ARCH = {"x86_64": pyseccomp.Arch.X86_64, "x86": pyseccomp.Arch.X86}
+
+
+def _libseccomp_knows(abi: str, name: str) -> bool:
+    try:
+        return int(pyseccomp.resolve_syscall(ARCH[abi], name)) >= 0
+    except (ValueError, RuntimeError):
+        return False
+
+
+def _rootfs(bundle: Path, calls: str) -> None:
+    root = bundle / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "proc").mkdir()
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    (root / "bin" / "sh").symlink_to("busybox")
+    shutil.copy(native.executable(native.PROBE), root / "probe")
+    (root / "calls").write_text(calls)
+
+
+def _config(seccomp: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 65534, "gid": 65534},
+            "args": ["/bin/sh", "-c", "exec /probe --timeout-ms 300 < /calls"],
+            "env": ["PATH=/bin"],
+            "cwd": "/",
+            "noNewPrivileges": True,
+            "capabilities": {k: [] for k in ("bounding", "effective", "permitted")},
+        },
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "seccompiler-probe",
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "seccomp": seccomp,
+        },
+    }
+
+
+def _runc(tmp_path: Path, label: str, profile: bytes, calls: list[probe.Call]) -> str:
+    runc = shutil.which("runc")
+    assert runc, "runc is installed by 'make test' (tools/ensure-system-deps)"
+    bundle = tmp_path / label
+    _rootfs(bundle, probe.call_list(calls))
+    (bundle / "config.json").write_text(json.dumps(_config(json.loads(profile))))
+    name = f"seccompiler-probe-{label}-{os.getpid()}"
+    state = tmp_path / "state"
+    try:
+        proc = subprocess.run(
+            [runc, "--root", str(state), "run", "--bundle", str(bundle), name],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        subprocess.run(
+            [runc, "--root", str(state), "delete", "-f", name], capture_output=True, check=False
+        )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_runc_enforces_the_oci_profile_syscall_by_syscall(
+    tmp_path: Path, default_program: Program
+) -> None:
+    program = default_program
+    points = [
+        p
+        for p in livetest.plan(program, ABIS)
+        if not p.name.startswith("(") and _libseccomp_knows(p.call.abi, p.name)
+    ]
+    calls = [p.call for p in points]
+    codes = livetest.twin_codes(program)
+    twin = livetest.twin_program(program, codes)
+    twin_out = _runc(tmp_path, "twin", oci.render(twin, ABIS), calls)
+    real_out = _runc(tmp_path, "real", oci.render(program, ABIS), calls)
+    rows = livetest.judge(
+        points, probe.parse_output(twin_out, calls), probe.parse_output(real_out, calls), codes
+    )
+    assert [r.to_json() for r in rows if not r.ok] == []
+    refused = {r.point.name for r in rows if r.seen is not None and r.point.call.abi == "x86_64"}
+    assert {"uselib", "kexec_load", "mount", "unshare", "clone3"} <= refused
+    assert len({(r.point.call.abi, r.point.name) for r in rows}) > 700
