@@ -31,9 +31,11 @@ class Side:
     bad_arch: Action | None = None
 
     def covers(self, abi: Abi) -> bool:
-        if self.program is not None:
-            return True  # a program answers every arch (foreign ones with bad_arch)
-        return self.filters is not None and abi.family in self.filters
+        """Whether this side speaks for ``abi`` (what it gives foreign arches is compared
+        once, as ``bad_arch``, not ABI by ABI)."""
+        if abi not in self.abis:
+            return False
+        return self.program is not None or (self.filters is not None and abi.family in self.filters)
 
     def decide(self, abi: Abi, nr: int, args: Sequence[int]) -> Action:
         a6 = make_args(args)

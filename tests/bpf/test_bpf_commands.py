@@ -170,3 +170,37 @@ def test_stats_per_syscall(small_bpf: Path, capsys: pytest.CaptureFixture[str]) 
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     paths = {r[1]: int(r[2]) for r in rows if len(r) == 3 and r[0] == "x86_64"}
     assert len(paths) > 300 and paths["personality"] > paths["read"]
+
+
+def test_diff_compares_only_the_abis_both_cover(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "seccompiler: 1\nname: p\nabis: [x86_64, aarch64]\ndefault: allow\n"
+        "unknown: allow\nrules:\n  - {action: errno(EPERM), syscalls: [mount]}\n"
+    )
+    profile = tmp_path / "p.json"
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}],
+            }
+        )
+    )
+    assert main(["diff", str(policy), str(profile), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == {"equal": True, "abis": {}, "only_a": ["aarch64"], "only_b": []}
+    profile.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["mount", "umount2"], "action": "SCMP_ACT_ERRNO"}],
+            }
+        )
+    )
+    assert main(["diff", str(policy), str(profile)]) == 1
+    assert "allow -> errno(EPERM): umount2" in capsys.readouterr().out
