@@ -80,11 +80,16 @@ _FILE_LIKE = re.compile(
 class Event(Protocol):
     """What the recorder needs of an observed syscall (``supervise.SyscallEvent``)."""
 
-    pid: int
-    abi: Any  # an ABI name or an ``abi.Abi``
-    nr: int
-    name: str | None
-    args: Sequence[int]
+    @property
+    def pid(self) -> int: ...
+    @property
+    def abi(self) -> Any: ...  # an ABI name or an ``abi.Abi``
+    @property
+    def nr(self) -> int: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def args(self) -> Sequence[int]: ...
 
 
 def category(name: str) -> str:
@@ -127,10 +132,14 @@ def _abi_name(value: Any) -> str:
 
 
 def _name_of(abi_name: str, nr: int, given: str | None) -> str | None:
-    if given:
-        return given
+    """The table's name for the call; None for numbers our tables do not know."""
     a = abimod.ABIS.get(abi_name)
-    return tables.table(a).name_of(nr) if a is not None else None
+    if a is None:
+        return None
+    table = tables.table(a)
+    if given and given in table.by_name:
+        return given
+    return table.name_of(nr)
 
 
 def _allowed_by(base: Program, abi_name: str, nr: int, args: Sequence[int]) -> bool:

@@ -102,10 +102,19 @@ def judge(test: ImageTest, baseline: Outcome, profiled: Outcome) -> TestResult:
     return TestResult(test, baseline, profiled, "pass", "")
 
 
-def run_tests(tests: Sequence[ImageTest], plans: Sequence[ExecPlan], execute: Execute) -> Summary:
-    """Run every test without, then with, the profile; judge each."""
+def run_tests(
+    tests: Sequence[ImageTest], plans: Sequence[ExecPlan | Outcome], execute: Execute
+) -> Summary:
+    """Run every test without, then with, the profile; judge each.
+
+    A plan that is already an ``Outcome`` (the program is not in the image, say) stands for
+    both runs: nothing is started.
+    """
     summary = Summary()
     for test, plan in zip(tests, plans, strict=True):
+        if isinstance(plan, Outcome):
+            summary.results.append(judge(test, plan, plan))
+            continue
         baseline = execute(plan, False, test.timeout)
         profiled = execute(plan, True, test.timeout)
         summary.results.append(judge(test, baseline, profiled))

@@ -1,0 +1,120 @@
+"""``seccompiler record``: run a workload, observe every syscall, write the policy it needs."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from seccompiler.errors import SeccompilerError
+from seccompiler.image.live import LiveRun, execute
+from seccompiler.image.plan import ExecPlan
+from seccompiler.ioutil import write_atomic
+from seccompiler.pipeline import load_program
+from seccompiler.program import Program
+from seccompiler.recorder import aggregate, default_name, render_policy
+
+OWN_FAILURE = 125
+
+
+class _Failed(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def load_base(base: str | None) -> Program | None:
+    """The compiled base policy, or None; a base that does not compile stops the command."""
+    if base is None:
+        return None
+    try:
+        return load_program(base)
+    except SeccompilerError as exc:
+        from seccompiler.cli import render_error
+
+        click.echo(render_error(exc), err=True)
+        click.echo(f"seccompiler: the base policy {base} does not compile", err=True)
+        raise _Failed(OWN_FAILURE) from None
+
+
+def relative_ref(base: str, output: str | None) -> str:
+    """How the output names ``base`` in ``extends:``: relative to the output's directory."""
+    start = os.path.dirname(os.path.abspath(output)) if output else os.getcwd()
+    return os.path.relpath(os.path.abspath(base), start)
+
+
+def finish_recording(
+    live: LiveRun,
+    argv: list[str],
+    *,
+    output: str | None,
+    base: str | None,
+    base_prog: Program | None,
+    name: str | None,
+) -> int:
+    """Write the recorded policy (file or stdout) and return the workload's status."""
+    result = live.result
+    if result is None:
+        click.echo(f"seccompiler: {live.outcome.text().strip()}; nothing written", err=True)
+        return live.outcome.status
+    if result.error:
+        click.echo(f"seccompiler: {argv[0]}: {result.error_stage}: {result.error}", err=True)
+        return result.status
+    rec = aggregate(result.events, base=base_prog)
+    text = render_policy(
+        rec,
+        name=name or default_name(argv),
+        command=argv,
+        base_ref=relative_ref(base, output) if base else None,
+        base=base_prog,
+    )
+    if output:
+        write_atomic(output, text)
+        click.echo(
+            f"recorded {rec.total} syscalls in {len(rec.pids)} processes; "
+            f"{len({n for _, n in rec.uses})} syscall names written to {output}",
+            err=True,
+        )
+    else:
+        click.echo(text, nl=False)
+    if result.status:
+        click.echo(
+            f"seccompiler: the workload exited with status {result.status}; the policy covers "
+            "only what this run did",
+            err=True,
+        )
+    return result.status
+
+
+@click.command("record", context_settings={"ignore_unknown_options": True})
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Policy file to write.")
+@click.option(
+    "--base",
+    type=click.Path(dir_okay=False),
+    help="Write only what this policy does not already allow (the output extends it).",
+)
+@click.option("--name", help="Name of the recorded policy (default: recorded-PROGRAM).")
+@click.option("--timeout", type=float, help="Seconds before the workload is killed.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def record_cmd(
+    output: str | None,
+    base: str | None,
+    name: str | None,
+    timeout: float | None,
+    command: tuple[str, ...],
+) -> int:
+    """Run COMMAND with every syscall observed and write the allow-list policy it needs.
+
+    Threads and children are followed, on every ABI the machine runs (x86_64, i386). The
+    policy goes to OUTPUT (or stdout): sorted, grouped, each syscall commented with its call
+    count. Exit status: the workload's; 125/126/127 when it could not be run.
+    """
+    try:
+        base_prog = load_base(base)
+        plan = ExecPlan(tuple(command), dict(os.environ))
+        live = execute(None, plan, None, record=True, timeout=timeout, capture=False)
+        return finish_recording(
+            live, list(command), output=output, base=base, base_prog=base_prog, name=name
+        )
+    except _Failed as failed:
+        return failed.status

@@ -1,0 +1,156 @@
+"""Run a plan inside an image root through the supervisor, capturing output, with a deadline.
+
+``supervise.run_supervised`` runs the workload with this process's standard output and
+error and has no timeout; tests need the output, and a hung workload must not hang the
+run. So the output goes to a temporary file for the duration of the call (the workload
+inherits descriptors 1 and 2), and a SIGALRM deadline interrupts the supervisor, which then
+kills the launcher (the workload dies with it: PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from seccompiler import abi as abimod
+from seccompiler import supervise, tables
+from seccompiler.image.plan import ExecPlan
+from seccompiler.image.runner import OUTPUT_TAIL, Outcome, Refusal
+from seccompiler.program import ALLOW, AbiProgram, Program
+
+TIMEOUT_STATUS = 124  # as timeout(1)
+_HOST_ABIS = ("x86_64", "x86")
+
+
+def allow_all(abis: tuple[str, ...] = _HOST_ABIS) -> Program:
+    """A program that allows everything on ``abis``: the "without the profile" run."""
+    progs = tuple(
+        AbiProgram(abimod.ABIS[a], {}, ALLOW, ALLOW, tables.table(a).max_nr) for a in abis
+    )
+    return Program("allow-all", progs, ALLOW)
+
+
+class _Deadline(KeyboardInterrupt):
+    """Raised by SIGALRM; a KeyboardInterrupt so that the supervisor stops the workload."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the body after ``seconds`` (main thread only; elsewhere no deadline)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum: int, frame: FrameType | None) -> None:
+        raise _Deadline()
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@contextlib.contextmanager
+def captured_stdio(max_bytes: int = OUTPUT_TAIL) -> Iterator[list[bytes]]:
+    """Send descriptors 1 and 2 to a temporary file; the list receives the output's tail."""
+    box: list[bytes] = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            os.dup2(tmp.fileno(), 1)
+            os.dup2(tmp.fileno(), 2)
+            yield box
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            size = tmp.seek(0, os.SEEK_END)
+            tmp.seek(max(0, size - max_bytes))
+            box.append(tmp.read())
+
+
+def refusals(result: supervise.RunResult) -> tuple[Refusal, ...]:
+    """Refused syscalls of a run, one row per (pid, exe, ABI, syscall, args, action)."""
+    counts: Counter[tuple[int, str, str, str, tuple[int, ...], str]] = Counter(
+        (e.pid, e.exe, e.abi, e.name, tuple(e.args), str(e.action))
+        for e in result.events
+        if e.action.blocks
+    )
+    return tuple(Refusal(*key, count=n) for key, n in sorted(counts.items()))
+
+
+@dataclass
+class LiveRun:
+    """One run: the outcome for reports, and the supervisor's own result (events)."""
+
+    outcome: Outcome
+    result: supervise.RunResult | None
+
+
+def execute(
+    root: Path | None,
+    plan: ExecPlan,
+    program: Program | None,
+    *,
+    record: bool = False,
+    timeout: float | None = None,
+    capture: bool = True,
+) -> LiveRun:
+    """Run ``plan`` (chrooted into ``root`` in fresh namespaces when given).
+
+    ``program`` None runs without the profile (an allow-all filter, no audit); otherwise the
+    profile's filter with audit. ``record`` notifies and continues every syscall.
+    """
+    prog = program if program is not None else allow_all()
+    audit = program is not None and not record
+    user = (plan.uid, plan.gid) if root is not None else None
+    start = time.monotonic()
+    box: list[bytes] = []
+    result: supervise.RunResult | None = None
+    with contextlib.ExitStack() as stack:
+        if capture:
+            box = stack.enter_context(captured_stdio())
+        try:
+            with deadline(timeout):
+                result = supervise.run_supervised(
+                    list(plan.argv),
+                    prog,
+                    audit=audit,
+                    record=record,
+                    env=plan.env,
+                    root=None if root is None else str(root),
+                    namespaces=root is not None,
+                    user=user,
+                )
+        except _Deadline:
+            result = None
+    seconds = time.monotonic() - start
+    output = box[0] if box else b""
+    if result is None:
+        note = f"\n[seccompiler: killed after {timeout:g} s]\n".encode()
+        return LiveRun(Outcome(TIMEOUT_STATUS, output + note, (), seconds), None)
+    if root is not None:  # show executables as the image names them
+        prefix = str(root).rstrip("/")
+        for e in result.events:
+            if e.exe.startswith(prefix + "/"):
+                e.exe = e.exe[len(prefix) :]
+    if result.error:
+        output += f"\n[seccompiler: {result.error_stage}: {result.error}]\n".encode()
+    return LiveRun(Outcome(result.status, output, refusals(result), seconds), result)
