@@ -12,6 +12,7 @@ newer than it knows; that stub is not reproduced here.)
 
 from __future__ import annotations
 
+import errno
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from seccompiler.ocijson import (
 )
 from seccompiler.program import U32, Action, ActionKind, ArgCond, Op, Program
 
+SCMP_FLTATR_ACT_BADARCH = 2  # libseccomp's attribute for what foreign arches get
 SCMP_FLTATR_CTL_OPTIMIZE = 8  # libseccomp: 1 = default layout, 2 = binary tree
 _NR_SCMP_ERROR = -1
 _OPS = {Op.NE: 1, Op.LT: 2, Op.LE: 3, Op.EQ: 4, Op.GE: 5, Op.GT: 6, Op.MASKED_EQ: 7}
@@ -170,14 +172,29 @@ def _arg(c: ArgCond, abi: Abi) -> tuple[object, bool]:
     return sc.Arg(c.index, _OPS[c.op], c.value), False  # type: ignore[attr-defined]
 
 
-def _add(f: object, action: Action, name: str, conds: Sequence[object], where: Location) -> None:
+def _add(
+    f: object,
+    action: Action,
+    name: str,
+    conds: Sequence[object],
+    where: Location,
+    tolerate_conflict: bool = False,
+) -> bool:
+    """Add one rule; False when libseccomp reports a conflicting rule and that is tolerated.
+
+    A conflict (EEXIST) happens on x86, where libseccomp also files a socket call's rule
+    under socketcall(SYS_*) and so may collide with a rule for socketcall itself.
+    """
     try:
         f.add_rule(action.ret, _native_nr(name), *conds)  # type: ignore[attr-defined]
     except OSError as exc:
+        if tolerate_conflict and exc.errno == errno.EEXIST:
+            return False
         raise InputError(
             f"libseccomp {version()} refused the rule for {name}: {exc.strerror}",
             location=where,
         ) from None
+    return True
 
 
 def build_profile(
@@ -225,7 +242,8 @@ def _split(args: tuple[ArgCond, ...]) -> list[tuple[ArgCond, ...]]:
 def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFilter:
     """Compile a Program for one family with libseccomp: one filter per ABI, merged.
 
-    libseccomp has one default action for a filter; the native ABI's is used. A syscall
+    libseccomp has one default action for a filter, the native ABI's, which also answers
+    numbers newer than its tables (so ``unknown`` is not expressed). A syscall
     whose fallback differs from the default while it also has conditional rules cannot be
     said to libseccomp (its unconditional rule would override the conditions) and is listed
     in ``approximated``, as are 32-bit ordered comparisons on 64-bit ABIs.
@@ -243,6 +261,7 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
     where = Location(program.sources[0] if program.sources else program.name)
     for p in progs:
         f = _new_filter(default, [p.abi], optimize)
+        f.set_attr(SCMP_FLTATR_ACT_BADARCH, program.bad_arch.ret)  # type: ignore[attr-defined]
         for _nr, sp in sorted(p.syscalls.items()):
             if sp.fallback == default and not sp.rules:
                 continue
@@ -260,9 +279,12 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
                     conds.append(arg)
                     if rough:
                         approx.append((p.abi.name, sp.name))
-                _add(f, rule.action, sp.name, conds, where)
-            if sp.fallback != default:
-                _add(f, sp.fallback, sp.name, [], where)
+                if not _add(f, rule.action, sp.name, conds, where, tolerate_conflict=True):
+                    approx.append((p.abi.name, sp.name))
+            if sp.fallback != default and not _add(
+                f, sp.fallback, sp.name, [], where, tolerate_conflict=True
+            ):
+                approx.append((p.abi.name, sp.name))
         if merged is None:
             merged = f
         else:

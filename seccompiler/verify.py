@@ -119,7 +119,7 @@ def arg_vectors(p: AbiProgram, nr: int) -> Iterator[tuple[int, ...]]:
     sp = p.syscalls.get(nr)
     if sp is None or not sp.rules:
         return
-    seen: set[tuple[int, ...]] = set()
+    seen: set[tuple[int, ...]] = {(0,) * 6}
     conds = [c for r in sp.rules for c in r.conditions]
     for rule in sp.rules:
         base = [0] * 6

@@ -51,3 +51,43 @@ def test_big_endian_and_unsupported_families_are_refused_not_mangled() -> None:
     profile = ocijson.load(str(DATA / "moby-default.json"))
     with pytest.raises(InputError):
         libseccomp_ref.build_profile(profile, "s390x")
+
+
+EXPRESSIBLE = (
+    "seccompiler: 1\nname: small\nabis: [aarch64, arm]\ndefault: errno(EPERM)\n"
+    "unknown: errno(EPERM)\nrules:\n"
+    "  - {action: allow, syscalls: [read, write, openat]}\n"
+    "  - action: allow\n    syscalls: [personality]\n"
+    "    args: [{index: 0, op: eq, value: 8}]\n"
+    "  - {action: 'errno(ENOSYS)', syscalls: [clone3]}\n"
+    "  - {action: allow, syscalls: [arm_fadvise64_64]}\n"
+)
+
+
+def test_build_program_agrees_where_libseccomp_can_say_it(tmp_path: Path) -> None:
+    from seccompiler.pipeline import load_program
+
+    policy = tmp_path / "small.yaml"
+    policy.write_text(EXPRESSIBLE)
+    program = load_program(str(policy))
+    ref = libseccomp_ref.build_program(program, "aarch64")
+    assert ref.abis == ("aarch64", "arm") and not ref.approximated
+    report = verify_bpf(program, ref.bpf, "aarch64")
+    assert report.ok, "\n".join(report.lines()[:20])
+
+
+def test_build_program_lists_what_it_cannot_say(tmp_path: Path) -> None:
+    from seccompiler.pipeline import load_program
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "seccompiler: 1\nname: p\nabis: [aarch64]\ndefault: allow\nunknown: allow\nrules:\n"
+        "  - {action: errno(EPERM), syscalls: [personality]}\n"
+        "  - action: allow\n    syscalls: [personality]\n"
+        "    args: [{index: 0, op: eq, value: 8}]\n"
+        "  - {action: errno(EPERM), syscalls: [mseal]}\n"
+    )
+    ref = libseccomp_ref.build_program(load_program(str(policy)), "aarch64")
+    assert ("aarch64", "personality") in ref.approximated
+    if libseccomp_ref.version() == "2.5.4":
+        assert ("aarch64", "mseal") in ref.skipped
