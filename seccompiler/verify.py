@@ -93,9 +93,8 @@ def boundary_values(c: ArgCond) -> set[int]:
     if c.op is Op.MASKED_EQ:
         m = c.mask
         vals |= {m, v | ~m & U64, (v | ~m) & U64 & ~(U32 << 32), v ^ m}
-        bit = m & -m
-        if bit:
-            vals |= {v ^ bit, v | bit, v & ~bit}
+        # each mask bit flipped alone: a filter that tests one bit too few or too many fails
+        vals |= {v ^ (1 << i) for i in range(64) if m >> i & 1}
     return {x & U64 for x in vals if x >= 0 or x == -1} | {U64}
 
 
