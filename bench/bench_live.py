@@ -1,0 +1,138 @@
+"""Benchmark the live checks: the full ``seccompiler test`` matrix, and what ``run`` costs.
+
+Printed side by side in one run:
+- test: wall time of the whole matrix for the bundled default profile (plan, twin proof,
+  every call of x86_64, x86 and x32 under the twin and the real filter), and per call;
+- run: wall time of each workload alone, under ``run`` without audit (the real filter),
+  under ``run --audit`` with the default profile (nothing refused, so nothing notified),
+  under ``run --audit`` with a profile refusing the workload's hot syscall (every one of them
+  goes through the supervisor), and under ``strace -f -c`` (the usual way to see a program's
+  syscalls). Each figure is the median of five runs (--repeat); the filter's compilation is
+  included in the ``run`` figures, since a user pays it. The machine is shared: read the
+  figures as orders of magnitude.
+
+Usage: python bench/bench_live.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from seccompiler import livetest
+from seccompiler.pipeline import load_program
+from seccompiler.program import Program
+from seccompiler.supervise import run_supervised
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT = REPO / "profiles" / "keisson-default.yaml"
+PY = shutil.which("python3") or sys.executable
+HOT = 20000
+
+REFUSE = """\
+seccompiler: 1
+name: bench-refuse
+abis: [x86_64, x86]
+default: allow
+unknown: errno(ENOSYS)
+rules:
+  - action: errno(EPERM)
+    syscalls: [{name}]
+    reason: every call of the workload's hot syscall goes to the supervisor
+"""
+
+
+def _alone(argv: list[str]) -> int:
+    return subprocess.run(argv, stdout=subprocess.DEVNULL, check=False).returncode
+
+
+def _median(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _workloads(tmp: str) -> list[tuple[str, list[str], str]]:
+    """(label, argv, hot syscall)"""
+    loop = f"import os\nfor _ in range({HOT}): os.getppid()"
+    return [
+        ("true", ["true"], "getppid"),
+        (f"python3 {HOT}x getppid", [PY, "-c", loop], "getppid"),
+        (
+            "git init",
+            ["sh", "-c", f'git init -q "{tmp}/r$$" 2>/dev/null && rm -rf "{tmp}/r$$"'],
+            "mkdir",
+        ),
+    ]
+
+
+def bench_test(program: Program) -> tuple[float, int]:
+    start = time.perf_counter()
+    report = livetest.run_matrix(program)
+    assert not report.mismatches, "the default profile must pass"
+    return time.perf_counter() - start, len(report.rows)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    opts = ap.parse_args()
+    program = load_program(str(DEFAULT))
+
+    seconds, calls = bench_test(program)
+    print("seccompiler test profiles/keisson-default.yaml (x86_64, x86, x32; twin + real)")
+    print(
+        f"  {calls} calls x 2 filters in {seconds:.2f} s = {seconds / calls / 2 * 1e3:.2f} ms "
+        "per call (fork, filter install, call, report)"
+    )
+    print()
+
+    strace = shutil.which("strace")
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
+        header = ("workload", "alone", "run", "run --audit", "audit, hot refused", "strace -f -c")
+        rows: list[tuple[str, ...]] = [header]
+        for label, argv, hot in _workloads(tmp):
+            policy = Path(tmp) / f"refuse-{hot}.yaml"
+            policy.write_text(REFUSE.format(name=hot))
+            refusing = load_program(str(policy))
+            # Warm caches, and check that each variant does what its column claims.
+            assert _alone(argv) == 0
+            assert run_supervised(argv, program, audit=False).status == 0
+            assert run_supervised(argv, program).events == []
+            refused = run_supervised(argv, refusing)
+            assert label == "true" or refused.events, f"{label}: nothing refused"
+            variants: list[Callable[[], object]] = [
+                partial(_alone, argv),
+                partial(run_supervised, argv, program, audit=False),
+                partial(run_supervised, argv, program),
+                partial(run_supervised, argv, refusing),
+            ]
+            if strace:
+                variants.append(partial(_alone, [strace, "-f", "-c", "-o", os.devnull, *argv]))
+            figures = [f"{_median(v, opts.repeat) * 1e3:.1f} ms" for v in variants]
+            rows.append((label, *figures, *(["n/a"] * (len(header) - 1 - len(figures)))))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        print(f"run overhead (median of {opts.repeat} runs; baselines: alone and strace -f -c)")
+        for r in rows:
+            cells = [
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ]
+            print("  " + "  ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
