@@ -75,6 +75,7 @@ def _mutate(insns: list[b.Insn], pick: str) -> list[b.Insn]:
         "eperm-becomes-allow",
         "comparison-off-by-one",
         "arch-check-accepts-anything",
+        "mask-bit-dropped",
     ],
 )
 def test_mutations_are_caught(program: Program, x86_64_filter: list[b.Insn], pick: str) -> None:
