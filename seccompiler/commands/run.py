@@ -80,7 +80,13 @@ def run_cmd(
         click.echo(render_error(exc), err=True)
         click.echo(f"seccompiler: the policy {policy} does not compile; not running", err=True)
         return OWN_FAILURE
-    result = run_supervised(list(command), program, audit=audit)
+    try:
+        result = run_supervised(list(command), program, audit=audit)
+    except SeccompilerError as exc:  # e.g. no x86_64 ABI in the policy, native parts missing
+        from seccompiler.cli import render_error
+
+        click.echo(render_error(exc), err=True)
+        return OWN_FAILURE
     if result.error:
         what = {"notfound": "command not found", "exec": "cannot execute"}.get(
             result.error_stage, f"cannot start ({result.error_stage})"
