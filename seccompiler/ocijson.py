@@ -351,8 +351,14 @@ class Resolved:
 def select_abis(profile: Profile, abis: Sequence[str] | None) -> tuple[Abi, ...]:
     """The ABIs to build: those asked for (which the profile must list), else all listed."""
     listed = [ABIS[a] for a in profile.arches]
+    if not listed and profile.unknown_arches:
+        raise InputError(
+            f"the profile lists only arches without an ABI here: "
+            f"{', '.join(profile.unknown_arches)}",
+            location=Location(profile.path),
+        )
     if not listed:
-        listed = [ABIS["x86_64"]]  # libseccomp's native arch alone, on this machine
+        listed = [ABIS["x86_64"]]  # no arches: libseccomp's native arch alone, on this machine
     if not abis:
         return tuple(listed)
     out = []

@@ -178,3 +178,12 @@ def test_abi_selection() -> None:
         resolve(p, abis=["s390x"])
     with pytest.raises(UsageError):
         resolve(p, kernel="four")
+
+
+def test_a_profile_for_unknown_arches_only_is_refused() -> None:
+    p = parse('{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_MIPS"]}')
+    assert p.unknown_arches == ("SCMP_ARCH_MIPS",)
+    with pytest.raises(InputError):
+        resolve(p)
+    bare = parse('{"defaultAction": "SCMP_ACT_ALLOW"}')
+    assert [a.abi.name for a in resolve(bare).program.abis] == ["x86_64"]
