@@ -26,6 +26,7 @@ from seccompiler import abi as abimod
 from seccompiler import supervise, tables
 from seccompiler.image.plan import ExecPlan
 from seccompiler.image.runner import OUTPUT_TAIL, Outcome, Refusal
+from seccompiler.image.sandbox import run_view
 from seccompiler.program import ALLOW, AbiProgram, Program
 
 TIMEOUT_STATUS = 124  # as timeout(1)
@@ -113,7 +114,7 @@ def execute(
     timeout: float | None = None,
     capture: bool = True,
 ) -> LiveRun:
-    """Run ``plan`` (chrooted into ``root`` in fresh namespaces when given).
+    """Run ``plan`` (chrooted into a fresh view of ``root`` in new namespaces when given).
 
     ``program`` None runs without the profile (an allow-all filter, no audit); otherwise the
     profile's filter with audit. ``record`` notifies and continues every syscall.
@@ -127,6 +128,7 @@ def execute(
     with contextlib.ExitStack() as stack:
         if capture:
             box = stack.enter_context(captured_stdio())
+        view = None if root is None else stack.enter_context(run_view(root))
         try:
             with deadline(timeout):
                 result = supervise.run_supervised(
@@ -135,22 +137,22 @@ def execute(
                     audit=audit,
                     record=record,
                     env=plan.env,
-                    root=None if root is None else str(root),
-                    namespaces=root is not None,
+                    root=None if view is None else str(view),
+                    namespaces=view is not None,
                     user=user,
                 )
         except _Deadline:
             result = None
+        if result is not None and view is not None:  # show executables as the image names them
+            prefix = str(view).rstrip("/")
+            for e in result.events:
+                if e.exe.startswith(prefix + "/"):
+                    e.exe = e.exe[len(prefix) :]
     seconds = time.monotonic() - start
     output = box[0] if box else b""
     if result is None:
         note = f"\n[seccompiler: killed after {timeout:g} s]\n".encode()
         return LiveRun(Outcome(TIMEOUT_STATUS, output + note, (), seconds), None)
-    if root is not None:  # show executables as the image names them
-        prefix = str(root).rstrip("/")
-        for e in result.events:
-            if e.exe.startswith(prefix + "/"):
-                e.exe = e.exe[len(prefix) :]
     if result.error:
         output += f"\n[seccompiler: {result.error_stage}: {result.error}]\n".encode()
     return LiveRun(Outcome(result.status, output, refusals(result), seconds), result)
