@@ -77,6 +77,11 @@ def verify_cmd(
                 left = ", ".join(sorted({n for _, n in res.skipped}))
                 click.echo(f"note: libseccomp {libseccomp_ref.version()} does not know: {left}")
             reports.append(verify_bpf(res.program, ref.bpf, fam))
+    if not reports:
+        raise UsageError(
+            f"nothing of {policy} could be verified here",
+            hint="choose ABIs this libseccomp can build with --abi, or give the filter with --bpf",
+        )
     for r in reports:
         click.echo(f"{r.family}: {r.instructions} instructions")
         click.echo("\n".join(f"  {line}" for line in r.lines()))
