@@ -11,6 +11,7 @@ from seccompiler.abi import Abi
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.sources import Source, load
 from seccompiler.bpf.stats import FilterStats, default_mix, filter_stats, load_mix
+from seccompiler.errors import UsageError
 
 
 def family_filters(src: Source, layout: str = "runc") -> dict[str, tuple[Filter, tuple[Abi, ...]]]:
@@ -116,6 +117,11 @@ def stats_cmd(
     results = []
     for fam, (f, fam_abis) in family_filters(src, layout).items():
         results.append((f"{file} [{fam}]", filter_stats(f, fam_abis, weights)))
+    if not results:
+        raise UsageError(
+            f"no filter of {file} could be built here: {'; '.join(src.notes)}",
+            hint="choose ABIs with --abi",
+        )
     if fmt == "json":
         doc = [stats_json(label, s) for label, s in results]
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
