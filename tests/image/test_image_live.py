@@ -317,3 +317,41 @@ def test_record_reports_a_missing_program(tmp_path: Path) -> None:
     r = cli("record", "-o", "x.yaml", "--", "/no/such/program", cwd=tmp_path)
     assert r.returncode == 127
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_rootfs_directory_is_never_changed(images: dict[str, Path], tmp_path: Path) -> None:
+    rootfs = images["rootfs"]
+    before = sorted(str(p.relative_to(rootfs)) for p in rootfs.rglob("*"))
+    r = cli(
+        "image",
+        "test",
+        str(rootfs),
+        "--profile",
+        str(DEFAULT),
+        "--",
+        "sh",
+        "-c",
+        "echo x > /tmp/new; rm /bin/ls; echo hi > /dev/null; cat /tmp/new",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "| x" in r.stdout
+    assert sorted(str(p.relative_to(rootfs)) for p in rootfs.rglob("*")) == before
+
+
+def test_timeout_kills_the_workload(images: dict[str, Path], tmp_path: Path) -> None:
+    r = cli(
+        "image",
+        "test",
+        str(images["docker"]),
+        "--profile",
+        str(DEFAULT),
+        "--timeout",
+        "0.5",
+        "--",
+        "sleep",
+        "30",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 124, r.stdout + r.stderr
+    assert "killed after 0.5 s" in r.stdout
