@@ -332,7 +332,8 @@ class Program:
         if not candidates:
             return None
         if has_x32_numbers(arch):
-            want_x32 = bool(nr & X32_SYSCALL_BIT)
+            # -1 is what a tracer writes to skip a syscall; it is no x32 number
+            want_x32 = bool(nr & X32_SYSCALL_BIT) and nr != U32
             return next((p for p in candidates if p.abi.is_x32 == want_x32), None)
         return candidates[0]
 

@@ -23,6 +23,11 @@ def prove_outputs(program: Program, files: Mapping[str, bytes]) -> list[str]:
         family = rel.removeprefix("bpf/").removesuffix(".bpf")
         report = verify_bpf(program, data, family)
         lines.extend(report.lines())
+        if report.rejected is not None:
+            raise ProofFailed(
+                f"{rel}: the kernel would refuse this filter: {report.rejected.message}",
+                hint="this is a compiler bug; please report it with the policy",
+            )
         if not report.ok:
             raise ProofFailed(
                 f"{rel}: the filter disagrees with the policy in {len(report.disagreements)} "

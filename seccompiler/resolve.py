@@ -26,29 +26,30 @@ from seccompiler.program import (
 
 
 def normalise_caps(caps: Iterable[str] | None) -> frozenset[str]:
-    """Parse ``--caps`` values; None means the container runtimes' default set."""
+    """Parse ``--caps`` values: names, ``default``, ``none``, ``all``; None means default.
+
+    The default is the container runtimes' default capability set.
+    """
     if caps is None:
         return catalog.DEFAULT_CAPS
     out: set[str] = set()
     for raw in caps:
         for part in raw.split(","):
-            part = part.strip().upper()
-            if not part:
+            word = part.strip().upper()
+            if word in ("", "NONE"):
                 continue
-            if part in ("ALL",):
+            if word == "ALL":
                 out.update(catalog.CAPABILITIES)
-                continue
-            if part in ("NONE",):
-                continue
-            cap = part if part.startswith("CAP_") else "CAP_" + part
-            if cap not in catalog.CAPABILITIES:
-                raise UsageError(
-                    f"unknown capability '{part}'",
-                    hint="use names such as CAP_SYS_ADMIN, or 'default'/'none'",
-                )
-            out.add(cap)
-    if any(c.strip().lower() == "default" for raw in caps for c in raw.split(",")):
-        out |= catalog.DEFAULT_CAPS
+            elif word == "DEFAULT":
+                out.update(catalog.DEFAULT_CAPS)
+            else:
+                cap = word if word.startswith("CAP_") else "CAP_" + word
+                if cap not in catalog.CAPABILITIES:
+                    raise UsageError(
+                        f"unknown capability '{part.strip()}'",
+                        hint="use names such as CAP_SYS_ADMIN, or 'default', 'none', 'all'",
+                    )
+                out.add(cap)
     return frozenset(out)
 
 

@@ -104,7 +104,11 @@ class _Gen:
             return
         if abimod.has_x32_numbers(group[0].abi.audit_arch):
             x32_lbl = self.bld.label()
+            native_lbl = self.bld.label()
+            # -1 (a tracer skipping the syscall) is a native number despite its bit 30
+            self.bld.emit(Jump(b.JEQ, 0xFFFFFFFF, native_lbl, None))
             self.bld.emit(Jump(b.JSET, abimod.X32_SYSCALL_BIT, x32_lbl, None))
+            self.bld.place(native_lbl)
             if native is not None:
                 self.tree(native, _ranges(native))
             else:

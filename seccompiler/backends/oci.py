@@ -111,7 +111,18 @@ def _cond_dnf(c: ArgCond, negate: bool) -> Dnf:
     return _neg_lit(lit)
 
 
-def _merge_same_arg(a: Lit, b: Lit) -> Lit | bool | None:
+def _interval(lit: Lit) -> tuple[int, int] | None:
+    """The values an ordered comparison admits, as [low, high]; None for other ops."""
+    top = (1 << 64) - 1
+    return {
+        "gt": (lit.value + 1, top),
+        "ge": (lit.value, top),
+        "lt": (0, lit.value - 1),
+        "le": (0, lit.value),
+    }.get(lit.op)
+
+
+def _merge_same_arg(a: Lit, b: Lit) -> Lit | None | bool:
     """Conjunction of two literals on one argument: a literal, False (never), or None."""
     if a == b:
         return a
@@ -122,6 +133,18 @@ def _merge_same_arg(a: Lit, b: Lit) -> Lit | bool | None:
     for x, y in ((a, b), (b, a)):
         if x.op == "eq":
             return x if y.holds(x.value) else False
+    ia, ib = _interval(a), _interval(b)
+    if ia is not None and ib is not None:
+        low, high = max(ia[0], ib[0]), min(ia[1], ib[1])
+        if low > high:
+            return False
+        for x, ix in ((a, ia), (b, ib)):
+            if (low, high) == ix:
+                return x  # one bound implies the other
+        return None  # a range needs two comparisons on one argument
+    for x, y, iy in ((a, b, ib), (b, a, ia)):
+        if x.op == "ne" and iy is not None and not iy[0] <= x.value <= iy[1]:
+            return y  # the excluded value lies outside the range anyway
     return None
 
 

@@ -240,6 +240,20 @@ def test_default_profile_decisions(
     assert decide(load_program(str(DEFAULT)), abi, syscall, *args) == expected
 
 
+def test_minus_one_is_a_native_number() -> None:
+    """Tracers write -1 to skip a syscall; a filter must not kill the tracee for it."""
+    prog = load_program(str(DEFAULT))
+    assert str(prog.decide(abimod.ABIS["x86_64"].audit_arch, 0xFFFFFFFF)) == "errno(ENOSYS)"
+
+
+def test_default_capability_keyword(sample: Path) -> None:
+    plain = load_program(str(sample))
+    spelled = load_program(str(sample), caps=["default"])
+    assert plain == spelled
+    admin = load_program(str(sample), caps=["default,CAP_SYS_ADMIN"])
+    assert decide(admin, "x86_64", "mount") == "allow"
+
+
 def test_default_profile_refuses_x32() -> None:
     prog = load_program(str(DEFAULT))
     x86_64 = abimod.ABIS["x86_64"].audit_arch
@@ -279,13 +293,25 @@ def _oci_program(prog: Program, family: str) -> Program:
     return ocijson.resolve(ocijson.parse(text, f"{family}.json"), abis=abis).program
 
 
-@pytest.mark.parametrize("policy", ["default", "oci-sample"])
+DOCKER_STYLE = """\
+seccompiler: 1
+abis: [x86_64, x86]
+default: errno(EPERM)
+rules:
+  - {action: allow, syscalls: [read, write]}
+  - {action: allow, syscalls: [socket], args: [{index: 0, op: lt, value: 38, width: 64}]}
+  - {action: allow, syscalls: [socket], args: [{index: 0, op: eq, value: 39, width: 64}]}
+  - {action: allow, syscalls: [socket], args: [{index: 0, op: gt, value: 40, width: 64}]}
+"""
+
+
+@pytest.mark.parametrize("policy", ["default", "oci-sample", "docker-style"])
 def test_oci_json_means_what_the_program_means(tmp_path: Path, policy: str) -> None:
     if policy == "default":
         prog = load_program(str(DEFAULT))
     else:
         p = tmp_path / "s.yaml"
-        p.write_text(OCI_POLICY)
+        p.write_text(OCI_POLICY if policy == "oci-sample" else DOCKER_STYLE)
         prog = load_program(str(p))
     checked = 0
     for family, progs in prog.families().items():
@@ -299,7 +325,7 @@ def test_oci_json_means_what_the_program_means(tmp_path: Path, policy: str) -> N
                     want = p.decide(nr, args)
                     assert got == want, (p.abi.name, sp.name, [hex(a) for a in args], got, want)
                     checked += 1
-    assert checked > 1000
+    assert checked > 500
 
 
 @pytest.mark.parametrize(
