@@ -435,21 +435,35 @@ class _Hashing:
             pass
 
 
-def verify_layer(store: Store, layer: LayerRef, where: str) -> None:
-    """Hash a layer as stored and uncompressed; refuse it when either digest disagrees."""
+def verify_layer(store: Store, layer: LayerRef, where: str, limits: Limits | None = None) -> None:
+    """Hash a layer as stored and uncompressed; refuse it when either digest disagrees.
+
+    The uncompressed size is bounded too (by ``limits.max_total_bytes`` plus room for tar
+    headers), so a small gzip bomb is refused after reading that much, not after hours.
+    """
+    limits = limits or Limits()
+    cap = limits.max_total_bytes + 1024 * limits.max_entries
     alg = (layer.digest or "sha256:").partition(":")[0]
     with store.open(layer.path) as raw:
         outer = _Hashing(raw, alg)
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         diff = hashlib.sha256()
+        seen = 0
         try:
             if head == b"\x1f\x8b" or layer.media_type.endswith("gzip"):
-                with gzip.GzipFile(fileobj=cast(IO[bytes], outer), mode="rb") as gz:
-                    while chunk := gz.read(_CHUNK):
-                        diff.update(chunk)
+                src = cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], outer), mode="rb"))
             else:
-                while chunk := outer.read(_CHUNK):
-                    diff.update(chunk)
+                src = cast(IO[bytes], outer)
+            while chunk := src.read(_CHUNK):
+                diff.update(chunk)
+                seen += len(chunk)
+                if seen > cap:
+                    raise located(
+                        where,
+                        "too-large",
+                        f"layer uncompresses to more than {cap} bytes",
+                        hint="a compression bomb, or an image larger than the limits allow",
+                    )
             outer.drain()
         except (OSError, EOFError) as exc:
             if layer.digest or layer.diff_id:
@@ -529,7 +543,7 @@ def unpack(image: Image, target: Path, *, limits: Limits | None = None) -> Layer
     try:
         for i, layer in enumerate(image.layers, 1):
             where = f"{image.path}[layer {i}: {layer.path}]"
-            verify_layer(image.store, layer, where)
+            verify_layer(image.store, layer, where, limits)
             with image.store.open(layer.path) as fh:
                 apply_layer(fh, root_fd, where=where, limits=limits, budget=budget, report=report)
         os.fchmod(root_fd, 0o755)

@@ -25,6 +25,8 @@ from imagekit import (
 from seccompiler.errors import UsageError
 from seccompiler.image import ImageError, open_image, prepared
 from seccompiler.image.config import parse_config
+from seccompiler.image.errors import Limits
+from seccompiler.image.source import DirStore, LayerRef, verify_layer
 
 pytestmark = pytest.mark.skipif(
     not BUSYBOX.exists(), reason="needs busybox-static (make test-deps)"
@@ -241,3 +243,12 @@ def test_config_defaults() -> None:
 def test_busybox_entries_are_complete() -> None:
     names = {e.name for e in busybox_entries()}
     assert {"bin/busybox", "bin/sh", "etc/passwd", "tmp"} <= names
+
+
+def test_gzip_bomb_is_refused_while_verifying(tmp_path: Path) -> None:
+    bomb = gzip.compress(bytes(50 << 20), mtime=0)  # 50 MiB of zeros in ~50 KiB
+    (tmp_path / "blob").write_bytes(bomb)
+    limits = Limits(max_total_bytes=1 << 20, max_entries=16)
+    with pytest.raises(ImageError) as info:
+        verify_layer(DirStore(tmp_path), LayerRef("blob", media_type="x+gzip"), "w", limits)
+    assert info.value.code == "too-large"
