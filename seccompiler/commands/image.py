@@ -165,6 +165,8 @@ def _single_report(outcome: Outcome, result: Any, plan: ExecPlan, policy: str) -
     click.echo(f"output of {' '.join(plan.argv)} (last {TAIL_LINES} lines):")
     for line in tail:
         click.echo(f"  | {line}")
+    if not tail:
+        click.echo("  (no output)")
     click.echo(f"exit status {outcome.status} under {policy}")
     if result is not None:
         for line in report_table(result):
