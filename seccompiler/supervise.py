@@ -223,11 +223,16 @@ class _Supervisor:
 
 @contextlib.contextmanager
 def _interrupts_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
-    """Ctrl-C reaches the workload from the terminal; the supervisor keeps answering."""
+    """On Ctrl-C (or another exception) ask the workload to stop through the launcher.
+
+    The launcher forwards SIGTERM; leaving ``run_filter`` then kills the launcher, and the
+    workload with it (PR_SET_PDEATHSIG).
+    """
     try:
         yield
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGTERM)
+    except BaseException:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
         raise
 
 
