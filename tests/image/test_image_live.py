@@ -355,3 +355,25 @@ def test_timeout_kills_the_workload(images: dict[str, Path], tmp_path: Path) -> 
     )
     assert r.returncode == 124, r.stdout + r.stderr
     assert "killed after 0.5 s" in r.stdout
+
+
+def test_record_follows_the_i386_abi(tmp_path: Path) -> None:
+    probe = OUT_DIR / "seccompiler-probe"
+    if not probe.exists():
+        pytest.skip("native probe not built")
+    # uname and getpid entered through int 0x80: i386 numbers 122 and 20
+    workload = [str(probe), "--no-sandbox", "x86 122 plain Z", "x86 20 plain"]
+    r = cli("record", "-o", "p.yaml", "--", *workload, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "p.yaml").read_text()
+    assert "abis: [x86_64, x86]" in text
+    x86_rule = text.split("    abis: [x86]\n", 1)[1].split("  - action", 1)[0]
+    assert "- getpid " in x86_rule and "- uname " in x86_rule
+    program = load_program(str(tmp_path / "p.yaml"))
+    x86 = program.abi("x86")
+    assert x86 is not None
+    assert x86.decide(122, [0] * 6).kind.name == "ALLOW"
+    assert x86.decide(1, [0] * 6).kind.name == "ERRNO"  # i386 exit: never made that way
+    r = cli("run", "--profile", "p.yaml", "--report", "r.json", "--", *workload, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["refused"] == []
