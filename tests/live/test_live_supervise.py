@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from livekit import NO_MKDIR
+from livekit import DEFAULT, NO_MKDIR
 
 from seccompiler import cli
 from seccompiler.program import Action, ActionKind, Program
@@ -144,16 +144,42 @@ def test_root_namespaces_and_user(tmp_path: Path, default_program: Program) -> N
     assert (root / "out").read_text().split() == ["1", "0"]
 
 
-def test_run_command_report(tmp_path: Path, make_policy: Callable[[str], Path]) -> None:
+@pytest.mark.parametrize(
+    ("prog", "syscall"), [("python3", "mkdir"), ("tar", "mkdirat"), ("git", "mkdir")]
+)
+def test_run_audit_report_names_the_refused_syscall(
+    tmp_path: Path,
+    make_policy: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    prog: str,
+    syscall: str,
+) -> None:
     report = tmp_path / "report.json"
-    argv, _ = _programs(tmp_path)["git"]
+    argv, made = _programs(tmp_path)[prog]
+    policy = make_policy(NO_MKDIR)
     rc = cli.main(
-        ["run", "--profile", str(make_policy(NO_MKDIR)), "--report", str(report), "--", *argv]
+        ["run", "--profile", str(policy), "--audit", "--report", str(report), "--", *argv]
     )
     data = json.loads(report.read_text())
-    assert rc != 0
-    assert {(Path(r["exe"]).name, r["syscall"]) for r in data["refused"]} == {("git", "mkdir")}
-    assert data["events"][0]["action"] == "errno(EPERM)"
+    assert rc != 0 and not made.exists()
+    rows = [(Path(r["exe"]).name, r["syscall"], r["action"]) for r in data["refused"]]
+    assert [(name, act) for _, name, act in rows] == [(syscall, "errno(EPERM)")]
+    assert rows[0][0].startswith(Path(argv[0]).name)  # python3 runs as python3.11
+    assert f" {syscall} " in capsys.readouterr().err  # the table on standard error
+
+
+@pytest.mark.parametrize("prog", ["python3", "tar", "git"])
+def test_run_audit_report_is_empty_under_the_default_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], prog: str
+) -> None:
+    report = tmp_path / "report.json"
+    argv, made = _programs(tmp_path)[prog]
+    rc = cli.main(
+        ["run", "--profile", str(DEFAULT), "--audit", "--report", str(report), "--", *argv]
+    )
+    assert (rc, json.loads(report.read_text())["refused"]) == (0, [])
+    assert made.is_dir()
+    assert "no syscall was refused" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
