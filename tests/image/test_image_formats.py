@@ -252,3 +252,42 @@ def test_gzip_bomb_is_refused_while_verifying(tmp_path: Path) -> None:
     with pytest.raises(ImageError) as info:
         verify_layer(DirStore(tmp_path), LayerRef("blob", media_type="x+gzip"), "w", limits)
     assert info.value.code == "too-large"
+
+
+def _tar_with_links(dest: Path, files: dict[str, bytes], links: dict[str, str]) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(dest, "w") as tf:
+        for rel, data in sorted(files.items()):
+            info = tarfile.TarInfo(rel)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for rel, target in links.items():
+            info = tarfile.TarInfo(rel)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return dest
+
+
+@pytest.mark.parametrize(
+    ("target", "ok"),
+    [("../first/layer.tar", True), ("../../outside.tar", False), ("/etc/passwd", False)],
+)
+def test_docker_archive_layer_symlinks(tmp_path: Path, target: str, ok: bool) -> None:
+    """Older docker save writes a repeated layer as a symlink to the first copy."""
+    layer = layer_tar([Entry("f", data=b"same")])
+    files = docker_files([layer, layer], config_doc([layer, layer]))
+    manifest = json.loads(files["manifest.json"])
+    first, second = manifest[0]["Layers"]
+    files["first/layer.tar"] = files.pop(first)
+    del files[second]
+    manifest[0]["Layers"] = ["first/layer.tar", "second/layer.tar"]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    path = _tar_with_links(tmp_path / "d.tar", files, {"second/layer.tar": target})
+    if ok:
+        with prepared(path, workdir=tmp_path) as prep:
+            assert (prep.root / "f").read_bytes() == b"same"
+    else:
+        assert _refused(path, tmp_path).code == "hardlink-escape"

@@ -165,6 +165,18 @@ def test_tests_file_catches_the_blocked_syscall(images: dict[str, Path], tmp_pat
     assert "uname -s: expected output missing under the profile" in r.stdout
 
 
+def test_image_record_without_a_command_uses_entrypoint_and_cmd(
+    images: dict[str, Path], tmp_path: Path
+) -> None:
+    image = str(images["oci-dir"])
+    r = cli("image", "record", image, "-o", "rec.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "# Workload: /bin/sh -c id -u; echo $HOME" in (tmp_path / "rec.yaml").read_text()
+    r = cli("image", "test", image, "--profile", "rec.yaml", "--report", "r.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["refused"] == []
+
+
 def test_image_config_user_env_and_cmd(images: dict[str, Path], tmp_path: Path) -> None:
     r = cli("image", "test", str(images["oci-dir"]), "--profile", str(DEFAULT), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
