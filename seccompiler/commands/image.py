@@ -156,6 +156,8 @@ def image_test_cmd(
         return live.outcome.status
     except _Failed as failed:
         return failed.status
+    except SeccompilerError as exc:  # e.g. the native launcher is not built
+        return _error(exc).status
 
 
 def _single_report(outcome: Outcome, result: Any, plan: ExecPlan, policy: str) -> None:
@@ -227,3 +229,5 @@ def image_record_cmd(
         )
     except (_Failed, _RecordFailed) as failed:
         return failed.status
+    except SeccompilerError as exc:
+        return _error(exc).status

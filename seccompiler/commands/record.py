@@ -118,3 +118,8 @@ def record_cmd(
         )
     except _Failed as failed:
         return failed.status
+    except SeccompilerError as exc:  # e.g. the native launcher is not built
+        from seccompiler.cli import render_error
+
+        click.echo(render_error(exc), err=True)
+        return OWN_FAILURE
