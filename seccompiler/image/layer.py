@@ -41,6 +41,7 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXE
 # to tell a proper end-of-archive block from a cut-off file (typeshed lists only HeaderError).
 _EOF_HEADER: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 _HEADER_ERROR: type[Exception] = tarfile.HeaderError
+_INVALID_HEADER: type[Exception] = tarfile.InvalidHeaderError  # type: ignore[attr-defined]
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, UnicodeError)
 
 
@@ -457,6 +458,13 @@ def apply_layer(
             for info in tf:
                 layer.entry(tf, info)
             ended = getattr(probe, "last_error", None)
+            if tf.offset > 0 and isinstance(ended, _INVALID_HEADER):
+                raise located(
+                    where,
+                    "corrupt",
+                    f"invalid tar header at offset {tf.offset}: {ended}",
+                    hint="the layer is damaged; entries after this point were not read",
+                )
             if tf.offset > 0 and not isinstance(ended, _EOF_HEADER):
                 raise located(
                     where,

@@ -284,3 +284,11 @@ def test_owners_and_modes_are_applied(jail: Jail) -> None:
     if os.geteuid() == 0:
         assert (st.st_uid, st.st_gid) == (1000, 1000)
     assert stat.S_IMODE((jail.root / "home/app").stat().st_mode) == 0o750
+
+
+def test_corrupt_header_mid_archive_is_refused(jail: Jail) -> None:
+    data = bytearray(layer_tar([Entry("a", data=b"x" * 10), Entry("b", data=b"y")]))
+    data[1024 + 150] ^= 0xFF  # break the second header's checksum field
+    err = refused(jail, bytes(data))
+    assert err.code == "corrupt"
+    assert "offset 1024" in err.message
