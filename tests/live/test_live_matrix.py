@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,48 @@ def test_command_text_and_bad_abi(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["test", str(DEFAULT), "--abi", "x86", "--syscalls", "getpid"]) == 0
     assert "x86 " in capsys.readouterr().out
     assert cli.main(["test", str(DEFAULT), "--abi", "arm"]) == 2
+
+
+KINDS = """\
+- {action: log, syscalls: [getppid], reason: t}
+- {action: trace(3), syscalls: [getuid], reason: t}
+- {action: trap(4), syscalls: [getgid], reason: t}
+- {action: kill-thread, syscalls: [geteuid], reason: t}
+- {action: kill-process, syscalls: [getegid], reason: t}
+- {action: errno(EACCES), syscalls: [getpgrp], reason: t}
+- action: errno(EPERM)
+  syscalls: [socket]
+  args: [{index: 0, op: eq, value: 38}]
+  reason: t
+"""
+
+# syscall → (what the twin run decodes on x86_64, outcome of the real run)
+KIND_ROWS = {
+    "getppid": ("log", "returned"),
+    "getuid": ("trace(3)", "returned"),
+    "getgid": ("trap(4)", "trapped"),
+    "geteuid": ("kill-thread", "signaled"),
+    "getegid": ("kill-process", "signaled"),
+    "getpgrp": ("errno(EACCES)", "returned"),
+    "getpid": ("allow", "returned"),
+}
+
+
+def test_every_action_kind_is_enforced_and_told_apart(
+    make_program: Callable[[str], Program],
+) -> None:
+    program = make_program(KINDS)
+    report = livetest.run_matrix(program, names=[*KIND_ROWS, "socket"])
+    assert report.mismatches == []
+    seen = {
+        r.point.name: ("allow" if r.seen is None else str(r.seen), r.real.outcome)
+        for r in report.rows
+        if r.point.call.abi == "x86_64" and r.point.name in KIND_ROWS
+    }
+    assert seen == KIND_ROWS
+    socket_rows = {
+        r.point.call.args[0]: str(r.seen or "allow")
+        for r in report.rows
+        if r.point.call.abi == "x86" and r.point.name == "socket"
+    }
+    assert socket_rows == {0: "allow", 38: "errno(EPERM)"}
