@@ -206,3 +206,26 @@ def test_run_command_policy_that_does_not_compile(
     policy = make_policy("- action: errno(EPERM)\n  syscalls: [no_such_syscall]\n")
     assert cli.main(["run", "--profile", str(policy), "--", "true"]) == 125
     assert "no_such_syscall" in capsys.readouterr().err
+
+
+def test_audit_labels_i386_calls_and_x32_numbers(
+    make_program: Callable[[str], Program], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The probe as the workload: mkdir through int 0x80, then an x32 getpid."""
+    from seccompiler import native, tables
+
+    mkdir32 = tables.table("x86").by_name["mkdir"]
+    getpid_x32 = tables.table("x32").by_name["getpid"]
+    probe_exe = str(native.executable(native.PROBE))
+    result = run_supervised(
+        [probe_exe, "--no-sandbox", f"x86 {mkdir32}", f"x32 {getpid_x32}"],
+        make_program(NO_MKDIR),
+    )
+    out = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
+    assert result.status == 0
+    assert [(e.abi, e.name, str(e.action)) for e in result.events] == [
+        ("x86", "mkdir", "errno(EPERM)"),
+        ("x32", "getpid", "kill-process"),
+    ]
+    assert (out[0]["outcome"], out[0]["errno"]) == ("returned", 1)  # answered as the policy says
+    assert (out[1]["outcome"], out[1]["signal"]) == ("signaled", 9)  # killed by the supervisor
