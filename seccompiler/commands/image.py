@@ -223,7 +223,15 @@ def image_record_cmd(
         base_prog = load_base(base)
         with _image(image, ref) as prep:
             plan = _plan(image, prep, command)
-            live = execute(prep.root, plan, None, record=True, timeout=timeout, capture=False)
+            live = execute(
+                prep.root,
+                plan,
+                None,
+                record=True,
+                timeout=timeout,
+                capture=False,
+                stdout_free=output is None,
+            )
         return finish_recording(
             live, list(plan.argv), output=output, base=base, base_prog=base_prog, name=name
         )

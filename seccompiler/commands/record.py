@@ -112,7 +112,15 @@ def record_cmd(
     try:
         base_prog = load_base(base)
         plan = ExecPlan(tuple(command), dict(os.environ))
-        live = execute(None, plan, None, record=True, timeout=timeout, capture=False)
+        live = execute(
+            None,
+            plan,
+            None,
+            record=True,
+            timeout=timeout,
+            capture=False,
+            stdout_free=output is None,
+        )
         return finish_recording(
             live, list(command), output=output, base=base, base_prog=base_prog, name=name
         )

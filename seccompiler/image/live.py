@@ -87,6 +87,20 @@ def captured_stdio(max_bytes: int = OUTPUT_TAIL) -> Iterator[list[bytes]]:
             box.append(tmp.read())
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send descriptor 1 to descriptor 2, so that stdout stays free for our own output."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def refusals(result: supervise.RunResult) -> tuple[Refusal, ...]:
     """Refused syscalls of a run, one row per (pid, exe, ABI, syscall, args, action)."""
     counts: Counter[tuple[int, str, str, str, tuple[int, ...], str]] = Counter(
@@ -113,11 +127,13 @@ def execute(
     record: bool = False,
     timeout: float | None = None,
     capture: bool = True,
+    stdout_free: bool = False,
 ) -> LiveRun:
     """Run ``plan`` (chrooted into a fresh view of ``root`` in new namespaces when given).
 
     ``program`` None runs without the profile (an allow-all filter, no audit); otherwise the
-    profile's filter with audit. ``record`` notifies and continues every syscall.
+    profile's filter with audit. ``record`` notifies and continues every syscall. Output
+    is captured (``capture``), or passed through, to stderr when ``stdout_free``.
     """
     prog = program if program is not None else allow_all()
     audit = program is not None and not record
@@ -128,6 +144,8 @@ def execute(
     with contextlib.ExitStack() as stack:
         if capture:
             box = stack.enter_context(captured_stdio())
+        elif stdout_free:  # the caller writes its result to stdout: the workload's goes to 2
+            stack.enter_context(stdout_to_stderr())
         view = None if root is None else stack.enter_context(run_view(root))
         try:
             with deadline(timeout):

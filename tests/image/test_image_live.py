@@ -389,3 +389,11 @@ def test_record_follows_the_i386_abi(tmp_path: Path) -> None:
     r = cli("run", "--profile", "p.yaml", "--report", "r.json", "--", *workload, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["refused"] == []
+
+
+def test_record_to_stdout_keeps_the_workload_output_apart(tmp_path: Path) -> None:
+    r = cli("record", "--", str(BUSYBOX), "echo", "workload-says-hi", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "workload-says-hi" in r.stderr and "workload-says-hi" not in r.stdout.split("\n", 2)[2]
+    (tmp_path / "p.yaml").write_text(r.stdout)
+    assert load_program(str(tmp_path / "p.yaml")).abi("x86_64") is not None
