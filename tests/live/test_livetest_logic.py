@@ -182,3 +182,20 @@ def test_flip_changes_exactly_one_answer(default_program: Program) -> None:
     arch = ABIS["x86_64"].audit_arch
     assert wrong.decide(arch, X64["getpid"]).blocks
     assert wrong.decide(arch, X64["getppid"]) == default_program.decide(arch, X64["getppid"])
+
+
+def test_refused_calls_that_seem_to_block_are_asked_again() -> None:
+    points = [
+        livetest.Point(probe.Call("x86_64", 110), "getppid", EPERM),
+        livetest.Point(probe.Call("x86_64", 34), "pause", ALLOW),
+    ]
+    obs = [_obs("blocked", sig=14), _obs("blocked", sig=14)]
+    asked: list[tuple[list[probe.Call], int]] = []
+
+    def runner(calls: list[probe.Call], bpf: bytes, *, timeout_ms: int) -> list[probe.Observation]:
+        asked.append((calls, timeout_ms))
+        return [_obs("returned", -4001)]
+
+    livetest._retry_slow(runner, b"", points, obs)
+    assert asked == [([points[0].call], livetest.SLOW_TIMEOUT_MS)]
+    assert [o.outcome for o in obs] == ["returned", "blocked"]
