@@ -388,6 +388,9 @@ def run_supervised(
     user: tuple[int, int] | None = None,
 ) -> RunResult:
     """Run ``argv`` under ``program``'s filter; see the module docstring for the modes."""
+    mine = tuple(p for p in program.abis if p.abi.family == FAMILY)
+    if mine and len(mine) != len(program.abis):  # only this machine's family is compiled
+        program = replace(program, abis=mine)
     if record:
         bpf = bpf_backend.compile_family(record_program(program), FAMILY)
     elif audit:
