@@ -54,10 +54,14 @@ def _image(image: str, ref: str | None) -> Iterator[Prepared]:
 
 def _plan(image: str, prep: Prepared, argv: tuple[str, ...]) -> ExecPlan:
     try:
-        return make_plan(prep.root, prep.config, argv)
+        plan = make_plan(prep.root, prep.config, argv)
     except CommandError as exc:
         exc.location = Location(image)  # not the temporary directory it was unpacked in
         raise _error(exc, exc.status) from None
+    if plan.cwd != "/":
+        # the native launcher enters the root at "/" (chroot, then chdir("/"))
+        click.echo(f"note: WorkingDir {plan.cwd} is not applied; the program starts in /", err=True)
+    return plan
 
 
 def _program(policy: str) -> Program:
@@ -135,6 +139,12 @@ def image_test_cmd(
                         plans.append(make_plan(prep.root, prep.config, t.argv))
                     except CommandError as exc:
                         plans.append(Outcome(exc.status, exc.message.encode()))
+                cwds = {p.cwd for p in plans if isinstance(p, ExecPlan)} - {"/"}
+                if cwds:
+                    click.echo(
+                        f"note: WorkingDir {min(cwds)} is not applied; programs start in /",
+                        err=True,
+                    )
 
                 def run(plan: ExecPlan, with_profile: bool, limit: float) -> Outcome:
                     prof = program if with_profile else None
