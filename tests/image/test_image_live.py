@@ -410,3 +410,26 @@ def test_working_dir_is_checked_and_its_gap_announced(tmp_path: Path) -> None:
     r = cli("image", "test", str(image), "--profile", str(DEFAULT), cwd=tmp_path)
     assert r.returncode == 125
     assert "WorkingDir '/nowhere' does not exist in the image" in r.stderr
+
+
+def test_a_killing_profile_gives_159_and_names_the_syscall(
+    images: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "kill.yaml").write_text(BLOCK_UNAME.replace("errno(EPERM)", "kill-process"))
+    r = cli(
+        "image",
+        "test",
+        str(images["docker"]),
+        "--profile",
+        "kill.yaml",
+        "--report",
+        "r.json",
+        "--",
+        "uname",
+        "-s",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 128 + 31, r.stdout + r.stderr  # SIGSYS, as the real filter gives
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [f["syscall"] for f in report["refused"]] == ["uname"]
+    assert report["audit"]["killed_by_policy"] is True
