@@ -21,9 +21,10 @@
  * "signal" without returning) | blocked (still in the call when the timer fired) | exited
  * (ended the process with "status") | error (the child could not be set up).
  *
- * Unless --no-sandbox, the probe first makes itself harmless: no core dumps, new user,
- * mount, UTS, IPC and network namespaces where the kernel allows them (else, as root, the
- * nobody user), every capability dropped from all sets, and no_new_privs.
+ * Unless --no-sandbox, the probe first makes itself harmless: no core dumps, the nobody
+ * user (when started as root), new user, mount, UTS, IPC, network and PID namespaces where
+ * the kernel allows them, every capability dropped from all sets, and no_new_privs. Each
+ * call child also starts a session of its own and holds no descriptor.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -215,6 +216,7 @@ static void child(const struct call *c, const unsigned char *filter, size_t flen
     long rc;
 
     close_all();
+    setsid(); /* kill(0, ...) reaches this child alone */
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
@@ -315,21 +317,26 @@ static void drop_caps(void)
         die("capset");
 }
 
+/* Become nobody (when root) before creating the user namespace, so that the namespace's
+ * processes are nobody's to the rest of the machine: a kill(-1, ...) or setpriority(PRIO_USER)
+ * let through by a filter then reaches nothing of root's. */
 static void sandbox(void)
 {
     struct rlimit zero = {0, 0};
-    static const int extra[] = {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET};
+    static const int each[] = {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWUTS,
+                               CLONE_NEWIPC,  CLONE_NEWNET, CLONE_NEWPID};
+    int all = 0;
     unsigned i;
     setrlimit(RLIMIT_CORE, &zero);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (unshare(CLONE_NEWUSER) != 0 && geteuid() == 0) {
-        /* No user namespace: become nobody, so that a call the filter lets through acts
-         * with no privilege in the namespaces we share with the machine. */
-        if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
-            die("dropping to nobody");
-    }
-    for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
-        unshare(extra[i]); /* each where the kernel allows */
+    if (geteuid() == 0 &&
+        (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)))
+        die("dropping to nobody");
+    for (i = 0; i < sizeof(each) / sizeof(each[0]); i++)
+        all |= each[i];
+    if (unshare(all) != 0)
+        for (i = 0; i < sizeof(each) / sizeof(each[0]); i++)
+            unshare(each[i]); /* each where the kernel allows */
     if (chdir("/") != 0)
         die("chdir /");
     drop_caps();
@@ -403,8 +410,23 @@ int main(int argc, char **argv)
     shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shm == MAP_FAILED)
         die("mmap");
-    if (sandboxed)
+    if (sandboxed) {
+        /* The calls run under a runner that is PID 1 of the new PID namespace (when there
+         * is one): orphans are reparented to it and kill(-1, ...) stays inside. */
+        pid_t runner;
+        int st;
         sandbox();
+        fflush(stdout);
+        runner = fork();
+        if (runner < 0)
+            die("fork");
+        if (runner > 0) {
+            while (waitpid(runner, &st, 0) < 0)
+                if (errno != EINTR)
+                    die("waitpid");
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 2;
+        }
+    }
     for (i = 0; i < ncalls; i++)
         run_one(&calls[i], filter, flen, timeout_ms);
     return 0;
