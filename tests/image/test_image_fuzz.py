@@ -16,6 +16,7 @@ from imagekit import Entry, config_doc, layer_tar, oci_files, snapshot, write_ta
 from seccompiler.image import ImageError, prepared
 from seccompiler.image.errors import Limits
 from seccompiler.image.layer import apply_layer
+from seccompiler.image.plan import resolve_in_root
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LIMITS = Limits(max_entries=200, max_total_bytes=1 << 20, max_file_bytes=1 << 16)
@@ -109,3 +110,43 @@ def test_mutated_image_tar(flips: list[tuple[int, int]]) -> None:
         except ImageError as err:
             assert err.code
         assert list(work.iterdir()) == []
+
+
+_link_targets = st.sampled_from(
+    [
+        "/",
+        "..",
+        "../..",
+        "a",
+        "/a/b",
+        "../../../etc",
+        "b/../..",
+        "x",
+        "/proc/self/root",
+        "a/b/c",
+        ".",
+    ]
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a/l1", "a/b/l2", "l3", "a/b/c"]), _link_targets), max_size=4
+    ),
+    st.sampled_from(["l3/x", "/a/l1/b", "a/b/l2/c", "/a/b/c", "../../l3", "a/../../etc"]),
+)
+def test_resolving_inside_a_root_never_leaves_it(links: list[tuple[str, str]], path: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        (root / "a" / "b").mkdir(parents=True)
+        for name, target in links:
+            p = root / name
+            if not p.exists() and not p.is_symlink():
+                p.symlink_to(target)
+        got = resolve_in_root(root, path)
+        if got is not None:
+            assert got.startswith("/")
+            host = root.joinpath(*[p for p in got.split("/") if p])
+            assert host == root or root in host.parents
+            assert not any(q.is_symlink() for q in [host, *host.parents] if root in q.parents)
