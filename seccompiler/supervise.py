@@ -135,7 +135,7 @@ def record_program(program: Program) -> Program:
 
 def abi_of(arch: int, nr: int) -> abimod.Abi | None:
     """The ABI a (seccomp_data.arch, nr) pair was made through."""
-    x32 = bool(nr & abimod.X32_SYSCALL_BIT)
+    x32 = bool(nr & abimod.X32_SYSCALL_BIT) and nr != 0xFFFFFFFF  # -1: a tracer's skip
     return next((a for a in abimod.ABIS.values() if a.audit_arch == arch and a.is_x32 == x32), None)
 
 
