@@ -158,6 +158,7 @@ def test_plan_covers_tables_and_solves_argument_rules(default_program: Program) 
         (0xC000003E, 39, "x86_64"),
         (0x40000003, 20, "x86"),
         (0xC000003E, X32_SYSCALL_BIT | 39, "x32"),
+        (0xC000003E, 0xFFFFFFFF, "x86_64"),  # -1: a tracer skipping a call
         (0x12345678, 1, None),
     ],
 )
