@@ -22,7 +22,7 @@ system-deps:
 test-deps:
 	@tools/ensure-system-deps runc bubblewrap busybox-static strace
 
-$(STAMP): pyproject.toml native/build.py
+$(STAMP): pyproject.toml native/build.py $(wildcard native/*.c native/*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

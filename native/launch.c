@@ -2,7 +2,7 @@
  * user-notification listener to a supervisor.
  *
  *   seccompiler-launch --filter-fd N [--listener-sock FD] [--status-fd FD] [--namespaces]
- *                      [--root DIR] [--user UID:GID] -- PROGRAM ARGS...
+ *                      [--root DIR] [--workdir DIR] [--user UID:GID] -- PROGRAM ARGS...
  *
  * The launcher (L) stays outside the filter for its whole life. It starts the workload (W)
  * with clone(CLONE_VM | CLONE_FILES): W shares L's memory and descriptor table until its
@@ -60,6 +60,7 @@ static struct {
     unsigned char filter[MAX_FILTER];
     size_t flen;
     const char *root;
+    const char *workdir; /* where W starts, inside the root when there is one */
     int has_user;
     long uid, gid;
     int want_listener;
@@ -152,6 +153,8 @@ static int w_main(void *unused)
             (rc = sc_raw6(SYS_chdir, (long)"/", 0, 0, 0, 0, 0)) < 0)
             w_fail(ST_ROOT, rc);
     }
+    if (cfg.workdir && (rc = sc_raw6(SYS_chdir, (long)cfg.workdir, 0, 0, 0, 0, 0)) < 0)
+        w_fail(ST_ROOT, rc);
     if ((rc = w_resolve()) < 0)
         w_fail(rc == -ENOENT ? ST_NOTFOUND : ST_EXEC, rc);
     if (cfg.has_user) {
@@ -255,6 +258,8 @@ int main(int argc, char **argv, char **envp)
             status_fd = atoi(v), argi++;
         } else if (!strcmp(a, "--root") && v) {
             cfg.root = v, argi++;
+        } else if (!strcmp(a, "--workdir") && v) {
+            cfg.workdir = v, argi++;
         } else if (!strcmp(a, "--user") && v) {
             if (sscanf(v, "%ld:%ld", &cfg.uid, &cfg.gid) != 2)
                 goto usage;

@@ -244,6 +244,7 @@ def _launch_cmd(
     root: str | None,
     namespaces: bool,
     user: tuple[int, int] | None,
+    workdir: str | None = None,
 ) -> list[str]:
     cmd = [
         str(native.executable(native.LAUNCHER)),
@@ -258,6 +259,8 @@ def _launch_cmd(
         cmd.append("--namespaces")
     if root is not None:
         cmd += ["--root", os.path.abspath(root)]
+    if workdir is not None:
+        cmd += ["--workdir", workdir]
     if user is not None:
         cmd += ["--user", f"{user[0]}:{user[1]}"]
     return [*cmd, "--", *argv]
@@ -295,6 +298,7 @@ def run_filter(
     root: str | None = None,
     namespaces: bool = False,
     user: tuple[int, int] | None = None,
+    workdir: str | None = None,
 ) -> RunResult:
     """Run ``argv`` under raw ``bpf``; with ``decide``, answer its notifications."""
     if not argv:
@@ -306,7 +310,7 @@ def run_filter(
     status_r, status_w = os.pipe()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     sock_fd = theirs.fileno() if sup is not None else None
-    cmd = _launch_cmd(argv, memfd, status_w, sock_fd, root, namespaces, user)
+    cmd = _launch_cmd(argv, memfd, status_w, sock_fd, root, namespaces, user, workdir)
     passed = [memfd, status_w] + ([sock_fd] if sock_fd is not None else [])
     result = RunResult(status=125)
     status_text = b""
@@ -386,6 +390,7 @@ def run_supervised(
     root: str | None = None,
     namespaces: bool = False,
     user: tuple[int, int] | None = None,
+    workdir: str | None = None,
 ) -> RunResult:
     """Run ``argv`` under ``program``'s filter; see the module docstring for the modes."""
     mine = tuple(p for p in program.abis if p.abi.family == FAMILY)
@@ -409,4 +414,5 @@ def run_supervised(
         root=root,
         namespaces=namespaces,
         user=user,
+        workdir=workdir,
     )

@@ -122,7 +122,7 @@ def _interval(lit: Lit) -> tuple[int, int] | None:
     }.get(lit.op)
 
 
-def _merge_same_arg(a: Lit, b: Lit) -> Lit | None | bool:
+def _merge_same_arg(a: Lit, b: Lit) -> Lit | bool | None:
     """Conjunction of two literals on one argument: a literal, False (never), or None."""
     if a == b:
         return a

@@ -58,9 +58,6 @@ def _plan(image: str, prep: Prepared, argv: tuple[str, ...]) -> ExecPlan:
     except CommandError as exc:
         exc.location = Location(image)  # not the temporary directory it was unpacked in
         raise _error(exc, exc.status) from None
-    if plan.cwd != "/":
-        # the native launcher enters the root at "/" (chroot, then chdir("/"))
-        click.echo(f"note: WorkingDir {plan.cwd} is not applied; the program starts in /", err=True)
     return plan
 
 
@@ -139,12 +136,6 @@ def image_test_cmd(
                         plans.append(make_plan(prep.root, prep.config, t.argv))
                     except CommandError as exc:
                         plans.append(Outcome(exc.status, exc.message.encode()))
-                cwds = {p.cwd for p in plans if isinstance(p, ExecPlan)} - {"/"}
-                if cwds:
-                    click.echo(
-                        f"note: WorkingDir {min(cwds)} is not applied; programs start in /",
-                        err=True,
-                    )
 
                 def run(plan: ExecPlan, with_profile: bool, limit: float) -> Outcome:
                     prof = program if with_profile else None

@@ -158,6 +158,7 @@ def execute(
                     root=None if view is None else str(view),
                     namespaces=view is not None,
                     user=user,
+                    workdir=None if view is None else plan.cwd,
                 )
         except _Deadline:
             result = None

@@ -399,11 +399,11 @@ def test_record_to_stdout_keeps_the_workload_output_apart(tmp_path: Path) -> Non
     assert load_program(str(tmp_path / "p.yaml")).abi("x86_64") is not None
 
 
-def test_working_dir_is_checked_and_its_gap_announced(tmp_path: Path) -> None:
-    image = busybox_image(tmp_path, "docker", workdir="/tmp", cmd=["pwd"])
+def test_working_dir_is_where_the_program_starts(tmp_path: Path) -> None:
+    image = busybox_image(tmp_path, "docker", workdir="/etc", cmd=["pwd"])
     r = cli("image", "test", str(image), "--profile", str(DEFAULT), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "note: WorkingDir /tmp is not applied" in r.stderr
+    assert "| /etc" in r.stdout
     missing = tmp_path / "m"
     missing.mkdir()
     image = busybox_image(missing, "docker", workdir="/nowhere", cmd=["pwd"])
