@@ -34,7 +34,6 @@ from seccompiler.bpf.insn import RET, decode
 from seccompiler.errors import UsageError
 from seccompiler.program import (
     ALLOW,
-    AbiProgram,
     Action,
     ActionKind,
     ArgCond,
@@ -181,25 +180,7 @@ def twin_codes(program: Program) -> dict[Action, Action]:
 
 def twin_program(program: Program, codes: dict[Action, Action]) -> Program:
     """The same program with every action passed through ``codes``."""
-
-    def m(a: Action) -> Action:
-        return codes.get(a, a)
-
-    def sp_twin(sp: SyscallProgram) -> SyscallProgram:
-        rules = tuple(replace(r, action=m(r.action)) for r in sp.rules)
-        return replace(sp, rules=rules, fallback=m(sp.fallback))
-
-    abis = tuple(
-        AbiProgram(
-            p.abi,
-            {nr: sp_twin(sp) for nr, sp in p.syscalls.items()},
-            m(p.default),
-            m(p.unknown),
-            p.max_nr,
-        )
-        for p in program.abis
-    )
-    return Program(program.name, abis, m(program.bad_arch), program.sources)
+    return program.map_actions(lambda a: codes.get(a, a))
 
 
 def prove_twin(

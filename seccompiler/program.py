@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import errno as _errno
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from seccompiler.abi import X32_SYSCALL_BIT, Abi, has_x32_numbers
@@ -341,6 +341,25 @@ class Program:
         """What a correct filter returns for this ``seccomp_data``."""
         p = self.program_for(arch, nr & U32)
         return self.bad_arch if p is None else p.decide(nr & U32, args)
+
+    def map_actions(self, m: Callable[[Action], Action]) -> Program:
+        """The same decisions with every action passed through ``m`` (twins, audit filters)."""
+
+        def sp_map(sp: SyscallProgram) -> SyscallProgram:
+            rules = tuple(replace(r, action=m(r.action)) for r in sp.rules)
+            return replace(sp, rules=rules, fallback=m(sp.fallback))
+
+        abis = tuple(
+            AbiProgram(
+                p.abi,
+                {nr: sp_map(sp) for nr, sp in p.syscalls.items()},
+                m(p.default),
+                m(p.unknown),
+                p.max_nr,
+            )
+            for p in self.abis
+        )
+        return Program(self.name, abis, m(self.bad_arch), self.sources)
 
     def families(self) -> dict[str, tuple[AbiProgram, ...]]:
         """Group the ABI programs by kernel family, native ABI first."""

@@ -37,7 +37,7 @@ from typing import Any
 from seccompiler import abi as abimod
 from seccompiler import native, tables
 from seccompiler.backends import bpf as bpf_backend
-from seccompiler.program import AbiProgram, Action, ActionKind, Program, SyscallProgram
+from seccompiler.program import Action, ActionKind, Program
 
 NOTIFY = Action(ActionKind.USER_NOTIF)
 FAMILY = "x86_64"
@@ -105,32 +105,14 @@ class RunResult:
         }
 
 
-def _map_actions(program: Program, m: Callable[[Action], Action]) -> Program:
-    def sp_map(sp: SyscallProgram) -> SyscallProgram:
-        rules = tuple(replace(r, action=m(r.action)) for r in sp.rules)
-        return replace(sp, rules=rules, fallback=m(sp.fallback))
-
-    abis = tuple(
-        AbiProgram(
-            p.abi,
-            {nr: sp_map(sp) for nr, sp in p.syscalls.items()},
-            m(p.default),
-            m(p.unknown),
-            p.max_nr,
-        )
-        for p in program.abis
-    )
-    return Program(program.name, abis, m(program.bad_arch), program.sources)
-
-
 def audit_program(program: Program) -> Program:
     """The program with every refusal turned into a user notification."""
-    return _map_actions(program, lambda a: NOTIFY if a.blocks else a)
+    return program.map_actions(lambda a: NOTIFY if a.blocks else a)
 
 
 def record_program(program: Program) -> Program:
     """The program with every answer turned into a user notification."""
-    return _map_actions(program, lambda a: NOTIFY)
+    return program.map_actions(lambda a: NOTIFY)
 
 
 def abi_of(arch: int, nr: int) -> abimod.Abi | None:

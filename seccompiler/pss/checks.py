@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
+from seccompiler.pss.model import VOLUME_SOURCES, SecurityFields, SELinux
 from seccompiler.pss.model import Pod as PodSpec
-from seccompiler.pss.model import SecurityFields, SELinux
 from seccompiler.pss.versions import Level, Version, v
 
 
@@ -169,29 +169,7 @@ RESTRICTED_VOLUME_SOURCES = frozenset(
     }
 )
 # The refused sources, in the order upstream picks a volume's type name.
-NAMED_VOLUME_SOURCES = (
-    "hostPath",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "gitRepo",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "rbd",
-    "flexVolume",
-    "cinder",
-    "cephfs",
-    "flocker",
-    "fc",
-    "azureFile",
-    "vsphereVolume",
-    "quobyte",
-    "azureDisk",
-    "photonPersistentDisk",
-    "portworxVolume",
-    "scaleIO",
-    "storageos",
-)
+NAMED_VOLUME_SOURCES = tuple(k for k in VOLUME_SOURCES if k not in RESTRICTED_VOLUME_SOURCES)
 
 SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 APPARMOR_TYPES = frozenset({"RuntimeDefault", "Localhost"})
