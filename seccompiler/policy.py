@@ -429,7 +429,7 @@ def expand_names(rule: RuleSpec) -> dict[str, str]:
     return {n: r for n, r in out.items() if n not in excluded}
 
 
-def _load_one(path: Path, errs: _Errors) -> tuple[LMap | None, str]:
+def _load_one(path: Path, errs: _Errors) -> LMap:
     data = load_file(str(path))
     if not isinstance(data, LMap):
         raise PolicyError(
@@ -447,7 +447,7 @@ def _load_one(path: Path, errs: _Errors) -> tuple[LMap | None, str]:
             "put 'seccompiler: 1' at the top",
             "version",
         )
-    return data, str(path)
+    return data
 
 
 def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
@@ -455,8 +455,8 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
     p = Path(path)
     resolved = p.resolve()
     errs = _Errors()
-    data, spath = _load_one(p, errs)
-    assert data is not None
+    data = _load_one(p, errs)
+    spath = str(p)
     base: Policy | None = None
     if "extends" in data:
         ext = data["extends"]
