@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from seccompiler.abi import ABIS
-from seccompiler.build import build_dist
-from seccompiler.ioutil import replace_tree
+from seccompiler.arch.abi import ABIS
+from seccompiler.base.fsio import replace_tree
+from seccompiler.platform.build import build_dist
 
 REPO = Path(__file__).resolve().parent.parent
 COMPILER_STAGES = (
@@ -82,7 +82,15 @@ def run(args: argparse.Namespace) -> int:
         write = time.perf_counter() - start
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "seccompiler.cli", "build", args.profiles, "-o", f"{tmp}/d2"],
+            [
+                sys.executable,
+                "-m",
+                "seccompiler.commands.cli",
+                "build",
+                args.profiles,
+                "-o",
+                f"{tmp}/d2",
+            ],
             check=True,
             capture_output=True,
         )

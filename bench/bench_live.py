@@ -28,10 +28,10 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from seccompiler import livetest
-from seccompiler.pipeline import load_program
+from seccompiler.compile import load_program
 from seccompiler.program import Program
-from seccompiler.supervise import run_supervised
+from seccompiler.runner import livetest
+from seccompiler.runner.supervise import run_supervised
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "profiles" / "keisson-default.yaml"

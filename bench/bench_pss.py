@@ -6,7 +6,7 @@ YAML and as JSON (``kubectl get pods -A -o yaml|json``), and checked the way the
 read, decode, evaluate at baseline:latest and at restricted:latest.
 
 Printed beside each figure, as its baseline in the same run:
-- YAML: the parse-only time of ``seccompiler.yamlsrc.load_all_text`` (what reading alone costs);
+- YAML: the parse-only time of ``base.yamlsrc.load_all_text`` (what reading alone costs);
 - JSON: the standard library's ``json.loads`` of the same text (the fast path's floor);
 - evaluation: the pods/second of evaluating the decoded pods only, without reading.
 
@@ -27,11 +27,11 @@ from typing import Any
 
 import yaml
 
-from seccompiler.pss.evaluate import Judge, fixed_policy
-from seccompiler.pss.manifests import read_manifests
-from seccompiler.pss.registry import DEFAULT
-from seccompiler.pss.versions import Level, LevelVersion
-from seccompiler.yamlsrc import load_all_text
+from seccompiler.base.yamlsrc import load_all_text
+from seccompiler.platform.pss.evaluate import Judge, fixed_policy
+from seccompiler.platform.pss.manifests import read_manifests
+from seccompiler.platform.pss.registry import DEFAULT
+from seccompiler.platform.pss.versions import Level, LevelVersion
 
 
 def make_pod(i: int) -> dict[str, Any]:

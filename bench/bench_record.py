@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from seccompiler.image.live import execute
 from seccompiler.image.plan import ExecPlan
-from seccompiler.recorder import aggregate
+from seccompiler.runner.recorder import aggregate
 
 BUSYBOX = "/bin/busybox"
 WORKLOAD = [

@@ -23,12 +23,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from seccompiler import libseccomp_ref, ocijson
-from seccompiler.abi import family_members
+from seccompiler.arch.abi import family_members
 from seccompiler.backends.bpf import compile_family
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.stats import AbiStats, abi_stats, load_mix
-from seccompiler.pipeline import load_program
+from seccompiler.compile import load_program
+from seccompiler.frontend import ocijson
+from seccompiler.prove import libseccomp_ref
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"

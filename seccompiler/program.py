@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from seccompiler.abi import X32_SYSCALL_BIT, Abi, has_x32_numbers
+from seccompiler.arch.abi import X32_SYSCALL_BIT, Abi, has_x32_numbers
 
 RET_ACTION_FULL = 0xFFFF0000
 RET_DATA = 0x0000FFFF

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate syscall_tables/syscalls.tsv from the shared libseccomp syscall table.
+"""Generate seccompiler/arch/data/syscalls.tsv from the shared libseccomp syscall table.
 
 Usage: gen_tables.py [--check] [--source CSV]
 With --check, exit 1 when the committed table differs from what the source gives.
@@ -16,9 +16,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from seccompiler.abi import ABIS  # noqa: E402
+from seccompiler.arch.abi import ABIS  # noqa: E402
 
-OUT = REPO / "syscall_tables" / "syscalls.tsv"
+OUT = REPO / "seccompiler" / "arch" / "data" / "syscalls.tsv"
 
 
 def default_source() -> Path:

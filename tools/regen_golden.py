@@ -14,8 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from seccompiler.compiler import render_outputs  # noqa: E402
-from seccompiler.pipeline import load_program  # noqa: E402
+from seccompiler.compile import load_program, render_outputs  # noqa: E402
 
 GOLDEN = REPO / "tests" / "core" / "golden"
 PROFILES = ("profiles/keisson-default.yaml",)

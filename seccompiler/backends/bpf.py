@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seccompiler import abi as abimod
+from seccompiler.arch import abi as abimod
 from seccompiler.backends.layout import Builder, Goto, Jump, Label, assemble
+from seccompiler.base.errors import UsageError
 from seccompiler.bpf import insn as b
-from seccompiler.errors import UsageError
 from seccompiler.program import (
     AbiProgram,
     Action,

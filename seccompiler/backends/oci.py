@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from seccompiler.errors import InputError
+from seccompiler.base.errors import InputError
 from seccompiler.program import U32, AbiProgram, Action, ActionKind, ArgCond, Op, Program
 
 MAX_TERMS = 256

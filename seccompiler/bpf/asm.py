@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from seccompiler.base.errors import InputError, Location
 from seccompiler.bpf.disasm import ALU_NAMES, JMP_NAMES, RET_NAMES, field_names
 from seccompiler.bpf.insn import (
     ABS,
@@ -39,7 +40,6 @@ from seccompiler.bpf.insn import (
     W,
     X,
 )
-from seccompiler.errors import InputError, Location
 from seccompiler.program import MAX_ERRNO, ActionKind, errno_value
 
 MAX_LINES = 100_000

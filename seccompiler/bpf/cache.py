@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from seccompiler.abi import Abi
+from seccompiler.arch.abi import Abi
+from seccompiler.arch.tables import table
 from seccompiler.bpf.insn import (
     ABS,
     ALU,
@@ -34,7 +35,6 @@ from seccompiler.bpf.insn import (
     W,
 )
 from seccompiler.program import ActionKind
-from seccompiler.tables import table
 
 SECCOMP_RET_ALLOW = ActionKind.ALLOW.value
 # Syscalls the kernel lets through before any filter on x86_64 (seccomp_uprobe_exception).

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from seccompiler.base.errors import InputError, Location
 from seccompiler.bpf.insn import (
     ABS,
     ADD,
@@ -56,7 +57,6 @@ from seccompiler.bpf.insn import (
     W,
     X,
 )
-from seccompiler.errors import InputError, Location
 
 # Opcodes bpf_check_classic knows (net/core/filter.c, codes[]).
 CLASSIC_CODES: frozenset[int] = frozenset(

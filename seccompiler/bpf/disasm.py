@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seccompiler.abi import ABIS, X32_SYSCALL_BIT, Abi
+from seccompiler.arch.abi import ABIS, X32_SYSCALL_BIT, Abi
+from seccompiler.arch.tables import table
 from seccompiler.bpf.check import COND_JUMPS
 from seccompiler.bpf.insn import (
     ABS,
@@ -58,7 +59,6 @@ from seccompiler.bpf.insn import (
     X,
 )
 from seccompiler.program import MAX_ERRNO, ActionKind, errno_name
-from seccompiler.tables import table
 
 ALU_NAMES: dict[int, str] = {
     ADD: "add", SUB: "sub", MUL: "mul", DIV: "div", MOD: "mod",

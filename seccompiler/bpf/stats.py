@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seccompiler.abi import Abi
+from seccompiler.arch.abi import Abi
+from seccompiler.arch.tables import table
+from seccompiler.base.errors import InputError, Location
+from seccompiler.base.fsio import read_text
 from seccompiler.bpf.cache import cached_allow
 from seccompiler.bpf.emulate import Filter, SeccompData
 from seccompiler.bpf.insn import BPF_MAXINSNS
-from seccompiler.errors import InputError, Location
-from seccompiler.ioutil import read_text
 from seccompiler.program import ActionKind
-from seccompiler.tables import table
 
 DEFAULT_MIX = Path(__file__).resolve().parents[3] / "shared" / "data" / "syscall-mix.tsv"
 

@@ -6,15 +6,15 @@ import sys
 
 import click
 
-from seccompiler.abi import X32_SYSCALL_BIT, Abi
+from seccompiler.arch.abi import X32_SYSCALL_BIT, Abi
+from seccompiler.arch.tables import table
+from seccompiler.base.errors import UsageError
+from seccompiler.base.fsio import read_bytes, read_text, write_atomic
 from seccompiler.bpf.asm import assemble_listing
 from seccompiler.bpf.disasm import disassemble
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
 from seccompiler.bpf.insn import Endian, decode, encode
-from seccompiler.bpf.sources import parse_abis
-from seccompiler.errors import UsageError
-from seccompiler.ioutil import read_bytes, read_text, write_atomic
-from seccompiler.tables import table
+from seccompiler.commands.sources import parse_abis
 
 
 def _one_abi(values: tuple[str, ...], required: bool) -> Abi | None:

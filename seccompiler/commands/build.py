@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.artifacts import dist
-from seccompiler.build import build_dist
-from seccompiler.ioutil import replace_tree
+from seccompiler.base.fsio import replace_tree
+from seccompiler.platform.artifacts import dist
+from seccompiler.platform.build import build_dist
 
 
 @click.command("build")

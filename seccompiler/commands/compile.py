@@ -6,10 +6,15 @@ from pathlib import Path
 
 import click
 
-from seccompiler.compiler import FORMATS, notes, parse_formats, render_outputs
-from seccompiler.ioutil import write_atomic
-from seccompiler.pipeline import load_program
-from seccompiler.proof import prove_outputs
+from seccompiler.base.fsio import write_atomic
+from seccompiler.compile import (
+    FORMATS,
+    load_program,
+    notes,
+    parse_formats,
+    prove_outputs,
+    render_outputs,
+)
 
 
 @click.command("compile")

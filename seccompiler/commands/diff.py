@@ -6,8 +6,8 @@ import json
 
 import click
 
-from seccompiler.bpf.diff import Side, diff, side_from_filters
-from seccompiler.bpf.sources import Source, load, parse_abis
+from seccompiler.commands.sources import Source, load, parse_abis
+from seccompiler.prove.diff import Side, diff, side_from_filters
 
 
 def _side(label: str, src: Source) -> Side:

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
-from seccompiler.errors import Location, SeccompilerError
+from seccompiler.base.errors import Location, SeccompilerError
+from seccompiler.base.fsio import write_atomic
+from seccompiler.compile import load_program
 from seccompiler.image import Prepared, prepared
 from seccompiler.image.live import execute
 from seccompiler.image.plan import CommandError, ExecPlan, make_plan
 from seccompiler.image.runner import Outcome, outcome_json, render_summary, run_tests, summary_json
 from seccompiler.image.testfile import load_tests
-from seccompiler.ioutil import write_atomic
-from seccompiler.pipeline import load_program
 from seccompiler.program import Program
 
 OWN_FAILURE = 125
@@ -32,7 +32,7 @@ class _Failed(Exception):
 
 
 def _error(exc: SeccompilerError, status: int = OWN_FAILURE) -> _Failed:
-    from seccompiler.cli import render_error
+    from seccompiler.commands.cli import render_error
 
     click.echo(render_error(exc), err=True)
     return _Failed(status)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from seccompiler import ocijson
-from seccompiler.bpf.sources import parse_abis
-from seccompiler.importer import import_profile
-from seccompiler.ioutil import write_atomic
+from seccompiler.backends.policy_yaml import import_profile
+from seccompiler.base.fsio import write_atomic
+from seccompiler.commands.sources import parse_abis
+from seccompiler.frontend import ocijson
 
 
 @click.command("import")
@@ -30,7 +30,7 @@ def import_cmd(
     includes/excludes are resolved for --caps (default: the runtimes' default set), --abi and
     --kernel, so the policy describes one kind of container exactly.
     """
-    from seccompiler.resolve import normalise_caps
+    from seccompiler.frontend.resolve import normalise_caps
 
     prof = ocijson.load(profile)
     capset = normalise_caps(list(caps) or None) if caps else None

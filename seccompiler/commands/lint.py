@@ -6,9 +6,9 @@ import json
 
 import click
 
-from seccompiler.bpf.sources import load
-from seccompiler.lint import Finding, failing, lint_filter, lint_profile, lint_program
-from seccompiler.ocijson import Profile
+from seccompiler.commands.sources import load
+from seccompiler.frontend.ocijson import Profile
+from seccompiler.prove.lint import Finding, failing, lint_filter, lint_profile, lint_program
 
 
 @click.command("lint")

@@ -10,25 +10,35 @@ from typing import Any
 import click
 import yaml
 
-from seccompiler.errors import InputError, UsageError
-from seccompiler.ioutil import write_atomic
-from seccompiler.pss.admission import PodSecurityConfig, load_configuration, platform_configuration
-from seccompiler.pss.evaluate import (
+from seccompiler.base.errors import InputError, UsageError
+from seccompiler.base.fsio import write_atomic
+from seccompiler.platform.pss.admission import (
+    PodSecurityConfig,
+    load_configuration,
+    platform_configuration,
+)
+from seccompiler.platform.pss.evaluate import (
     Judge,
     Verdict,
     dry_run_namespace,
     fixed_policy,
     namespace_policy,
 )
-from seccompiler.pss.guard import NamespaceChange, guard_denials, guard_manifests
-from seccompiler.pss.labels import kubectl_command, namespace_manifest, plan_labels
-from seccompiler.pss.manifests import Manifests, PodObject, read_manifests
-from seccompiler.pss.registry import NEWEST, Evaluator
-from seccompiler.pss.versions import Level, LevelVersion, ParseError, Version, parse_version
+from seccompiler.platform.pss.guard import NamespaceChange, guard_denials, guard_manifests
+from seccompiler.platform.pss.labels import kubectl_command, namespace_manifest, plan_labels
+from seccompiler.platform.pss.manifests import Manifests, PodObject, read_manifests
+from seccompiler.platform.pss.registry import NEWEST, Evaluator
+from seccompiler.platform.pss.versions import (
+    Level,
+    LevelVersion,
+    ParseError,
+    Version,
+    parse_version,
+)
 
 
 def _render_error(err: InputError) -> str:
-    from seccompiler.cli import render_error
+    from seccompiler.commands.cli import render_error
 
     return render_error(err)
 

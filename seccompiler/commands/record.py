@@ -6,13 +6,13 @@ import os
 
 import click
 
-from seccompiler.errors import SeccompilerError
+from seccompiler.base.errors import SeccompilerError
+from seccompiler.base.fsio import write_atomic
+from seccompiler.compile import load_program
 from seccompiler.image.live import LiveRun, execute
 from seccompiler.image.plan import ExecPlan
-from seccompiler.ioutil import write_atomic
-from seccompiler.pipeline import load_program
 from seccompiler.program import Program
-from seccompiler.recorder import aggregate, default_name, render_policy
+from seccompiler.runner.recorder import aggregate, default_name, render_policy
 
 OWN_FAILURE = 125
 
@@ -30,7 +30,7 @@ def load_base(base: str | None) -> Program | None:
     try:
         return load_program(base)
     except SeccompilerError as exc:
-        from seccompiler.cli import render_error
+        from seccompiler.commands.cli import render_error
 
         click.echo(render_error(exc), err=True)
         click.echo(f"seccompiler: the base policy {base} does not compile", err=True)
@@ -127,7 +127,7 @@ def record_cmd(
     except _Failed as failed:
         return failed.status
     except SeccompilerError as exc:  # e.g. the native launcher is not built
-        from seccompiler.cli import render_error
+        from seccompiler.commands.cli import render_error
 
         click.echo(render_error(exc), err=True)
         return OWN_FAILURE

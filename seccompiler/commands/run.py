@@ -7,10 +7,10 @@ import signal
 
 import click
 
-from seccompiler.errors import SeccompilerError
-from seccompiler.ioutil import write_atomic
-from seccompiler.pipeline import load_program
-from seccompiler.supervise import RunResult, run_supervised
+from seccompiler.base.errors import SeccompilerError
+from seccompiler.base.fsio import write_atomic
+from seccompiler.compile import load_program
+from seccompiler.runner.supervise import RunResult, run_supervised
 
 OWN_FAILURE = 125  # as docker run: the tool itself failed, the program never ran
 
@@ -75,7 +75,7 @@ def run_cmd(
     try:
         program = load_program(policy, caps=caps or None)
     except SeccompilerError as exc:
-        from seccompiler.cli import render_error
+        from seccompiler.commands.cli import render_error
 
         click.echo(render_error(exc), err=True)
         click.echo(f"seccompiler: the policy {policy} does not compile; not running", err=True)
@@ -83,7 +83,7 @@ def run_cmd(
     try:
         result = run_supervised(list(command), program, audit=audit)
     except SeccompilerError as exc:  # e.g. no x86_64 ABI in the policy, native parts missing
-        from seccompiler.cli import render_error
+        from seccompiler.commands.cli import render_error
 
         click.echo(render_error(exc), err=True)
         return OWN_FAILURE

@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from seccompiler.abi import Abi
+from seccompiler.arch.abi import Abi
+from seccompiler.base.errors import UsageError
 from seccompiler.bpf.emulate import Filter
-from seccompiler.bpf.sources import Source, load
 from seccompiler.bpf.stats import FilterStats, default_mix, filter_stats, load_mix
-from seccompiler.errors import UsageError
+from seccompiler.commands.sources import Source, load
 
 
 def family_filters(src: Source, layout: str = "runc") -> dict[str, tuple[Filter, tuple[Abi, ...]]]:
@@ -28,8 +28,8 @@ def family_filters(src: Source, layout: str = "runc") -> dict[str, tuple[Filter,
             assert src.program is not None
             out[fam] = (Filter.from_bytes(compile_family(src.program, fam), abis[0].endian), abis)
         else:
-            from seccompiler import libseccomp_ref
-            from seccompiler.ocijson import Profile
+            from seccompiler.frontend.ocijson import Profile
+            from seccompiler.prove import libseccomp_ref
 
             assert isinstance(src.profile, Profile)
             if not all(libseccomp_ref.supports(a) for a in abis):

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from seccompiler import abi as abimod
-from seccompiler import catalog, tables
-from seccompiler.errors import InputError, SyscallNotFound, UsageError
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import catalog, tables
+from seccompiler.base.errors import InputError, SyscallNotFound, UsageError
 
 
 def _abis(selected: tuple[str, ...]) -> list[abimod.Abi]:

@@ -7,10 +7,11 @@ import sys
 
 import click
 
-from seccompiler import abi as abimod
-from seccompiler import livetest, tables
-from seccompiler.errors import UsageError
-from seccompiler.pipeline import load_program
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
+from seccompiler.base.errors import UsageError
+from seccompiler.compile import load_program
+from seccompiler.runner import livetest
 
 
 def _split(values: tuple[str, ...]) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.bpf.sources import load, parse_abis
-from seccompiler.errors import UsageError
-from seccompiler.ioutil import read_bytes
-from seccompiler.verify import VerifyReport, verify_bpf
+from seccompiler.base.errors import UsageError
+from seccompiler.base.fsio import read_bytes
+from seccompiler.commands.sources import load, parse_abis
+from seccompiler.prove.verify import VerifyReport, verify_bpf
 
 
 @click.command("verify")
@@ -56,7 +56,8 @@ def verify_cmd(
 
         reports += [verify_bpf(program, compile_family(program, f), f) for f in families]
     else:
-        from seccompiler import libseccomp_ref, ocijson
+        from seccompiler.frontend import ocijson
+        from seccompiler.prove import libseccomp_ref
 
         assert isinstance(src.profile, ocijson.Profile)
         for fam in families:
@@ -89,6 +90,6 @@ def verify_cmd(
 
 
 def _caps(caps: tuple[str, ...]) -> frozenset[str]:
-    from seccompiler.resolve import normalise_caps
+    from seccompiler.frontend.resolve import normalise_caps
 
     return normalise_caps(list(caps) or None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from seccompiler import yama
-from seccompiler.cli import render_error
+from seccompiler.commands.cli import render_error
+from seccompiler.platform import yama
 
 _proc_root = click.option(
     "--proc-root",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seccompiler.errors import InputError, Location
+from seccompiler.base.errors import InputError, Location
 
 
 @dataclass(eq=False)

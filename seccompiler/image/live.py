@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from seccompiler import abi as abimod
-from seccompiler import supervise, tables
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
 from seccompiler.image.plan import ExecPlan
 from seccompiler.image.runner import OUTPUT_TAIL, Outcome, Refusal
 from seccompiler.image.sandbox import run_view
 from seccompiler.program import ALLOW, AbiProgram, Program
+from seccompiler.runner import supervise
 
 TIMEOUT_STATUS = 124  # as timeout(1)
 _HOST_ABIS = ("x86_64", "x86")

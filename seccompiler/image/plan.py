@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seccompiler.errors import InputError, Location
+from seccompiler.base.errors import InputError, Location
 from seccompiler.image.config import ImageConfig
 
 MAX_SYMLINKS = 40  # the kernel's limit (MAXSYMLINKS)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
-from seccompiler.errors import UsageError
+from seccompiler.base.errors import UsageError
 from seccompiler.image.config import ImageConfig, load_json, parse_config
 from seccompiler.image.errors import Budget, ImageError, Limits, located
 from seccompiler.image.layer import _EOF_HEADER, LayerReport, _probe_class, apply_layer, normalise

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seccompiler import yamlsrc
-from seccompiler.errors import InputError, Location
-from seccompiler.ioutil import read_text
-from seccompiler.tables import suggest
+from seccompiler.arch.tables import suggest
+from seccompiler.base import yamlsrc
+from seccompiler.base.errors import InputError, Location
+from seccompiler.base.fsio import read_text
 
 _KEYS = frozenset({"name", "command", "status", "output", "timeout"})
 MAX_TESTS = 1000

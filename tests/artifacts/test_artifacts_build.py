@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler import build as build_mod
-from seccompiler.artifacts import MANIFEST
-from seccompiler.build import build_dist
-from seccompiler.cli import main
-from seccompiler.errors import InputError
+from seccompiler.base.errors import InputError
+from seccompiler.commands.cli import main
+from seccompiler.platform import build as build_mod
+from seccompiler.platform.artifacts import MANIFEST
+from seccompiler.platform.build import build_dist
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = REPO / "profiles"
@@ -155,7 +155,7 @@ def test_failed_check_leaves_dist_untouched(
 KILLER = textwrap.dedent(
     """
     import os, pathlib, signal, sys
-    from seccompiler.cli import main
+    from seccompiler.commands.cli import main
     written = 0
     real = pathlib.Path.write_bytes
     def write_bytes(self, data):
@@ -227,7 +227,7 @@ def test_bytes_do_not_depend_on_the_hash_seed(built: Path, tmp_path: Path) -> No
     out = tmp_path / "seeded"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run(
-        [sys.executable, "-m", "seccompiler.cli", "build", str(PROFILES), "-o", str(out)],
+        [sys.executable, "-m", "seccompiler.commands.cli", "build", str(PROFILES), "-o", str(out)],
         env=env,
         check=True,
         capture_output=True,

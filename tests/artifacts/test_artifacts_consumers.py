@@ -14,8 +14,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from seccompiler import tables, yama
-from seccompiler.artifacts import (
+from seccompiler.arch import tables
+from seccompiler.base.errors import InputError
+from seccompiler.platform import yama
+from seccompiler.platform.artifacts import (
     MANIFEST,
     CompiledProfile,
     admission,
@@ -26,7 +28,6 @@ from seccompiler.artifacts import (
     spo,
     with_manifest,
 )
-from seccompiler.errors import InputError
 
 OCI: dict[str, Any] = {
     "defaultAction": "SCMP_ACT_ALLOW",
@@ -416,14 +417,14 @@ def test_pss_files_are_present_and_checked(files: dict[str, bytes]) -> None:
 
 
 def test_pss_config_with_other_defaults_is_refused() -> None:
-    from seccompiler.pss.admission import admission_configuration
+    from seccompiler.platform.pss.admission import admission_configuration
 
     with pytest.raises(InputError):
         checks.check_pss_config(admission_configuration(enforce="restricted"), "x")
 
 
 def test_guard_cel_is_compared_with_its_rules() -> None:
-    from seccompiler.pss.guard import guard_manifests
+    from seccompiler.platform.pss.guard import guard_manifests
 
     manifests = guard_manifests()
     checks.check_guard(manifests, lambda name, labels, old: _twin(name, labels, old), "g")
@@ -432,7 +433,7 @@ def test_guard_cel_is_compared_with_its_rules() -> None:
 
 
 def _twin(name: str, labels: Any, old: Any) -> list[str]:
-    from seccompiler.pss.guard import NamespaceChange, guard_denials
+    from seccompiler.platform.pss.guard import NamespaceChange, guard_denials
 
     return guard_denials(NamespaceChange(name, labels, old))
 

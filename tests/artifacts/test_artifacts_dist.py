@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler.artifacts import dist
-from seccompiler.errors import UsageError
-from seccompiler.ioutil import replace_tree
+from seccompiler.base.errors import UsageError
+from seccompiler.base.fsio import replace_tree
+from seccompiler.platform.artifacts import dist
 
 FILES = {
     "MANIFEST.json": b"{}\n",

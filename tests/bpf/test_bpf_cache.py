@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from bpfkit import X86_64, libseccomp_filter
 
-from seccompiler.abi import ABIS
+from seccompiler.arch.abi import ABIS
+from seccompiler.arch.tables import table
 from seccompiler.bpf import insn as b
 from seccompiler.bpf.cache import cached_allow, exempt, is_const_allow
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.stats import abi_stats, load_mix
-from seccompiler.tables import table
 
 S, J = b.stmt, b.jump
 ALLOW = S(b.RET | b.K, 0x7FFF0000)
@@ -80,7 +80,7 @@ def test_libseccomp_filter_cache_and_paths() -> None:
 def test_mix_file_errors_are_located(tmp_path: Path) -> None:
     p = tmp_path / "mix.tsv"
     p.write_text("# header\nread\t10\nbad line here\n")
-    from seccompiler.errors import InputError
+    from seccompiler.base.errors import InputError
 
     with pytest.raises(InputError) as exc:
         load_mix(p)

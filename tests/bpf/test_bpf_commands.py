@@ -11,8 +11,8 @@ from bpfkit import libseccomp_filter
 from seccompiler.backends.bpf import compile_family
 from seccompiler.bpf import insn as b
 from seccompiler.bpf.disasm import disassemble
-from seccompiler.cli import main
-from seccompiler.pipeline import load_program
+from seccompiler.commands.cli import main
+from seccompiler.compile import load_program
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -44,9 +44,9 @@ BIG = (
 
 @pytest.mark.parametrize("family", ["x86_64", "aarch64", "riscv64", "s390x", "ppc64"])
 def test_round_trip_on_every_filter_we_emit(tmp_path: Path, family: str) -> None:
-    from seccompiler.abi import ABIS
+    from seccompiler.arch.abi import ABIS
     from seccompiler.bpf.asm import assemble_listing
-    from seccompiler.verify import verify_bpf
+    from seccompiler.prove.verify import verify_bpf
 
     policy = tmp_path / "big.yaml"
     policy.write_text(BIG)

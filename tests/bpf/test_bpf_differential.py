@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler import libseccomp_ref, ocijson
-from seccompiler.errors import InputError
-from seccompiler.verify import verify_bpf
+from seccompiler.base.errors import InputError
+from seccompiler.frontend import ocijson
+from seccompiler.prove import libseccomp_ref
+from seccompiler.prove.verify import verify_bpf
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 PROFILES = ["moby-default.json", "podman-seccomp.json"]
@@ -45,7 +46,7 @@ def test_names_this_libseccomp_does_not_know_are_reported() -> None:
 
 
 def test_big_endian_and_unsupported_families_are_refused_not_mangled() -> None:
-    from seccompiler.abi import ABIS
+    from seccompiler.arch.abi import ABIS
 
     assert not libseccomp_ref.supports(ABIS["s390x"])  # 2.5.4 byte-swaps its return values
     profile = ocijson.load(str(DATA / "moby-default.json"))
@@ -65,7 +66,7 @@ EXPRESSIBLE = (
 
 
 def test_build_program_agrees_where_libseccomp_can_say_it(tmp_path: Path) -> None:
-    from seccompiler.pipeline import load_program
+    from seccompiler.compile import load_program
 
     policy = tmp_path / "small.yaml"
     policy.write_text(EXPRESSIBLE)
@@ -77,7 +78,7 @@ def test_build_program_agrees_where_libseccomp_can_say_it(tmp_path: Path) -> Non
 
 
 def test_build_program_lists_what_it_cannot_say(tmp_path: Path) -> None:
-    from seccompiler.pipeline import load_program
+    from seccompiler.compile import load_program
 
     policy = tmp_path / "p.yaml"
     policy.write_text(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bpfkit import libseccomp_filter
 
-from seccompiler.abi import ABIS
+from seccompiler.arch.abi import ABIS
 from seccompiler.bpf import insn as b
 from seccompiler.bpf.asm import AsmError, assemble, assemble_listing
 from seccompiler.bpf.disasm import disassemble, render_insn, ret_name

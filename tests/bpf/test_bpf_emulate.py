@@ -197,7 +197,7 @@ def test_kernel_checker_refusals(insns: list[b.Insn], reason: str, pc: int) -> N
 
 
 def test_too_long_is_refused_on_decode() -> None:
-    from seccompiler.errors import InputError
+    from seccompiler.base.errors import InputError
 
     with pytest.raises(InputError):
         Filter.from_bytes(b.encode([RET] * (b.BPF_MAXINSNS + 1)))

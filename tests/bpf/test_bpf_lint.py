@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bpfkit import export, libseccomp_filter
 
-from seccompiler.cli import main
+from seccompiler.commands.cli import main
 
 HEAD = "seccompiler: 1\nname: t\n"
 
@@ -77,7 +77,7 @@ def test_policy_findings(
 
 
 def _libseccomp() -> str:
-    from seccompiler.libseccomp_ref import version
+    from seccompiler.prove.libseccomp_ref import version
 
     return version()
 

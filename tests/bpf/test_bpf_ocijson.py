@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from seccompiler.errors import InputError, UsageError
-from seccompiler.ocijson import parse, resolve
+from seccompiler.base.errors import InputError, UsageError
+from seccompiler.frontend.ocijson import parse, resolve
 from seccompiler.program import Action, ActionKind
 
 EPERM = Action(ActionKind.ERRNO, 1)
@@ -28,8 +28,8 @@ def profile(*rules: dict[str, object], **top: object) -> str:
 
 
 def decide(text: str, abi: str, name: str, args: tuple[int, ...] = (), **kw: object) -> Action:
-    from seccompiler.abi import ABIS
-    from seccompiler.tables import table
+    from seccompiler.arch.abi import ABIS
+    from seccompiler.arch.tables import table
 
     prog = resolve(parse(text, "p.json"), **kw).program  # type: ignore[arg-type]
     a = ABIS[abi]

@@ -7,14 +7,14 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seccompiler.base.errors import InputError
 from seccompiler.bpf import insn as b
 from seccompiler.bpf.asm import assemble
 from seccompiler.bpf.cache import is_const_allow
 from seccompiler.bpf.check import SECCOMP_CODES, BpfRejected, check
 from seccompiler.bpf.disasm import disassemble
 from seccompiler.bpf.emulate import Filter, SeccompData
-from seccompiler.errors import InputError
-from seccompiler.ocijson import parse
+from seccompiler.frontend.ocijson import parse
 from seccompiler.program import ActionKind
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler.abi import ABIS
+from seccompiler.arch.abi import ABIS
 from seccompiler.backends.bpf import compile_family
 from seccompiler.bpf import insn as b
-from seccompiler.pipeline import load_program
+from seccompiler.compile import load_program
 from seccompiler.program import Program
-from seccompiler.verify import boundary_values, verify_bpf
+from seccompiler.prove.verify import boundary_values, verify_bpf
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = str(REPO / "profiles" / "keisson-default.yaml")

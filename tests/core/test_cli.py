@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler.cli import main
+from seccompiler.commands.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = str(REPO / "profiles" / "keisson-default.yaml")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler.errors import ErrorList, InputError, PolicyError, SyscallNotFound
-from seccompiler.policy import load_policy
+from seccompiler.base.errors import ErrorList, InputError, PolicyError, SyscallNotFound
+from seccompiler.frontend.policy import load_policy
 
 HEAD = "seccompiler: 1\nname: t\nabis: [x86_64]\ndefault: allow\n"
 

@@ -3,7 +3,7 @@
 - Program.decide rows: (policy, abi, syscall, args, caps → action).
 - BPF: the verifier proves each family filter equal to Program.decide, on every ABI,
   including big-endian ones where argument words sit the other way round.
-- OCI: the JSON read back with libseccomp's rules (seccompiler.ocijson, written
+- OCI: the JSON read back with libseccomp's rules (seccompiler.frontend.ocijson, written
   independently of the backend) decides like the program on boundary arguments.
 """
 
@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler import abi as abimod
-from seccompiler import ocijson, tables
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
 from seccompiler.backends import bpf, oci
-from seccompiler.pipeline import load_program
+from seccompiler.compile import load_program
+from seccompiler.frontend import ocijson
 from seccompiler.program import Action, Program
-from seccompiler.verify import arg_vectors, verify_bpf
+from seccompiler.prove.verify import arg_vectors, verify_bpf
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = REPO / "profiles" / "keisson-default.yaml"
@@ -354,7 +355,7 @@ def test_oci_profile_shape(family: str, default: tuple[str, int | None]) -> None
 
 def test_oci_output_loads_into_libseccomp() -> None:
     """Every rule of every family profile is accepted by the system libseccomp."""
-    from seccompiler import libseccomp_ref
+    from seccompiler.prove import libseccomp_ref
 
     prog = load_program(str(DEFAULT))
     for family in prog.families():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler import abi as abimod
-from seccompiler import catalog, tables
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import catalog, tables
 
 REPO = Path(__file__).resolve().parents[2]
 

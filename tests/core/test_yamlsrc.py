@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seccompiler.errors import InputError
-from seccompiler.policy import load_policy
-from seccompiler.yamlsrc import LList, LMap, load_file, load_text
+from seccompiler.base.errors import InputError
+from seccompiler.base.yamlsrc import LList, LMap, load_file, load_text
+from seccompiler.frontend.policy import load_policy
 
 BOMB = "\n".join(
     ["a: &a [x, x, x, x, x, x, x, x, x, x]"]

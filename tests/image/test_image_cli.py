@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from imagekit import Entry, config_doc, layer_tar, oci_files, write_tar
 
-from seccompiler.cli import main
+from seccompiler.commands.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = str(ROOT / "profiles" / "keisson-default.yaml")

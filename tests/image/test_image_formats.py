@@ -22,7 +22,7 @@ from imagekit import (
     write_tar,
 )
 
-from seccompiler.errors import UsageError
+from seccompiler.base.errors import UsageError
 from seccompiler.image import ImageError, open_image, prepared
 from seccompiler.image.config import parse_config
 from seccompiler.image.errors import Limits

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from imagekit import BUSYBOX, Entry, busybox_image, layer_tar
 
-from seccompiler.native import LAUNCHER, OUT_DIR
-from seccompiler.pipeline import load_program
+from seccompiler.compile import load_program
+from seccompiler.runner.native import LAUNCHER, OUT_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "profiles" / "keisson-default.yaml"
@@ -69,7 +69,7 @@ tests:
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "seccompiler.cli", *args],
+        [sys.executable, "-m", "seccompiler.commands.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

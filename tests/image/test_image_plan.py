@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from imagekit import BUSYBOX, busybox_image
 
-from seccompiler.errors import InputError
+from seccompiler.base.errors import InputError
 from seccompiler.image.config import ImageConfig
 from seccompiler.image.plan import CommandError, make_plan, resolve_in_root, resolve_user
 from seccompiler.image.runner import Outcome, Refusal, judge, render_summary, run_tests

@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # the suite imports test modules
 
 from livekit import DEFAULT, policy_text
 
-from seccompiler import native
-from seccompiler.pipeline import load_program
+from seccompiler.compile import load_program
 from seccompiler.program import Program
+from seccompiler.runner import native
 
 
 @pytest.fixture

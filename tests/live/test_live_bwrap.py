@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from livekit import NO_MKDIR
 
-from seccompiler import tables
+from seccompiler.arch import tables
 from seccompiler.backends.bpf import compile_family
 from seccompiler.program import Program
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from livekit import DEFAULT
 
-from seccompiler import cli, livetest, tables
+from seccompiler.arch import tables
+from seccompiler.commands import cli
 from seccompiler.program import ActionKind, Program
+from seccompiler.runner import livetest
 
 pytestmark = pytest.mark.live
 
@@ -35,7 +37,7 @@ def _machine_state(cwd: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def default_report() -> tuple[livetest.Report, dict[str, object], dict[str, object]]:
-    from seccompiler.pipeline import load_program
+    from seccompiler.compile import load_program
 
     cwd = Path.cwd()
     before = _machine_state(cwd)

@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import pytest
 
-from seccompiler import native, probe, tables
-from seccompiler.abi import ABIS, X32_SYSCALL_BIT
+from seccompiler.arch import tables
+from seccompiler.arch.abi import ABIS, X32_SYSCALL_BIT
 from seccompiler.backends.bpf import compile_family
 from seccompiler.program import Program
+from seccompiler.runner import native, probe
 
 pytestmark = pytest.mark.live
 
@@ -151,7 +152,7 @@ def test_cffi_install_and_raw_syscall(make_program: Callable[[str], Program], ab
 
 
 def test_cffi_user_notification_round_trip(make_program: Callable[[str], Program]) -> None:
-    from seccompiler.supervise import audit_program
+    from seccompiler.runner.supervise import audit_program
 
     prog = audit_program(make_program(_getppid("errno(EACCES)")))
     bpf = compile_family(prog, "x86_64")

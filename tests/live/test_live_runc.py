@@ -18,9 +18,9 @@ from typing import Any
 import pyseccomp
 import pytest
 
-from seccompiler import livetest, native, probe
 from seccompiler.backends import oci
 from seccompiler.program import Program
+from seccompiler.runner import livetest, native, probe
 
 pytestmark = pytest.mark.live
 

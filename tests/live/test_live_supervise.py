@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from livekit import DEFAULT, NO_MKDIR
 
-from seccompiler import cli
+from seccompiler.commands import cli
 from seccompiler.program import Action, ActionKind, Program
-from seccompiler.supervise import RunResult, run_supervised
+from seccompiler.runner.supervise import RunResult, run_supervised
 
 pytestmark = pytest.mark.live
 
@@ -212,7 +212,8 @@ def test_audit_labels_i386_calls_and_x32_numbers(
     make_program: Callable[[str], Program], capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The probe as the workload: mkdir through int 0x80, then an x32 getpid."""
-    from seccompiler import native, tables
+    from seccompiler.arch import tables
+    from seccompiler.runner import native
 
     mkdir32 = tables.table("x86").by_name["mkdir"]
     getpid_x32 = tables.table("x32").by_name["getpid"]

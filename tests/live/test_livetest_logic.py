@@ -11,12 +11,13 @@ from dataclasses import replace
 
 import pytest
 
-from seccompiler import livetest, probe, supervise, tables
-from seccompiler.abi import ABIS, X32_SYSCALL_BIT
+from seccompiler.arch import tables
+from seccompiler.arch.abi import ABIS, X32_SYSCALL_BIT
 from seccompiler.backends.bpf import compile_family
+from seccompiler.base.errors import InputError, UsageError
 from seccompiler.bpf.insn import RET, decode, encode
-from seccompiler.errors import InputError, UsageError
 from seccompiler.program import ALLOW, KILL_PROCESS, Action, ActionKind, Program
+from seccompiler.runner import livetest, probe, supervise
 
 EPERM = Action(ActionKind.ERRNO, errno.EPERM)
 ENOSYS = Action(ActionKind.ERRNO, errno.ENOSYS)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from seccompiler.pss.manifests import WORKLOADS, Manifests, parse_text
+from seccompiler.platform.pss.manifests import WORKLOADS, Manifests, parse_text
 
 # A pod that passes every check at every level and version.
 RESTRICTED_POD: dict[str, Any] = {

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pss_helpers import base_pod, parse_yaml, wrap
 
-from seccompiler.pss.manifests import WORKLOADS
-from seccompiler.pss.registry import DEFAULT
-from seccompiler.pss.versions import Level, LevelVersion, parse_version
+from seccompiler.platform.pss.manifests import WORKLOADS
+from seccompiler.platform.pss.registry import DEFAULT
+from seccompiler.platform.pss.versions import Level, LevelVersion, parse_version
 
 Pod = dict[str, Any]
 Change = Callable[[Pod], None]

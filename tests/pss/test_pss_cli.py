@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pss_helpers import base_pod, wrap
 
-from seccompiler.cli import main
+from seccompiler.commands.cli import main
 
 E = "pod-security.kubernetes.io/enforce"
 

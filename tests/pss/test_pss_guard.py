@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seccompiler.errors import UsageError
-from seccompiler.pss.guard import (
+from seccompiler.base.errors import UsageError
+from seccompiler.platform.pss.guard import (
     MSG_DOWNGRADE,
     MSG_LEVEL,
     MSG_PRIVILEGED,
@@ -24,7 +24,7 @@ from seccompiler.pss.guard import (
     guard_manifests,
     msg_version,
 )
-from seccompiler.pss.versions import Version
+from seccompiler.platform.pss.versions import Version
 
 E = "pod-security.kubernetes.io/enforce"
 EV = "pod-security.kubernetes.io/enforce-version"

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pss_helpers import base_pod, wrap
 
-from seccompiler.errors import InputError
-from seccompiler.pss.manifests import Manifests, parse_text, read_manifests
+from seccompiler.base.errors import InputError
+from seccompiler.platform.pss.manifests import Manifests, parse_text, read_manifests
 
 
 def parse(text: str, path: str = "m.yaml") -> Manifests:
@@ -176,8 +176,8 @@ _keys = st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_keys, _values, max_size=4))
 def test_any_spec_gives_a_verdict_or_a_located_error(spec: dict[str, object]) -> None:
-    from seccompiler.pss.registry import DEFAULT
-    from seccompiler.pss.versions import Level, LevelVersion
+    from seccompiler.platform.pss.registry import DEFAULT
+    from seccompiler.platform.pss.versions import Level, LevelVersion
 
     doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "f"}, "spec": spec}
     for text in (json.dumps(doc), json.dumps(doc, indent=1)):

@@ -10,16 +10,21 @@ import pytest
 import yaml
 from pss_helpers import base_pod, parse_yaml, wrap
 
-from seccompiler.errors import InputError, UsageError
-from seccompiler.pss.admission import (
+from seccompiler.base.errors import InputError, UsageError
+from seccompiler.platform.pss.admission import (
     admission_configuration,
     load_configuration,
     parse_configuration,
     platform_configuration,
 )
-from seccompiler.pss.evaluate import Judge, dry_run_namespace, fixed_policy, namespace_policy
-from seccompiler.pss.registry import DEFAULT, NEWEST, Evaluator
-from seccompiler.pss.versions import (
+from seccompiler.platform.pss.evaluate import (
+    Judge,
+    dry_run_namespace,
+    fixed_policy,
+    namespace_policy,
+)
+from seccompiler.platform.pss.registry import DEFAULT, NEWEST, Evaluator
+from seccompiler.platform.pss.versions import (
     LATEST,
     PLATFORM_DEFAULTS,
     UPSTREAM_DEFAULTS,

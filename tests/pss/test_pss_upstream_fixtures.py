@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler.pss.manifests import read_manifests
-from seccompiler.pss.registry import DEFAULT
-from seccompiler.pss.versions import Level, LevelVersion, parse_version
+from seccompiler.platform.pss.manifests import read_manifests
+from seccompiler.platform.pss.registry import DEFAULT
+from seccompiler.platform.pss.versions import Level, LevelVersion, parse_version
 
 ROOT = os.environ.get("PSA_TESTDATA")
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seccompiler import yama
-from seccompiler.cli import main
-from seccompiler.errors import InputError, UsageError
+from seccompiler.base.errors import InputError, UsageError
+from seccompiler.commands.cli import main
+from seccompiler.platform import yama
 
 
 def fake_proc(tmp_path: Path, scope: str | None, cmdline: str = "quiet") -> Path:

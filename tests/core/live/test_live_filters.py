@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from seccompiler import tables
+from seccompiler.arch import tables
 from seccompiler.backends import bpf, oci
-from seccompiler.pipeline import load_program
+from seccompiler.compile import load_program
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT = REPO / "profiles" / "keisson-default.yaml"

@@ -1,0 +1,111 @@
+"""The ``seccompiler`` command: the only place where errors become text and exit codes.
+
+Exit codes, the same for every command: 0 success; 1 the input was read and found wanting;
+2 usage errors. Commands that run a program return its status, or 125/126/127 as
+``docker run`` does. Commands are loaded lazily so that start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from seccompiler import __version__
+from seccompiler.base.errors import ErrorList, InputError, SeccompilerError, UsageError
+
+# name -> "module:attribute"; each module lives in seccompiler/commands/.
+COMMANDS: dict[str, str] = {
+    "compile": "seccompiler.commands.compile:compile_cmd",
+    "build": "seccompiler.commands.build:build_cmd",
+    "syscalls": "seccompiler.commands.syscalls:syscalls_cmd",
+    "bpf": "seccompiler.commands.bpf:bpf_group",
+    "verify": "seccompiler.commands.verify:verify_cmd",
+    "diff": "seccompiler.commands.diff:diff_cmd",
+    "stats": "seccompiler.commands.stats:stats_cmd",
+    "lint": "seccompiler.commands.lint:lint_cmd",
+    "import": "seccompiler.commands.importer:import_cmd",
+    "test": "seccompiler.commands.test:test_cmd",
+    "run": "seccompiler.commands.run:run_cmd",
+    "record": "seccompiler.commands.record:record_cmd",
+    "image": "seccompiler.commands.image:image_group",
+    "pss": "seccompiler.commands.pss:pss_group",
+    "yama": "seccompiler.commands.yama:yama_group",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        cmd = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="seccompiler")
+def cli() -> None:
+    """Compile YAML syscall policies into seccomp filters and prove what they block."""
+
+
+def render_error(err: SeccompilerError) -> str:
+    """Render an error the way compilers do: ``file:line:col: error: message``."""
+    if isinstance(err, ErrorList) and err.errors:
+        return "\n".join(render_error(e) for e in err.errors)
+    where = ""
+    if isinstance(err, InputError) and err.location is not None:
+        where = f"{err.location}: "
+    text = f"{where}error: {err.message}"
+    if err.hint:
+        text += f"\n  hint: {err.hint}"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status (the console script exits with it)."""
+    try:
+        rv: Any = cli.main(args=argv, prog_name="seccompiler", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except UsageError as exc:
+        click.echo(render_error(exc), err=True)
+        return 2
+    except SeccompilerError as exc:
+        click.echo(render_error(exc), err=True)
+        return 1
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if isinstance(rv, int):
+        return rv
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,99 @@
+"""The pipeline in one place: policy file → resolved program → backend files → proof.
+
+``compile`` writes, per kernel family of the program: ``oci/<family>.json`` (flat
+runtime-spec profile), ``bpf/<family>.bpf`` (raw filter in the family's byte order),
+``pfc/<family>.pfc`` (readable pseudo code). Every BPF file is proved equal to the program
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+from seccompiler.backends import bpf, oci, pfc
+from seccompiler.base.errors import InputError, UsageError
+from seccompiler.frontend.policy import load_policy
+from seccompiler.frontend.resolve import resolve
+from seccompiler.program import Program
+from seccompiler.prove.verify import verify_bpf
+
+
+def load_program(
+    policy_path: str, *, caps: Iterable[str] | None = None, abis: Sequence[str] | None = None
+) -> Program:
+    """Read, check and resolve a policy file."""
+    return resolve(load_policy(policy_path), caps=caps, abis=abis)
+
+
+FORMATS = ("oci", "bpf", "pfc")
+
+
+def parse_formats(raw: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in raw:
+        for part in item.split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part not in FORMATS:
+                raise UsageError(f"unknown format '{part}'", hint=f"formats: {', '.join(FORMATS)}")
+            if part not in out:
+                out.append(part)
+    return tuple(out) or FORMATS
+
+
+def render_outputs(program: Program, formats: Iterable[str] = FORMATS) -> dict[str, bytes]:
+    """Relative path → content for every requested format and family."""
+    wanted = set(formats)
+    files: dict[str, bytes] = {}
+    for family in bpf.families(program):
+        if "oci" in wanted:
+            files[f"oci/{family}.json"] = oci.render_family(program, family)
+        if "bpf" in wanted:
+            files[f"bpf/{family}.bpf"] = bpf.compile_family(program, family)
+        if "pfc" in wanted:
+            files[f"pfc/{family}.pfc"] = pfc.render(program, family).encode()
+    return files
+
+
+def notes(program: Program, files: Mapping[str, bytes]) -> list[str]:
+    """What a reader of the outputs should know that the files cannot say themselves."""
+    out = []
+    unknown = program.abis[0].unknown
+    for rel, data in sorted(files.items()):
+        if rel.startswith("oci/") and not oci.default_is_unknown(program, json.loads(data)):
+            out.append(
+                f"note: {rel}: defaultAction is not {unknown}: libseccomp could not express the "
+                "policy exactly around it, so numbers newer than the table fall to the default "
+                "there (runc answers ENOSYS for numbers above the newest it knows; the BPF "
+                "output is exact)"
+            )
+    return out
+
+
+class ProofFailed(InputError):
+    """An emitted filter disagrees with the policy it was compiled from."""
+
+
+def prove_outputs(program: Program, files: Mapping[str, bytes]) -> list[str]:
+    """Verify every ``bpf/<family>.bpf`` among ``files``; return one summary line per ABI."""
+    lines: list[str] = []
+    for rel, data in sorted(files.items()):
+        if not rel.startswith("bpf/"):
+            continue
+        family = rel.removeprefix("bpf/").removesuffix(".bpf")
+        report = verify_bpf(program, data, family)
+        lines.extend(report.lines())
+        if report.rejected is not None:
+            raise ProofFailed(
+                f"{rel}: the kernel would refuse this filter: {report.rejected.message}",
+                hint="this is a compiler bug; please report it with the policy",
+            )
+        if not report.ok:
+            raise ProofFailed(
+                f"{rel}: the filter disagrees with the policy in {len(report.disagreements)} "
+                f"cases, first: {report.disagreements[0]}",
+                hint="this is a compiler bug; please report it with the policy",
+            )
+    return lines

@@ -1,0 +1,140 @@
+"""Resolve a ``Policy`` into a ``Program``: per ABI, every syscall number's decision list.
+
+Semantics: rules apply in order and the last matching rule wins, so later rules (and files
+that extend others) override earlier ones. A rule whose capabilities are not all granted, or
+whose ``abis`` exclude the ABI, does not apply. Syscalls no rule names get ``default``;
+numbers the table does not know get ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import catalog, tables
+from seccompiler.base.errors import UsageError
+from seccompiler.frontend.policy import ArgSpec, Policy, RuleSpec, expand_names
+from seccompiler.program import (
+    AbiProgram,
+    Action,
+    ArgCond,
+    Origin,
+    Program,
+    Rule,
+    SyscallProgram,
+)
+
+
+def normalise_caps(caps: Iterable[str] | None) -> frozenset[str]:
+    """Parse ``--caps`` values: names, ``default``, ``none``, ``all``; None means default.
+
+    The default is the container runtimes' default capability set.
+    """
+    if caps is None:
+        return catalog.DEFAULT_CAPS
+    out: set[str] = set()
+    for raw in caps:
+        for part in raw.split(","):
+            word = part.strip().upper()
+            if word in ("", "NONE"):
+                continue
+            if word == "ALL":
+                out.update(catalog.CAPABILITIES)
+            elif word == "DEFAULT":
+                out.update(catalog.DEFAULT_CAPS)
+            else:
+                cap = word if word.startswith("CAP_") else "CAP_" + word
+                if cap not in catalog.CAPABILITIES:
+                    raise UsageError(
+                        f"unknown capability '{part.strip()}'",
+                        hint="use names such as CAP_SYS_ADMIN, or 'default', 'none', 'all'",
+                    )
+                out.add(cap)
+    return frozenset(out)
+
+
+def select_abis(policy: Policy, abis: Sequence[str] | None) -> tuple[str, ...]:
+    """The policy's ABIs, or the subset ``--abi`` asks for (an ABI it lacks is a usage error)."""
+    if not abis:
+        return policy.abis
+    out = []
+    for raw in abis:
+        for part in raw.split(","):
+            if not part.strip():
+                continue
+            a = abimod.lookup(part)
+            if a is None:
+                raise UsageError(f"unknown ABI '{part}'", hint=f"known: {', '.join(abimod.ABIS)}")
+            if a.name not in policy.abis:
+                raise UsageError(
+                    f"the policy does not cover ABI '{a.name}'",
+                    hint=f"it covers: {', '.join(policy.abis)}",
+                )
+            if a.name not in out:
+                out.append(a.name)
+    return tuple(out)
+
+
+def _conds(args: Sequence[ArgSpec], syscall: str) -> list[tuple[ArgCond, ...]]:
+    """Argument specs → alternative condition tuples (a value list multiplies out)."""
+    int_args = catalog.int_args().get(syscall, frozenset())
+    alts: list[tuple[ArgCond, ...]] = [()]
+    for spec in args:
+        width = spec.width or (32 if spec.index in int_args else 64)
+        limit = (1 << width) - 1
+        options = [
+            ArgCond(spec.index, spec.op, v & limit, spec.mask & limit, width) for v in spec.values
+        ]
+        alts = [(*a, c) for a in alts for c in options]
+    return alts
+
+
+def _origin(policy_rule: RuleSpec, reason: str) -> Origin:
+    m = policy_rule.action_mark
+    return Origin(m.path, m.line, m.column, reason)
+
+
+def resolve_abi(policy: Policy, abi_name: str, caps: frozenset[str]) -> AbiProgram:
+    abi = abimod.ABIS[abi_name]
+    table = tables.table(abi)
+    per_nr: dict[int, list[Rule]] = {}
+    for spec in policy.rules:
+        if spec.abis is not None and abi_name not in spec.abis:
+            continue
+        if not spec.caps <= caps:
+            continue
+        for name, reason in expand_names(spec).items():
+            nr = table.by_name.get(name)
+            if nr is None:
+                continue
+            origin = _origin(spec, reason)
+            for conds in _conds(spec.args, name):
+                per_nr.setdefault(nr, []).append(Rule(conds, spec.action, origin))
+    syscalls: dict[int, SyscallProgram] = {}
+    for nr, name in sorted(table.by_nr.items()):
+        fallback: Action = policy.default
+        fallback_origin: Origin | None = None
+        ordered: list[Rule] = []
+        for rule in reversed(per_nr.get(nr, [])):  # last rule first: it wins
+            if not rule.conditions:
+                fallback, fallback_origin = rule.action, rule.origin
+                break
+            ordered.append(rule)
+        # rules that cannot change the answer are dropped: same action as what follows them
+        while ordered and ordered[-1].action == fallback:
+            ordered.pop()
+        syscalls[nr] = SyscallProgram(name, nr, tuple(ordered), fallback, fallback_origin)
+    return AbiProgram(abi, syscalls, policy.default, policy.unknown, table.max_nr)
+
+
+def resolve(
+    policy: Policy, *, caps: Iterable[str] | None = None, abis: Sequence[str] | None = None
+) -> Program:
+    """Resolve ``policy`` for the granted capabilities and the selected ABIs."""
+    granted = normalise_caps(caps)
+    chosen = select_abis(policy, abis)
+    return Program(
+        name=policy.name,
+        abis=tuple(resolve_abi(policy, a, granted) for a in chosen),
+        sources=policy.sources,
+    )

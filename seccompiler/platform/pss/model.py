@@ -1,0 +1,368 @@
+"""The part of a pod that the Pod Security Standards read, decoded with Go's typing rules.
+
+The API server decodes a manifest into typed structs before admission runs: a missing or
+null field is the zero value (``false``, ``""``, nil), and a value of the wrong type is a
+decoding error. ``decode_pod`` does the same for exactly the fields the checks read, so the
+checks see what the API server sees, and a wrong type is a located ``InputError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from seccompiler.base.errors import InputError
+from seccompiler.base.yamlsrc import LList, LMap
+
+# VolumeSource members, in the order upstream tests them to name a restricted volume type.
+VOLUME_SOURCES = (
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "fc",
+    "azureFile",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SELinux:
+    type: str
+    user: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityFields:
+    """The securityContext fields shared by pods and containers; None means unset (nil)."""
+
+    run_as_non_root: bool | None = None
+    run_as_user: int | None = None
+    se_linux: SELinux | None = None
+    seccomp_type: str | None = None
+    apparmor_type: str | None = None
+    host_process: bool | None = None
+
+
+NO_SECURITY = SecurityFields()
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """A container of any kind (init, regular, ephemeral), as the checks read it."""
+
+    name: str
+    has_security_context: bool = False
+    security: SecurityFields = NO_SECURITY
+    privileged: bool | None = None
+    allow_privilege_escalation: bool | None = None
+    proc_mount: str | None = None
+    has_capabilities: bool = False
+    caps_add: tuple[str, ...] = ()
+    caps_drop: tuple[str, ...] = ()
+    host_ports: tuple[int, ...] = ()
+    probe_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    name: str
+    sources: frozenset[str]  # the VolumeSource members that are set (non-null)
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """The metadata and spec of a pod or pod template."""
+
+    annotations: Mapping[str, str]
+    containers: tuple[Container, ...]  # init, then regular, then ephemeral: upstream's order
+    host_network: bool = False
+    host_pid: bool = False
+    host_ipc: bool = False
+    host_users: bool | None = None
+    os_name: str | None = None
+    runtime_class: str | None = None
+    has_security_context: bool = False
+    security: SecurityFields = NO_SECURITY
+    sysctls: tuple[str, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+
+    @property
+    def windows(self) -> bool:
+        return self.os_name == "windows"
+
+    @property
+    def user_namespace(self) -> bool:
+        return self.host_users is False
+
+
+class DecodeError(InputError):
+    """A field has a type the API server would refuse to decode."""
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+class _Decoder:
+    """Typed field access that names the field path and its position when a type is wrong."""
+
+    def fail(
+        self, parent: Any, key: str | int, path: str, expected: str, value: Any
+    ) -> DecodeError:
+        loc = None
+        if isinstance(parent, LMap) and isinstance(key, str):
+            loc = parent.where(key).location()
+        if isinstance(parent, LList) and isinstance(key, int):
+            loc = parent.where(key).location()
+        return DecodeError(
+            f"{path}: expected {expected}, got {_type_name(value)}",
+            hint="the API server would reject this manifest as undecodable",
+            location=loc,
+        )
+
+    def mapping(self, m: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+        value = m.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(m, key, path, "a mapping", value)
+        return value
+
+    def sequence(self, m: Mapping[str, Any], key: str, path: str) -> Sequence[Any]:
+        value = m.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(m, key, path, "a list", value)
+        return value
+
+    def item_map(self, seq: Sequence[Any], i: int, path: str) -> Mapping[str, Any]:
+        value = seq[i]
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(seq, i, f"{path}[{i}]", "a mapping", value)
+        return value
+
+    def item_str(self, seq: Sequence[Any], i: int, path: str) -> str:
+        value = seq[i]
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise self.fail(seq, i, f"{path}[{i}]", "a string", value)
+        return value
+
+    def boolean(self, m: Mapping[str, Any], key: str, path: str) -> bool | None:
+        value = m.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        raise self.fail(m, key, path, "a boolean", value)
+
+    def string(self, m: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = m.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise self.fail(m, key, path, "a string", value)
+
+    def integer(self, m: Mapping[str, Any], key: str, path: str, bits: int) -> int | None:
+        value = m.get(key)
+        if value is None:
+            return None
+        # sigs.k8s.io/yaml turns a YAML 80.0 into the JSON number 80, which decodes as an int.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(m, key, path, f"an int{bits}", value)
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise self.fail(m, key, path, f"an int{bits} in range", value)
+        return value
+
+    def string_map(self, m: Mapping[str, Any], key: str, path: str) -> Mapping[str, str]:
+        value = self.mapping(m, key, path)
+        if not value:
+            return {}
+        for k, item in value.items():
+            if item is not None and not isinstance(item, str):
+                raise self.fail(value, k, f"{path}[{k}]", "a string", item)
+        return {k: ("" if item is None else item) for k, item in value.items()}
+
+
+_D = _Decoder()
+fields = _D  # typed access for the manifest reader
+
+
+def _security(sc: Mapping[str, Any], path: str) -> SecurityFields:
+    se_linux = None
+    opts = _D.mapping(sc, "seLinuxOptions", f"{path}.seLinuxOptions")
+    if opts is not None:
+        p = f"{path}.seLinuxOptions"
+        se_linux = SELinux(
+            type=_D.string(opts, "type", f"{p}.type") or "",
+            user=_D.string(opts, "user", f"{p}.user") or "",
+            role=_D.string(opts, "role", f"{p}.role") or "",
+        )
+    seccomp = _D.mapping(sc, "seccompProfile", f"{path}.seccompProfile")
+    apparmor = _D.mapping(sc, "appArmorProfile", f"{path}.appArmorProfile")
+    windows = _D.mapping(sc, "windowsOptions", f"{path}.windowsOptions")
+    return SecurityFields(
+        run_as_non_root=_D.boolean(sc, "runAsNonRoot", f"{path}.runAsNonRoot"),
+        run_as_user=_D.integer(sc, "runAsUser", f"{path}.runAsUser", 64),
+        se_linux=se_linux,
+        seccomp_type=None
+        if seccomp is None
+        else (_D.string(seccomp, "type", f"{path}.seccompProfile.type") or ""),
+        apparmor_type=None
+        if apparmor is None
+        else (_D.string(apparmor, "type", f"{path}.appArmorProfile.type") or ""),
+        host_process=None
+        if windows is None
+        else _D.boolean(windows, "hostProcess", f"{path}.windowsOptions.hostProcess"),
+    )
+
+
+def _hosts(handler: Mapping[str, Any] | None, path: str) -> list[str]:
+    if handler is None:
+        return []
+    hosts = []
+    for action in ("httpGet", "tcpSocket"):
+        spec = _D.mapping(handler, action, f"{path}.{action}")
+        if spec is not None:
+            host = _D.string(spec, "host", f"{path}.{action}.host")
+            if host:
+                hosts.append(host)
+    return hosts
+
+
+def _container(c: Mapping[str, Any], path: str) -> Container:
+    name = _D.string(c, "name", f"{path}.name") or ""
+    ports = []
+    for i in range(len(seq := _D.sequence(c, "ports", f"{path}.ports"))):
+        port = _D.item_map(seq, i, f"{path}.ports")
+        ports.append(_D.integer(port, "hostPort", f"{path}.ports[{i}].hostPort", 32) or 0)
+    hosts: list[str] = []
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        hosts += _hosts(_D.mapping(c, probe, f"{path}.{probe}"), f"{path}.{probe}")
+    lifecycle = _D.mapping(c, "lifecycle", f"{path}.lifecycle")
+    if lifecycle is not None:
+        for hook in ("postStart", "preStop"):
+            p = f"{path}.lifecycle.{hook}"
+            hosts += _hosts(_D.mapping(lifecycle, hook, p), p)
+    sc = _D.mapping(c, "securityContext", f"{path}.securityContext")
+    if sc is None:
+        return Container(name=name, host_ports=tuple(ports), probe_hosts=tuple(hosts))
+    p = f"{path}.securityContext"
+    caps = _D.mapping(sc, "capabilities", f"{p}.capabilities")
+    add: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    if caps is not None:
+        seq = _D.sequence(caps, "add", f"{p}.capabilities.add")
+        add = tuple(_D.item_str(seq, i, f"{p}.capabilities.add") for i in range(len(seq)))
+        seq = _D.sequence(caps, "drop", f"{p}.capabilities.drop")
+        drop = tuple(_D.item_str(seq, i, f"{p}.capabilities.drop") for i in range(len(seq)))
+    return Container(
+        name=name,
+        has_security_context=True,
+        security=_security(sc, p),
+        privileged=_D.boolean(sc, "privileged", f"{p}.privileged"),
+        allow_privilege_escalation=_D.boolean(
+            sc, "allowPrivilegeEscalation", f"{p}.allowPrivilegeEscalation"
+        ),
+        proc_mount=_D.string(sc, "procMount", f"{p}.procMount"),
+        has_capabilities=caps is not None,
+        caps_add=add,
+        caps_drop=drop,
+        host_ports=tuple(ports),
+        probe_hosts=tuple(hosts),
+    )
+
+
+def _volume(vol: Mapping[str, Any], path: str) -> Volume:
+    name = _D.string(vol, "name", f"{path}.name") or ""
+    sources = []
+    for key in VOLUME_SOURCES:
+        if vol.get(key) is not None:
+            _D.mapping(vol, key, f"{path}.{key}")
+            sources.append(key)
+    # The API server's defaulting (core/v1 SetDefaults_Volume) makes a volume with no source
+    # an emptyDir before admission sees it.
+    return Volume(name, frozenset(sources or ("emptyDir",)))
+
+
+def decode_pod(
+    metadata: Mapping[str, Any] | None, spec: Mapping[str, Any] | None, prefix: str = ""
+) -> Pod:
+    """Decode a pod's metadata and spec; ``prefix`` (``spec.template.``) names their place."""
+    path = f"{prefix}spec"
+    annotations = _D.string_map(metadata or {}, "annotations", f"{prefix}metadata.annotations")
+    spec = spec or {}
+    containers = []
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        seq = _D.sequence(spec, key, f"{path}.{key}")
+        for i in range(len(seq)):
+            containers.append(
+                _container(_D.item_map(seq, i, f"{path}.{key}"), f"{path}.{key}[{i}]")
+            )
+    volumes = []
+    seq = _D.sequence(spec, "volumes", f"{path}.volumes")
+    for i in range(len(seq)):
+        volumes.append(_volume(_D.item_map(seq, i, f"{path}.volumes"), f"{path}.volumes[{i}]"))
+    os_spec = _D.mapping(spec, "os", f"{path}.os")
+    psc = _D.mapping(spec, "securityContext", f"{path}.securityContext")
+    sysctls: list[str] = []
+    if psc is not None:
+        p = f"{path}.securityContext.sysctls"
+        seq = _D.sequence(psc, "sysctls", p)
+        for i in range(len(seq)):
+            sysctls.append(_D.string(_D.item_map(seq, i, p), "name", f"{p}[{i}].name") or "")
+    return Pod(
+        annotations=annotations,
+        containers=tuple(containers),
+        host_network=bool(_D.boolean(spec, "hostNetwork", f"{path}.hostNetwork")),
+        host_pid=bool(_D.boolean(spec, "hostPID", f"{path}.hostPID")),
+        host_ipc=bool(_D.boolean(spec, "hostIPC", f"{path}.hostIPC")),
+        host_users=_D.boolean(spec, "hostUsers", f"{path}.hostUsers"),
+        os_name=None if os_spec is None else (_D.string(os_spec, "name", f"{path}.os.name") or ""),
+        runtime_class=_D.string(spec, "runtimeClassName", f"{path}.runtimeClassName"),
+        has_security_context=psc is not None,
+        security=NO_SECURITY if psc is None else _security(psc, f"{path}.securityContext"),
+        sysctls=tuple(sysctls),
+        volumes=tuple(volumes),
+    )

@@ -1,0 +1,474 @@
+"""``seccompiler test``: prove in the running kernel that a filter does what the policy says.
+
+Method (docs/testing.md explains it at length):
+
+1. Plan: every syscall of each ABI this machine can enter (x86_64; x86 through int 0x80;
+   x32 numbers, which the filter must refuse when the policy has no x32), plus one number
+   past the table, each with harmless arguments (zeros: bad fd, NULL, zero length) and,
+   for syscalls whose rules look at arguments, one argument vector per distinct answer.
+2. Twin: the same resolved program with every action other than ``allow`` replaced by
+   ``errno(N)`` with a distinctive N >= 4000, one per action, which no kernel path returns.
+   Both filters are compiled by the same backend; they are shown to be the same decision
+   function (instruction for instruction equal except for return values that map through
+   the code table, or else equal under the emulator on every planned input).
+3. Kernel, twin filter: a call answered -N was refused by the filter with the action coded
+   N; any other outcome means the filter let it through. No guessing from ordinary errnos.
+4. Kernel, real filter: each refusal shows the observable the policy promises (the errno
+   value; SIGSYS death for kill actions; a caught SIGSYS with the right si_errno for trap).
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
+from seccompiler.backends import bpf as bpf_backend
+from seccompiler.base.errors import UsageError
+from seccompiler.bpf import emulate
+from seccompiler.bpf.insn import RET, decode
+from seccompiler.program import (
+    ALLOW,
+    Action,
+    ActionKind,
+    ArgCond,
+    Op,
+    Program,
+    SyscallProgram,
+)
+from seccompiler.runner import native, probe
+
+FAMILY = "x86_64"
+PROBE_ABIS = ("x86_64", "x86", "x32")
+TWIN_BASE = 4000
+MAX_VECTORS = 4
+SLOW_TIMEOUT_MS = 5000
+
+FORK_LIKE = frozenset({"fork", "vfork", "clone"})
+SIGRETURN = frozenset({"rt_sigreturn", "sigreturn"})
+# Calls that wait forever on zero arguments get a zeroed timeout (the probe's "Z" page).
+ZERO_TIMEOUT = {
+    "select": 4,
+    "_newselect": 4,
+    "pselect6": 4,
+    "pselect6_time64": 4,
+    "ppoll": 2,
+    "ppoll_time64": 2,
+}
+
+Runner = Callable[[Sequence[probe.Call], bytes], list[probe.Observation]]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One planned call and what the policy says about it."""
+
+    call: probe.Call
+    name: str
+    expected: Action
+
+
+@dataclass(frozen=True)
+class Row:
+    """One call's verdict."""
+
+    point: Point
+    seen: Action | None  # the action the twin run decoded; None: the filter let it run
+    twin: probe.Observation
+    real: probe.Observation
+    problem: str  # empty when the kernel did what the policy says
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.point.call
+        return {
+            "abi": c.abi,
+            "name": self.point.name,
+            "nr": c.nr,
+            "args": list(c.args),
+            "expected": str(self.point.expected),
+            "seen": "allow" if self.seen is None else str(self.seen),
+            "twin": self.twin.to_json(),
+            "real": self.real.to_json(),
+            "ok": self.ok,
+            "problem": self.problem,
+        }
+
+
+@dataclass
+class Report:
+    """The whole matrix, with the proof that the twin filter equals the real one."""
+
+    policy: str
+    rows: list[Row]
+    proof: str
+    codes: dict[int, Action]
+    unprobed: list[tuple[str, str, str]] = field(default_factory=list)  # abi, name, why
+    seconds: float = 0.0
+
+    @property
+    def mismatches(self) -> list[Row]:
+        return [r for r in self.rows if not r.ok]
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for r in self.rows:
+            s = out.setdefault(
+                r.point.call.abi, {"probed": 0, "ok": 0, "mismatch": 0, "syscalls": 0, "refused": 0}
+            )
+            s["probed"] += 1
+            s["ok" if r.ok else "mismatch"] += 1
+            if r.point.expected.blocks:
+                s["refused"] += 1
+        for abi_name in out:  # table syscalls; the number past the table is not one
+            out[abi_name]["syscalls"] = len(
+                {
+                    r.point.name
+                    for r in self.rows
+                    if r.point.call.abi == abi_name and not r.point.name.startswith("(")
+                }
+            )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "proof": self.proof,
+            "codes": {str(k): str(v) for k, v in sorted(self.codes.items())},
+            "summary": self.summary(),
+            "mismatches": len(self.mismatches),
+            "unprobed": [{"abi": a, "name": n, "why": w} for a, n, w in self.unprobed],
+            "seconds": round(self.seconds, 3),
+            "rows": [r.to_json() for r in self.rows],
+        }
+
+
+# --- the twin program ---------------------------------------------------------------------
+
+
+def _actions(program: Program) -> set[Action]:
+    out = {program.bad_arch}
+    for p in program.abis:
+        out |= {p.default, p.unknown}
+        for sp in p.syscalls.values():
+            out |= sp.actions
+    return out
+
+
+def twin_codes(program: Program) -> dict[Action, Action]:
+    """Map every action but allow to a distinctive ``errno(N)``, N >= TWIN_BASE."""
+    actions = sorted((a for a in _actions(program) if a != ALLOW), key=lambda a: a.sort_key())
+    taken = {a.data for a in _actions(program) if a.kind is ActionKind.ERRNO}
+    out: dict[Action, Action] = {}
+    n = TWIN_BASE
+    for a in actions:
+        while n in taken:
+            n += 1
+        if n > 4095:
+            raise UsageError("the policy uses too many distinct actions to code them as errnos")
+        out[a] = Action(ActionKind.ERRNO, n)
+        n += 1
+    return out
+
+
+def twin_program(program: Program, codes: dict[Action, Action]) -> Program:
+    """The same program with every action passed through ``codes``."""
+    return program.map_actions(lambda a: codes.get(a, a))
+
+
+def prove_twin(
+    real: bytes,
+    twin: bytes,
+    codes: dict[Action, Action],
+    inputs: Iterable[tuple[int, int, tuple[int, ...]]],
+) -> str:
+    """Show that ``twin`` decides as ``real`` with actions mapped through ``codes``.
+
+    First structurally: same instructions except return constants, each of which maps.
+    That holds for every input. Failing that, by the emulator on every planned input.
+    Raises UsageError when neither holds.
+    """
+    ri, ti = decode(real), decode(twin)
+    if len(ri) == len(ti) and all(
+        (a.code, a.jt, a.jf) == (b.code, b.jt, b.jf)
+        and (
+            a.k == b.k
+            if a.code != RET
+            else codes.get(Action.from_ret(a.k), Action.from_ret(a.k)).ret == b.k
+        )
+        for a, b in zip(ri, ti, strict=True)
+    ):
+        return "structural"
+    rf, tf = emulate.Filter(ri), emulate.Filter(ti)
+    for arch, nr, args in inputs:
+        d = emulate.SeccompData(nr, arch, 0, emulate.make_args(args))
+        ra, ta = rf.run(d).action, tf.run(d).action
+        if codes.get(ra, ra) != ta:
+            raise UsageError(
+                f"the twin filter differs from the real one at nr {nr} "
+                f"(arch {arch:#x}): {ra} vs {ta}"
+            )
+    return "emulator"
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+def _satisfy(c: ArgCond, negate: bool) -> int | None:
+    limit = 0xFFFFFFFF if c.width == 32 else (1 << 64) - 1
+    v = c.value
+    if c.op is Op.MASKED_EQ:
+        if not negate:
+            return v
+        low = c.mask & -c.mask
+        return (v ^ low) if low else None
+    want = {Op.EQ: v, Op.NE: v + 1, Op.GE: v, Op.GT: v + 1, Op.LE: v, Op.LT: v - 1}[c.op]
+    if negate:
+        want = {Op.EQ: v + 1, Op.NE: v, Op.GE: v - 1, Op.GT: v, Op.LE: v + 1, Op.LT: v}[c.op]
+    return want if 0 <= want <= limit else None
+
+
+def _vectors(sp: SyscallProgram, a: abimod.Abi, base: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Argument vectors reaching each distinct answer of ``sp``, zeros first."""
+    cands = [base]
+    for rule in sp.rules:
+        for negate in (False, True):
+            args = list(base)
+            for c in rule.conditions:
+                v = _satisfy(c, negate)
+                if v is not None:
+                    args[c.index] = v
+            cands.append(tuple(args))
+    out: list[tuple[int, ...]] = []
+    seen: set[Action] = set()
+    for vec in cands:
+        act = sp.decide(vec, a)
+        if act not in seen and len(out) < MAX_VECTORS:
+            seen.add(act)
+            out.append(vec)
+    return out
+
+
+def _kind(name: str) -> probe.Kind:
+    if name in FORK_LIKE:
+        return "fork"
+    if name in SIGRETURN:
+        return "sigreturn"
+    return "plain"
+
+
+def _base_args(name: str) -> tuple[int, ...]:
+    args = [0] * 6
+    if name in ZERO_TIMEOUT:
+        args[ZERO_TIMEOUT[name]] = probe.ZERO_PAGE
+    return tuple(args)
+
+
+def plan(
+    program: Program, abis: Sequence[str] = PROBE_ABIS, names: Iterable[str] | None = None
+) -> list[Point]:
+    """Every call to make, with the action the policy promises for it."""
+    wanted = set(names) if names is not None else None
+    points: list[Point] = []
+    for abi_name in abis:
+        a = abimod.ABIS[abi_name]
+        t = tables.table(a)
+        ap = program.abi(abi_name)
+        for nr, name in sorted(t.by_nr.items()):
+            if wanted is not None and name not in wanted:
+                continue
+            base = _base_args(name)
+            sp = ap.syscalls.get(nr) if ap is not None else None
+            vectors = _vectors(sp, a, base) if sp is not None else [base]
+            for args in vectors:
+                call = probe.Call(abi_name, nr, args, _kind(name))
+                points.append(Point(call, name, program.decide(a.audit_arch, nr, _concrete(args))))
+        if wanted is None:
+            nr = t.max_nr + 1
+            call = probe.Call(abi_name, nr)
+            points.append(
+                Point(
+                    call,
+                    f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})",
+                    program.decide(a.audit_arch, nr),
+                )
+            )
+    return points
+
+
+def _concrete(args: tuple[int, ...]) -> tuple[int, ...]:
+    # The zero page's address is unknown here; the rules never look at those arguments.
+    return tuple(0 if x == probe.ZERO_PAGE else x for x in args)
+
+
+# --- judging ------------------------------------------------------------------------------
+
+
+def decode_twin(obs: probe.Observation, by_code: dict[int, Action]) -> Action | None:
+    """The action a twin-filter observation proves, or None when the call ran."""
+    if obs.outcome == "returned" and obs.errno in by_code and obs.ret == -obs.errno:
+        return by_code[obs.errno]
+    return None
+
+
+def check_real(point: Point, obs: probe.Observation) -> str:
+    """The problem with a real-filter observation, or ''."""
+    exp, call = point.expected, point.call
+    sigsys = obs.outcome == "signaled" and obs.signal == signal.SIGSYS
+    if exp.kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD):
+        return "" if sigsys else "expected death by SIGSYS"
+    if exp.kind is ActionKind.TRAP:
+        t = obs.trap
+        if obs.outcome != "trapped" or t is None:
+            return "expected a SIGSYS from the filter (trap)"
+        arch = abimod.ABIS[call.abi].audit_arch
+        if (t.errno, t.syscall & 0xFFFFFFFF, t.arch) != (exp.data, call.nr, arch):
+            return f"trap siginfo errno={t.errno} syscall={t.syscall} arch={t.arch:#x}"
+        return ""
+    if exp.kind is ActionKind.ERRNO:
+        ok = obs.outcome == "returned" and obs.ret == -exp.data
+        return "" if ok else f"expected return -{exp.data}"
+    if exp.kind in (ActionKind.USER_NOTIF, ActionKind.TRACE):
+        ok = obs.outcome == "returned" and obs.ret == -_errno.ENOSYS
+        return "" if ok else "expected ENOSYS (no supervisor or tracer)"
+    if sigsys or obs.outcome == "trapped":
+        return "refused by the real filter"
+    return ""
+
+
+def judge(
+    points: Sequence[Point],
+    twin_obs: Sequence[probe.Observation],
+    real_obs: Sequence[probe.Observation],
+    codes: dict[Action, Action],
+) -> list[Row]:
+    by_code = {c.data: a for a, c in codes.items()}
+    rows = []
+    for p, t, r in zip(points, twin_obs, real_obs, strict=True):
+        seen = decode_twin(t, by_code)
+        if seen != (None if p.expected == ALLOW else p.expected):
+            problem = f"filter answered {seen or 'allow'}"
+        elif t.outcome in ("signaled", "trapped") and t.signal == signal.SIGSYS:
+            problem = "twin filter raised SIGSYS"
+        else:
+            problem = check_real(p, r)
+        rows.append(Row(p, seen, t, r, problem))
+    return rows
+
+
+def _retry_slow(
+    runner: Callable[..., list[probe.Observation]],
+    bpf: bytes,
+    points: Sequence[Point],
+    obs: list[probe.Observation],
+) -> None:
+    """Probe again, with a long timer, refused calls that seemed to block.
+
+    A refused call returns at once, so "blocked" there most likely means the child was not
+    scheduled before its timer fired on a loaded machine; ask again before calling it wrong.
+    """
+    slow = [
+        i
+        for i, (p, o) in enumerate(zip(points, obs, strict=True))
+        if o.outcome == "blocked" and p.expected.blocks
+    ]
+    if slow:
+        again = runner([points[i].call for i in slow], bpf, timeout_ms=SLOW_TIMEOUT_MS)
+        for i, o in zip(slow, again, strict=True):
+            obs[i] = o
+
+
+def machine_abis() -> tuple[str, ...]:
+    """The ABIs this machine lets a process enter (x32 numbers can always be made)."""
+    out = ["x86_64"]
+    if native.syscall("x86", 20) > 0:  # getpid through int 0x80: harmless
+        out.append("x86")
+    out.append("x32")
+    return tuple(out)
+
+
+def run_matrix(
+    program: Program,
+    *,
+    abis: Sequence[str] | None = None,
+    names: Iterable[str] | None = None,
+    runner: Callable[..., list[probe.Observation]] = probe.run,
+    progress: Callable[[str, int, int], None] | None = None,
+    filter_program: Program | None = None,
+) -> Report:
+    """Plan, prove the twin, run both filters in the kernel, judge every call.
+
+    ``filter_program`` (tests only) compiles the filters from another program than the one
+    the expectations come from: how a wrong filter is shown to be caught.
+    """
+    start = time.monotonic()
+    if FAMILY not in program.families():
+        raise UsageError(f"the policy covers no {FAMILY} ABI; this machine runs {FAMILY}")
+    enterable = machine_abis()
+    chosen = tuple(abis) if abis else enterable
+    unprobed = [(a, "*", "this machine cannot enter it") for a in chosen if a not in enterable]
+    chosen = tuple(a for a in chosen if a in enterable)
+    points = plan(program, chosen, names)
+    if not points:
+        raise UsageError("nothing to probe", hint="check --syscalls and --abi")
+    source = filter_program or program
+    codes = twin_codes(program)
+    codes.update((a, c) for a, c in twin_codes(source).items() if a not in codes)
+    twin = twin_program(source, codes)
+    real_bpf = bpf_backend.compile_family(source, FAMILY)
+    twin_bpf = bpf_backend.compile_family(twin, FAMILY)
+    inputs = [
+        (abimod.ABIS[p.call.abi].audit_arch, p.call.nr, _concrete(p.call.args)) for p in points
+    ]
+    proof = prove_twin(real_bpf, twin_bpf, codes, inputs)
+    rf = emulate.Filter(decode(real_bpf))
+    emulated = [
+        rf.run(emulate.SeccompData(nr, arch, 0, emulate.make_args(args))).action
+        for arch, nr, args in inputs
+    ]
+    calls = [p.call for p in points]
+
+    def stage(label: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        cb = progress
+        return lambda done, total: cb(label, done, total)
+
+    twin_obs = runner(calls, twin_bpf, progress=stage("twin filter"))
+    real_obs = runner(calls, real_bpf, progress=stage("real filter"))
+    for bpf, obs in ((twin_bpf, twin_obs), (real_bpf, real_obs)):
+        _retry_slow(runner, bpf, points, obs)
+    rows = judge(points, twin_obs, real_obs, codes)
+    for i, (row, emu) in enumerate(zip(rows, emulated, strict=True)):
+        if row.ok and emu != row.point.expected:  # the kernel and the emulator disagree
+            rows[i] = replace(row, problem=f"the emulator answers {emu}")
+    return Report(
+        policy=program.name,
+        rows=rows,
+        proof=proof,
+        codes={c.data: a for a, c in codes.items()},
+        unprobed=unprobed,
+        seconds=time.monotonic() - start,
+    )
+
+
+def flip(program: Program, abi_name: str, name: str) -> Program:
+    """A deliberately wrong copy: ``name`` refused if the policy allows it, else allowed."""
+    ap = program.abi(abi_name)
+    nr = tables.table(abi_name).by_name[name]
+    if ap is None:
+        raise UsageError(f"the program has no ABI {abi_name}")
+    sp = ap.syscalls.get(nr) or SyscallProgram(name, nr, (), ap.default)
+    new = Action(ActionKind.ERRNO, _errno.EPERM) if not sp.fallback.blocks else ALLOW
+    syscalls = dict(ap.syscalls)
+    syscalls[nr] = replace(sp, rules=(), fallback=new)
+    abis = tuple(replace(p, syscalls=syscalls) if p is ap else p for p in program.abis)
+    return replace(program, abis=abis)

@@ -1,0 +1,120 @@
+"""Typed access to the native parts: the cffi module and the probe and launcher executables.
+
+``native/build.py`` (run by ``make setup``) builds ``seccompiler._native`` and, with gcc,
+``native/out/seccompiler-probe`` and ``native/out/seccompiler-launch``. Nothing here loads a
+filter by itself; ``install_filter`` acts on the calling process and is meant for children.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from seccompiler.base.errors import UsageError
+
+OUT_DIR = Path(__file__).resolve().parents[2] / "native" / "out"
+PROBE = "seccompiler-probe"
+LAUNCHER = "seccompiler-launch"
+
+# linux/seccomp.h
+FILTER_FLAG_TSYNC = 1 << 0
+FILTER_FLAG_LOG = 1 << 1
+FILTER_FLAG_NEW_LISTENER = 1 << 3
+USER_NOTIF_FLAG_CONTINUE = 1 << 0
+
+
+class NativeMissing(UsageError):
+    """The native parts were not built on this machine."""
+
+
+def _module() -> ModuleType:
+    try:
+        return importlib.import_module("seccompiler._native")
+    except ImportError:
+        raise NativeMissing(
+            "the native module seccompiler._native is not built",
+            hint="run 'make setup' (or .venv/bin/python native/build.py)",
+        ) from None
+
+
+def executable(name: str) -> Path:
+    """Path of a native executable (``PROBE`` or ``LAUNCHER``), checked to exist."""
+    path = OUT_DIR / name
+    if not path.is_file():
+        raise NativeMissing(
+            f"{path}: the native {name} is not built",
+            hint="run 'make setup' (or .venv/bin/python native/build.py)",
+        )
+    return path
+
+
+def _check(rc: int) -> int:
+    if rc < 0:
+        raise OSError(-rc, _errno.errorcode.get(-rc, str(-rc)))
+    return rc
+
+
+def install_filter(bpf: bytes, *, new_listener: bool = False) -> int:
+    """Set no_new_privs and install ``bpf`` on the calling thread; the listener fd or 0.
+
+    Irreversible for the calling process: call it in a child only.
+    """
+    m = _module()
+    flags = FILTER_FLAG_NEW_LISTENER if new_listener else 0
+    return _check(int(m.lib.sc_install_filter(bpf, len(bpf), flags)))
+
+
+def syscall(abi: str, nr: int, *args: int) -> int:
+    """Make a raw system call on ``abi`` (x86_64, x86 through int 0x80, or x32); ret or -errno."""
+    m = _module()
+    a = [int(x) & 0xFFFFFFFFFFFFFFFF for x in args] + [0] * (6 - len(args))
+    signed = [x - (1 << 64) if x >= 1 << 63 else x for x in a[:6]]
+    fn = {"x86_64": m.lib.sc_syscall, "x86": m.lib.sc_syscall_i386, "x32": m.lib.sc_syscall_x32}
+    if abi not in fn:
+        raise UsageError(f"cannot make a system call on ABI '{abi}' from this machine")
+    return int(fn[abi](nr, *signed))
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One ``struct seccomp_notif``: a task waiting for our answer."""
+
+    id: int
+    pid: int
+    flags: int
+    nr: int
+    arch: int
+    ip: int
+    args: tuple[int, ...]
+
+
+def notif_recv(fd: int) -> Notification:
+    """Receive one notification (blocks until one is pending)."""
+    m = _module()
+    out = m.ffi.new("struct sc_notif *")
+    _check(int(m.lib.sc_notif_recv(fd, out)))
+    return Notification(
+        int(out.id),
+        int(out.pid),
+        int(out.flags),
+        int(out.nr) & 0xFFFFFFFF,
+        int(out.arch),
+        int(out.ip),
+        tuple(int(out.args[i]) for i in range(6)),
+    )
+
+
+def notif_send(fd: int, id: int, *, val: int = 0, error: int = 0, cont: bool = False) -> None:
+    """Answer a notification: ``error`` is a negative errno, or ``cont`` lets the call run."""
+    m = _module()
+    flags = USER_NOTIF_FLAG_CONTINUE if cont else 0
+    _check(int(m.lib.sc_notif_send(fd, id, val, error, flags)))
+
+
+def notif_id_valid(fd: int, id: int) -> bool:
+    """True while the task behind notification ``id`` is still waiting."""
+    m = _module()
+    return int(m.lib.sc_notif_id_valid(fd, id)) == 0

@@ -1,0 +1,297 @@
+"""Observed syscalls → the smallest allow-list policy, in our policy language (docs/policy.md).
+
+The policy allows exactly what was seen, per ABI: names grouped by what they are for, sorted,
+each commented with its call count. For the syscalls whose arguments select a behaviour a
+filter can tell apart (``ARG_CONDITIONS``), only the values seen are allowed. With a base
+policy, what the base already allows is left out and the output ``extends`` the base.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
+from seccompiler.program import ActionKind, Program
+
+# Syscalls whose argument (by index) picks an operation; recording its values keeps the
+# policy as narrow as the workload. Values are compared on the width the compiler picks.
+ARG_CONDITIONS: dict[str, int] = {
+    "personality": 0,  # persona
+    "socket": 0,  # address family
+    "socketpair": 0,
+    "prctl": 0,  # option
+    "arch_prctl": 0,
+    "clone": 0,  # flags
+    "unshare": 0,
+    "ioctl": 1,  # request
+    "fcntl": 1,  # command
+    "fcntl64": 1,
+}
+MAX_VALUES = 16  # beyond this many distinct values a syscall is allowed whatever they are
+ALLOWING = frozenset({ActionKind.ALLOW, ActionKind.LOG})
+
+# Groups for reading the policy, first match wins; the rest falls in "other".
+_CATEGORIES: tuple[tuple[str, str], ...] = (
+    (
+        "network",
+        r"socket.*|bind|connect|listen|accept4?|send.*|recv.*|shutdown|get(sock|peer)"
+        r"name|[gs]etsockopt",
+    ),
+    ("signals", r"rt_sig.*|sig.*|signalfd4?|kill|tkill|tgkill|pause|pidfd_send_signal"),
+    (
+        "time",
+        r"clock_.*|gettimeofday|settimeofday|time|nanosleep|timer_.*|timerfd_.*|"
+        r"[gs]etitimer|alarm|adjtimex",
+    ),
+    (
+        "memory",
+        r"brk|mmap2?|munmap|mprotect|mremap|madvise|m(un)?lock.*|msync|mincore|"
+        r"membarrier|pkey_.*|process_madvise|mseal",
+    ),
+    ("ipc", r"msg.*|sem.*|shm.*|mq_.*|ipc"),
+    (
+        "processes and threads",
+        r"clone3?|v?fork|execve(at)?|exit(_group)?|wait.*|set_tid_address|"
+        r"[gs]et_robust_list|futex.*|get[pt]?pid|getppid|gettid|[gs]et(e|re|res|fs)?[ug]id(32)?|"
+        r"[gs]etgroups(32)?|prctl|arch_prctl|rseq|sched_.*|prlimit64|[gs]etrlimit|ugetrlimit|"
+        r"getrusage|[gs]etpgid|getpgrp|setsid|getsid|cap[gs]et|personality|uname|getrandom|"
+        r"times|[gs]etpriority|unshare|setns|pidfd_.*|set_thread_area|get_thread_area",
+    ),
+    ("files and descriptors", r".*"),
+)
+_FILE_LIKE = re.compile(
+    r"(open.*|close.*|read.*|write.*|pread.*|pwrite.*|lseek|_llseek|.*stat.*|access|faccessat2?|getdents.*|"
+    r"readlink.*|mkdir.*|rmdir|unlink.*|rename.*|link.*|symlink.*|.*chmod.*|.*chown.*|"
+    r"truncate.*|ftruncate.*|f?sync.*|fdatasync|dup.*|fcntl.*|getcwd|f?chdir|umask|utime.*|"
+    r"futimesat|sendfile.*|copy_file_range|splice|tee|flock|fallocate|pipe2?|p?poll|"
+    r"p?select.*|_newselect|epoll_.*|eventfd2?|inotify_.*|fanotify_.*|ioctl|close_range|"
+    r".*xattr|memfd_create|mknod.*|name_to_handle_at|open_by_handle_at|readahead|"
+    r"vmsplice|openat2|fadvise64.*|statx|chroot|mount.*|umount2?|io_.*)"
+)
+
+
+class Event(Protocol):
+    """What the recorder needs of an observed syscall (``supervise.SyscallEvent``)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def abi(self) -> Any: ...  # an ABI name or an ``abi.Abi``
+    @property
+    def nr(self) -> int: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def args(self) -> Sequence[int]: ...
+
+
+def category(name: str) -> str:
+    """The group a syscall is listed under in a recorded policy."""
+    for cat, pattern in _CATEGORIES[:-1]:
+        if re.fullmatch(pattern, name):
+            return cat
+    return "files and descriptors" if _FILE_LIKE.fullmatch(name) else "other"
+
+
+@dataclass
+class Use:
+    """How often one syscall was seen on one ABI, and with which selecting argument values."""
+
+    count: int = 0
+    values: Counter[int] = field(default_factory=Counter)
+
+
+@dataclass
+class Recording:
+    """Observed syscalls aggregated per (ABI, name)."""
+
+    uses: dict[tuple[str, str], Use] = field(default_factory=dict)
+    unknown: Counter[tuple[str, int]] = field(default_factory=Counter)
+    pids: set[int] = field(default_factory=set)
+    total: int = 0
+    covered: int = 0  # calls the base policy already allows
+
+    @property
+    def abis(self) -> tuple[str, ...]:
+        seen = {a for a, _ in self.uses} | {a for a, _ in self.unknown}
+        return tuple(a.name for a in abimod.ABIS.values() if a.name in seen)
+
+
+def _abi_name(value: Any) -> str:
+    if isinstance(value, abimod.Abi):
+        return value.name
+    found = abimod.lookup(str(value))
+    return found.name if found is not None else str(value)
+
+
+def _name_of(abi_name: str, nr: int, given: str | None) -> str | None:
+    """The table's name for the call; None for numbers our tables do not know."""
+    a = abimod.ABIS.get(abi_name)
+    if a is None:
+        return None
+    table = tables.table(a)
+    if given and given in table.by_name:
+        return given
+    return table.name_of(nr)
+
+
+def _allowed_by(base: Program, abi_name: str, nr: int, args: Sequence[int]) -> bool:
+    a = abimod.ABIS.get(abi_name)
+    if a is None:
+        return False
+    padded = [*args, 0, 0, 0, 0, 0, 0][:6]
+    return base.decide(a.audit_arch, nr, padded).kind in ALLOWING
+
+
+def aggregate(events: Iterable[Event], base: Program | None = None) -> Recording:
+    """Count events per ABI and syscall; with ``base``, skip calls the base already allows."""
+    rec = Recording()
+    for ev in events:
+        rec.total += 1
+        rec.pids.add(ev.pid)
+        abi_name = _abi_name(ev.abi)
+        if base is not None and _allowed_by(base, abi_name, ev.nr, ev.args):
+            rec.covered += 1
+            continue
+        name = _name_of(abi_name, ev.nr, ev.name)
+        if name is None:
+            rec.unknown[(abi_name, ev.nr)] += 1
+            continue
+        use = rec.uses.setdefault((abi_name, name), Use())
+        use.count += 1
+        index = ARG_CONDITIONS.get(name)
+        if index is not None and index < len(ev.args):
+            use.values[ev.args[index]] += 1
+    return rec
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('s') else 's'}"
+
+
+def _quote(text: str) -> str:
+    """A YAML double-quoted scalar."""
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in out)
+    return f'"{out}"'
+
+
+def _comment(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def render_policy(
+    rec: Recording,
+    *,
+    name: str,
+    command: Sequence[str] = (),
+    base_ref: str | None = None,
+    base: Program | None = None,
+    default: str = "errno(EPERM)",
+    unknown: str = "errno(ENOSYS)",
+    now: _dt.datetime | None = None,
+) -> str:
+    """The policy text: header comments, then rules grouped by (ABIs, category)."""
+    when = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    abis = rec.abis
+    names = len({n for _, n in rec.uses})
+    lines = [
+        f"# Recorded by 'seccompiler record' on {when}.",
+        f"# Workload: {_comment(' '.join(command)) or '(not given)'}",
+        f"# {_plural(rec.total, 'syscall')} observed in {_plural(len(rec.pids), 'process')}"
+        f" ({', '.join(abis) or 'no ABI'}); {_plural(names, 'syscall name')} listed.",
+    ]
+    if base_ref is not None:
+        lines.append(f"# {_plural(rec.covered, 'call')} already allowed by the base policy.")
+    lines.append("# An allow-list of what one run did: review it before relying on it.")
+    for (abi_name, nr), count in sorted(rec.unknown.items()):
+        lines.append(
+            f"# number {nr} on {abi_name} is not in the syscall table "
+            f"({_plural(count, 'call')}); 'unknown:' answers it."
+        )
+    lines += ["seccompiler: 1", f"name: {_quote(name)}"]
+    if base_ref is not None:
+        lines.append(f"extends: {_quote(base_ref)}")
+        base_abis = {p.abi.name for p in base.abis} if base is not None else set()
+        if abis and not set(abis) <= base_abis:
+            lines.append(f"abis: [{', '.join(sorted(base_abis | set(abis)))}]")
+    else:
+        lines += [
+            f"abis: [{', '.join(abis or ('x86_64',))}]",
+            f"default: {default}",
+            f"unknown: {unknown}",
+        ]
+    rules = _rules(rec, abis)
+    lines.append("rules:" if rules else "rules: []")
+    lines += rules
+    return "\n".join(lines) + "\n"
+
+
+def _rules(rec: Recording, abis: tuple[str, ...]) -> list[str]:
+    """Rule lines: plain allows grouped by (ABI set, category), then argument-bound allows."""
+    per_name: dict[str, dict[str, Use]] = {}
+    for (abi_name, sc), use in rec.uses.items():
+        per_name.setdefault(sc, {})[abi_name] = use
+    plain: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    bound: list[str] = []
+    for sc in sorted(per_name):
+        by_abi = per_name[sc]
+        key_abis = tuple(a for a in abis if a in by_abi)
+        count = sum(u.count for u in by_abi.values())
+        values: Counter[int] = Counter()
+        for u in by_abi.values():
+            values.update(u.values)
+        if sc in ARG_CONDITIONS and 0 < len(values) <= MAX_VALUES:
+            bound += _bound_rule(sc, key_abis, abis, count, values)
+            continue
+        note = f"  # {_plural(count, 'call')}"
+        if sc in ARG_CONDITIONS and len(values) > MAX_VALUES:
+            note += f", {len(values)} different argument values"
+        plain.setdefault((key_abis, category(sc)), []).append(f"      - {sc:<20}{note}")
+    out: list[str] = []
+    order = [c for c, _ in _CATEGORIES] + ["other"]
+    for (key_abis, cat), items in sorted(
+        plain.items(), key=lambda kv: (kv[0][0] != abis, kv[0][0], order.index(kv[0][1]))
+    ):
+        out.append("  - action: allow")
+        out.append(f"    reason: {_quote(cat + ' (recorded)')}")
+        if key_abis != abis:
+            out.append(f"    abis: [{', '.join(key_abis)}]")
+        out.append("    syscalls:")
+        out += [line.rstrip() for line in items]
+    return out + bound
+
+
+def _bound_rule(
+    sc: str, key_abis: tuple[str, ...], abis: tuple[str, ...], count: int, values: Counter[int]
+) -> list[str]:
+    index = ARG_CONDITIONS[sc]
+    shown = ", ".join(f"{v:#x}" for v in sorted(values))
+    counts = "; ".join(f"{v:#x}: {_plural(c, 'call')}" for v, c in sorted(values.items()))
+    out = [
+        f"  # {sc}: {_plural(count, 'call')}; argument {index} seen as {counts}",
+        "  - action: allow",
+        f"    reason: {_quote(f'{category(sc)} (recorded argument values)')}",
+    ]
+    if key_abis != abis:
+        out.append(f"    abis: [{', '.join(key_abis)}]")
+    out += [
+        f"    syscalls: [{sc}]",
+        "    args:",
+        f"      - {{index: {index}, op: eq, value: [{shown}]}}",
+    ]
+    return out
+
+
+def default_name(command: Sequence[str]) -> str:
+    """A policy name from the program's name: ``recorded-busybox``."""
+    prog = os.path.basename(command[0]) if command else "workload"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", prog).strip("-") or "workload"
+    return f"recorded-{slug}"

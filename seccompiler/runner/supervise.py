@@ -1,0 +1,401 @@
+"""Run a program under a compiled filter and watch it through seccomp user notification.
+
+The native launcher (native/launch.c) installs the filter in the workload with
+SECCOMP_FILTER_FLAG_NEW_LISTENER and hands the listener to this process over a unix socket
+(SCM_RIGHTS) before the workload's execve; the filter, and so the listener, covers every
+thread and child the workload makes.
+
+- audit: the filter is the policy's with every refusing action turned into USER_NOTIF.
+  Each notification is answered with the policy's own result, so the program sees what it
+  would in production: errno(N) → -N; kill-process/kill-thread → the process is killed
+  (SIGKILL: a notification cannot make the kernel raise SIGSYS, so the workload's status is
+  reported as 128+SIGSYS, as the real filter would give); trap → SIGSYS sent to the thread,
+  syscall skipped. Each is recorded as a ``SyscallEvent``.
+- record: every syscall is notified; allowed ones are answered CONTINUE
+  (SECCOMP_USER_NOTIF_FLAG_CONTINUE), refused ones as in audit when ``audit`` is set, else
+  CONTINUE as well (the program runs unconfined and the event says what the policy would
+  have done). Every syscall is recorded with its arguments.
+- neither: the real filter, no listener; only the exit status is returned.
+
+``Program.decide`` gives the answers: the BPF the compiler emits is proven to agree with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno as _errno
+import os
+import select
+import signal
+import socket
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
+from seccompiler.backends import bpf as bpf_backend
+from seccompiler.program import Action, ActionKind, Program
+from seccompiler.runner import native
+
+NOTIFY = Action(ActionKind.USER_NOTIF)
+FAMILY = "x86_64"
+_SYS_TGKILL = 234  # x86_64 table
+LAUNCH_ERRORS = {"notfound": 127, "exec": 126}  # other stages: 125
+
+
+@dataclass
+class SyscallEvent:
+    """One notified syscall: who made it, and what the policy answered."""
+
+    pid: int
+    exe: str
+    abi: str
+    nr: int
+    name: str
+    args: tuple[int, ...]
+    action: Action
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "exe": self.exe,
+            "abi": self.abi,
+            "nr": self.nr,
+            "name": self.name,
+            "args": list(self.args),
+            "action": str(self.action),
+        }
+
+
+@dataclass
+class RunResult:
+    """How the workload ended, and every event the supervisor saw."""
+
+    status: int  # exit code, 128+N when killed by signal N, 125/126/127 launch failures
+    events: list[SyscallEvent] = field(default_factory=list)
+    error: str = ""  # why the program could not be started, when it could not
+    error_stage: str = ""  # launcher stage: notfound, exec, install, root, user, ...
+    killed_by_policy: bool = False
+    pid: int = 0
+
+    def counts(self) -> Counter[tuple[str, str, str, str]]:
+        """(exe, abi, syscall, action) → number of times."""
+        return Counter((e.exe, e.abi, e.name, str(e.action)) for e in self.events)
+
+    def to_json(self) -> dict[str, Any]:
+        rows = [
+            {
+                "exe": exe,
+                "abi": a,
+                "syscall": name,
+                "action": act,
+                "count": n,
+                "pids": sorted({e.pid for e in self.events if (e.exe, e.name) == (exe, name)}),
+            }
+            for (exe, a, name, act), n in sorted(self.counts().items())
+        ]
+        return {
+            "status": self.status,
+            "error": self.error,
+            "killed_by_policy": self.killed_by_policy,
+            "refused": rows,
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+def audit_program(program: Program) -> Program:
+    """The program with every refusal turned into a user notification."""
+    return program.map_actions(lambda a: NOTIFY if a.blocks else a)
+
+
+def record_program(program: Program) -> Program:
+    """The program with every answer turned into a user notification."""
+    return program.map_actions(lambda a: NOTIFY)
+
+
+def abi_of(arch: int, nr: int) -> abimod.Abi | None:
+    """The ABI a (seccomp_data.arch, nr) pair was made through."""
+    x32 = bool(nr & abimod.X32_SYSCALL_BIT) and nr != 0xFFFFFFFF  # -1: a tracer's skip
+    return next((a for a in abimod.ABIS.values() if a.audit_arch == arch and a.is_x32 == x32), None)
+
+
+def _name(a: abimod.Abi | None, nr: int) -> str:
+    if a is None:
+        return f"(nr {nr})"
+    return tables.table(a).name_of(nr) or f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})"
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return "?"
+
+
+def _tgid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return pid
+
+
+class _Supervisor:
+    def __init__(
+        self, decide: Callable[[int, int, Sequence[int]], Action], *, record: bool, audit: bool
+    ) -> None:
+        self.decide = decide
+        self.record = record
+        self.audit = audit
+        self.events: list[SyscallEvent] = []
+        self.killed: set[int] = set()
+
+    def handle(self, fd: int) -> None:
+        try:
+            n = native.notif_recv(fd)
+        except OSError as exc:  # the task died between poll and receive
+            if exc.errno in (_errno.ENOENT, _errno.EINTR):
+                return
+            raise
+        action = self.decide(n.arch, n.nr, n.args)
+        a = abi_of(n.arch, n.nr)
+        exe = _exe(n.pid)
+        if not native.notif_id_valid(fd, n.id):  # the pid may already be someone else's
+            return
+        passes = not action.blocks and action.kind not in (ActionKind.USER_NOTIF, ActionKind.TRACE)
+        if self.record or not passes:
+            self.events.append(
+                SyscallEvent(
+                    n.pid,
+                    exe,
+                    a.name if a else f"{n.arch:#x}",
+                    n.nr,
+                    _name(a, n.nr),
+                    n.args,
+                    action,
+                )
+            )
+        try:
+            self._answer(fd, n, action, passes or not self.audit)
+        except OSError as exc:
+            if exc.errno != _errno.ENOENT:  # ENOENT: the task is gone, nothing to answer
+                raise
+
+    def _answer(self, fd: int, n: native.Notification, action: Action, cont: bool) -> None:
+        if cont:
+            native.notif_send(fd, n.id, cont=True)
+        elif action.kind is ActionKind.ERRNO:
+            native.notif_send(fd, n.id, error=-action.data if action.data else 0)
+        elif action.kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD):
+            tgid = _tgid(n.pid)
+            self.killed.add(tgid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(tgid, signal.SIGKILL)
+        elif action.kind is ActionKind.TRAP:
+            native.syscall("x86_64", _SYS_TGKILL, _tgid(n.pid), n.pid, signal.SIGSYS)
+            native.notif_send(fd, n.id, val=n.nr)
+        else:  # notify or trace with nobody else to answer: the kernel says ENOSYS
+            native.notif_send(fd, n.id, error=-_errno.ENOSYS)
+
+
+@contextlib.contextmanager
+def _interrupts_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """On Ctrl-C (or another exception) ask the workload to stop through the launcher.
+
+    The launcher forwards SIGTERM; leaving ``run_filter`` then kills the launcher, and the
+    workload with it (PR_SET_PDEATHSIG).
+    """
+    try:
+        yield
+    except BaseException:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        raise
+
+
+def _launch_cmd(
+    argv: Sequence[str],
+    filter_fd: int,
+    status_fd: int,
+    sock_fd: int | None,
+    root: str | None,
+    namespaces: bool,
+    user: tuple[int, int] | None,
+    workdir: str | None = None,
+) -> list[str]:
+    cmd = [
+        str(native.executable(native.LAUNCHER)),
+        "--filter-fd",
+        str(filter_fd),
+        "--status-fd",
+        str(status_fd),
+    ]
+    if sock_fd is not None:
+        cmd += ["--listener-sock", str(sock_fd)]
+    if namespaces:
+        cmd.append("--namespaces")
+    if root is not None:
+        cmd += ["--root", os.path.abspath(root)]
+    if workdir is not None:
+        cmd += ["--workdir", workdir]
+    if user is not None:
+        cmd += ["--user", f"{user[0]}:{user[1]}"]
+    return [*cmd, "--", *argv]
+
+
+def _parse_status(text: str, result: RunResult, killed: set[int]) -> None:
+    for line in text.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "pid":
+            result.pid = int(rest)
+        elif word == "exit":
+            result.status = int(rest)
+        elif word == "signal":
+            sig = int(rest)
+            if result.pid in killed and sig == signal.SIGKILL:
+                sig = signal.SIGSYS
+                result.killed_by_policy = True
+            result.status = 128 + sig
+        elif word == "error":
+            stage, _, err = rest.partition(" ")
+            result.error_stage = stage
+            result.error = os.strerror(int(err)) if err.isdigit() else err
+            result.status = LAUNCH_ERRORS.get(stage, 125)
+
+
+def run_filter(
+    argv: Sequence[str],
+    bpf: bytes,
+    decide: Callable[[int, int, Sequence[int]], Action] | None,
+    *,
+    record: bool = False,
+    audit: bool = True,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    root: str | None = None,
+    namespaces: bool = False,
+    user: tuple[int, int] | None = None,
+    workdir: str | None = None,
+) -> RunResult:
+    """Run ``argv`` under raw ``bpf``; with ``decide``, answer its notifications."""
+    if not argv:
+        raise ValueError("nothing to run")
+    sup = _Supervisor(decide, record=record, audit=audit) if decide is not None else None
+    memfd = os.memfd_create("seccompiler-filter", 0)
+    os.write(memfd, bpf)
+    os.lseek(memfd, 0, os.SEEK_SET)
+    status_r, status_w = os.pipe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock_fd = theirs.fileno() if sup is not None else None
+    cmd = _launch_cmd(argv, memfd, status_w, sock_fd, root, namespaces, user, workdir)
+    passed = [memfd, status_w] + ([sock_fd] if sock_fd is not None else [])
+    result = RunResult(status=125)
+    status_text = b""
+    listener = -1
+    try:
+        proc = subprocess.Popen(
+            cmd, pass_fds=passed, env=None if env is None else dict(env), cwd=cwd
+        )
+    except OSError as exc:
+        for fd in (memfd, status_r, status_w):
+            os.close(fd)
+        ours.close()
+        theirs.close()
+        result.error, result.error_stage = str(exc), "launch"
+        return result
+    os.close(memfd)
+    os.close(status_w)
+    theirs.close()
+    try:
+        with _interrupts_forwarded(proc):
+            poller = select.poll()
+            poller.register(status_r, select.POLLIN)
+            if sup is not None:
+                poller.register(ours.fileno(), select.POLLIN)
+            open_status = True
+            while open_status:
+                for fd, ev in poller.poll():
+                    if fd == status_r:
+                        chunk = os.read(status_r, 4096)
+                        status_text += chunk
+                        if not chunk:
+                            open_status = False
+                    elif fd == ours.fileno():
+                        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+                        poller.unregister(ours.fileno())
+                        if fds:
+                            listener = fds[0]
+                            poller.register(listener, select.POLLIN)
+                    elif fd == listener and sup is not None:
+                        if ev & select.POLLIN:
+                            sup.handle(listener)
+                        elif ev & (select.POLLHUP | select.POLLERR):
+                            poller.unregister(listener)
+            # The workload is gone; answer what its leftovers still wait for.
+            if sup is not None and listener >= 0:
+                drain = select.poll()
+                drain.register(listener, select.POLLIN)
+                while any(
+                    ev & select.POLLIN and not ev & select.POLLHUP for _, ev in drain.poll(0)
+                ):
+                    sup.handle(listener)
+        proc.wait()
+    finally:
+        if listener >= 0:
+            os.close(listener)
+        os.close(status_r)
+        ours.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _parse_status(
+        status_text.decode(errors="replace"), result, sup.killed if sup is not None else set()
+    )
+    if sup is not None:
+        result.events = sup.events
+    return result
+
+
+def run_supervised(
+    argv: Sequence[str],
+    program: Program,
+    *,
+    audit: bool = True,
+    record: bool = False,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    root: str | None = None,
+    namespaces: bool = False,
+    user: tuple[int, int] | None = None,
+    workdir: str | None = None,
+) -> RunResult:
+    """Run ``argv`` under ``program``'s filter; see the module docstring for the modes."""
+    mine = tuple(p for p in program.abis if p.abi.family == FAMILY)
+    if mine and len(mine) != len(program.abis):  # only this machine's family is compiled
+        program = replace(program, abis=mine)
+    if record:
+        bpf = bpf_backend.compile_family(record_program(program), FAMILY)
+    elif audit:
+        bpf = bpf_backend.compile_family(audit_program(program), FAMILY)
+    else:
+        bpf = bpf_backend.compile_family(program, FAMILY)
+    decide = program.decide if (audit or record) else None
+    return run_filter(
+        argv,
+        bpf,
+        decide,
+        record=record,
+        audit=audit,
+        env=env,
+        cwd=cwd,
+        root=root,
+        namespaces=namespaces,
+        user=user,
+        workdir=workdir,
+    )
