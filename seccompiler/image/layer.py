@@ -16,33 +16,28 @@ Neutralised rather than refused: device nodes and FIFOs (skipped), setuid/setgid
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import gzip
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from seccompiler.image.errors import Budget, ImageError, Limits, located
+from seccompiler.image.rootdir import DIR_FLAGS, FILE_FLAGS, Root, lstat, remove
+from seccompiler.image.tarpath import (
+    CHUNK,
+    EOF_HEADER,
+    INVALID_HEADER,
+    READ_ERRORS,
+    escapes,
+    normalise,
+    probe_class,
+)
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
-_CHUNK = 1 << 20
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-# Header errors tarfile raises internally and turns into a silent end of archive; we want
-# to tell a proper end-of-archive block from a cut-off file (typeshed lists only HeaderError).
-_EOF_HEADER: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
-_HEADER_ERROR: type[Exception] = tarfile.HeaderError
-_INVALID_HEADER: type[Exception] = tarfile.InvalidHeaderError  # type: ignore[attr-defined]
-_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError, UnicodeError)
 
 
 @dataclass
@@ -60,144 +55,11 @@ class LayerReport:
             self.notes.append(f"{where}: further notes left out")
 
 
-def _probe_class() -> type[tarfile.TarInfo]:
-    """A TarInfo whose class remembers why the last header could not be read."""
-
-    class Probe(tarfile.TarInfo):
-        last_error: Exception | None = None
-
-        @classmethod
-        def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Any:
-            try:
-                return super().frombuf(buf, encoding, errors)
-            except _HEADER_ERROR as exc:
-                Probe.last_error = exc
-                raise
-
-    return Probe
-
-
-def normalise(name: str, where: str, limits: Limits, *, what: str = "path") -> str:
-    """Check an archive path as text and return it without ``./`` and doubled slashes."""
-    member = name
-    if "\x00" in name:
-        raise located(where, "corrupt", f"{what} contains a NUL byte", member=member)
-    if name.startswith("/"):
-        raise located(
-            where,
-            "absolute-path",
-            f"absolute {what} refused",
-            member=member,
-            hint="layer entries are relative to the image root",
-        )
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise located(
-            where,
-            "path-traversal",
-            f"'..' in the {what} refused",
-            member=member,
-            hint="an entry may not reach outside the image root",
-        )
-    if len(os.fsencode(name)) > limits.max_path_bytes:
-        raise located(
-            where,
-            "name-too-long",
-            f"{what} longer than {limits.max_path_bytes} bytes",
-            member=member,
-        )
-    if len(parts) > limits.max_depth:
-        raise located(
-            where, "too-many", f"{what} deeper than {limits.max_depth} levels", member=member
-        )
-    for p in parts:
-        if len(os.fsencode(p)) > limits.max_name_bytes:
-            raise located(
-                where,
-                "name-too-long",
-                f"a {what} component is longer than {limits.max_name_bytes} bytes",
-                member=member,
-            )
-    return "/".join(parts)
-
-
-def _escapes(parent: str, target: str) -> bool:
-    """True when relative symlink ``target`` written in ``parent`` climbs above the root."""
-    depth = len([p for p in parent.split("/") if p])
-    for part in target.split("/"):
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                return True
-        elif part not in ("", "."):
-            depth += 1
-    return False
-
-
-class _Root:
-    """Directory-fd operations below one root; paths are normalised, '' is the root."""
-
-    def __init__(self, root_fd: int, where: str) -> None:
-        self.fd = root_fd
-        self.where = where
-
-    @contextlib.contextmanager
-    def parent(self, path: str, member: str, *, create: bool) -> Iterator[int | None]:
-        """Yield an fd of ``path``'s parent directory (None if absent and not ``create``)."""
-        parts = path.split("/")[:-1]
-        fd = os.dup(self.fd)
-        try:
-            for i, part in enumerate(parts):
-                try:
-                    nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except FileNotFoundError:
-                    if not create:
-                        yield None
-                        return
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                    nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except OSError as exc:
-                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                        raise
-                    prefix = "/".join(parts[: i + 1])
-                    kind = "a symlink" if exc.errno == errno.ELOOP else "not a directory"
-                    raise located(
-                        self.where,
-                        "symlink-parent",
-                        f"parent '{prefix}' is {kind}; writing through it is refused",
-                        member=member,
-                        hint="a layer may not write below a symlink or a file",
-                    ) from None
-                os.close(fd)
-                fd = nxt
-            yield fd
-        finally:
-            os.close(fd)
-
-
-def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
-def _remove(name: str, dir_fd: int) -> None:
-    """Remove an entry of any kind without following symlinks."""
-    st = _lstat(name, dir_fd)
-    if st is None:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
-
-
 class _Layer:
     """State of one layer's application: which paths it wrote (whiteouts spare those)."""
 
     def __init__(
-        self, root: _Root, limits: Limits, budget: Budget, report: LayerReport, chown: bool
+        self, root: Root, limits: Limits, budget: Budget, report: LayerReport, chown: bool
     ) -> None:
         self.root = root
         self.where = root.where
@@ -246,16 +108,16 @@ class _Layer:
             return  # a whiteout never hides an entry of its own layer
         with self.root.parent(path, member, create=False) as fd:
             if fd is not None:
-                _remove(name, fd)
+                remove(name, fd)
 
     def _empty(self, dir_fd: int, path: str) -> None:
         """Remove what the layers below put in ``path``, keeping this layer's entries."""
         for entry in os.scandir(dir_fd):
             child = posixpath.join(path, entry.name) if path else entry.name
             if child not in self.touched:
-                _remove(entry.name, dir_fd)
+                remove(entry.name, dir_fd)
             elif entry.is_dir(follow_symlinks=False):
-                sub = os.open(entry.name, _DIR_FLAGS, dir_fd=dir_fd)
+                sub = os.open(entry.name, DIR_FLAGS, dir_fd=dir_fd)
                 try:
                     self._empty(sub, child)
                 finally:
@@ -305,7 +167,7 @@ class _Layer:
     def _write(
         self, tf: tarfile.TarFile, info: tarfile.TarInfo, path: str, name: str, fd: int, member: str
     ) -> None:
-        old = _lstat(name, fd)
+        old = lstat(name, fd)
         if info.isdir():
             if old is not None and not stat.S_ISDIR(old.st_mode):
                 os.unlink(name, dir_fd=fd)
@@ -319,7 +181,7 @@ class _Layer:
             self._hardlink(info, path, name, fd, member)
             return
         if old is not None:
-            _remove(name, fd)
+            remove(name, fd)
         if info.issym():
             self._symlink(info, path, name, fd, member)
         else:
@@ -329,7 +191,7 @@ class _Layer:
         target = info.linkname
         if not target or "\x00" in target or len(os.fsencode(target)) > self.limits.max_path_bytes:
             raise located(self.where, "corrupt", "symlink target empty or too long", member=member)
-        if not target.startswith("/") and _escapes(posixpath.dirname(path), target):
+        if not target.startswith("/") and escapes(posixpath.dirname(path), target):
             raise located(
                 self.where,
                 "symlink-escape",
@@ -359,7 +221,7 @@ class _Layer:
             )
         with self.root.parent(target, member, create=False) as tfd:
             tname = posixpath.basename(target)
-            tst = None if tfd is None else _lstat(tname, tfd)
+            tst = None if tfd is None else lstat(tname, tfd)
             if tfd is None or tst is None:
                 raise located(
                     self.where,
@@ -374,8 +236,8 @@ class _Layer:
                     f"hardlink target '{target}' is a directory",
                     member=member,
                 )
-            if _lstat(name, fd) is not None:
-                _remove(name, fd)
+            if lstat(name, fd) is not None:
+                remove(name, fd)
             os.link(tname, name, src_dir_fd=tfd, dst_dir_fd=fd, follow_symlinks=False)
 
     def _file(
@@ -393,11 +255,11 @@ class _Layer:
         src = tf.extractfile(info)
         if src is None:
             raise located(self.where, "corrupt", "file data cannot be read", member=member)
-        out = os.open(name, _FILE_FLAGS, 0o600, dir_fd=fd)
+        out = os.open(name, FILE_FLAGS, 0o600, dir_fd=fd)
         try:
             left = info.size
             while left > 0:
-                chunk = src.read(min(_CHUNK, left))
+                chunk = src.read(min(CHUNK, left))
                 if not chunk:
                     raise located(self.where, "truncated", "file data ends early", member=member)
                 os.write(out, chunk)
@@ -423,7 +285,7 @@ class _Layer:
                     continue
                 name = posixpath.basename(path)
                 try:
-                    dfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                    dfd = os.open(name, DIR_FLAGS, dir_fd=fd)
                 except OSError:
                     continue  # removed or replaced later in the layer
                 try:
@@ -451,21 +313,21 @@ def apply_layer(
     budget = budget or Budget()
     report = report if report is not None else LayerReport()
     chown = os.geteuid() == 0 if chown is None else chown
-    layer = _Layer(_Root(root_fd, where), limits, budget, report, chown)
-    probe = _probe_class()
+    layer = _Layer(Root(root_fd, where), limits, budget, report, chown)
+    probe = probe_class()
     try:
         with tarfile.open(fileobj=fileobj, mode="r|*", tarinfo=probe) as tf:
             for info in tf:
                 layer.entry(tf, info)
             ended = getattr(probe, "last_error", None)
-            if tf.offset > 0 and isinstance(ended, _INVALID_HEADER):
+            if tf.offset > 0 and isinstance(ended, INVALID_HEADER):
                 raise located(
                     where,
                     "corrupt",
                     f"invalid tar header at offset {tf.offset}: {ended}",
                     hint="the layer is damaged; entries after this point were not read",
                 )
-            if tf.offset > 0 and not isinstance(ended, _EOF_HEADER):
+            if tf.offset > 0 and not isinstance(ended, EOF_HEADER):
                 raise located(
                     where,
                     "truncated",
@@ -484,6 +346,6 @@ def apply_layer(
         raise located(where, "corrupt", f"cannot decompress the layer: {exc}") from None
     except OSError as exc:
         raise located(where, "io", f"cannot write the layer: {exc.strerror or exc}") from None
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise located(where, "corrupt", f"cannot read the layer: {exc}") from None
     return report
