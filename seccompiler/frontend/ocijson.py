@@ -11,24 +11,27 @@ libseccomp lets an unconditional rule for a syscall override its conditional one
 
 from __future__ import annotations
 
-import json
-import json.decoder
-import json.scanner
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from seccompiler.arch.abi import ABIS, Abi, by_oci, family_members, lookup
+from seccompiler.arch.abi import ABIS, Abi, family_members, lookup
 from seccompiler.arch.tables import table
 from seccompiler.base.errors import InputError, Location, UsageError
-from seccompiler.base.fsio import read_text
+from seccompiler.frontend.ocijson_parse import (
+    Cond,
+    JsonRule,
+    Profile,
+    load,
+    parse,
+    parse_json,
+    parse_kernel,
+)
+from seccompiler.frontend.scmp import ACTION_NAMES, OP_NAMES
 from seccompiler.program import (
-    U64,
     AbiProgram,
     Action,
     ActionKind,
     ArgCond,
-    Op,
     Origin,
     Program,
     Rule,
@@ -48,265 +51,6 @@ GO_ARCH: dict[str, str] = {
     "riscv64": "riscv64", "ppc64le": "ppc64le", "ppc64": "ppc64", "ppc": "ppc",
     "s390x": "s390x", "s390": "s390", "loongarch64": "loong64",
 }  # fmt: skip
-
-_ACTIONS: dict[str, ActionKind] = {
-    "SCMP_ACT_KILL": ActionKind.KILL_THREAD,
-    "SCMP_ACT_KILL_THREAD": ActionKind.KILL_THREAD,
-    "SCMP_ACT_KILL_PROCESS": ActionKind.KILL_PROCESS,
-    "SCMP_ACT_TRAP": ActionKind.TRAP,
-    "SCMP_ACT_ERRNO": ActionKind.ERRNO,
-    "SCMP_ACT_TRACE": ActionKind.TRACE,
-    "SCMP_ACT_LOG": ActionKind.LOG,
-    "SCMP_ACT_NOTIFY": ActionKind.USER_NOTIF,
-    "SCMP_ACT_ALLOW": ActionKind.ALLOW,
-}
-ACTION_NAMES: dict[ActionKind, str] = {k: n for n, k in _ACTIONS.items() if n != "SCMP_ACT_KILL"}
-_OPS: dict[str, Op] = {
-    "SCMP_CMP_NE": Op.NE,
-    "SCMP_CMP_LT": Op.LT,
-    "SCMP_CMP_LE": Op.LE,
-    "SCMP_CMP_EQ": Op.EQ,
-    "SCMP_CMP_GE": Op.GE,
-    "SCMP_CMP_GT": Op.GT,
-    "SCMP_CMP_MASKED_EQ": Op.MASKED_EQ,
-}
-OP_NAMES: dict[Op, str] = {v: k for k, v in _OPS.items()}
-EPERM = 1
-
-
-class _JObj(dict[str, Any]):
-    """A JSON object that remembers the offset of its opening brace."""
-
-    pos: int = 0
-
-
-@dataclass(frozen=True)
-class Cond:
-    """An entry of ``filter.include``/``exclude``: caps, arches and a minimum kernel."""
-
-    caps: tuple[str, ...] = ()
-    arches: tuple[str, ...] = ()
-    min_kernel: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class JsonRule:
-    """One element of ``syscalls``."""
-
-    names: tuple[str, ...]
-    action: Action
-    args: tuple[ArgCond, ...]
-    includes: Cond
-    excludes: Cond
-    comment: str
-    where: Location
-
-    @property
-    def origin(self) -> Origin:
-        return Origin(self.where.path, self.where.line, self.where.column, self.comment)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A parsed JSON profile, not yet resolved for a container."""
-
-    path: str
-    default: Action
-    arches: tuple[str, ...]  # ABIs we know, in file order (natives and their sub-arches)
-    arch_map: dict[str, tuple[str, ...]]  # native → sub-arches (Docker format)
-    unknown_arches: tuple[str, ...]  # SCMP_ARCH_* names without an ABI here (mips, …)
-    rules: tuple[JsonRule, ...]
-    docker_format: bool
-    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
-
-    def where(self, obj: Any) -> Location:
-        return _loc(self, obj)
-
-
-def _loc(p: Profile | tuple[str, str], obj: Any) -> Location:
-    path, text = (p.path, p.raw.get("\0text", "")) if isinstance(p, Profile) else p
-    pos = obj.pos if isinstance(obj, _JObj) else 0
-    line = text.count("\n", 0, pos) + 1
-    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    return Location(path, line, col)
-
-
-def parse_json(text: str, path: str) -> Any:
-    """Decode JSON, keeping each object's position; errors carry line and column."""
-    dec = json.JSONDecoder()
-
-    def parse_object(s_and_end: tuple[str, int], *rest: Any) -> tuple[_JObj, int]:
-        obj, end = json.decoder.JSONObject(s_and_end, *rest)  # type: ignore[attr-defined]
-        out = _JObj(obj)
-        out.pos = s_and_end[1] - 1
-        return out, end
-
-    dec.parse_object = parse_object  # type: ignore[attr-defined]
-    dec.scan_once = json.scanner.py_make_scanner(dec)  # type: ignore[attr-defined]
-    try:
-        return dec.decode(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)
-        ) from None
-    except RecursionError:
-        raise InputError("JSON nests too deeply", location=Location(path)) from None
-
-
-def load(path: str) -> Profile:
-    """Read and check a JSON profile file."""
-    return parse(read_text(path), path)
-
-
-def parse(text: str, path: str = "<json>") -> Profile:
-    """Check the structure of a JSON profile and return it, or a located error."""
-    doc = parse_json(text, path)
-    ctx = (path, text)
-
-    def err(obj: Any, msg: str, hint: str = "") -> InputError:
-        return InputError(msg, hint=hint, location=_loc(ctx, obj))
-
-    if not isinstance(doc, dict):
-        raise err(doc, "a seccomp profile is a JSON object")
-    if "seccomp" in doc and "defaultAction" not in doc and isinstance(doc["seccomp"], dict):
-        doc = doc["seccomp"]  # linux.seccomp of an OCI config.json
-    if "defaultAction" not in doc:
-        raise err(doc, "missing 'defaultAction'", "is this a seccomp profile?")
-    default = _action(doc, "defaultAction", "defaultErrnoRet", err)
-    arches: list[str] = []
-    unknown: list[str] = []
-    arch_map: dict[str, tuple[str, ...]] = {}
-
-    def add_arch(name: Any, obj: Any) -> str | None:
-        if not isinstance(name, str):
-            raise err(obj, f"architecture {name!r} is not a string")
-        abi = by_oci(name)
-        if abi is None:
-            if not name.startswith("SCMP_ARCH_"):
-                raise err(obj, f"unknown architecture '{name}'", "use SCMP_ARCH_* names")
-            if name not in unknown:
-                unknown.append(name)
-            return None
-        if abi.name not in arches:
-            arches.append(abi.name)
-        return abi.name
-
-    docker = "archMap" in doc
-    for entry in _list(doc, "archMap", err):
-        if not isinstance(entry, dict):
-            raise err(doc, "archMap entries are objects")
-        native = add_arch(entry.get("architecture"), entry)
-        raw_subs = entry.get("subArchitectures") or []
-        if not isinstance(raw_subs, list):
-            raise err(entry, "'subArchitectures' must be a list")
-        subs = tuple(s for s in (add_arch(x, entry) for x in raw_subs) if s)
-        if native:
-            arch_map[native] = subs
-    for name in _list(doc, "architectures", err):
-        add_arch(name, doc)
-    rules = tuple(_rule(obj, err, ctx) for obj in _list(doc, "syscalls", err))
-    raw = dict(doc)
-    raw["\0text"] = text
-    return Profile(path, default, tuple(arches), arch_map, tuple(unknown), rules, docker, raw)
-
-
-def _list(obj: dict[str, Any], key: str, err: Callable[..., InputError]) -> list[Any]:
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise err(obj, f"'{key}' must be a list")
-    return value
-
-
-def _int_field(obj: dict[str, Any], key: str, err: Callable[..., InputError], limit: int) -> int:
-    value = obj.get(key, 0)
-    if value is None:
-        return 0
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
-        raise err(obj, f"'{key}' must be an integer from 0 to {limit}, not {value!r}")
-    return value
-
-
-def _action(obj: dict[str, Any], key: str, ret_key: str, err: Callable[..., InputError]) -> Action:
-    name = obj.get(key)
-    kind = _ACTIONS.get(name) if isinstance(name, str) else None
-    if kind is None:
-        raise err(obj, f"unknown action {name!r}", "use SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, …")
-    if kind in (ActionKind.ERRNO, ActionKind.TRACE):
-        if obj.get(ret_key) is None:
-            return Action(kind, EPERM)  # runc's choice when no value is given
-        return Action(
-            kind, _int_field(obj, ret_key, err, 4095 if kind is ActionKind.ERRNO else 0xFFFF)
-        )
-    return Action(kind)
-
-
-def _cond(obj: Any, key: str, err: Callable[..., InputError]) -> Cond:
-    value = obj.get(key) or {}
-    if not isinstance(value, dict):
-        raise err(obj, f"'{key}' must be an object")
-    raw_caps, raw_arches = value.get("caps") or [], value.get("arches") or []
-    if not (isinstance(raw_caps, list) and isinstance(raw_arches, list)) or not all(
-        isinstance(c, str) for c in (*raw_caps, *raw_arches)
-    ):
-        raise err(obj, f"'{key}' caps and arches are lists of strings")
-    caps, arches = tuple(raw_caps), tuple(raw_arches)
-    mk = value.get("minKernel")
-    min_kernel = None
-    if mk:
-        min_kernel = parse_kernel(str(mk))
-        if min_kernel is None:
-            raise err(obj, f"minKernel '{mk}' is not a version like 5.4")
-    return Cond(caps, arches, min_kernel)
-
-
-def parse_kernel(text: str) -> tuple[int, ...] | None:
-    """``5.10`` or ``6.8.0-45-generic`` → (5, 10) / (6, 8, 0); None when unreadable."""
-    head = text.strip().split("-", 1)[0].split("+", 1)[0]
-    parts = head.split(".")
-    if not parts or not all(p.isdigit() for p in parts) or len(parts) > 4:
-        return None
-    return tuple(int(p) for p in parts)
-
-
-def _rule(obj: Any, err: Callable[..., InputError], ctx: tuple[str, str]) -> JsonRule:
-    if not isinstance(obj, dict):
-        raise err(obj, "each element of 'syscalls' is an object")
-    names = obj.get("names")
-    if names is None and isinstance(obj.get("name"), str):
-        names = [obj["name"]]  # the pre-1.0 form
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise err(obj, "'names' must be a list of syscall names")
-    action = _action(obj, "action", "errnoRet", err)
-    args: list[ArgCond] = []
-    raw_args = obj.get("args") or []
-    if not isinstance(raw_args, list):
-        raise err(obj, "'args' must be a list")
-    for a in raw_args:
-        if not isinstance(a, dict):
-            raise err(obj, "'args' entries are objects")
-        op_name = a.get("op")
-        op = _OPS.get(op_name) if isinstance(op_name, str) else None
-        if op is None:
-            raise err(a, f"unknown comparison {a.get('op')!r}", "use SCMP_CMP_EQ, …")
-        index = _int_field(a, "index", err, 5)
-        value = _int_field(a, "value", err, U64)
-        two = _int_field(a, "valueTwo", err, U64)
-        if op is Op.MASKED_EQ:
-            args.append(ArgCond(index, op, two & value, mask=value))
-        else:
-            args.append(ArgCond(index, op, value))
-    comment = obj.get("comment") if isinstance(obj.get("comment"), str) else ""
-    return JsonRule(
-        tuple(names),
-        action,
-        tuple(args),
-        _cond(obj, "includes", err),
-        _cond(obj, "excludes", err),
-        comment or "",
-        _loc(ctx, obj),
-    )
 
 
 def normalise_caps(caps: Iterable[str]) -> frozenset[str]:
@@ -398,7 +142,6 @@ def resolve(
             raise UsageError(f"--kernel '{kernel}' is not a version like 5.15")
     chosen = select_abis(profile, abis)
     skipped: list[tuple[str, str]] = []
-    known_anywhere = set()
     fam_rules: dict[str, tuple[JsonRule, ...]] = {}
     progs = []
     for abi in chosen:
@@ -406,31 +149,7 @@ def resolve(
             fam_rules[abi.family] = tuple(
                 r for r in profile.rules if rule_applies(r, abi.family, capset, kver)
             )
-        t = table(abi)
-        per_nr: dict[int, list[tuple[tuple[ArgCond, ...], Action, Origin]]] = {}
-        for rule in fam_rules[abi.family]:
-            if rule.action == profile.default:
-                continue  # runc drops it: libseccomp refuses a rule with the default action
-            for sc in rule.names:
-                nr = t.by_name.get(sc)
-                if nr is None:
-                    continue
-                known_anywhere.add(sc)
-                if knows is not None and not knows(abi, sc):
-                    skipped.append((abi.name, sc))
-                    continue
-                for conds in _split_same_index(rule.args):
-                    per_nr.setdefault(nr, []).append((conds, rule.action, rule.origin))
-        syscalls = {}
-        for nr, sc in t.by_nr.items():
-            entries = per_nr.get(nr, [])
-            uncond = next(((a, o) for c, a, o in entries if not c), None)
-            if uncond is not None:
-                syscalls[nr] = SyscallProgram(sc, nr, (), uncond[0], uncond[1])
-            else:
-                rules = tuple(Rule(c, a, o) for c, a, o in entries)
-                syscalls[nr] = SyscallProgram(sc, nr, rules, profile.default)
-        progs.append(AbiProgram(abi, syscalls, profile.default, profile.default, t.max_nr))
+        progs.append(_abi_program(abi, fam_rules[abi.family], profile, knows, skipped))
     all_known = {n for a in ABIS.values() for n in table(a).by_name}
     unknown_names = sorted({n for r in profile.rules for n in r.names} - all_known)
     program = Program(
@@ -440,6 +159,41 @@ def resolve(
         sources=(profile.path,),
     )
     return Resolved(program, tuple(skipped), tuple(unknown_names), fam_rules)
+
+
+def _abi_program(
+    abi: Abi,
+    rules: tuple[JsonRule, ...],
+    profile: Profile,
+    knows: Callable[[Abi, str], bool] | None,
+    skipped: list[tuple[str, str]],
+) -> AbiProgram:
+    """One ABI's program from the rules that apply to its family, as runc hands them over."""
+    t = table(abi)
+    per_nr: dict[int, list[tuple[tuple[ArgCond, ...], Action, Origin]]] = {}
+    for rule in rules:
+        if rule.action == profile.default:
+            continue  # runc drops it: libseccomp refuses a rule with the default action
+        for sc in rule.names:
+            nr = t.by_name.get(sc)
+            if nr is None:
+                continue
+            if knows is not None and not knows(abi, sc):
+                skipped.append((abi.name, sc))
+                continue
+            for conds in _split_same_index(rule.args):
+                per_nr.setdefault(nr, []).append((conds, rule.action, rule.origin))
+    syscalls = {}
+    for nr, sc in t.by_nr.items():
+        entries = per_nr.get(nr, [])
+        uncond = next(((a, o) for c, a, o in entries if not c), None)
+        if uncond is not None:
+            syscalls[nr] = SyscallProgram(sc, nr, (), uncond[0], uncond[1])
+        else:
+            syscalls[nr] = SyscallProgram(
+                sc, nr, tuple(Rule(c, a, o) for c, a, o in entries), profile.default
+            )
+    return AbiProgram(abi, syscalls, profile.default, profile.default, t.max_nr)
 
 
 def _split_same_index(args: tuple[ArgCond, ...]) -> list[tuple[ArgCond, ...]]:
@@ -453,3 +207,24 @@ def _split_same_index(args: tuple[ArgCond, ...]) -> list[tuple[ArgCond, ...]]:
 def family_abis(program: Program, family: str) -> tuple[Abi, ...]:
     """The program's ABIs of one family, native first."""
     return tuple(a for a in family_members(family) if program.abi(a.name) is not None)
+
+
+__all__ = [
+    "ACTION_NAMES",
+    "DOCKER_DEFAULT_CAPS",
+    "GO_ARCH",
+    "OP_NAMES",
+    "Cond",
+    "JsonRule",
+    "Profile",
+    "Resolved",
+    "family_abis",
+    "load",
+    "normalise_caps",
+    "parse",
+    "parse_json",
+    "parse_kernel",
+    "resolve",
+    "rule_applies",
+    "select_abis",
+]
