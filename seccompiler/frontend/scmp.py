@@ -9,14 +9,14 @@ from seccompiler.program import ActionKind, Op
 
 ACTIONS: dict[str, ActionKind] = {
     "SCMP_ACT_KILL": ActionKind.KILL_THREAD,
-    "SCMP_ACT_KILL_THREAD": ActionKind.KILL_THREAD,
     "SCMP_ACT_KILL_PROCESS": ActionKind.KILL_PROCESS,
+    "SCMP_ACT_KILL_THREAD": ActionKind.KILL_THREAD,
     "SCMP_ACT_TRAP": ActionKind.TRAP,
     "SCMP_ACT_ERRNO": ActionKind.ERRNO,
     "SCMP_ACT_TRACE": ActionKind.TRACE,
+    "SCMP_ACT_ALLOW": ActionKind.ALLOW,
     "SCMP_ACT_LOG": ActionKind.LOG,
     "SCMP_ACT_NOTIFY": ActionKind.USER_NOTIF,
-    "SCMP_ACT_ALLOW": ActionKind.ALLOW,
 }
 ACTION_NAMES: dict[ActionKind, str] = {k: n for n, k in ACTIONS.items() if n != "SCMP_ACT_KILL"}
 OPS: dict[str, Op] = {

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seccompiler.base.errors import InputError, Location
+from seccompiler.frontend.scmp import ACTIONS, OPS
 from seccompiler.platform.artifacts.node import parse_oci
 from seccompiler.platform.artifacts.paths import short_name
 
@@ -110,14 +111,8 @@ def seccomp_profile_object(
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
 
-_ACTIONS = [
-    "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
-]  # fmt: skip
-_OPS = [
-    "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-]  # fmt: skip
+_ACTIONS = list(ACTIONS)
+_OPS = list(OPS)
 
 # The v1beta1 CRD's structural schema for what we emit, restated as JSON Schema (the API
 # server prunes unknown fields, so we refuse them here instead of losing them silently).

@@ -1,0 +1,202 @@
+"""Conditions as libseccomp can say them: disjunctions of terms of plain comparisons.
+
+libseccomp has one comparison per argument per rule and no negation, so a condition and its
+negation are written out as sums of such terms (``x != v`` is one term; ``(x & m) != v`` is
+one term per mask bit), and a syscall's decision list becomes disjoint regions per action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from seccompiler.base.errors import InputError
+from seccompiler.program import U32, Action, ArgCond, Op
+
+MAX_TERMS = 256
+
+
+class NotExpressible(InputError):
+    """The program says something flat OCI JSON (libseccomp rules) cannot say exactly."""
+
+
+@dataclass(frozen=True, order=True)
+class Lit:
+    """One libseccomp comparison: ``(arg & mask) == value`` for masked_eq, else ``arg op value``."""
+
+    index: int
+    op: str
+    value: int
+    mask: int = 0
+
+    def holds(self, x: int) -> bool:
+        if self.op == "masked_eq":
+            return (x & self.mask) == self.value
+        return {
+            "eq": x == self.value,
+            "ne": x != self.value,
+            "lt": x < self.value,
+            "le": x <= self.value,
+            "gt": x > self.value,
+            "ge": x >= self.value,
+        }[self.op]
+
+
+Term = frozenset[Lit]
+Dnf = list[Term]  # [] is false; [frozenset()] is true
+TRUE: Dnf = [frozenset()]
+_NEG = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
+
+
+def _bits(mask: int) -> list[int]:
+    return [1 << i for i in range(64) if mask >> i & 1]
+
+
+def _neg_lit(lit: Lit) -> Dnf:
+    if lit.op != "masked_eq":
+        return [frozenset({Lit(lit.index, _NEG[lit.op], lit.value)})]
+    if lit.value & ~lit.mask:
+        return TRUE  # the literal can never hold
+    return [
+        frozenset({Lit(lit.index, "masked_eq", bit & ~lit.value, bit)}) for bit in _bits(lit.mask)
+    ]
+
+
+def _cond_dnf(c: ArgCond, negate: bool) -> Dnf:
+    if c.width == 32 and c.op in (Op.LT, Op.LE, Op.GT, Op.GE):
+        raise NotExpressible(
+            f"a 32-bit ordered comparison ({c}) has no libseccomp form",
+            hint="use width: 64, or load the BPF output directly",
+        )
+    if c.width == 32 and c.op in (Op.EQ, Op.NE):
+        lit = Lit(c.index, "masked_eq", c.value, U32)
+        positive = c.op is Op.EQ
+    elif c.op is Op.MASKED_EQ:
+        lit, positive = Lit(c.index, "masked_eq", c.value, c.mask), True
+    else:
+        lit, positive = Lit(c.index, c.op.value, c.value), True
+    if positive != negate:
+        return [frozenset({lit})]
+    return _neg_lit(lit)
+
+
+def _interval(lit: Lit) -> tuple[int, int] | None:
+    """The values an ordered comparison admits, as [low, high]; None for other ops."""
+    top = (1 << 64) - 1
+    return {
+        "gt": (lit.value + 1, top),
+        "ge": (lit.value, top),
+        "lt": (0, lit.value - 1),
+        "le": (0, lit.value),
+    }.get(lit.op)
+
+
+def _merge_same_arg(a: Lit, b: Lit) -> Lit | bool | None:
+    """Conjunction of two literals on one argument: a literal, False (never), or None."""
+    if a == b:
+        return a
+    if a.op == "masked_eq" and b.op == "masked_eq":
+        if (a.value ^ b.value) & a.mask & b.mask:
+            return False
+        return Lit(a.index, "masked_eq", a.value | b.value, a.mask | b.mask)
+    for x, y in ((a, b), (b, a)):
+        if x.op == "eq":
+            return x if y.holds(x.value) else False
+    ia, ib = _interval(a), _interval(b)
+    if ia is not None and ib is not None:
+        low, high = max(ia[0], ib[0]), min(ia[1], ib[1])
+        if low > high:
+            return False
+        for x, ix in ((a, ia), (b, ib)):
+            if (low, high) == ix:
+                return x  # one bound implies the other
+        return None  # a range needs two comparisons on one argument
+    for x, y, iy in ((a, b, ib), (b, a, ia)):
+        if x.op == "ne" and iy is not None and not iy[0] <= x.value <= iy[1]:
+            return y  # the excluded value lies outside the range anyway
+    return None
+
+
+def _simplify(term: Term) -> Term | None:
+    by_arg: dict[int, Lit] = {}
+    for lit in sorted(term):
+        prev = by_arg.get(lit.index)
+        if prev is None:
+            by_arg[lit.index] = lit
+            continue
+        merged = _merge_same_arg(prev, lit)
+        if merged is False:
+            return None
+        if merged is None or merged is True:
+            raise NotExpressible(
+                f"conditions {prev} and {lit} on one argument cannot share a libseccomp rule",
+                hint="rewrite the rules, or load the BPF output directly",
+            )
+        assert isinstance(merged, Lit)
+        by_arg[lit.index] = merged
+    return frozenset(by_arg.values())
+
+
+def _lit_implies(b: Lit, a: Lit) -> bool:
+    """Whether ``b`` holding forces ``a`` to hold (both on one argument)."""
+    if a == b:
+        return True
+    if b.op == "eq":
+        return a.holds(b.value)
+    if a.op == "masked_eq" and b.op == "masked_eq":
+        return (a.mask & ~b.mask) == 0 and (b.value & a.mask) == a.value
+    return False
+
+
+def _term_implies(t: Term, k: Term) -> bool:
+    return all(any(x.index == y.index and _lit_implies(x, y) for x in t) for y in k)
+
+
+def _and(a: Dnf, b: Dnf) -> Dnf:
+    out: set[Term] = set()
+    for x in a:
+        for y in b:
+            t = _simplify(x | y)
+            if t is not None:
+                out.add(t)
+    terms = sorted(out, key=lambda t: (len(t), sum(bin(x.mask).count("1") for x in t), sorted(t)))
+    kept: list[Term] = []
+    for t in terms:  # absorption: a term that implies a kept one adds nothing to the union
+        if not any(_term_implies(t, k) for k in kept):
+            kept.append(t)
+    if len(kept) > MAX_TERMS:
+        raise NotExpressible(
+            f"the conditions need more than {MAX_TERMS} libseccomp rules for one syscall",
+            hint="simplify the argument conditions, or load the BPF output directly",
+        )
+    return kept
+
+
+def regions(
+    rules: Iterable[tuple[tuple[ArgCond, ...], Action]], fallback: Action, default: Action
+) -> dict[Action, Dnf]:
+    """Disjoint regions of the decision list, per action; ``default``'s is not computed.
+
+    A rule's region is its conditions and the negation of every earlier rule; the positive
+    conditions go first so that e.g. ``x == 0`` absorbs ``x != 8`` before anything multiplies.
+    """
+    out: dict[Action, Dnf] = {}
+    misses: list[Dnf] = []  # one "this earlier rule did not match" per earlier rule
+    for conds, action in rules:
+        if action != default:
+            here: Dnf = TRUE
+            for c in conds:
+                here = _and(here, _cond_dnf(c, negate=False))
+            for miss in misses:
+                here = _and(here, miss)
+            out.setdefault(action, []).extend(here)
+        negated: Dnf = []
+        for c in conds:
+            negated.extend(_cond_dnf(c, negate=True))
+        misses.append(negated)
+    if fallback != default:
+        here = TRUE
+        for miss in misses:
+            here = _and(here, miss)
+        out.setdefault(fallback, []).extend(here)
+    return out
