@@ -31,46 +31,22 @@ from seccompiler.arch import tables
 from seccompiler.backends import bpf as bpf_backend
 from seccompiler.base.errors import UsageError
 from seccompiler.bpf import emulate
-from seccompiler.bpf.insn import RET, decode
+from seccompiler.bpf.insn import decode
 from seccompiler.program import (
     ALLOW,
     Action,
     ActionKind,
-    ArgCond,
-    Op,
     Program,
     SyscallProgram,
 )
 from seccompiler.runner import native, probe
+from seccompiler.runner.plan import PROBE_ABIS, Point, concrete, plan
+from seccompiler.runner.twin import decode_twin, prove_twin, twin_codes, twin_program
 
 FAMILY = "x86_64"
-PROBE_ABIS = ("x86_64", "x86", "x32")
-TWIN_BASE = 4000
-MAX_VECTORS = 4
 SLOW_TIMEOUT_MS = 5000
 
-FORK_LIKE = frozenset({"fork", "vfork", "clone"})
-SIGRETURN = frozenset({"rt_sigreturn", "sigreturn"})
-# Calls that wait forever on zero arguments get a zeroed timeout (the probe's "Z" page).
-ZERO_TIMEOUT = {
-    "select": 4,
-    "_newselect": 4,
-    "pselect6": 4,
-    "pselect6_time64": 4,
-    "ppoll": 2,
-    "ppoll_time64": 2,
-}
-
 Runner = Callable[[Sequence[probe.Call], bytes], list[probe.Observation]]
-
-
-@dataclass(frozen=True)
-class Point:
-    """One planned call and what the policy says about it."""
-
-    call: probe.Call
-    name: str
-    expected: Action
 
 
 @dataclass(frozen=True)
@@ -153,170 +129,7 @@ class Report:
 
 # --- the twin program ---------------------------------------------------------------------
 
-
-def _actions(program: Program) -> set[Action]:
-    out = {program.bad_arch}
-    for p in program.abis:
-        out |= {p.default, p.unknown}
-        for sp in p.syscalls.values():
-            out |= sp.actions
-    return out
-
-
-def twin_codes(program: Program) -> dict[Action, Action]:
-    """Map every action but allow to a distinctive ``errno(N)``, N >= TWIN_BASE."""
-    actions = sorted((a for a in _actions(program) if a != ALLOW), key=lambda a: a.sort_key())
-    taken = {a.data for a in _actions(program) if a.kind is ActionKind.ERRNO}
-    out: dict[Action, Action] = {}
-    n = TWIN_BASE
-    for a in actions:
-        while n in taken:
-            n += 1
-        if n > 4095:
-            raise UsageError("the policy uses too many distinct actions to code them as errnos")
-        out[a] = Action(ActionKind.ERRNO, n)
-        n += 1
-    return out
-
-
-def twin_program(program: Program, codes: dict[Action, Action]) -> Program:
-    """The same program with every action passed through ``codes``."""
-    return program.map_actions(lambda a: codes.get(a, a))
-
-
-def prove_twin(
-    real: bytes,
-    twin: bytes,
-    codes: dict[Action, Action],
-    inputs: Iterable[tuple[int, int, tuple[int, ...]]],
-) -> str:
-    """Show that ``twin`` decides as ``real`` with actions mapped through ``codes``.
-
-    First structurally: same instructions except return constants, each of which maps.
-    That holds for every input. Failing that, by the emulator on every planned input.
-    Raises UsageError when neither holds.
-    """
-    ri, ti = decode(real), decode(twin)
-    if len(ri) == len(ti) and all(
-        (a.code, a.jt, a.jf) == (b.code, b.jt, b.jf)
-        and (
-            a.k == b.k
-            if a.code != RET
-            else codes.get(Action.from_ret(a.k), Action.from_ret(a.k)).ret == b.k
-        )
-        for a, b in zip(ri, ti, strict=True)
-    ):
-        return "structural"
-    rf, tf = emulate.Filter(ri), emulate.Filter(ti)
-    for arch, nr, args in inputs:
-        d = emulate.SeccompData(nr, arch, 0, emulate.make_args(args))
-        ra, ta = rf.run(d).action, tf.run(d).action
-        if codes.get(ra, ra) != ta:
-            raise UsageError(
-                f"the twin filter differs from the real one at nr {nr} "
-                f"(arch {arch:#x}): {ra} vs {ta}"
-            )
-    return "emulator"
-
-
-# --- planning -----------------------------------------------------------------------------
-
-
-def _satisfy(c: ArgCond, negate: bool) -> int | None:
-    limit = 0xFFFFFFFF if c.width == 32 else (1 << 64) - 1
-    v = c.value
-    if c.op is Op.MASKED_EQ:
-        if not negate:
-            return v
-        low = c.mask & -c.mask
-        return (v ^ low) if low else None
-    want = {Op.EQ: v, Op.NE: v + 1, Op.GE: v, Op.GT: v + 1, Op.LE: v, Op.LT: v - 1}[c.op]
-    if negate:
-        want = {Op.EQ: v + 1, Op.NE: v, Op.GE: v - 1, Op.GT: v, Op.LE: v + 1, Op.LT: v}[c.op]
-    return want if 0 <= want <= limit else None
-
-
-def _vectors(sp: SyscallProgram, a: abimod.Abi, base: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """Argument vectors reaching each distinct answer of ``sp``, zeros first."""
-    cands = [base]
-    for rule in sp.rules:
-        for negate in (False, True):
-            args = list(base)
-            for c in rule.conditions:
-                v = _satisfy(c, negate)
-                if v is not None:
-                    args[c.index] = v
-            cands.append(tuple(args))
-    out: list[tuple[int, ...]] = []
-    seen: set[Action] = set()
-    for vec in cands:
-        act = sp.decide(vec, a)
-        if act not in seen and len(out) < MAX_VECTORS:
-            seen.add(act)
-            out.append(vec)
-    return out
-
-
-def _kind(name: str) -> probe.Kind:
-    if name in FORK_LIKE:
-        return "fork"
-    if name in SIGRETURN:
-        return "sigreturn"
-    return "plain"
-
-
-def _base_args(name: str) -> tuple[int, ...]:
-    args = [0] * 6
-    if name in ZERO_TIMEOUT:
-        args[ZERO_TIMEOUT[name]] = probe.ZERO_PAGE
-    return tuple(args)
-
-
-def plan(
-    program: Program, abis: Sequence[str] = PROBE_ABIS, names: Iterable[str] | None = None
-) -> list[Point]:
-    """Every call to make, with the action the policy promises for it."""
-    wanted = set(names) if names is not None else None
-    points: list[Point] = []
-    for abi_name in abis:
-        a = abimod.ABIS[abi_name]
-        t = tables.table(a)
-        ap = program.abi(abi_name)
-        for nr, name in sorted(t.by_nr.items()):
-            if wanted is not None and name not in wanted:
-                continue
-            base = _base_args(name)
-            sp = ap.syscalls.get(nr) if ap is not None else None
-            vectors = _vectors(sp, a, base) if sp is not None else [base]
-            for args in vectors:
-                call = probe.Call(abi_name, nr, args, _kind(name))
-                points.append(Point(call, name, program.decide(a.audit_arch, nr, _concrete(args))))
-        if wanted is None:
-            nr = t.max_nr + 1
-            call = probe.Call(abi_name, nr)
-            points.append(
-                Point(
-                    call,
-                    f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})",
-                    program.decide(a.audit_arch, nr),
-                )
-            )
-    return points
-
-
-def _concrete(args: tuple[int, ...]) -> tuple[int, ...]:
-    # The zero page's address is unknown here; the rules never look at those arguments.
-    return tuple(0 if x == probe.ZERO_PAGE else x for x in args)
-
-
 # --- judging ------------------------------------------------------------------------------
-
-
-def decode_twin(obs: probe.Observation, by_code: dict[int, Action]) -> Action | None:
-    """The action a twin-filter observation proves, or None when the call ran."""
-    if obs.outcome == "returned" and obs.errno in by_code and obs.ret == -obs.errno:
-        return by_code[obs.errno]
-    return None
 
 
 def check_real(point: Point, obs: probe.Observation) -> str:
@@ -395,6 +208,37 @@ def machine_abis() -> tuple[str, ...]:
     return tuple(out)
 
 
+def _enterable(abis: Sequence[str] | None) -> tuple[tuple[str, ...], list[tuple[str, str, str]]]:
+    """The ABIs to probe (those asked for, else all this machine can enter), and the rest."""
+    enterable = machine_abis()
+    chosen = tuple(abis) if abis else enterable
+    unprobed = [(a, "*", "this machine cannot enter it") for a in chosen if a not in enterable]
+    return tuple(a for a in chosen if a in enterable), unprobed
+
+
+def _probe_both(
+    runner: Callable[..., list[probe.Observation]],
+    points: Sequence[Point],
+    twin_bpf: bytes,
+    real_bpf: bytes,
+    progress: Callable[[str, int, int], None] | None,
+) -> tuple[list[probe.Observation], list[probe.Observation]]:
+    """Every planned call under the twin filter, then under the real one."""
+    calls = [p.call for p in points]
+
+    def stage(label: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        cb = progress
+        return lambda done, total: cb(label, done, total)
+
+    twin_obs = runner(calls, twin_bpf, progress=stage("twin filter"))
+    real_obs = runner(calls, real_bpf, progress=stage("real filter"))
+    for bpf, obs in ((twin_bpf, twin_obs), (real_bpf, real_obs)):
+        _retry_slow(runner, bpf, points, obs)
+    return twin_obs, real_obs
+
+
 def run_matrix(
     program: Program,
     *,
@@ -412,10 +256,7 @@ def run_matrix(
     start = time.monotonic()
     if FAMILY not in program.families():
         raise UsageError(f"the policy covers no {FAMILY} ABI; this machine runs {FAMILY}")
-    enterable = machine_abis()
-    chosen = tuple(abis) if abis else enterable
-    unprobed = [(a, "*", "this machine cannot enter it") for a in chosen if a not in enterable]
-    chosen = tuple(a for a in chosen if a in enterable)
+    chosen, unprobed = _enterable(abis)
     points = plan(program, chosen, names)
     if not points:
         raise UsageError("nothing to probe", hint="check --syscalls and --abi")
@@ -426,7 +267,7 @@ def run_matrix(
     real_bpf = bpf_backend.compile_family(source, FAMILY)
     twin_bpf = bpf_backend.compile_family(twin, FAMILY)
     inputs = [
-        (abimod.ABIS[p.call.abi].audit_arch, p.call.nr, _concrete(p.call.args)) for p in points
+        (abimod.ABIS[p.call.abi].audit_arch, p.call.nr, concrete(p.call.args)) for p in points
     ]
     proof = prove_twin(real_bpf, twin_bpf, codes, inputs)
     rf = emulate.Filter(decode(real_bpf))
@@ -434,18 +275,7 @@ def run_matrix(
         rf.run(emulate.SeccompData(nr, arch, 0, emulate.make_args(args))).action
         for arch, nr, args in inputs
     ]
-    calls = [p.call for p in points]
-
-    def stage(label: str) -> Callable[[int, int], None] | None:
-        if progress is None:
-            return None
-        cb = progress
-        return lambda done, total: cb(label, done, total)
-
-    twin_obs = runner(calls, twin_bpf, progress=stage("twin filter"))
-    real_obs = runner(calls, real_bpf, progress=stage("real filter"))
-    for bpf, obs in ((twin_bpf, twin_obs), (real_bpf, real_obs)):
-        _retry_slow(runner, bpf, points, obs)
+    twin_obs, real_obs = _probe_both(runner, points, twin_bpf, real_bpf, progress)
     rows = judge(points, twin_obs, real_obs, codes)
     for i, (row, emu) in enumerate(zip(rows, emulated, strict=True)):
         if row.ok and emu != row.point.expected:  # the kernel and the emulator disagree
@@ -472,3 +302,20 @@ def flip(program: Program, abi_name: str, name: str) -> Program:
     syscalls[nr] = replace(sp, rules=(), fallback=new)
     abis = tuple(replace(p, syscalls=syscalls) if p is ap else p for p in program.abis)
     return replace(program, abis=abis)
+
+
+__all__ = [
+    "PROBE_ABIS",
+    "Point",
+    "Report",
+    "Row",
+    "decode_twin",
+    "flip",
+    "judge",
+    "machine_abis",
+    "plan",
+    "prove_twin",
+    "run_matrix",
+    "twin_codes",
+    "twin_program",
+]
