@@ -23,7 +23,6 @@ thread and child the workload makes.
 from __future__ import annotations
 
 import contextlib
-import errno as _errno
 import os
 import select
 import signal
@@ -34,40 +33,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from seccompiler.arch import abi as abimod
-from seccompiler.arch import tables
 from seccompiler.backends import bpf as bpf_backend
-from seccompiler.program import Action, ActionKind, Program
+from seccompiler.program import Action, Program
 from seccompiler.runner import native
+from seccompiler.runner.notify import NOTIFY, Supervisor, SyscallEvent, abi_of
 
-NOTIFY = Action(ActionKind.USER_NOTIF)
 FAMILY = "x86_64"
-_SYS_TGKILL = 234  # x86_64 table
 LAUNCH_ERRORS = {"notfound": 127, "exec": 126}  # other stages: 125
-
-
-@dataclass
-class SyscallEvent:
-    """One notified syscall: who made it, and what the policy answered."""
-
-    pid: int
-    exe: str
-    abi: str
-    nr: int
-    name: str
-    args: tuple[int, ...]
-    action: Action
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "pid": self.pid,
-            "exe": self.exe,
-            "abi": self.abi,
-            "nr": self.nr,
-            "name": self.name,
-            "args": list(self.args),
-            "action": str(self.action),
-        }
 
 
 @dataclass
@@ -114,94 +86,6 @@ def audit_program(program: Program) -> Program:
 def record_program(program: Program) -> Program:
     """The program with every answer turned into a user notification."""
     return program.map_actions(lambda a: NOTIFY)
-
-
-def abi_of(arch: int, nr: int) -> abimod.Abi | None:
-    """The ABI a (seccomp_data.arch, nr) pair was made through."""
-    x32 = bool(nr & abimod.X32_SYSCALL_BIT) and nr != 0xFFFFFFFF  # -1: a tracer's skip
-    return next((a for a in abimod.ABIS.values() if a.audit_arch == arch and a.is_x32 == x32), None)
-
-
-def _name(a: abimod.Abi | None, nr: int) -> str:
-    if a is None:
-        return f"(nr {nr})"
-    return tables.table(a).name_of(nr) or f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})"
-
-
-def _exe(pid: int) -> str:
-    try:
-        return os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return "?"
-
-
-def _tgid(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return pid
-
-
-class _Supervisor:
-    def __init__(
-        self, decide: Callable[[int, int, Sequence[int]], Action], *, record: bool, audit: bool
-    ) -> None:
-        self.decide = decide
-        self.record = record
-        self.audit = audit
-        self.events: list[SyscallEvent] = []
-        self.killed: set[int] = set()
-
-    def handle(self, fd: int) -> None:
-        try:
-            n = native.notif_recv(fd)
-        except OSError as exc:  # the task died between poll and receive
-            if exc.errno in (_errno.ENOENT, _errno.EINTR):
-                return
-            raise
-        action = self.decide(n.arch, n.nr, n.args)
-        a = abi_of(n.arch, n.nr)
-        exe = _exe(n.pid)
-        if not native.notif_id_valid(fd, n.id):  # the pid may already be someone else's
-            return
-        passes = not action.blocks and action.kind not in (ActionKind.USER_NOTIF, ActionKind.TRACE)
-        if self.record or not passes:
-            self.events.append(
-                SyscallEvent(
-                    n.pid,
-                    exe,
-                    a.name if a else f"{n.arch:#x}",
-                    n.nr,
-                    _name(a, n.nr),
-                    n.args,
-                    action,
-                )
-            )
-        try:
-            self._answer(fd, n, action, passes or not self.audit)
-        except OSError as exc:
-            if exc.errno != _errno.ENOENT:  # ENOENT: the task is gone, nothing to answer
-                raise
-
-    def _answer(self, fd: int, n: native.Notification, action: Action, cont: bool) -> None:
-        if cont:
-            native.notif_send(fd, n.id, cont=True)
-        elif action.kind is ActionKind.ERRNO:
-            native.notif_send(fd, n.id, error=-action.data if action.data else 0)
-        elif action.kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD):
-            tgid = _tgid(n.pid)
-            self.killed.add(tgid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(tgid, signal.SIGKILL)
-        elif action.kind is ActionKind.TRAP:
-            native.syscall("x86_64", _SYS_TGKILL, _tgid(n.pid), n.pid, signal.SIGSYS)
-            native.notif_send(fd, n.id, val=n.nr)
-        else:  # notify or trace with nobody else to answer: the kernel says ENOSYS
-            native.notif_send(fd, n.id, error=-_errno.ENOSYS)
 
 
 @contextlib.contextmanager
@@ -269,6 +153,46 @@ def _parse_status(text: str, result: RunResult, killed: set[int]) -> None:
             result.status = LAUNCH_ERRORS.get(stage, 125)
 
 
+def _watch(status_r: int, ours: socket.socket, sup: Supervisor | None, held: list[int]) -> bytes:
+    """Read the launcher's status pipe to its end, answering notifications meanwhile.
+
+    The listener the launcher hands over is put in ``held``; the caller closes it.
+    """
+    status_text = b""
+    listener = -1
+    poller = select.poll()
+    poller.register(status_r, select.POLLIN)
+    if sup is not None:
+        poller.register(ours.fileno(), select.POLLIN)
+    open_status = True
+    while open_status:
+        for fd, ev in poller.poll():
+            if fd == status_r:
+                chunk = os.read(status_r, 4096)
+                status_text += chunk
+                if not chunk:
+                    open_status = False
+            elif fd == ours.fileno():
+                _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+                poller.unregister(ours.fileno())
+                if fds:
+                    listener = fds[0]
+                    held.append(listener)
+                    poller.register(listener, select.POLLIN)
+            elif fd == listener and sup is not None:
+                if ev & select.POLLIN:
+                    sup.handle(listener)
+                elif ev & (select.POLLHUP | select.POLLERR):
+                    poller.unregister(listener)
+    # The workload is gone; answer what its leftovers still wait for.
+    if sup is not None and listener >= 0:
+        drain = select.poll()
+        drain.register(listener, select.POLLIN)
+        while any(ev & select.POLLIN and not ev & select.POLLHUP for _, ev in drain.poll(0)):
+            sup.handle(listener)
+    return status_text
+
+
 def run_filter(
     argv: Sequence[str],
     bpf: bytes,
@@ -286,7 +210,7 @@ def run_filter(
     """Run ``argv`` under raw ``bpf``; with ``decide``, answer its notifications."""
     if not argv:
         raise ValueError("nothing to run")
-    sup = _Supervisor(decide, record=record, audit=audit) if decide is not None else None
+    sup = Supervisor(decide, record=record, audit=audit) if decide is not None else None
     memfd = os.memfd_create("seccompiler-filter", 0)
     os.write(memfd, bpf)
     os.lseek(memfd, 0, os.SEEK_SET)
@@ -296,8 +220,7 @@ def run_filter(
     cmd = _launch_cmd(argv, memfd, status_w, sock_fd, root, namespaces, user, workdir)
     passed = [memfd, status_w] + ([sock_fd] if sock_fd is not None else [])
     result = RunResult(status=125)
-    status_text = b""
-    listener = -1
+    held: list[int] = []  # the listener, once the launcher has handed it over
     try:
         proc = subprocess.Popen(
             cmd, pass_fds=passed, env=None if env is None else dict(env), cwd=cwd
@@ -314,41 +237,11 @@ def run_filter(
     theirs.close()
     try:
         with _interrupts_forwarded(proc):
-            poller = select.poll()
-            poller.register(status_r, select.POLLIN)
-            if sup is not None:
-                poller.register(ours.fileno(), select.POLLIN)
-            open_status = True
-            while open_status:
-                for fd, ev in poller.poll():
-                    if fd == status_r:
-                        chunk = os.read(status_r, 4096)
-                        status_text += chunk
-                        if not chunk:
-                            open_status = False
-                    elif fd == ours.fileno():
-                        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-                        poller.unregister(ours.fileno())
-                        if fds:
-                            listener = fds[0]
-                            poller.register(listener, select.POLLIN)
-                    elif fd == listener and sup is not None:
-                        if ev & select.POLLIN:
-                            sup.handle(listener)
-                        elif ev & (select.POLLHUP | select.POLLERR):
-                            poller.unregister(listener)
-            # The workload is gone; answer what its leftovers still wait for.
-            if sup is not None and listener >= 0:
-                drain = select.poll()
-                drain.register(listener, select.POLLIN)
-                while any(
-                    ev & select.POLLIN and not ev & select.POLLHUP for _, ev in drain.poll(0)
-                ):
-                    sup.handle(listener)
+            status_text = _watch(status_r, ours, sup, held)
         proc.wait()
     finally:
-        if listener >= 0:
-            os.close(listener)
+        for fd in held:
+            os.close(fd)
         os.close(status_r)
         ours.close()
         if proc.poll() is None:
@@ -399,3 +292,14 @@ def run_supervised(
         user=user,
         workdir=workdir,
     )
+
+
+__all__ = [
+    "RunResult",
+    "SyscallEvent",
+    "abi_of",
+    "audit_program",
+    "record_program",
+    "run_filter",
+    "run_supervised",
+]

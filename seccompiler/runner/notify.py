@@ -1,0 +1,133 @@
+"""Answering seccomp user notifications with the policy's own results, and recording them."""
+
+from __future__ import annotations
+
+import contextlib
+import errno as _errno
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
+from seccompiler.program import Action, ActionKind
+from seccompiler.runner import native
+
+NOTIFY = Action(ActionKind.USER_NOTIF)
+_SYS_TGKILL = 234  # x86_64 table
+
+
+@dataclass
+class SyscallEvent:
+    """One notified syscall: who made it, and what the policy answered."""
+
+    pid: int
+    exe: str
+    abi: str
+    nr: int
+    name: str
+    args: tuple[int, ...]
+    action: Action
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "exe": self.exe,
+            "abi": self.abi,
+            "nr": self.nr,
+            "name": self.name,
+            "args": list(self.args),
+            "action": str(self.action),
+        }
+
+
+def abi_of(arch: int, nr: int) -> abimod.Abi | None:
+    """The ABI a (seccomp_data.arch, nr) pair was made through."""
+    x32 = bool(nr & abimod.X32_SYSCALL_BIT) and nr != 0xFFFFFFFF  # -1: a tracer's skip
+    return next((a for a in abimod.ABIS.values() if a.audit_arch == arch and a.is_x32 == x32), None)
+
+
+def _name(a: abimod.Abi | None, nr: int) -> str:
+    if a is None:
+        return f"(nr {nr})"
+    return tables.table(a).name_of(nr) or f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})"
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return "?"
+
+
+def _tgid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return pid
+
+
+class Supervisor:
+    """Answers each notification as ``decide`` says; keeps the events and the pids it killed."""
+
+    def __init__(
+        self, decide: Callable[[int, int, Sequence[int]], Action], *, record: bool, audit: bool
+    ) -> None:
+        self.decide = decide
+        self.record = record
+        self.audit = audit
+        self.events: list[SyscallEvent] = []
+        self.killed: set[int] = set()
+
+    def handle(self, fd: int) -> None:
+        try:
+            n = native.notif_recv(fd)
+        except OSError as exc:  # the task died between poll and receive
+            if exc.errno in (_errno.ENOENT, _errno.EINTR):
+                return
+            raise
+        action = self.decide(n.arch, n.nr, n.args)
+        a = abi_of(n.arch, n.nr)
+        exe = _exe(n.pid)
+        if not native.notif_id_valid(fd, n.id):  # the pid may already be someone else's
+            return
+        passes = not action.blocks and action.kind not in (ActionKind.USER_NOTIF, ActionKind.TRACE)
+        if self.record or not passes:
+            self.events.append(
+                SyscallEvent(
+                    n.pid,
+                    exe,
+                    a.name if a else f"{n.arch:#x}",
+                    n.nr,
+                    _name(a, n.nr),
+                    n.args,
+                    action,
+                )
+            )
+        try:
+            self._answer(fd, n, action, passes or not self.audit)
+        except OSError as exc:
+            if exc.errno != _errno.ENOENT:  # ENOENT: the task is gone, nothing to answer
+                raise
+
+    def _answer(self, fd: int, n: native.Notification, action: Action, cont: bool) -> None:
+        if cont:
+            native.notif_send(fd, n.id, cont=True)
+        elif action.kind is ActionKind.ERRNO:
+            native.notif_send(fd, n.id, error=-action.data if action.data else 0)
+        elif action.kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD):
+            tgid = _tgid(n.pid)
+            self.killed.add(tgid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(tgid, signal.SIGKILL)
+        elif action.kind is ActionKind.TRAP:
+            native.syscall("x86_64", _SYS_TGKILL, _tgid(n.pid), n.pid, signal.SIGSYS)
+            native.notif_send(fd, n.id, val=n.nr)
+        else:  # notify or trace with nobody else to answer: the kernel says ENOSYS
+            native.notif_send(fd, n.id, error=-_errno.ENOSYS)
