@@ -2,7 +2,12 @@
 
 PyYAML composes a node graph; we convert it ourselves so that we can keep source positions,
 refuse duplicate keys, and bound the work an input can demand: a file-size cap, a nesting-depth
-cap and a node budget that alias expansion also spends (so "billion laughs" stops early).
+cap, a node budget, and a much smaller budget for what aliases add. The composer shares one
+node between an anchor and its aliases, so composing costs no more than the text; expansion
+happens here, and each alias is charged the full size of what it repeats *before* it is
+expanded (so "billion laughs" and doubling chains stop after a few thousand values, in
+milliseconds and a few MB). ``Budget`` is the one place this is counted: any reader of YAML in
+the package goes through it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from seccompiler.base.errors import InputError, Location
 from seccompiler.base.fsio import read_text
 
 MAX_NODES = 2_000_000
+# Values that alias expansion may add to one stream. Real policies and manifests reuse an
+# anchored list a handful of times; a few thousand values keep the worst case near 5 MB.
+MAX_ALIAS_NODES = 10_000
 
 # libyaml's parser when PyYAML was built with it: same nodes and marks, several times faster.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -65,41 +73,96 @@ def _mark(path: str, node: yaml.Node) -> Mark:
     return Mark(path, m.line + 1, m.column + 1)
 
 
+class Budget:
+    """The work one YAML stream may demand: values built, and values added by aliases."""
+
+    def __init__(self, path: str, max_nodes: int = MAX_NODES) -> None:
+        self.path = path
+        self.nodes_left = max_nodes
+        self.alias_left = MAX_ALIAS_NODES
+
+    def node(self, where: Mark) -> None:
+        """Charge one value about to be built."""
+        self.nodes_left -= 1
+        if self.nodes_left < 0:
+            raise InputError(
+                "document has too many values",
+                hint="split the input into several files",
+                location=where.location(),
+            )
+
+    def alias(self, size: int, where: Mark) -> None:
+        """Charge an alias the ``size`` values it repeats, before they are expanded."""
+        self.alias_left -= size
+        if self.alias_left < 0:
+            raise InputError(
+                f"aliases expand the document to too many values (more than "
+                f"{MAX_ALIAS_NODES} repeated through aliases; the value anchored here repeats "
+                f"{size})",
+                hint="write the repeated values out, or repeat them less; this limit protects "
+                "against YAML alias bombs",
+                location=where.location(),
+            )
+
+
 class _Builder:
-    def __init__(self, path: str, loader: yaml.SafeLoader, max_nodes: int) -> None:
+    def __init__(self, path: str, loader: yaml.SafeLoader, budget: Budget) -> None:
         self.path = path
         self.loader = loader
-        self.budget = max_nodes
+        self.budget = budget
+        # Expanded size of each collection node built so far in this document, by identity:
+        # meeting one again means an alias, and its size is known before anything is built.
+        self.sizes: dict[int, int] = {}
+        self.building: set[int] = set()
 
     def error(self, node: yaml.Node, message: str, hint: str = "") -> InputError:
         return InputError(message, hint=hint, location=_mark(self.path, node).location())
 
+    def new_document(self) -> None:
+        self.sizes.clear()  # node identities are only stable within one document
+        self.building.clear()
+
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
-            raise self.error(
-                node,
-                "document expands to too many values (alias expansion?)",
-                "remove the repeated aliases; this limit protects against YAML alias bombs",
-            )
         if depth > MAX_DEPTH:
             raise self.error(node, f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.ScalarNode):
+            self.budget.node(_mark(self.path, node))
+            return self._scalar(node)
+        key = id(node)
+        if key in self.building:
+            raise self.error(node, "an alias refers to the collection that contains it")
+        seen = self.sizes.get(key)
+        if seen is not None:
+            self.budget.alias(seen, _mark(self.path, node))
+        before = self.budget.nodes_left
+        self.building.add(key)
+        self.budget.node(_mark(self.path, node))
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, depth)
-        if isinstance(node, yaml.SequenceNode):
-            out = LList()
-            out.mark = _mark(self.path, node)
-            out.item_marks = []
-            for item in node.value:
-                out.append(self.build(item, depth + 1))
-                out.item_marks.append(_mark(self.path, item))
-            return out
+            out: Any = self._mapping(node, depth)
+        elif isinstance(node, yaml.SequenceNode):
+            out = self._sequence(node, depth)
+        else:  # pragma: no cover - the composer makes only these three kinds
+            raise self.error(node, "unsupported YAML node")
+        self.building.discard(key)
+        self.sizes[key] = before - self.budget.nodes_left
+        return out
+
+    def _scalar(self, node: yaml.Node) -> Any:
         try:
             return self.loader.construct_object(node, deep=False)
         except yaml.constructor.ConstructorError as exc:
             raise self.error(node, f"cannot read value: {exc.problem}") from None
         except (ValueError, OverflowError) as exc:
             raise self.error(node, f"cannot read value: {exc}") from None
+
+    def _sequence(self, node: yaml.SequenceNode, depth: int) -> LList:
+        out = LList()
+        out.mark = _mark(self.path, node)
+        out.item_marks = []
+        for item in node.value:
+            out.append(self.build(item, depth + 1))
+            out.item_marks.append(_mark(self.path, item))
+        return out
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> LMap:
         out = LMap()
@@ -153,12 +216,13 @@ def load_all_text(text: str, path: str, max_nodes: int = MAX_NODES) -> Iterator[
         loader = _LOADER(text)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(path, text, exc) from None
-    builder = _Builder(path, loader, max_nodes)
+    builder = _Builder(path, loader, Budget(path, max_nodes))
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
+            builder.new_document()
             yield builder.build(node)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(path, text, exc) from None

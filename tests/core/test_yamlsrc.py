@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seccompiler.base.errors import InputError
-from seccompiler.base.yamlsrc import LList, LMap, load_file, load_text
+from seccompiler.base.yamlsrc import (
+    MAX_ALIAS_NODES,
+    LList,
+    LMap,
+    load_all_text,
+    load_file,
+    load_text,
+)
 from seccompiler.frontend.policy import load_policy
 
 BOMB = "\n".join(
@@ -28,6 +36,52 @@ def test_alias_bomb_is_refused_quickly() -> None:
         load_text(BOMB, "bomb.yaml")
     assert "too many values" in info.value.message
     assert info.value.location is not None and info.value.location.path == "bomb.yaml"
+
+
+def _doubling_chain(links: int) -> str:
+    lines = ["a0: &a0 [x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, links)]
+    return "\n".join(lines) + "\n"
+
+
+LAUGHS = "\n".join(
+    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "text", [BOMB, LAUGHS, _doubling_chain(60)], ids=["bomb", "laughs", "chain"]
+)
+def test_alias_expansion_is_refused_within_a_small_budget(text: str) -> None:
+    """Each alias is charged what it repeats before it is expanded: the refusal costs a few MB."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as info:
+            load_text(text, "bomb.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "too many values" in info.value.message
+    assert f"more than {MAX_ALIAS_NODES}" in info.value.message
+    assert peak < 16 * 1024 * 1024
+
+
+def test_aliases_within_the_budget_expand_to_copies() -> None:
+    doc = load_text("base: &b [read, write]\nmore: [*b, *b]\n", "ok.yaml")
+    assert doc["more"] == [["read", "write"], ["read", "write"]]
+    assert doc["more"][0] is not doc["more"][1]
+
+
+def test_alias_budget_is_counted_per_stream() -> None:
+    anchored = "[" + ", ".join(["x"] * 99) + "]"
+    doc = "a: &a " + anchored + "\nb: [" + ", ".join(["*a"] * (MAX_ALIAS_NODES // 100 // 2)) + "]\n"
+    assert len(list(load_all_text(doc, "one.yaml"))) == 1
+    with pytest.raises(InputError):
+        list(load_all_text("---\n".join([doc] * 3), "three.yaml"))
 
 
 def test_recursive_alias_is_refused() -> None:

@@ -14,9 +14,8 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from seccompiler.base.errors import InputError, Location, UsageError
+from seccompiler.base.yamlsrc import load_all_text
 from seccompiler.platform.artifacts import cel, spo
 
 KUBERNETES_VERSION = "1.37"  # the newest schema set kubernetes-validate ships
@@ -71,7 +70,11 @@ def _check_schema(schema: Mapping[str, Any], obj: Mapping[str, Any], where: str,
 
 def load_yaml_docs(data: bytes, where: str) -> list[dict[str, Any]]:
     """The documents of a generated YAML stream (they must all be mappings)."""
-    docs = [d for d in yaml.safe_load_all(data) if d is not None]
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise _fail(where, f"not UTF-8: {exc}") from None
+    docs = [d for d in load_all_text(text, where) if d is not None]
     if not all(isinstance(d, dict) for d in docs):
         raise _fail(where, "a document is not a mapping")
     return docs
