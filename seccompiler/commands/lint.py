@@ -6,8 +6,11 @@ import json
 
 import click
 
-from seccompiler.commands.sources import load
+from seccompiler.backends import oci
+from seccompiler.base.errors import Location
+from seccompiler.commands.sources import Source, load
 from seccompiler.frontend.ocijson import Profile
+from seccompiler.platform import runtimes, targets
 from seccompiler.prove.lint import Finding, failing, lint_filter, lint_profile, lint_program
 
 
@@ -22,6 +25,14 @@ from seccompiler.prove.lint import Finding, failing, lint_filter, lint_profile, 
     metavar="VERSION",
     help="Flag names this libseccomp (as runc links it) does not know, e.g. 2.5.4.",
 )
+@click.option(
+    "--runtime",
+    "targets_",
+    multiple=True,
+    metavar="NAME-VERSION",
+    help="Report what this runtime cannot load, e.g. runc-1.1.5, crun-1.14/libseccomp-2.5.4 "
+    "(repeatable).",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def lint_cmd(
     file: str,
@@ -29,14 +40,18 @@ def lint_cmd(
     caps: tuple[str, ...],
     kernel: str | None,
     runtime: str | None,
+    targets_: tuple[str, ...],
     fmt: str,
 ) -> int:
     """Report risky allowances and runtime pitfalls in FILE (policy, JSON profile, raw BPF).
 
     Exit 1 when there is any warning or error.
     """
+    wanted = [runtimes.parse_option(t) for t in targets_]
     src = load(file, abis=abis, caps=caps, kernel=kernel)
     findings: list[Finding] = []
+    for target in wanted:
+        findings += runtime_findings(src, target)
     if isinstance(src.profile, Profile):
         findings += lint_profile(src.profile)
     if src.program is not None:
@@ -50,3 +65,32 @@ def lint_cmd(
             click.echo(str(f))
         click.echo(f"{len(findings)} findings")
     return 1 if failing(findings) else 0
+
+
+def runtime_findings(src: Source, runtime: runtimes.Runtime) -> list[Finding]:
+    """What ``runtime`` refuses in a JSON profile, or in the OCI JSON of a policy."""
+    if isinstance(src.profile, Profile):
+        profile = src.profile
+        doc = profile.raw
+        rules = profile.rules
+
+        def where(p: runtimes.Problem) -> Location:
+            if p.field == "syscalls" and p.index < len(rules):
+                return rules[p.index].where
+            return profile.where(doc)
+
+    elif src.program is not None:
+        program = src.program
+        doc = oci.to_oci(program)
+
+        def where(p: runtimes.Problem) -> Location:
+            return targets.locate(program, doc, p)
+
+    else:
+        return []
+    return [
+        Finding(
+            "runtime-refuses", "error", f"{runtime} refuses this profile: {p.message}", where(p)
+        )
+        for p in runtimes.problems(doc, runtime)
+    ]

@@ -14,7 +14,8 @@ from pathlib import Path
 from seccompiler.backends import oci
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.compile import load_program, prove_outputs, render_outputs
-from seccompiler.platform import artifacts
+from seccompiler.platform import artifacts, targets
+from seccompiler.platform import config as pconfig
 from seccompiler.platform.artifacts import paths as apaths
 from seccompiler.platform.artifacts.dist import Timings
 
@@ -35,7 +36,11 @@ def profile_paths(profiles_dir: str | Path) -> list[Path]:
     d = Path(profiles_dir)
     if not d.is_dir():
         raise UsageError(f"{d}: no such directory", hint="name the folder holding the profiles")
-    paths = sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    paths = sorted(
+        p
+        for p in d.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != pconfig.FILENAME
+    )
     if not paths:
         raise UsageError(f"{d}: no *.yaml profiles found")
     return paths
@@ -58,32 +63,58 @@ def _check_name(name: str, path: Path, seen: dict[str, Path]) -> None:
     seen[name] = path
 
 
+def _fleet_files(files: dict[str, bytes], families: tuple[str, ...]) -> dict[str, bytes]:
+    """The compiler's per-family outputs for the fleet's kernel families only."""
+    return {rel: data for rel, data in files.items() if Path(rel).stem in families}
+
+
 def build_dist(
     profiles_dir: str | Path,
     default_profile: str = apaths.DEFAULT_PROFILE,
     kubelet_root: str = apaths.KUBELET_ROOT,
+    platform: pconfig.PlatformConfig | None = None,
 ) -> BuildResult:
-    """Compile, prove and check every profile and artifact; nothing is written here."""
+    """Compile, prove and check every profile and artifact; nothing is written here.
+
+    ``platform`` (default: ``platform.yaml`` in ``profiles_dir``) says which architectures
+    and runtimes the outputs are for.
+    """
     result = BuildResult()
     t = result.timings
+    with t.stage("platform configuration"):
+        cfg = platform if platform is not None else pconfig.load(profiles_dir)
     compiled: list[artifacts.CompiledProfile] = []
     seen: dict[str, Path] = {}
     for path in profile_paths(profiles_dir):
         with t.stage("policy: parse and resolve"):
             program = load_program(str(path))
             _check_name(program.name, path, seen)
+            abis = targets.fleet_abis(program, cfg)
         files: dict[str, bytes] = {}
         for fmt in ("oci", "bpf", "pfc"):
             with t.stage(f"render {fmt.upper()}"):
-                files.update(render_outputs(program, (fmt,)))
+                files.update(_fleet_files(render_outputs(program, (fmt,)), cfg.families))
         with t.stage("verify BPF against the policy"):
             proofs = prove_outputs(program, files)
         result.proofs.extend(f"{program.name}: {line}" for line in proofs)
         for rel, data in files.items():
             result.files[f"{program.name}/{rel}"] = data
         with t.stage("render kubelet OCI"):
-            # One file serves every node, whatever its architecture: all ABIs of the policy.
-            compiled.append(artifacts.CompiledProfile(program.name, oci.render(program)))
+            # One file serves every node of the fleet: the policy's ABIs those nodes have.
+            profile = artifacts.CompiledProfile(
+                program.name,
+                oci.render(program, abis),
+                oci.render(targets.audit_variant(program), abis),
+            )
+            compiled.append(profile)
+        with t.stage("runtime targets"):
+            shipped = {
+                f"{program.name}/{rel}": data
+                for rel, data in files.items()
+                if rel.startswith("oci/")
+            }
+            shipped.update(artifacts.kubelet_dist_files(profile, kubelet_root))
+            result.proofs.extend(targets.check_runtimes(program, shipped, cfg))
     names = [p.name for p in compiled]
     if default_profile not in names:
         raise InputError(

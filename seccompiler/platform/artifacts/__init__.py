@@ -53,6 +53,7 @@ class CompiledProfile:
 
     name: str
     oci: bytes  # the flat OCI linux.seccomp JSON the compiler wrote
+    audit: bytes = b""  # the same with SCMP_ACT_LOG wherever it refuses (rollout stage audit)
 
 
 def _k8s_file(path: str, docs: Sequence[Mapping[str, Any]]) -> bytes:
@@ -61,14 +62,26 @@ def _k8s_file(path: str, docs: Sequence[Mapping[str, Any]]) -> bytes:
     return yaml_docs(docs, header=_HEADER)
 
 
-def profile_files(profile: CompiledProfile, kubelet_root: str = KUBELET_ROOT) -> dict[str, bytes]:
-    """The kubelet Localhost file and the SeccompProfile object of one profile."""
+def kubelet_dist_files(
+    profile: CompiledProfile, kubelet_root: str = KUBELET_ROOT
+) -> dict[str, bytes]:
+    """The kubelet Localhost files of one profile (and its audit variant), by dist path."""
     where = kubelet_profile_path(profile.name, kubelet_root)
-    kubelet = node.kubelet_profile(profile.oci, where)
+    out = {node_dist_path(where): node.kubelet_profile(profile.oci, where)}
+    if profile.audit:
+        audit = kubelet_profile_path(profile.name, kubelet_root, audit=True)
+        out[node_dist_path(audit)] = node.kubelet_profile(profile.audit, audit)
+    return out
+
+
+def profile_files(profile: CompiledProfile, kubelet_root: str = KUBELET_ROOT) -> dict[str, bytes]:
+    """The kubelet Localhost files and the SeccompProfile object of one profile."""
     obj = spo.seccomp_profile_object(profile.name, profile.oci)
     spo_path = f"{SPO_DIR}/{profile.name}.yaml"
     checks.check_seccomp_profile(obj, spo_path)
-    return {node_dist_path(where): kubelet, spo_path: yaml_docs([obj], header=_HEADER)}
+    out = kubelet_dist_files(profile, kubelet_root)
+    out[spo_path] = yaml_docs([obj], header=_HEADER)
+    return out
 
 
 def platform_files(

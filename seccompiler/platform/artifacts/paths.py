@@ -39,14 +39,21 @@ def short_name(profile: str) -> str:
     return profile.removeprefix(f"{PLATFORM_DIR}-") or profile
 
 
-def localhost_ref(profile: str) -> str:
-    """The ``localhostProfile`` value a pod uses for ``profile``, e.g. ``keisson/default.json``."""
-    return f"{PLATFORM_DIR}/{short_name(profile)}.json"
+AUDIT_DIR = "audit"  # <kubelet root>/seccomp/keisson/audit/: the logging variants
 
 
-def kubelet_profile_path(profile: str, kubelet_root: str = KUBELET_ROOT) -> str:
+def localhost_ref(profile: str, audit: bool = False) -> str:
+    """The ``localhostProfile`` value a pod uses for ``profile``, e.g. ``keisson/default.json``
+    (``keisson/audit/default.json`` for the variant that logs instead of refusing)."""
+    sub = f"{AUDIT_DIR}/" if audit else ""
+    return f"{PLATFORM_DIR}/{sub}{short_name(profile)}.json"
+
+
+def kubelet_profile_path(
+    profile: str, kubelet_root: str = KUBELET_ROOT, audit: bool = False
+) -> str:
     """Absolute node path of the kubelet Localhost profile for ``profile``."""
-    return f"{kubelet_root.rstrip('/')}/seccomp/{localhost_ref(profile)}"
+    return f"{kubelet_root.rstrip('/')}/seccomp/{localhost_ref(profile, audit)}"
 
 
 def node_dist_path(node_path: str) -> str:
