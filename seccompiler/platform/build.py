@@ -93,7 +93,8 @@ def build_dist(
         files: dict[str, bytes] = {}
         for fmt in ("oci", "bpf", "pfc"):
             with t.stage(f"render {fmt.upper()}"):
-                files.update(_fleet_files(render_outputs(program, (fmt,)), cfg.families))
+                families = cfg.families or tuple(program.families())
+                files.update(_fleet_files(render_outputs(program, (fmt,)), families))
         with t.stage("verify BPF against the policy"):
             proofs = prove_outputs(program, files)
         result.proofs.extend(f"{program.name}: {line}" for line in proofs)

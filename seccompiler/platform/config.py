@@ -53,9 +53,9 @@ class PlatformConfig:
     """What ``platform.yaml`` says, with the defaults filled in."""
 
     kubernetes: tuple[int, ...] = (34, 35)  # minor versions of 1.x
-    architectures: tuple[str, ...] = ("amd64", "arm64")
+    # Empty: no platform.yaml says, so each profile is built for every family it covers.
+    architectures: tuple[str, ...] = ()
     runtimes: tuple[runtimes.Runtime, ...] = (
-        runtimes.Runtime("runc", (1, 1, 5)),
         runtimes.Runtime("runc", (1, 2, 0)),
         runtimes.Runtime("crun", (1, 14)),
     )

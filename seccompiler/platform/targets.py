@@ -46,6 +46,8 @@ def _key_location(program: Program, *keys: str) -> Location:
 
 def fleet_abis(program: Program, cfg: PlatformConfig) -> list[str]:
     """The program's ABIs that fleet nodes can enter; every fleet family must be covered."""
+    if not cfg.architectures:
+        return [p.abi.name for p in program.abis]
     covered = {p.abi.family for p in program.abis}
     missing = [f for f in cfg.families if f not in covered]
     if missing:
