@@ -29,11 +29,6 @@ def _by_action(item: tuple[Action, Any]) -> tuple[int, int]:
     return item[0].sort_key()
 
 
-def action_name(action: Action) -> str:
-    """The runtime-spec name of an action (``SCMP_ACT_ERRNO``…)."""
-    return _ACTION_NAMES[action.kind]
-
-
 def _action_json(action: Action) -> dict[str, Any]:
     out: dict[str, Any] = {"action": ACTION_NAMES[action.kind]}
     if action.kind in (ActionKind.ERRNO, ActionKind.TRACE):

@@ -13,10 +13,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from seccompiler.backends import oci
 from seccompiler.base.errors import ErrorList, InputError, Location
 from seccompiler.base.fsio import read_text
 from seccompiler.base.yamlsrc import LMap, load_text
+from seccompiler.frontend.scmp import ACTION_NAMES
 from seccompiler.platform import runtimes
 from seccompiler.platform.config import PlatformConfig
 from seccompiler.program import Action, ActionKind, Program
@@ -78,9 +78,9 @@ def _rule_location(program: Program, rule: Mapping[str, Any]) -> Location | None
             if sp.name not in names:
                 continue
             for r in sp.rules:
-                if oci.action_name(r.action) == action and r.origin is not None:
+                if ACTION_NAMES[r.action.kind] == action and r.origin is not None:
                     return Location(r.origin.path, r.origin.line, r.origin.column)
-            if oci.action_name(sp.fallback) == action and sp.fallback_origin is not None:
+            if ACTION_NAMES[sp.fallback.kind] == action and sp.fallback_origin is not None:
                 o = sp.fallback_origin
                 return Location(o.path, o.line, o.column)
     return None
