@@ -1,14 +1,17 @@
 """BPF backend: a resolved ``Program`` → one classic-BPF seccomp filter per kernel family.
 
 Layout (all jumps forward):
-  ld [arch]; one jeq per ABI of the family → that ABI's code; else ret bad_arch.
-  Per ABI: ld [nr]; on the x86_64 token, numbers with the x32 bit go to the x32 code when the
-  program has x32, else get bad_arch (the kernel would run them as x32 syscalls).
-  Then a balanced binary tree of ``jge`` over number ranges that share one answer, so a lookup
-  costs about log2(ranges) comparisons, and only nr/arch loads, jge and ret appear on paths
-  without argument checks — the shape the kernel's action cache can prove constant.
+  ld [arch]; one jeq per arch token of the family → that token's code; else ret bad_arch.
+  Per token: ld [nr], then one search tree over all 2^32 numbers. Under x86_64's token the
+  tree's ranges already say which numbers are x32 (bit 30 set, -1 excepted): they reach the
+  x32 code when the program has x32 and bad_arch otherwise, as the kernel would run them as
+  x32 syscalls. The tree is planned for the syscalls a workload makes (``tree.plan``, weighted
+  by the table and by a syscall mix), ``jge`` between ranges of one answer and ``jeq`` for
+  single numbers inside a stretch of one answer. Only nr/arch loads, jge, jeq and ret appear
+  on paths without argument checks — the shape the kernel's action cache can prove constant.
   Argument checks compare 32-bit halves, low and high word at offsets that depend on the
-  ABI's byte order; 32-bit ABIs (and width-32 conditions) compare the low word only.
+  ABI's byte order; 32-bit ABIs (and width-32 conditions) compare the low word only; a word
+  the accumulator already holds is not loaded again.
 
 Syscall numbers come from our tables, never from libseccomp, so every syscall the table
 knows works on every ABI, whatever the system libseccomp knows.
@@ -16,13 +19,20 @@ knows works on every ABI, whatever the system libseccomp knows.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from seccompiler.arch import abi as abimod
+from seccompiler.arch.tables import table
+from seccompiler.backends import tree as treemod
 from seccompiler.backends.layout import Builder, Goto, Jump, Label, assemble
 from seccompiler.base.errors import UsageError
 from seccompiler.bpf import insn as b
+from seccompiler.bpf.stats import default_mix
 from seccompiler.program import (
+    U32,
     AbiProgram,
     Action,
     ArgCond,
@@ -31,40 +41,135 @@ from seccompiler.program import (
     SyscallProgram,
 )
 
+# Weight of the table's syscalls, each alike, against the syscall mix's calls in planning the
+# tree: the first keeps the mean over all syscalls short, the second what a workload pays.
+TABLE_SHARE = 0.8
+MAX_PATH = 16  # instructions any syscall of the table may cost, arguments zero
+# Weight of a range the table has no syscall in (holes, numbers past the table, x32 numbers
+# on x86_64) relative to one syscall: small, so they sit deep, but not zero, so they stay
+# within a balanced depth.
+EMPTY_WEIGHT = 0.1
+
 
 @dataclass(frozen=True)
 class _Range:
     lo: int  # first number
     hi: int  # last number (inclusive)
     action: Action | None  # simple answer, or None when ``syscall`` needs argument checks
+    abi: AbiProgram | None = None  # the ABI whose argument checks ``syscall`` needs
     syscall: SyscallProgram | None = None
+    weight: float = 0.0
 
 
-def _ranges(p: AbiProgram) -> list[_Range]:
-    """Cover 0..2^32-1 with ranges of one answer each (within the ABI's number space)."""
-    base = abimod.X32_SYSCALL_BIT if p.abi.is_x32 else 0
-    top = base + (abimod.X32_SYSCALL_BIT - 1 if p.abi.is_x32 else 0xFFFFFFFF)
+@cache
+def _mix() -> Mapping[str, int]:
+    return default_mix() or {}
+
+
+@cache
+def _weights(abi: str) -> tuple[list[int], list[float]]:
+    """The ABI's table numbers, sorted, and the running sum of their planning weights."""
+    t = table(abimod.ABIS[abi])
+    nrs = sorted(t.by_nr)
+    mix = _mix()
+    calls = [mix.get(t.by_nr[nr], 0) for nr in nrs]
+    share = (1.0 - TABLE_SHARE) * len(nrs) / sum(calls) if any(calls) else 0.0
+    acc = [0.0]
+    for c in calls:
+        acc.append(acc[-1] + TABLE_SHARE + share * c)
+    return nrs, acc
+
+
+def _segments(group: list[AbiProgram]) -> list[tuple[int, int, AbiProgram | None]]:
+    """Number intervals of one arch token and the ABI the kernel runs them as (None: none)."""
+    native = next((p for p in group if not p.abi.is_x32), None)
+    if not abimod.has_x32_numbers(group[0].abi.audit_arch):
+        return [(0, U32, native)]
+    x32 = next((p for p in group if p.abi.is_x32), None)
+    bit = abimod.X32_SYSCALL_BIT
+    # bit 30 picks x32, except -1: a tracer's "skip this syscall", a native number
+    return [
+        (0, bit - 1, native),
+        (bit, 2 * bit - 1, x32),
+        (2 * bit, 3 * bit - 1, native),
+        (3 * bit, U32 - 1, x32),
+        (U32, U32, native),
+    ]
+
+
+def _ranges(group: list[AbiProgram], bad_arch: Action) -> list[_Range]:
+    """Cover 0..2^32-1 with ranges of one answer each, weighted for the search tree."""
     out: list[_Range] = []
 
-    def add(lo: int, hi: int, action: Action | None, sp: SyscallProgram | None = None) -> None:
-        if out and action is not None and out[-1].action == action and out[-1].hi + 1 == lo:
-            out[-1] = _Range(out[-1].lo, hi, action)
-        else:
-            out.append(_Range(lo, hi, action, sp))
+    def weigh(p: AbiProgram | None, lo: int, hi: int) -> float:
+        if p is None:
+            return EMPTY_WEIGHT
+        nrs, acc = _weights(p.abi.name)
+        w = acc[bisect_right(nrs, hi)] - acc[bisect_left(nrs, lo)]
+        return w or EMPTY_WEIGHT
 
-    cursor = base
-    for nr in sorted(p.syscalls):
-        sp = p.syscalls[nr]
-        if nr > cursor:
-            add(cursor, nr - 1, p.unknown)
-        if sp.rules:
-            add(nr, nr, None, sp)
+    def add(
+        lo: int,
+        hi: int,
+        action: Action | None,
+        p: AbiProgram | None = None,
+        sp: SyscallProgram | None = None,
+    ) -> None:
+        w = weigh(p, lo, hi)
+        last = out[-1] if out else None
+        if last and action is not None and last.action == action and last.hi + 1 == lo:
+            out[-1] = _Range(last.lo, hi, action, weight=last.weight + w)
         else:
-            add(nr, nr, sp.fallback)
-        cursor = nr + 1
-    if cursor <= top:
-        add(cursor, top, p.unknown)
+            out.append(_Range(lo, hi, action, p, sp, w))
+
+    for lo, hi, p in _segments(group):
+        if p is None:
+            add(lo, hi, bad_arch)
+            continue
+        cursor = lo
+        for nr in sorted(n for n in p.syscalls if lo <= n <= hi):
+            sp = p.syscalls[nr]
+            if nr > cursor:
+                add(cursor, nr - 1, p.unknown, p)
+            add(nr, nr, None if sp.rules else sp.fallback, p, sp if sp.rules else None)
+            cursor = nr + 1
+        if cursor <= hi:
+            add(cursor, hi, p.unknown, p)
     return out
+
+
+def _leaf_cost(program: Program, r: _Range) -> int:
+    """Instructions a range's leaf code runs with all arguments zero (its answer included)."""
+    gen = _Gen(program)
+    gen.leaf(r)
+    items = gen.bld.items
+    at = {it: pos for pos, it in enumerate(items) if isinstance(it, Label)}
+    a = steps = pc = 0
+    while pc < len(items):
+        it = items[pc]
+        pc += 1
+        if isinstance(it, Label):
+            continue
+        steps += 1
+        if isinstance(it, Goto):
+            pc = at[it.target]
+        elif isinstance(it, Jump):
+            taken = {
+                b.JEQ: a == it.k,
+                b.JGT: a > it.k,
+                b.JGE: a >= it.k,
+                b.JSET: bool(a & it.k),
+            }[it.op]
+            target = it.true if taken else it.false
+            if target is not None:
+                pc = at[target]
+        elif it.cls == b.RET:
+            break
+        elif it.code == b.ALU | b.AND | b.K:
+            a &= it.k
+        else:
+            a = 0  # an argument word: all are zero here
+    return steps
 
 
 class _Gen:
@@ -76,7 +181,7 @@ class _Gen:
         self.bld.emit(b.stmt(b.RET | b.K, action.ret))
 
     def ld(self, off: int) -> None:
-        self.bld.emit(b.stmt(b.LD | b.W | b.ABS, off))
+        self.bld.load(off)
 
     def family(self, progs: tuple[AbiProgram, ...]) -> list[b.Insn]:
         bld = self.bld
@@ -90,54 +195,44 @@ class _Gen:
             entries.append((lbl, group))
             bld.emit(Jump(b.JEQ, token, lbl, None))
         self.ret(self.program.bad_arch)
-        for lbl, group in entries:
+        for n, (lbl, group) in enumerate(entries):
             bld.place(lbl)
             self.ld(b.OFF_NR)
-            self.token(group)
+            ranges = _ranges(group, self.program.bad_arch)
+            left = MAX_PATH - (n + 3)  # after ld [arch], the jeq's up to this token's, ld [nr]
+            plan = treemod.plan(
+                [r.weight for r in ranges],
+                [r.lo == r.hi for r in ranges],
+                [r.action for r in ranges],
+                [left - (1 if r.syscall is None else _leaf_cost(self.program, r)) for r in ranges],
+            )
+            self.tree(ranges, plan)
         return assemble(bld.items)
 
-    def token(self, group: list[AbiProgram]) -> None:
-        """Code for every ABI sharing one audit arch token (x86_64 and x32 share one)."""
-        native = next((p for p in group if not p.abi.is_x32), None)
-        x32 = next((p for p in group if p.abi.is_x32), None)
-        if native is None and x32 is None:
-            return
-        if abimod.has_x32_numbers(group[0].abi.audit_arch):
-            x32_lbl = self.bld.label()
-            native_lbl = self.bld.label()
-            # -1 (a tracer skipping the syscall) is a native number despite its bit 30
-            self.bld.emit(Jump(b.JEQ, 0xFFFFFFFF, native_lbl, None))
-            self.bld.emit(Jump(b.JSET, abimod.X32_SYSCALL_BIT, x32_lbl, None))
-            self.bld.place(native_lbl)
-            if native is not None:
-                self.tree(native, _ranges(native))
-            else:
-                self.ret(self.program.bad_arch)
-            self.bld.place(x32_lbl)
-            if x32 is not None:
-                self.tree(x32, _ranges(x32))
-            else:
-                self.ret(self.program.bad_arch)
+    def tree(self, ranges: list[_Range], node: treemod.Node) -> None:
+        if isinstance(node, treemod.Leaf):
+            self.leaf(ranges[node.index])
+        elif isinstance(node, treemod.Split):
+            right = self.bld.label()
+            self.bld.emit(Jump(b.JGE, ranges[node.at].lo, right, None))
+            self.tree(ranges, node.left)
+            self.bld.place(right)
+            self.tree(ranges, node.right)
         else:
-            assert native is not None
-            self.tree(native, _ranges(native))
+            labels = [self.bld.label() for _ in node.tests]
+            for t, lbl in zip(node.tests, labels, strict=True):
+                self.bld.emit(Jump(b.JEQ, ranges[t].lo, lbl, None))
+            self.leaf(ranges[node.background])
+            for t, lbl in zip(node.tests, labels, strict=True):
+                self.bld.place(lbl)
+                self.leaf(ranges[t])
 
-    def tree(self, p: AbiProgram, ranges: list[_Range]) -> None:
-        if len(ranges) == 1:
-            self.leaf(p, ranges[0])
-            return
-        mid = len(ranges) // 2
-        right = self.bld.label()
-        self.bld.emit(Jump(b.JGE, ranges[mid].lo, right, None))
-        self.tree(p, ranges[:mid])
-        self.bld.place(right)
-        self.tree(p, ranges[mid:])
-
-    def leaf(self, p: AbiProgram, r: _Range) -> None:
+    def leaf(self, r: _Range) -> None:
         if r.action is not None:
             self.ret(r.action)
             return
-        assert r.syscall is not None
+        assert r.syscall is not None and r.abi is not None
+        p = r.abi
         for rule in r.syscall.rules:
             next_rule = self.bld.label()
             for cond in rule.conditions:

@@ -35,11 +35,18 @@ Item = b.Insn | Label | Jump | Goto
 
 
 class Builder:
-    """Collects items; ``label()`` makes fresh labels."""
+    """Collects items; ``label()`` makes fresh labels.
+
+    It follows what the accumulator holds (which ``seccomp_data`` word, unchanged) along every
+    edge, so ``load`` leaves out a load of the word A already holds on every way in.
+    """
 
     def __init__(self) -> None:
         self.items: list[Item] = []
         self._next = 0
+        self._a: int | None = None  # offset of the word in A, None when unknown
+        self._live = True  # the next item can be reached by falling through
+        self._into: dict[Label, list[int | None]] = {}
 
     def label(self) -> Label:
         self._next += 1
@@ -47,9 +54,31 @@ class Builder:
 
     def emit(self, item: Item) -> None:
         self.items.append(item)
+        if isinstance(item, Jump):
+            for target in (item.true, item.false):
+                if target is not None:
+                    self._into.setdefault(target, []).append(self._a)
+        elif isinstance(item, Goto):
+            self._into.setdefault(item.target, []).append(self._a)
+            self._live = False
+        elif isinstance(item, b.Insn):
+            if item.cls == b.RET:
+                self._live = False
+            elif item.code == b.LD | b.W | b.ABS:
+                self._a = item.k
+            elif item.cls in (b.LD, b.ALU, b.MISC):
+                self._a = None
+
+    def load(self, off: int) -> None:
+        """``ld [off]``, unless A holds that word already."""
+        if not (self._live and self._a == off):
+            self.emit(b.stmt(b.LD | b.W | b.ABS, off))
 
     def place(self, label: Label) -> None:
         self.items.append(label)
+        ways = self._into.pop(label, []) + ([self._a] if self._live else [])
+        self._a = ways[0] if ways and all(w == ways[0] for w in ways) else None
+        self._live = True
 
 
 def _size(item: Item, far: set[int]) -> int:
