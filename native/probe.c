@@ -18,7 +18,8 @@
  *   {"abi":..,"nr":..,"args":[..],"outcome":..,"ret":..,"errno":..,"signal":..,
  *    "status":..,"trap":{"errno":..,"syscall":..,"arch":..}|null}
  * outcome: returned | trapped (SIGSYS from SECCOMP_RET_TRAP, caught) | signaled (died by
- * "signal" without returning) | blocked (still in the call when the timer fired) | exited
+ * "signal" without returning) | blocked (seen asleep in the call, never scheduled, for
+ * SETTLE_MS, or still in it when the timer fired; ended by SIGALRM either way) | exited
  * (ended the process with "status") | error (the child could not be set up).
  *
  * Unless --no-sandbox, the probe first makes itself harmless: no core dumps, the nobody
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,10 +60,11 @@ struct call {
     unsigned long args[6];
 };
 
-enum state { S_NONE, S_RETURNED, S_TRAPPED, S_SETUP };
+enum state { S_NONE, S_RETURNED, S_TRAPPED, S_SETUP, S_CALLING };
 
 struct shared {
     volatile int state;
+    long host_pid; /* the child's pid as /proc names it (0: unknown) */
     long ret;
     int trap_errno;
     int trap_syscall;
@@ -208,6 +211,59 @@ static void close_all(void)
         sc_raw6(SYS_close, fd, 0, 0, 0, 0, 0);
 }
 
+/* Our pid in the namespace of the mounted /proc (which may be an ancestor of ours). */
+static long proc_self(void)
+{
+    char buf[32];
+    ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    return strtol(buf, NULL, 10);
+}
+
+/* Read a small /proc file of the child into buf; 0 on success. */
+static int read_proc(long pid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    ssize_t n;
+    int fd;
+    snprintf(path, sizeof(path), "/proc/%ld/%s", pid, name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    return 0;
+}
+
+/* A sample of where the child is: 'S' when asleep interruptibly, with how often it has
+ * been put on a CPU (schedstat's third field) and its CPU time; 0 when unknown. */
+struct sample {
+    char state;
+    unsigned long long ran, slices;
+};
+
+static struct sample sample_child(long host_pid)
+{
+    struct sample s = {0, 0, 0};
+    char buf[512];
+    char *p;
+    if (host_pid <= 0 || read_proc(host_pid, "stat", buf, sizeof(buf)))
+        return s;
+    p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p || p[1] != ' ')
+        return s;
+    s.state = p[2];
+    if (read_proc(host_pid, "schedstat", buf, sizeof(buf)) ||
+        sscanf(buf, "%llu %*s %llu", &s.ran, &s.slices) != 2)
+        s.state = 0;
+    return s;
+}
+
 static void child(const struct call *c, const unsigned char *filter, size_t flen, long timeout_ms)
 {
     struct sigaction sa;
@@ -215,6 +271,7 @@ static void child(const struct call *c, const unsigned char *filter, size_t flen
     sigset_t all;
     long rc;
 
+    shm->host_pid = proc_self();
     close_all();
     setsid(); /* kill(0, ...) reaches this child alone */
     memset(&sa, 0, sizeof(sa));
@@ -236,6 +293,7 @@ static void child(const struct call *c, const unsigned char *filter, size_t flen
             sc_raw6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
         }
     }
+    shm->state = S_CALLING; /* a store, not a call: nothing the filter sees */
     shm->ret = do_call(c);
     shm->state = S_RETURNED;
     sc_raw6(SYS_exit_group, 0, 0, 0, 0, 0, 0);
@@ -276,29 +334,71 @@ static void report(const struct call *c, int status)
     fflush(stdout);
 }
 
+/* A call seen asleep (interruptibly, and not once put on a CPU) for this long is blocked:
+ * with the probe's arguments (zero timeouts) no call sleeps and then returns by itself.
+ * This tells pause() apart from a call that returns without waiting for the timer. */
+#define SETTLE_MS 50
+
+/* Wait for the child; end it with the timer's signal as soon as it is seen blocked in its
+ * call, rather than waiting for the timer. Returns its wait status. */
+static int wait_child(pid_t pid)
+{
+    int status = 0, fd, step = 1;
+    struct sample last = {0, 0, 0};
+    int asleep_ms = 0, signalled = 0;
+    pid_t w;
+    fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    for (;;) {
+        if (fd >= 0) {
+            struct pollfd pfd = {fd, POLLIN, 0};
+            if (poll(&pfd, 1, step) < 0 && errno != EINTR)
+                die("poll");
+        }
+        w = waitpid(pid, &status, (fd >= 0 ? WNOHANG : 0) | __WALL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            die("waitpid");
+        }
+        if (w == pid) {
+            if (WIFSTOPPED(status)) { /* e.g. the call was ptrace(PTRACE_TRACEME) */
+                kill(pid, SIGKILL);
+                continue;
+            }
+            break;
+        }
+        if (!signalled && shm->state == S_CALLING) {
+            struct sample now = sample_child(shm->host_pid);
+            if (now.state == 'S' && last.state == 'S' && now.ran == last.ran &&
+                now.slices == last.slices)
+                asleep_ms += step;
+            else
+                asleep_ms = 0;
+            last = now;
+            if (asleep_ms >= SETTLE_MS) {
+                kill(pid, SIGALRM);
+                signalled = 1;
+            }
+        }
+        if (step < 8)
+            step *= 2;
+    }
+    if (fd >= 0)
+        close(fd);
+    return status;
+}
+
 static void run_one(const struct call *c, const unsigned char *filter, size_t flen, long tmo)
 {
-    int status = 0;
-    pid_t pid, w;
+    int status;
+    pid_t pid;
     memset(shm, 0, sizeof(*shm));
     pid = fork();
     if (pid < 0)
         die("fork");
     if (pid == 0)
         child(c, filter, flen, tmo);
-    for (;;) {
-        w = waitpid(pid, &status, __WALL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            die("waitpid");
-        }
-        if (WIFSTOPPED(status)) { /* e.g. the call was ptrace(PTRACE_TRACEME) */
-            kill(pid, SIGKILL);
-            continue;
-        }
-        break;
-    }
+    status = wait_child(pid);
     while (waitpid(-1, NULL, WNOHANG | __WALL) > 0) /* strays from fork-like calls */
         ;
     report(c, status);

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import errno as _errno
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -223,17 +225,27 @@ def _probe_both(
     real_bpf: bytes,
     progress: Callable[[str, int, int], None] | None,
 ) -> tuple[list[probe.Observation], list[probe.Observation]]:
-    """Every planned call under the twin filter, then under the real one."""
+    """Every planned call under the twin filter and under the real one: two probes at once."""
     calls = [p.call for p in points]
+    lock = threading.Lock()
+    done = {"twin": 0, "real": 0}
 
     def stage(label: str) -> Callable[[int, int], None] | None:
         if progress is None:
             return None
         cb = progress
-        return lambda done, total: cb(label, done, total)
 
-    twin_obs = runner(calls, twin_bpf, progress=stage("twin filter"))
-    real_obs = runner(calls, real_bpf, progress=stage("real filter"))
+        def report(n: int, total: int) -> None:
+            with lock:
+                done[label] = n
+                cb("twin and real filters", sum(done.values()), 2 * total)
+
+        return report
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        twin = pool.submit(runner, calls, twin_bpf, progress=stage("twin"))
+        real = pool.submit(runner, calls, real_bpf, progress=stage("real"))
+        twin_obs, real_obs = twin.result(), real.result()
     for bpf, obs in ((twin_bpf, twin_obs), (real_bpf, real_obs)):
         _retry_slow(runner, bpf, points, obs)
     return twin_obs, real_obs

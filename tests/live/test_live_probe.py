@@ -6,6 +6,7 @@ import errno
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 
 import pytest
@@ -188,3 +189,19 @@ def test_cffi_user_notification_round_trip(make_program: Callable[[str], Program
         os.close(r)
         ours.close()
         os.waitpid(pid, 0)
+
+
+def test_a_blocked_call_is_seen_without_waiting_for_the_timer() -> None:
+    # With a 60 s timer, only the runner's watch on the sleeping child can end these soon.
+    calls = [probe.Call("x86_64", X64["pause"]), probe.Call("x86", X86["sigsuspend"])]
+    start = time.monotonic()
+    obs = probe.run(calls, None, timeout_ms=60_000)
+    assert [(o.outcome, o.signal) for o in obs] == [("blocked", signal.SIGALRM)] * 2
+    assert time.monotonic() - start < 30
+
+
+def test_a_call_that_returns_is_not_called_blocked() -> None:
+    # poll(NULL, 0, 0) and sched_yield return at once, though the child may sleep briefly.
+    calls = [probe.Call("x86_64", X64["poll"]), probe.Call("x86_64", X64["sched_yield"])]
+    obs = probe.run(calls, None, timeout_ms=60_000)
+    assert [(o.outcome, o.ret) for o in obs] == [("returned", 0)] * 2
