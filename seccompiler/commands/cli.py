@@ -2,18 +2,17 @@
 
 Exit codes, the same for every command: 0 success; 1 the input was read and found wanting;
 2 usage errors. Commands that run a program return its status, or 125/126/127 as
-``docker run`` does. Commands are loaded lazily so that start-up stays fast.
+``docker run`` does. Commands are loaded lazily so that start-up stays fast: this module
+imports neither click nor any command, and ``run ... -- PROGRAM`` in its plain form is
+parsed without click (``commands/runfast.py``), since a user pays its start-up on every
+launch of the program it wraps.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Any
+from collections.abc import Callable
 
-import click
-
-from seccompiler import __version__
 from seccompiler.base.errors import ErrorList, InputError, SeccompilerError, UsageError
 
 # name -> "module:attribute"; each module lives in seccompiler/commands/.
@@ -36,32 +35,6 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported only when used."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
-
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module_name, attr = target.split(":")
-        cmd = getattr(importlib.import_module(module_name), attr)
-        assert isinstance(cmd, click.Command)
-        return cmd
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="seccompiler")
-def cli() -> None:
-    """Compile YAML syscall policies into seccomp filters and prove what they block."""
-
-
 def render_error(err: SeccompilerError) -> str:
     """Render an error the way compilers do: ``file:line:col: error: message``."""
     if isinstance(err, ErrorList) and err.errors:
@@ -77,8 +50,23 @@ def render_error(err: SeccompilerError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status (the console script exits with it)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["run"]:
+        from seccompiler.commands import runfast
+
+        plain = runfast.parse(args[1:])
+        if plain is not None:
+            return _guarded(lambda: runfast.execute(plain))
+    return _guarded(lambda: _click_main(args))
+
+
+def _click_main(args: list[str]) -> object:
+    import click
+
+    from seccompiler.commands.group import cli
+
     try:
-        rv: Any = cli.main(args=argv, prog_name="seccompiler", standalone_mode=False)
+        return cli.main(args=args, prog_name="seccompiler", standalone_mode=False)
     except click.exceptions.UsageError as exc:
         exc.show()
         return 2
@@ -88,11 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+
+
+def _guarded(run: Callable[[], object]) -> int:
+    try:
+        rv = run()
     except UsageError as exc:
-        click.echo(render_error(exc), err=True)
+        print(render_error(exc), file=sys.stderr)
         return 2
     except SeccompilerError as exc:
-        click.echo(render_error(exc), err=True)
+        print(render_error(exc), file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 1

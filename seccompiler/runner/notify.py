@@ -8,15 +8,24 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from seccompiler.arch import abi as abimod
-from seccompiler.arch import tables
-from seccompiler.program import Action, ActionKind
 from seccompiler.runner import native
 
-NOTIFY = Action(ActionKind.USER_NOTIF)
+TYPE_CHECKING = False  # ``run`` imports this module: typing, the program model and the
+if TYPE_CHECKING:  # tables are loaded on the first notification, not at start-up
+    from typing import Any
+
+    from seccompiler.arch.abi import Abi
+    from seccompiler.program import Action
+
 _SYS_TGKILL = 234  # x86_64 table
+
+
+def notify_action() -> Action:
+    """SECCOMP_RET_USER_NOTIF as an action."""
+    from seccompiler.program import Action, ActionKind
+
+    return Action(ActionKind.USER_NOTIF)
 
 
 @dataclass
@@ -43,13 +52,18 @@ class SyscallEvent:
         }
 
 
-def abi_of(arch: int, nr: int) -> abimod.Abi | None:
+def abi_of(arch: int, nr: int) -> Abi | None:
     """The ABI a (seccomp_data.arch, nr) pair was made through."""
+    from seccompiler.arch import abi as abimod
+
     x32 = bool(nr & abimod.X32_SYSCALL_BIT) and nr != 0xFFFFFFFF  # -1: a tracer's skip
     return next((a for a in abimod.ABIS.values() if a.audit_arch == arch and a.is_x32 == x32), None)
 
 
-def _name(a: abimod.Abi | None, nr: int) -> str:
+def _name(a: Abi | None, nr: int) -> str:
+    from seccompiler.arch import abi as abimod
+    from seccompiler.arch import tables
+
     if a is None:
         return f"(nr {nr})"
     return tables.table(a).name_of(nr) or f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})"
@@ -92,6 +106,8 @@ class Supervisor:
             if exc.errno in (_errno.ENOENT, _errno.EINTR):
                 return
             raise
+        from seccompiler.program import ActionKind
+
         action = self.decide(n.arch, n.nr, n.args)
         a = abi_of(n.arch, n.nr)
         exe = _exe(n.pid)
@@ -117,6 +133,8 @@ class Supervisor:
                 raise
 
     def _answer(self, fd: int, n: native.Notification, action: Action, cont: bool) -> None:
+        from seccompiler.program import ActionKind
+
         if cont:
             native.notif_send(fd, n.id, cont=True)
         elif action.kind is ActionKind.ERRNO:

@@ -31,12 +31,19 @@ import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from seccompiler.backends import bpf as bpf_backend
-from seccompiler.program import Action, Program
 from seccompiler.runner import native
-from seccompiler.runner.notify import NOTIFY, Supervisor, SyscallEvent, abi_of
+from seccompiler.runner.notify import Supervisor, SyscallEvent, abi_of, notify_action
+
+TYPE_CHECKING = False  # typing itself is not imported on this path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from seccompiler.program import Action, Program
+
+# ``run`` loads this module for every launch: the compiler is imported by ``run_supervised``
+# only, the program model and the tables where a notification needs them (notify.py).
+Decide = Callable[[int, int, Sequence[int]], "Action"]
 
 FAMILY = "x86_64"
 LAUNCH_ERRORS = {"notfound": 127, "exec": 126}  # other stages: 125
@@ -80,12 +87,36 @@ class RunResult:
 
 def audit_program(program: Program) -> Program:
     """The program with every refusal turned into a user notification."""
-    return program.map_actions(lambda a: NOTIFY if a.blocks else a)
+    notify = notify_action()
+    return program.map_actions(lambda a: notify if a.blocks else a)
 
 
 def record_program(program: Program) -> Program:
     """The program with every answer turned into a user notification."""
-    return program.map_actions(lambda a: NOTIFY)
+    notify = notify_action()
+    return program.map_actions(lambda a: notify)
+
+
+def filter_decide(bpf: bytes) -> Decide:
+    """Answer notifications as ``bpf`` would: ``run`` keeps no program, only the filters.
+
+    The compiler's filters are proven equal to ``Program.decide``; the emulator runs them
+    exactly as the kernel does. The decoded filter is built on the first notification.
+    """
+    built: list[Decide] = []
+
+    def decide(arch: int, nr: int, args: Sequence[int]) -> Action:
+        if not built:
+            from seccompiler.bpf import emulate
+            from seccompiler.bpf.insn import decode
+
+            f = emulate.Filter(decode(bpf))
+            built.append(
+                lambda a, n, x: f.run(emulate.SeccompData(n, a, 0, emulate.make_args(x))).action
+            )
+        return built[0](arch, nr, args)
+
+    return decide
 
 
 @contextlib.contextmanager
@@ -196,7 +227,7 @@ def _watch(status_r: int, ours: socket.socket, sup: Supervisor | None, held: lis
 def run_filter(
     argv: Sequence[str],
     bpf: bytes,
-    decide: Callable[[int, int, Sequence[int]], Action] | None,
+    decide: Decide | None,
     *,
     record: bool = False,
     audit: bool = True,
@@ -269,6 +300,8 @@ def run_supervised(
     workdir: str | None = None,
 ) -> RunResult:
     """Run ``argv`` under ``program``'s filter; see the module docstring for the modes."""
+    from seccompiler.backends import bpf as bpf_backend
+
     mine = tuple(p for p in program.abis if p.abi.family == FAMILY)
     if mine and len(mine) != len(program.abis):  # only this machine's family is compiled
         program = replace(program, abis=mine)
@@ -299,6 +332,7 @@ __all__ = [
     "SyscallEvent",
     "abi_of",
     "audit_program",
+    "filter_decide",
     "record_program",
     "run_filter",
     "run_supervised",

@@ -1,0 +1,136 @@
+"""The work of ``seccompiler run``, and a parser for its plain form that needs no click.
+
+``run`` wraps a program, so its start-up is paid on every launch. The plain form,
+``run [--profile P] [--audit] [--report F] [--caps C]... -- PROGRAM [ARG...]``, is parsed
+here; anything else (help, a missing ``--``, an unknown option, a directory for a file)
+goes to the click command in ``commands/run.py``, which owns the options' help and errors.
+Imported here: only what a launch needs. The compiler is loaded when the filter cache
+misses (``runner/filtercache.py``), the emulator on the first refused syscall.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+from seccompiler.base.errors import SeccompilerError
+from seccompiler.runner import filtercache
+from seccompiler.runner.supervise import RunResult, filter_decide, run_filter
+
+OWN_FAILURE = 125  # as docker run: the tool itself failed, the program never ran
+_VALUED = ("--profile", "--report", "--caps")
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """A ``run`` invocation: what the click command and the plain parser both produce."""
+
+    policy: str
+    audit: bool
+    report: str | None
+    caps: tuple[str, ...]
+    command: tuple[str, ...]
+
+
+def parse(args: list[str]) -> RunArgs | None:
+    """The plain form of ``run``'s arguments, or None for click to parse."""
+    if "--" not in args:
+        return None
+    cut = args.index("--")
+    opts, command = args[:cut], tuple(args[cut + 1 :])
+    values: dict[str, list[str]] = {k: [] for k in _VALUED}
+    audit = False
+    i = 0
+    while i < len(opts):
+        word = opts[i]
+        name, eq, value = word.partition("=")
+        if word == "--audit":
+            audit = True
+        elif name in _VALUED and eq:
+            values[name].append(value)
+        elif word in _VALUED and i + 1 < len(opts):
+            i += 1
+            values[word].append(opts[i])
+        else:
+            return None
+        i += 1
+    profile, report = values["--profile"], values["--report"]
+    if not command or len(profile) != 1 or len(report) > 1:
+        return None
+    files = [*profile, *report]
+    if any(not f or f.startswith("-") or os.path.isdir(f) for f in files):
+        return None
+    return RunArgs(
+        profile[0], audit, report[0] if report else None, tuple(values["--caps"]), command
+    )
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _signame(n: int) -> str:
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return f"signal {n}"
+
+
+def report_table(result: RunResult) -> list[str]:
+    """The audit report as aligned text, one line per (program, syscall, action)."""
+    counts = result.counts()
+    if not counts:
+        return ["audit: no syscall was refused"]
+    rows = [("COUNT", "SYSCALL", "ABI", "ACTION", "PIDS", "EXECUTABLE")]
+    for (exe, abi_name, name, action), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        pids = sorted({e.pid for e in result.events if (e.exe, e.name) == (exe, name)})
+        shown = ",".join(map(str, pids[:4])) + ("…" if len(pids) > 4 else "")
+        rows.append((str(n), name, abi_name, action, shown, exe))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = [f"audit: {sum(counts.values())} refused syscalls"]
+    for r in rows:
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
+        )
+    return lines
+
+
+def execute(args: RunArgs) -> int:
+    """Run the program under the policy's filter; return its status (125 on our failure)."""
+    from seccompiler.commands.cli import render_error
+
+    audit = args.audit or args.report is not None
+    try:
+        filters = filtercache.filters_for(args.policy, args.caps)
+    except SeccompilerError as exc:
+        _say(render_error(exc))
+        _say(f"seccompiler: the policy {args.policy} does not compile; not running")
+        return OWN_FAILURE
+    try:
+        bpf = filters.audit if audit else filters.real
+        decide = filter_decide(filters.real) if audit else None
+        result = run_filter(list(args.command), bpf, decide, audit=audit)
+    except SeccompilerError as exc:  # e.g. no x86_64 ABI in the policy, native parts missing
+        _say(render_error(exc))
+        return OWN_FAILURE
+    name = args.command[0]
+    if result.error:
+        what = {"notfound": "command not found", "exec": "cannot execute"}.get(
+            result.error_stage, f"cannot start ({result.error_stage})"
+        )
+        _say(f"seccompiler: {name}: {what}: {result.error}")
+    elif result.status > 128:
+        cause = " (the policy's kill action)" if result.killed_by_policy else ""
+        _say(f"seccompiler: {name} killed by {_signame(result.status - 128)}{cause}")
+    if audit:
+        for line in report_table(result):
+            _say(line)
+    if args.report is not None:
+        import json
+
+        from seccompiler.base.fsio import write_atomic
+
+        write_atomic(args.report, json.dumps(result.to_json(), indent=2) + "\n")
+    return result.status
