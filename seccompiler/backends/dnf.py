@@ -149,12 +149,22 @@ def _lit_implies(b: Lit, a: Lit) -> bool:
 
 
 def _term_implies(t: Term, k: Term) -> bool:
+    if len(k) > len(t):
+        return False  # a simplified term has one literal per argument
+    if len(t) == 1 and len(k) == 1:
+        (x,) = t
+        (y,) = k
+        return x.index == y.index and _lit_implies(x, y)
     return all(any(x.index == y.index and _lit_implies(x, y) for x in t) for y in k)
 
 
-def _and(a: Dnf, b: Dnf) -> Dnf:
+def _and(a: Dnf, b: Dnf, outside: Pins | None = None) -> Dnf:
+    """Conjunction; ``b`` may be the negation of a rule whose fixed bits are ``outside``."""
     out: set[Term] = set()
     for x in a:
+        if (outside and _clash(_pins(x), outside)) or any(_term_implies(x, y) for y in b):
+            out.add(x)  # x lies inside b: x & b is x, and every x & y implies it
+            continue
         for y in b:
             t = _simplify(x | y)
             if t is not None:
@@ -172,31 +182,107 @@ def _and(a: Dnf, b: Dnf) -> Dnf:
     return kept
 
 
+_ALL_BITS = (1 << 64) - 1
+Pins = dict[int, tuple[int, int]]  # arg index → (mask, value): bits a term or rule requires
+
+
+def _pins(lits: Iterable[Lit]) -> Pins:
+    """The bits the literals fix, per argument: ``eq`` fixes all 64."""
+    out: Pins = {}
+    for lit in lits:
+        if lit.op == "eq":
+            out[lit.index] = (_ALL_BITS, lit.value)
+        elif lit.op == "masked_eq" and lit.index not in out:
+            out[lit.index] = (lit.mask, lit.value)
+    return out
+
+
+def _clash(a: Pins, b: Pins) -> bool:
+    """Whether two sets of pins can never hold together (a bit fixed both ways)."""
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    for index, (mask, value) in small.items():
+        other = large.get(index)
+        if other is not None and (value ^ other[1]) & mask & other[0]:
+            return True
+    return False
+
+
+class _Earlier:
+    """The rules seen so far, indexed by their pins, to find those a region may overlap.
+
+    A rule that pins a value a region's term pins differently cannot match inside that term;
+    the term already implies "this rule did not match", so its negation need not be
+    multiplied in (exactly so, not approximately). Without this index a list of n values
+    costs n² conjunctions.
+    """
+
+    def __init__(self) -> None:
+        self.pins: list[Pins] = []
+        # (arg index, mask) → value → rules; and → the rules that fix no such bits
+        self.having: dict[tuple[int, int], dict[int, list[int]]] = {}
+        self.lacking: dict[tuple[int, int], list[int]] = {}
+
+    def add(self, pins: Pins) -> None:
+        j = len(self.pins)
+        for key, rules in self.lacking.items():
+            if pins.get(key[0], (None,))[0] != key[1]:
+                rules.append(j)
+        for index, (mask, value) in pins.items():
+            key = (index, mask)
+            if key not in self.having:
+                self.having[key] = {}
+                self.lacking[key] = list(range(j))
+            self.having[key].setdefault(value, []).append(j)
+        self.pins.append(pins)
+
+    def overlapping(self, region: Dnf) -> list[int]:
+        """Indexes of the earlier rules that may match somewhere in ``region``, in order."""
+        found: set[int] = set()
+        for term in region:
+            pins = _pins(term)
+            known = {(i, m): v for i, (m, v) in pins.items() if (i, m) in self.having}
+            if not known:
+                return list(range(len(self.pins)))
+            key = min(
+                known,
+                key=lambda k: len(self.lacking[k]) + len(self.having[k].get(known[k], ())),
+            )
+            for j in (*self.lacking[key], *self.having[key].get(known[key], ())):
+                if j not in found and not _clash(pins, self.pins[j]):
+                    found.add(j)
+        return sorted(found)
+
+
 def regions(
     rules: Iterable[tuple[tuple[ArgCond, ...], Action]], fallback: Action, default: Action
 ) -> dict[Action, Dnf]:
     """Disjoint regions of the decision list, per action; ``default``'s is not computed.
 
-    A rule's region is its conditions and the negation of every earlier rule; the positive
-    conditions go first so that e.g. ``x == 0`` absorbs ``x != 8`` before anything multiplies.
+    A rule's region is its conditions and the negation of every earlier rule that can match
+    there; the positive conditions go first so that e.g. ``x == 0`` absorbs ``x != 8`` before
+    anything multiplies.
     """
     out: dict[Action, Dnf] = {}
     misses: list[Dnf] = []  # one "this earlier rule did not match" per earlier rule
+    earlier = _Earlier()
     for conds, action in rules:
+        positive = [_cond_dnf(c, negate=False) for c in conds]
         if action != default:
             here: Dnf = TRUE
-            for c in conds:
-                here = _and(here, _cond_dnf(c, negate=False))
-            for miss in misses:
-                here = _and(here, miss)
+            for dnf in positive:
+                here = _and(here, dnf)
+            for j in earlier.overlapping(here) if here else ():
+                here = _and(here, misses[j], earlier.pins[j])
             out.setdefault(action, []).extend(here)
         negated: Dnf = []
         for c in conds:
             negated.extend(_cond_dnf(c, negate=True))
         misses.append(negated)
+        single = [dnf[0] for dnf in positive if len(dnf) == 1]
+        earlier.add(_pins(lit for term in single for lit in term))
     if fallback != default:
         here = TRUE
-        for miss in misses:
-            here = _and(here, miss)
+        for miss, pins in zip(misses, earlier.pins, strict=True):
+            here = _and(here, miss, pins)
         out.setdefault(fallback, []).extend(here)
     return out

@@ -306,13 +306,37 @@ rules:
 """
 
 
-@pytest.mark.parametrize("policy", ["default", "oci-sample", "docker-style"])
+# Value lists and layered masks: the regions skip earlier rules that cannot match there, and
+# the "none of these values" region is multiplied out; both must stay exact.
+LISTS = f"""\
+seccompiler: 1
+abis: [x86_64, x86]
+default: allow
+unknown: errno(ENOSYS)
+rules:
+  - {{action: errno(EPERM), syscalls: [ioctl]}}
+  - action: allow
+    syscalls: [ioctl]
+    args: [{{index: 1, value: {[3 * i + i % 5 for i in range(40)]}}}]
+  - {{action: errno(EACCES), syscalls: [fcntl], args: [{{index: 1, value: [1, 2, 3, 4, 1030]}}]}}
+  - action: errno(EPERM)
+    syscalls: [fcntl]
+    args: [{{index: 1, op: masked_eq, mask: 0xf0, value: 0x10}}]
+  - {{action: allow, syscalls: [fcntl], args: [{{index: 1, op: masked_eq, mask: 0x0f, value: 3}}]}}
+  - action: errno(EPERM)
+    syscalls: [prctl]
+    args: [{{index: 0, value: [1, 2, 3, 40, 41]}}, {{index: 1, value: 7}}]
+"""
+POLICIES = {"oci-sample": OCI_POLICY, "docker-style": DOCKER_STYLE, "lists": LISTS}
+
+
+@pytest.mark.parametrize("policy", ["default", *POLICIES])
 def test_oci_json_means_what_the_program_means(tmp_path: Path, policy: str) -> None:
     if policy == "default":
         prog = load_program(str(DEFAULT))
     else:
         p = tmp_path / "s.yaml"
-        p.write_text(OCI_POLICY if policy == "oci-sample" else DOCKER_STYLE)
+        p.write_text(POLICIES[policy])
         prog = load_program(str(p))
     checked = 0
     for family, progs in prog.families().items():
