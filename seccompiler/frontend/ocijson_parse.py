@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import json.decoder
 import json.scanner
+from array import array
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from seccompiler.arch.abi import by_oci
@@ -74,12 +77,23 @@ class Profile:
         return _loc(self, obj)
 
 
+@lru_cache(maxsize=4)
+def _line_starts(text: str) -> array[int]:
+    """Offsets where each line of ``text`` starts: a position's line is one bisection away."""
+    starts = array("q", [0])
+    pos = text.find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    return starts
+
+
 def _loc(p: Profile | tuple[str, str], obj: Any) -> Location:
     path, text = (p.path, p.raw.get("\0text", "")) if isinstance(p, Profile) else p
     pos = obj.pos if isinstance(obj, _JObj) else 0
-    line = text.count("\n", 0, pos) + 1
-    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    return Location(path, line, col)
+    starts = _line_starts(text)
+    line = bisect_right(starts, pos)
+    return Location(path, line, pos - starts[line - 1] + 1)
 
 
 def parse_json(text: str, path: str) -> Any:

@@ -218,6 +218,9 @@ def build_profile(
         raise err
     f = _new_filter(profile.default, members, optimize)
     skipped: list[tuple[str, str]] = []
+    # libseccomp files a rule it already holds as a no-op, but finds it by a walk of the
+    # syscall's rules: a profile naming one syscall n times would cost n² there.
+    added: set[tuple[Action, str, tuple[ArgCond, ...]]] = set()
     for rule in profile.rules:
         if not rule_applies(rule, family, capset, kver) or rule.action == profile.default:
             continue
@@ -227,6 +230,9 @@ def build_profile(
                 skipped.append((family, name))
                 continue
             for group in groups:
+                if (rule.action, name, group) in added:
+                    continue
+                added.add((rule.action, name, group))
                 conds = [_arg(c, members[0])[0] for c in group]
                 _add(f, rule.action, name, conds, rule.where)
     return RefFilter(
