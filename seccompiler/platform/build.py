@@ -127,9 +127,11 @@ def build_dist(
         for profile in compiled:
             result.files.update(artifacts.profile_files(profile, kubelet_root))
     with t.stage("node drop-ins + admission policies (schema, CEL)"):
-        result.files.update(artifacts.platform_files(default_profile, kubelet_root=kubelet_root))
+        result.files.update(
+            artifacts.platform_files(default_profile, kubelet_root=kubelet_root, cfg=cfg)
+        )
     with t.stage("Pod Security config + guard (schema, CEL)"):
-        result.files.update(artifacts.pss_files())
+        result.files.update(artifacts.pss_files(cfg))
     with t.stage("manifest"):
         result.files = artifacts.with_manifest(result.files)
     return result

@@ -7,13 +7,12 @@ the whole tree at once.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from seccompiler.base.errors import InputError
-from seccompiler.platform import yama
+from seccompiler.platform import kubeapi, rollout, yama
 from seccompiler.platform.artifacts import admission, checks, node, paths, spo
 from seccompiler.platform.artifacts.manifest import MANIFEST, manifest
 from seccompiler.platform.artifacts.paths import (
@@ -28,6 +27,9 @@ from seccompiler.platform.artifacts.paths import (
     node_dist_path,
 )
 from seccompiler.platform.artifacts.render import yaml_docs
+from seccompiler.platform.config import PlatformConfig
+from seccompiler.platform.pss import admission as pss_admission
+from seccompiler.platform.pss import guard
 
 __all__ = [
     "MANIFEST",
@@ -56,10 +58,15 @@ class CompiledProfile:
     audit: bytes = b""  # the same with SCMP_ACT_LOG wherever it refuses (rollout stage audit)
 
 
-def _k8s_file(path: str, docs: Sequence[Mapping[str, Any]]) -> bytes:
+def _k8s_file(
+    path: str,
+    docs: Sequence[Mapping[str, Any]],
+    versions: Sequence[str] = (checks.KUBERNETES_VERSION,),
+    header: str = _HEADER,
+) -> bytes:
     for doc in docs:
-        checks.check_kubernetes(doc, path)
-    return yaml_docs(docs, header=_HEADER)
+        checks.check_kubernetes(doc, path, versions)
+    return yaml_docs(docs, header=header)
 
 
 def kubelet_dist_files(
@@ -84,67 +91,78 @@ def profile_files(profile: CompiledProfile, kubelet_root: str = KUBELET_ROOT) ->
     return out
 
 
+def _map_version(cfg: PlatformConfig) -> kubeapi.MapChoice:
+    choice = kubeapi.choose_map(cfg.kubernetes)
+    if choice.version is None:
+        raise InputError(
+            f"{choice.problem}; the default-profile policy cannot be installed",
+            hint="raise 'kubernetes' to 1.32 or newer; until then pods that name no profile "
+            "get RuntimeDefault from the kubelet drop-in (the platform profile on CRI-O nodes)",
+            location=cfg.where("kubernetes"),
+        )
+    return choice
+
+
 def platform_files(
     default_profile: str = DEFAULT_PROFILE,
     yama_scope: int = yama.PLATFORM_SCOPE,
     kubelet_root: str = KUBELET_ROOT,
+    cfg: PlatformConfig | None = None,
 ) -> dict[str, bytes]:
     """The once-per-platform files: YAMA, kubelet, CRI-O drop-ins and admission policies."""
-    ref = localhost_ref(default_profile)
-    profile_path = kubelet_profile_path(default_profile, kubelet_root)
-    crio = node.crio_dropin(default_profile, kubelet_root)
+    cfg = cfg if cfg is not None else PlatformConfig()
+    stage = rollout.stage(cfg)
+    ref = localhost_ref(default_profile, audit=stage.audit_profiles)
+    profile_path = kubelet_profile_path(default_profile, kubelet_root, stage.audit_profiles)
+    crio = node.crio_dropin(profile_path)
     checks.check_crio_dropin(crio, profile_path, CRIO_DROPIN)
     kubelet = node.kubelet_config()
     checks.check_kubelet_config(kubelet, KUBELET_DROPIN)
-    mutating = admission.mutating_policy(ref)
-    validating = admission.validating_policy()
-    checks.check_admission(validating, mutating, ref, f"{CLUSTER_PREFIX}/admission")
+    choice = _map_version(cfg)
+    assert choice.version is not None
+    system = cfg.system_namespaces
+    mutating = admission.mutating_policy(ref, choice.version, system)
+    validating = admission.validating_policy(system, stage.actions)
+    checks.check_admission(validating, mutating, ref, f"{CLUSTER_PREFIX}/admission", system)
+    header = _HEADER
+    if choice.opt_in:
+        header += f"\n{choice.version} needs {choice.opt_in}."
+    versions = cfg.kubernetes_text
     return {
         node_dist_path(SYSCTL_DROPIN): yama.sysctl_dropin(yama_scope),
         node_dist_path(CRIO_DROPIN): crio,
         node_dist_path(KUBELET_DROPIN): kubelet,
-        MUTATING_FILE: _k8s_file(MUTATING_FILE, mutating),
-        VALIDATING_FILE: _k8s_file(VALIDATING_FILE, validating),
+        MUTATING_FILE: _k8s_file(MUTATING_FILE, mutating, versions, header),
+        VALIDATING_FILE: _k8s_file(VALIDATING_FILE, validating, versions),
     }
 
 
-def _optional(module: str, attr: str) -> Callable[..., Any] | None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
-            return None
-        raise
-    fn = getattr(mod, attr, None)
-    return fn if callable(fn) else None
-
-
-def pss_files() -> dict[str, bytes]:
-    """Pod Security admission configuration and the guard policy, when ``platform.pss`` has them
-    (they come from the Pod Security helpers); nothing otherwise."""
+def pss_files(cfg: PlatformConfig | None = None) -> dict[str, bytes]:
+    """Pod Security admission configuration (self-managed clusters only) and the guard."""
+    cfg = cfg if cfg is not None else PlatformConfig()
+    stage = rollout.stage(cfg)
+    levels = rollout.pss_levels(cfg)
     out: dict[str, bytes] = {}
-    config = _optional("seccompiler.platform.pss.admission", "admission_configuration")
-    if config is not None:
-        doc = config()
-        checks.check_pss_config(doc, PSS_CONFIG_FILE)
+    if not cfg.managed:
+        doc = pss_admission.admission_configuration(
+            enforce=levels["enforce"],
+            audit=levels["audit"],
+            warn=levels["warn"],
+            exempt_namespaces=cfg.system_namespaces,
+            rollout=not stage.enforce_pss,
+        )
+        checks.check_pss_config(doc, PSS_CONFIG_FILE, levels, cfg.system_namespaces)
         out[PSS_CONFIG_FILE] = yaml_docs([doc], header=_HEADER)
-    guard = _optional("seccompiler.platform.pss.guard", "guard_manifests")
-    if guard is not None:
-        docs = guard()
-        twin = _optional("seccompiler.platform.pss.guard", "guard_denials")
-        if twin is not None:
-            checks.check_guard(docs, _guard_twin(twin), PSS_GUARD_FILE)
-        out[PSS_GUARD_FILE] = _k8s_file(PSS_GUARD_FILE, docs)
-    return out
-
-
-def _guard_twin(denials: Callable[..., list[str]]) -> checks.GuardTwin:
-    change = importlib.import_module("seccompiler.platform.pss.guard").NamespaceChange
+    allow = cfg.system_namespaces
+    docs = guard.guard_manifests(allow, require_label=cfg.managed, actions=stage.actions)
 
     def twin(name: str, labels: Mapping[str, str], old: Mapping[str, str] | None) -> list[str]:
-        return denials(change(name, labels, old))
+        change = guard.NamespaceChange(name, labels, old)
+        return guard.guard_denials(change, allow, require_label=cfg.managed)
 
-    return twin
+    checks.check_guard(docs, twin, PSS_GUARD_FILE, allow)
+    out[PSS_GUARD_FILE] = _k8s_file(PSS_GUARD_FILE, docs, cfg.kubernetes_text)
+    return out
 
 
 def artifact_files(
@@ -152,6 +170,7 @@ def artifact_files(
     default_profile: str = DEFAULT_PROFILE,
     yama_scope: int = yama.PLATFORM_SCOPE,
     kubelet_root: str = KUBELET_ROOT,
+    cfg: PlatformConfig | None = None,
 ) -> dict[str, bytes]:
     """Every node and cluster artifact for ``profiles``; each checked by its consumer's rules."""
     names = [p.name for p in profiles]
@@ -164,8 +183,8 @@ def artifact_files(
     out: dict[str, bytes] = {}
     for profile in sorted(profiles, key=lambda p: p.name):
         out.update(profile_files(profile, kubelet_root))
-    out.update(platform_files(default_profile, yama_scope, kubelet_root))
-    out.update(pss_files())
+    out.update(platform_files(default_profile, yama_scope, kubelet_root, cfg))
+    out.update(pss_files(cfg))
     return out
 
 

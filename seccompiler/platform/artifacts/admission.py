@@ -1,13 +1,23 @@
 """Cluster enforcement: every pod gets the platform profile, and no pod runs Unconfined.
 
-Both are admission policies in CEL (admissionregistration.k8s.io/v1: ValidatingAdmissionPolicy
-GA in 1.30, MutatingAdmissionPolicy GA in 1.36), each with a binding, so no webhook has to run.
-The expressions are module constants so that the build and the tests evaluate the very text
-that ships.
+Both are admission policies in CEL (admissionregistration.k8s.io: ValidatingAdmissionPolicy
+v1 from 1.30, MutatingAdmissionPolicy in the version the fleet's Kubernetes serves, see
+``platform.kubeapi``), each with a binding, so no webhook has to run. The expressions are
+module constants so that the build and the tests evaluate the very text that ships.
+
+Neither touches the system namespaces (kube-proxy, CNI and CSI DaemonSets live there and may
+need other profiles), and each ``failurePolicy`` is a choice:
+- the mutating policy ``Ignore``s its own failure: a pod it could not mutate still runs
+  under ``RuntimeDefault`` (kubelet ``seccompDefault``), which is confined, whereas ``Fail``
+  would stop every pod creation in the cluster while the policy is broken;
+- the deny-Unconfined policy ``Fail``s closed: letting ``Unconfined`` through when the check
+  cannot run is the one outcome the platform exists to prevent, and the system namespaces
+  it excludes keep the cluster able to repair itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 API_VERSION = "admissionregistration.k8s.io/v1"
@@ -77,17 +87,34 @@ _POD_RULE = {
 }
 
 
-def mutating_policy(localhost_ref: str) -> list[dict[str, Any]]:
+def not_in_namespaces(namespaces: Sequence[str]) -> str:
+    """CEL true when the request is outside ``namespaces``."""
+    names = ", ".join("'" + n + "'" for n in namespaces)  # namespace names need no escaping
+    return f"!(request.namespace in [{names}])"
+
+
+def _system_condition(system_namespaces: Sequence[str]) -> list[dict[str, str]]:
+    if not system_namespaces:
+        return []
+    return [{"name": "not-a-system-namespace", "expression": not_in_namespaces(system_namespaces)}]
+
+
+def mutating_policy(
+    localhost_ref: str,
+    api_version: str = API_VERSION,
+    system_namespaces: Sequence[str] = (),
+) -> list[dict[str, Any]]:
     """A MutatingAdmissionPolicy and its binding: pods naming no profile get ours."""
     policy = {
-        "apiVersion": API_VERSION,
+        "apiVersion": api_version,
         "kind": "MutatingAdmissionPolicy",
         "metadata": {"name": MUTATING_NAME},
         "spec": {
-            "failurePolicy": "Fail",
+            "failurePolicy": "Ignore",
             "reinvocationPolicy": "IfNeeded",
             "matchConstraints": {"resourceRules": [_POD_RULE]},
             "matchConditions": [
+                *_system_condition(system_namespaces),
                 {"name": "linux-pod", "expression": NOT_WINDOWS},
                 {"name": "no-pod-seccomp-profile", "expression": NO_POD_PROFILE},
             ],
@@ -100,7 +127,7 @@ def mutating_policy(localhost_ref: str) -> list[dict[str, Any]]:
         },
     }
     binding = {
-        "apiVersion": API_VERSION,
+        "apiVersion": api_version,
         "kind": "MutatingAdmissionPolicyBinding",
         "metadata": {"name": MUTATING_NAME},
         "spec": {"policyName": MUTATING_NAME},
@@ -108,8 +135,11 @@ def mutating_policy(localhost_ref: str) -> list[dict[str, Any]]:
     return [policy, binding]
 
 
-def validating_policy() -> list[dict[str, Any]]:
-    """A ValidatingAdmissionPolicy and its binding denying ``Unconfined`` at every level."""
+def validating_policy(
+    system_namespaces: Sequence[str] = (), actions: Sequence[str] = ("Deny",)
+) -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy and its binding denying ``Unconfined`` at every level
+    (``actions`` Warn and Audit instead of Deny before the rollout's enforce stage)."""
     rule = dict(_POD_RULE)
     rule["operations"] = ["CREATE", "UPDATE"]
     rule["resources"] = ["pods", "pods/ephemeralcontainers"]
@@ -120,7 +150,10 @@ def validating_policy() -> list[dict[str, Any]]:
         "spec": {
             "failurePolicy": "Fail",
             "matchConstraints": {"resourceRules": [rule]},
-            "matchConditions": [{"name": "new-containers", "expression": NEW_CONTAINERS_ONLY}],
+            "matchConditions": [
+                *_system_condition(system_namespaces),
+                {"name": "new-containers", "expression": NEW_CONTAINERS_ONLY},
+            ],
             "variables": [{"name": "containers", "expression": ALL_CONTAINERS}],
             "validations": [
                 {
@@ -147,6 +180,6 @@ def validating_policy() -> list[dict[str, Any]]:
         "apiVersion": API_VERSION,
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": VALIDATING_NAME},
-        "spec": {"policyName": VALIDATING_NAME, "validationActions": ["Deny"]},
+        "spec": {"policyName": VALIDATING_NAME, "validationActions": list(actions)},
     }
     return [policy, binding]

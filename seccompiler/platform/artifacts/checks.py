@@ -29,8 +29,11 @@ def _fail(where: str, message: str, hint: str = "") -> InputError:
     )
 
 
-def check_kubernetes(obj: Mapping[str, Any], where: str) -> None:
-    """Validate a built-in Kubernetes object against the API's schema (strict)."""
+def check_kubernetes(
+    obj: Mapping[str, Any], where: str, versions: Sequence[str] = (KUBERNETES_VERSION,)
+) -> None:
+    """Validate a built-in Kubernetes object against the API's schema (strict) of every
+    Kubernetes version in ``versions``."""
     try:
         import kubernetes_validate
     except ImportError:
@@ -38,13 +41,16 @@ def check_kubernetes(obj: Mapping[str, Any], where: str) -> None:
             "kubernetes-validate is needed to check the cluster manifests",
             hint="install the test extras: pip install -e '.[test]'",
         ) from None
-    try:
-        kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        path = "/".join(str(p) for p in getattr(exc, "path", ()))
-        raise _fail(where, f"{obj.get('kind')}: {exc.message} at '{path}'") from None
-    except kubernetes_validate.SchemaNotFoundError as exc:
-        raise _fail(where, exc.message) from None
+    for version in versions:
+        try:
+            kubernetes_validate.validate(dict(obj), version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = "/".join(str(p) for p in getattr(exc, "path", ()))
+            raise _fail(
+                where, f"{obj.get('kind')}: {exc.message} at '{path}' (Kubernetes {version})"
+            ) from None
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            raise _fail(where, f"{exc.message} (Kubernetes {version})") from None
 
 
 def check_seccomp_profile(obj: Mapping[str, Any], where: str) -> None:
@@ -149,6 +155,7 @@ def judge_pod(
     request = {
         "operation": "CREATE" if old is None else "UPDATE",
         "name": pod.get("metadata", {}).get("name", ""),
+        "namespace": pod.get("metadata", {}).get("namespace", "default"),
         "subResource": subresource,
     }
     return failed_validations(policy, {"object": pod, "oldObject": old, "request": request})
@@ -167,7 +174,13 @@ def _merge(base: Any, patch: Any) -> Any:
 def mutate_pod(policy: Mapping[str, Any], pod: Mapping[str, Any]) -> dict[str, Any]:
     """``pod`` as a MutatingAdmissionPolicy's apply configurations leave it."""
     out = copy.deepcopy(dict(pod))
-    if not _matches(policy, {"object": out}):
+    request = {
+        "operation": "CREATE",
+        "name": out.get("metadata", {}).get("name", ""),
+        "namespace": out.get("metadata", {}).get("namespace", "default"),
+        "subResource": "",
+    }
+    if not _matches(policy, {"object": out, "request": request}):
         return out
     for mutation in _spec(policy).get("mutations") or ():
         if mutation.get("patchType") != "ApplyConfiguration":
@@ -210,11 +223,21 @@ def check_admission(
     mutating: Sequence[Mapping[str, Any]],
     localhost_ref: str,
     where: str,
+    system_namespaces: Sequence[str] = (),
 ) -> None:
     """Evaluate both policies on sample pods and compare with the verdicts they must give."""
     vap = next(d for d in validating if d.get("kind") == "ValidatingAdmissionPolicy")
-    map_ = next(d for d in mutating if d.get("kind") == "MutatingAdmissionPolicy")
+    map_ = next((d for d in mutating if d.get("kind") == "MutatingAdmissionPolicy"), None)
     try:
+        for ns in system_namespaces:
+            system = _pod(_UNCONFINED)
+            system["metadata"]["namespace"] = ns
+            if judge_pod(vap, system):
+                raise _fail(where, f"ValidatingAdmissionPolicy denies a pod in {ns}")
+            if map_ is not None:
+                bare = mutate_pod(map_, {**_pod(), "metadata": dict(system["metadata"])})
+                if "securityContext" in bare["spec"]:
+                    raise _fail(where, f"MutatingAdmissionPolicy mutates a pod in {ns}")
         for label, pod, denied in VALIDATING_SAMPLES:
             if bool(judge_pod(vap, pod)) != denied:
                 verdict = "allows" if denied else "denies"
@@ -223,6 +246,8 @@ def check_admission(
         if judge_pod(vap, {**legacy, "metadata": {"name": "p", "labels": {"a": "b"}}}, legacy):
             raise _fail(where, "ValidatingAdmissionPolicy blocks metadata updates of old pods")
         expected = {"type": "Localhost", "localhostProfile": localhost_ref}
+        if map_ is None:
+            return
         for label, pod_sc in (("no securityContext", None), ("runAsUser only", {"runAsUser": 1})):
             got = mutate_pod(map_, _pod(pod_sc))["spec"]["securityContext"]
             if got.get("seccompProfile") != expected:
@@ -255,25 +280,35 @@ GUARD_SAMPLES: tuple[tuple[dict[str, str], dict[str, str] | None], ...] = (
 )
 
 
-def _namespace(labels: Mapping[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns", "labels": labels}}
+def _namespace(labels: Mapping[str, str], name: str = "ns") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
 GuardTwin = Callable[[str, Mapping[str, str], Mapping[str, str] | None], list[str]]
 
 
-def check_guard(docs: Sequence[Mapping[str, Any]], twin: GuardTwin, where: str) -> None:
+def check_guard(
+    docs: Sequence[Mapping[str, Any]],
+    twin: GuardTwin,
+    where: str,
+    system_namespaces: Sequence[str] = (),
+) -> None:
     """Run the guard policy's CEL on namespace changes; it must deny exactly what ``twin``
-    (the Pod Security helpers' own evaluation of the same rules) denies."""
+    (the Pod Security helpers' own evaluation of the same rules) denies, and let the system
+    namespaces be labelled privileged."""
     policy = next(d for d in docs if d.get("kind") == "ValidatingAdmissionPolicy")
+    samples = [("ns", labels, old) for labels, old in GUARD_SAMPLES]
+    samples += [(ns, {_ENFORCE: "privileged"}, None) for ns in system_namespaces]
     try:
-        for labels, old in GUARD_SAMPLES:
-            obj = _namespace(labels)
-            old_obj = None if old is None else _namespace(old)
-            request = {"operation": "CREATE" if old is None else "UPDATE", "name": "ns"}
+        for name, labels, old in samples:
+            obj = _namespace(labels, name)
+            old_obj = None if old is None else _namespace(old, name)
+            request = {"operation": "CREATE" if old is None else "UPDATE", "name": name}
             activation = {"object": obj, "oldObject": old_obj, "request": request}
             got = failed_validations(policy, activation)
-            want = twin("ns", labels, old)
+            want = twin(name, labels, old)
+            if name in system_namespaces and got:
+                raise _fail(where, f"guard denies a privileged label on {name}: {got}")
             if got != want:
                 raise _fail(where, f"guard CEL denies {got} but its rules deny {want} for {labels}")
     except InputError:
@@ -310,9 +345,7 @@ PSS_CONFIG_SCHEMA: dict[str, Any] = {
                                 "type": "object",
                                 "additionalProperties": False,
                                 "properties": {
-                                    "enforce": {"const": "baseline"},
-                                    "audit": {"const": "restricted"},
-                                    "warn": {"const": "restricted"},
+                                    **{m: _LEVEL for m in ("enforce", "audit", "warn")},
                                     **{
                                         f"{m}-version": _PSA_VERSION
                                         for m in ("enforce", "audit", "warn")
@@ -336,6 +369,22 @@ PSS_CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-def check_pss_config(doc: Mapping[str, Any], where: str) -> None:
-    """The Pod Security admission configuration, with the platform's defaults."""
+def check_pss_config(
+    doc: Mapping[str, Any],
+    where: str,
+    levels: Mapping[str, str] | None = None,
+    exempt_namespaces: Sequence[str] = (),
+) -> None:
+    """The Pod Security admission configuration, with the platform's defaults (``levels``,
+    by default enforce baseline, audit and warn restricted) and system namespaces exempt."""
     _check_schema(PSS_CONFIG_SCHEMA, doc, where, "AdmissionConfiguration")
+    want = dict(levels or {"enforce": "baseline", "audit": "restricted", "warn": "restricted"})
+    plugin = next(p for p in doc["plugins"] if p.get("name") == "PodSecurity")
+    conf = plugin["configuration"]
+    got = {m: conf["defaults"].get(m) for m in want}
+    if got != want:
+        raise _fail(where, f"PodSecurity defaults are {got}, the platform wants {want}")
+    exempt = (conf.get("exemptions") or {}).get("namespaces") or []
+    missing = [n for n in exempt_namespaces if n not in exempt]
+    if missing:
+        raise _fail(where, f"PodSecurity does not exempt the system namespaces {missing}")

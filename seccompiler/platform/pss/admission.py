@@ -88,11 +88,13 @@ def admission_configuration(
     exempt_namespaces: Sequence[str] = (),
     exempt_usernames: Sequence[str] = (),
     exempt_runtime_classes: Sequence[str] = (),
+    rollout: bool = False,
 ) -> dict[str, Any]:
     """Return the API server's AdmissionConfiguration with the PodSecurity plugin configured.
 
     Raise ``UsageError`` for a bad level or version, for ``enforce=privileged`` (which this
-    platform refuses), and for exemptions upstream would reject.
+    platform refuses, except ``rollout`` stages before enforcement, which audit and warn
+    only), and for exemptions upstream would reject.
     """
     values = {
         "enforce": enforce,
@@ -107,7 +109,7 @@ def admission_configuration(
             (parse_version if key.endswith("version") else parse_level)(value)
         except ParseError as exc:
             raise UsageError(f"PodSecurity default {key}={value!r}: {exc}") from None
-    if enforce == Level.PRIVILEGED:
+    if enforce == Level.PRIVILEGED and not rollout:
         raise UsageError(
             "PodSecurity default enforce=privileged is refused on this platform",
             hint="enforce baseline (the default) or restricted",

@@ -38,6 +38,10 @@ MSG_PRIVILEGED = (
     " namespaces enforce baseline or restricted"
 )
 MSG_LEVEL = f"{ENFORCE_LABEL} must be baseline or restricted"
+MSG_MISSING = (
+    f"{ENFORCE_LABEL} must be set (baseline or restricted): this cluster's API servers apply"
+    " no Pod Security defaults, so a namespace without the label enforces nothing"
+)
 MSG_DOWNGRADE = (
     f"this namespace enforces restricted: changing or removing {ENFORCE_LABEL} is refused"
 )
@@ -132,9 +136,17 @@ def _check_allow_list(allow_namespaces: Sequence[str]) -> list[str]:
 
 
 def guard_manifests(
-    allow_namespaces: Sequence[str] = (), floor_version: str | None = None
+    allow_namespaces: Sequence[str] = (),
+    floor_version: str | None = None,
+    require_label: bool = False,
+    actions: Sequence[str] = ("Deny",),
 ) -> list[dict[str, Any]]:
-    """Return the ValidatingAdmissionPolicy and its binding (admissionregistration.k8s.io/v1)."""
+    """Return the ValidatingAdmissionPolicy and its binding (admissionregistration.k8s.io/v1).
+
+    ``require_label`` (managed clusters, whose API servers take no Pod Security defaults)
+    also denies a namespace that carries no enforce label; ``actions`` are the binding's
+    ``validationActions``.
+    """
     floor = _parse_floor(floor_version)
     allowed = _check_allow_list(allow_namespaces)
     pattern = version_pattern(floor)
@@ -190,6 +202,10 @@ def guard_manifests(
             "reason": "Forbidden",
         },
     ]
+    if require_label:
+        spec["validations"].append(
+            {"expression": "variables.enforceSet", "message": MSG_MISSING, "reason": "Forbidden"}
+        )
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
@@ -200,7 +216,7 @@ def guard_manifests(
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": POLICY_NAME, "labels": dict(MANAGED_BY)},
-        "spec": {"policyName": POLICY_NAME, "validationActions": ["Deny"]},
+        "spec": {"policyName": POLICY_NAME, "validationActions": list(actions)},
     }
     return [policy, binding]
 
@@ -222,6 +238,7 @@ def guard_denials(
     change: NamespaceChange,
     allow_namespaces: Sequence[str] = (),
     floor_version: str | None = None,
+    require_label: bool = False,
 ) -> list[str]:
     """The messages of the guard's validations that fail for ``change``, in policy order."""
     floor = _parse_floor(floor_version)
@@ -250,6 +267,8 @@ def guard_denials(
         denials.append(msg_version(floor))
     if old is not None and old_enforce == "restricted" and enforce != "restricted":
         denials.append(MSG_DOWNGRADE)
+    if require_label and not enforce_set:
+        denials.append(MSG_MISSING)
     return denials
 
 
