@@ -187,3 +187,91 @@ def test_any_spec_gives_a_verdict_or_a_located_error(spec: dict[str, object]) ->
         for obj in m.objects:
             assert obj.pod is not None
             DEFAULT.evaluate(LevelVersion(Level.RESTRICTED), obj.pod)
+
+
+# Lists are streamed item by item; past the usual size limit only JSON is read, and each
+# failing item is read again alone, at its place in the file.
+def _pod(name: str, **spec: object) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+def _listed(*pods: dict[str, object], kind: str = "List") -> str:
+    return json.dumps({"apiVersion": "v1", "items": list(pods), "kind": kind}, indent=4)
+
+
+@pytest.fixture
+def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
+    from seccompiler.platform.pss import manifests
+
+    monkeypatch.setattr(manifests, "DEFAULT_MAX_BYTES", 200)
+    return 200
+
+
+def test_a_large_json_list_is_read_and_its_bad_items_located(small_limit: int) -> None:
+    text = _listed(_pod("a", hostPID=True), _pod("b", hostIPC="yes"), _pod("c"))
+    assert len(text) > small_limit
+    m = parse(text, "big.json")
+    assert [(o.name, o.pointer) for o in m.objects] == [("a", "items[0]"), ("c", "items[2]")]
+    (err,) = m.errors
+    line = text.splitlines().index('                "hostIPC": "yes"') + 1
+    assert err.location is not None
+    assert (err.location.line, err.location.column) == (line, 28)
+    assert "spec.hostIPC" in err.message and "boolean" in err.message
+    small = parse(_listed(_pod("b", hostIPC="yes")), "small.json")  # the same, read whole
+    assert small.errors[0].message == err.message
+
+
+def test_a_large_json_syntax_error_is_located(small_limit: int) -> None:
+    text = _listed(_pod("a"), _pod("b"))
+    cut = text[: len(text) // 2]
+    (err,) = parse(cut, "cut.json").errors
+    assert err.location is not None and err.location.line == cut.count("\n") + 1
+    assert err.message.startswith("malformed JSON")
+    (err,) = parse(text.replace('"b"', '"b",,'), "dup.json").errors
+    assert err.location is not None and err.location.line > 1
+
+
+def test_a_large_yaml_file_is_refused(tmp_path: Path, small_limit: int) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text(MULTI * 3)
+    with pytest.raises(InputError, match="larger than 200 bytes"):
+        read_manifests([str(big)])
+    (tmp_path / "big.json").write_text(_listed(*[_pod(f"p{i}") for i in range(5)]))
+    assert len(read_manifests([str(tmp_path / "big.json")]).objects) == 5
+
+
+@pytest.mark.parametrize(
+    ("doc", "names"),
+    [
+        # A typed List gives its items their kind; a list's kind comes after its items.
+        ({"kind": "PodList", "apiVersion": "v1", "items": [{"metadata": {"name": "t"}}]}, ["t"]),
+        (
+            {"items": [_pod("x")], "kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p"}},
+            ["p"],
+        ),
+        (
+            {"apiVersion": "v1", "kind": "List", "items": [{"kind": "List", "items": [_pod("n")]}]},
+            ["n"],
+        ),
+        ({"apiVersion": 3, "kind": "List", "items": [_pod("x")]}, []),
+    ],
+)
+def test_streamed_lists_read_as_whole_ones(doc: dict[str, object], names: list[str]) -> None:
+    text = json.dumps(doc)
+    m = parse(text, "s.json")
+    assert [o.name for o in m.objects] == names
+    whole = Manifests()
+    from seccompiler.platform.pss.manifests import _collect
+
+    _collect([json.loads(text)], "s.json", whole)
+    assert [(o.name, o.pointer, o.kind) for o in m.objects] == [
+        (o.name, o.pointer, o.kind) for o in whole.objects
+    ]
+    assert [e.message for e in m.errors] == [e.message for e in whole.errors]
+
+
+def test_duplicate_json_keys_are_still_located() -> None:
+    text = '{"apiVersion": "v1", "kind": "List", "items": [\n {"kind": "Pod", "kind": "Pod"}]}'
+    (err,) = parse(text, "d.json").errors
+    assert "duplicate key" in err.message
+    assert err.location is not None and err.location.line == 2

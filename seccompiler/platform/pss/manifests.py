@@ -7,16 +7,21 @@ skipped and counted. A value the API server could not decode is an ``InputError`
 ``file:line:col``; reading goes on with the next object so that one report lists them all.
 
 JSON is parsed with the standard library first, since ``kubectl get pods -A -o json`` can
-be large; if anything in it is wrong, the file is read again through ``yamlsrc`` so that the
-error names its line and column.
+be large: a top-level object's ``items`` are decoded one at a time and each is dropped once
+read, so a List's raw tree is never held whole, and JSON may exceed the 64 MiB that other
+input is held to (up to ``MAX_JSON_BYTES``). If anything in it is wrong, the text is read
+again through ``yamlsrc`` so that the error names its line and column: the whole file when
+it is within the usual limit, else each failing item alone, at its place in the file.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from seccompiler.base.errors import InputError, Location
@@ -26,6 +31,9 @@ from seccompiler.platform.pss.model import Pod, decode_pod, fields
 
 STDIN = "-"
 MAX_LIST_DEPTH = 8
+MAX_JSON_BYTES = 1 << 30  # JSON is streamed; kubectl writes ~12 KB a pod, indented
+_WS = re.compile(r"[ \t\n\r]*")
+_JSON_START = re.compile(r"[ \t\n\r]*[{\[]")
 
 
 @dataclass(frozen=True)
@@ -110,22 +118,33 @@ def read_manifests(paths: Sequence[str]) -> Manifests:
     """Read every file (``-`` is standard input) into one ``Manifests``."""
     out = Manifests()
     for path in paths:
-        name, text = read_source(path)
+        name, text = read_source(path, MAX_JSON_BYTES)
+        if len(text) > DEFAULT_MAX_BYTES and not _JSON_START.match(text):
+            raise InputError(
+                f"file is larger than {DEFAULT_MAX_BYTES} bytes",
+                hint="split it, or check that this is the file you meant",
+                location=Location(name),
+            )
         parse_text(text, name, out)
     return out
 
 
 def parse_text(text: str, path: str, out: Manifests) -> None:
     """Add what ``text`` holds to ``out``; syntax errors end the file, others are collected."""
-    if text.lstrip().startswith(("{", "[")):
+    if _JSON_START.match(text):
+        fast = Manifests()
         try:
-            doc = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
-        except (ValueError, RecursionError):
-            pass  # read it again below, for the position of the problem
+            failed = _json(text, path, fast)
+        except (ValueError, RecursionError, IndexError) as exc:  # IndexError: cut short
+            if len(text) > DEFAULT_MAX_BYTES:  # too large for the second reading
+                out.errors.append(_json_error(text, path, exc))
+                return
         else:
-            fast = Manifests()
-            _collect([doc], path, fast)
             if not fast.errors:
+                _extend(out, fast)
+                return
+            if len(text) > DEFAULT_MAX_BYTES:
+                _relocate(text, path, fast, failed)
                 _extend(out, fast)
                 return
     try:
@@ -134,20 +153,143 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
         out.errors.append(exc)
 
 
+class _Dup(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Dup("duplicate key")
+    return result
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=lambda c: _no_constant(c))
+
+
+_Failed = dict[int, tuple[int, int, list[InputError]]]
+
+
+def _json(text: str, path: str, out: Manifests) -> _Failed:
+    """Read JSON into ``out``, streaming a top-level object's ``items``.
+
+    Returns, for each List item whose reading added errors, its span in ``text`` and them.
+    Raises ValueError for text that is not JSON, or has a duplicate key.
+    """
+    pos = _skip(text, 0)
+    if text[pos] != "{":
+        doc, end = _DECODER.raw_decode(text, pos)
+        if _skip(text, end) != len(text):
+            raise ValueError("extra data after the JSON value")
+        _collect([doc], path, out)
+        return {}
+    top: dict[str, Any] = {}
+    streamed = Manifests()
+    failed: _Failed = {}
+    own_types = True  # every item names its own apiVersion and kind
+    streaming = False
+    pos = _skip(text, pos + 1)
+    while text[pos] != "}":
+        if text[pos] != '"':
+            raise ValueError("expected a key")
+        key, pos = _scanstring(text, pos + 1)
+        pos = _skip(text, pos)
+        if text[pos] != ":" or key in top:
+            raise ValueError("expected ':'" if text[pos] != ":" else "duplicate key")
+        pos = _skip(text, pos + 1)
+        if key == "items" and text[pos] == "[":
+            top[key] = []
+            streaming = True
+            pos = _skip(text, pos + 1)
+            i = 0
+            while text[pos] != "]":
+                start = pos
+                item, pos = _DECODER.raw_decode(text, pos)
+                before = len(streamed.errors)
+                own_types = own_types and _typed(item)
+                _object(item, path, f"items[{i}]", streamed, None, 1, Location(path))
+                if len(streamed.errors) > before:
+                    failed[i] = (start, pos, streamed.errors[before:])
+                i += 1
+                pos = _skip(text, pos)
+                if text[pos] == ",":
+                    pos = _skip(text, pos + 1)
+                elif text[pos] != "]":
+                    raise ValueError("expected ',' or ']'")
+            pos += 1
+        else:
+            top[key], pos = _DECODER.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if text[pos] == ",":
+            pos = _skip(text, pos + 1)
+        elif text[pos] != "}":
+            raise ValueError("expected ',' or '}'")
+    if _skip(text, pos + 1) != len(text):
+        raise ValueError("extra data after the JSON value")
+    shell = Manifests()
+    _collect([top], path, shell)  # the object, with its items taken out when streamed
+    kind = top.get("kind")
+    lists = isinstance(kind, str) and kind.endswith("List")
+    if not streaming or shell.errors or not lists:
+        _extend(out, shell)  # exact: the items were not read, or would not be
+        return {}
+    if kind == "List" or own_types:  # each item reads the same wherever it stands
+        _extend(out, shell)
+        _extend(out, streamed)
+        return failed
+    # Items of a typed List that leave their type to it: read the whole text again (rare).
+    _collect([json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)], path, out)
+    return {}
+
+
+def _skip(text: str, pos: int) -> int:
+    """The first position from ``pos`` on that is not JSON whitespace."""
+    m = _WS.match(text, pos)
+    return m.end() if m else pos
+
+
+def _typed(item: Any) -> bool:
+    return isinstance(item, dict) and bool(item.get("apiVersion")) and bool(item.get("kind"))
+
+
+def _relocate(text: str, path: str, fast: Manifests, failed: _Failed) -> None:
+    """Replace the errors of each failing item by those of a located reading of it alone."""
+    located: dict[int, list[InputError]] = {}  # id of an item's first error → its new errors
+    dropped: set[int] = set()
+    for i, (start, end, errors) in failed.items():
+        line = text.count("\n", 0, start)
+        column = start - (text.rfind("\n", 0, start) + 1)
+        # Padding puts the item where it stands in the file: positions come out exact.
+        piece = "\n" * line + " " * column + text[start:end]
+        again = Manifests()
+        try:
+            for doc in load_all_text(piece, path, max(MAX_NODES, len(piece))):
+                _object(doc, path, f"items[{i}]", again, None, 1)
+        except InputError as exc:
+            again.errors.append(exc)
+        located[id(errors[0])] = again.errors or errors
+        dropped.update(id(e) for e in errors)
+    out: list[InputError] = []
+    for e in fast.errors:
+        if id(e) in located:
+            out += located[id(e)]
+        elif id(e) not in dropped:
+            out.append(e)
+    fast.errors = out
+
+
+def _json_error(text: str, path: str, exc: Exception) -> InputError:
+    if isinstance(exc, json.JSONDecodeError):
+        where = Location(path, exc.lineno, exc.colno)
+        return InputError(f"malformed JSON: {exc.msg}", location=where)
+    return InputError(f"malformed JSON: {exc}", location=Location(path))
+
+
 def _extend(out: Manifests, more: Manifests) -> None:
     out.objects += more.objects
     out.skipped += more.skipped
     out.namespaces += more.namespaces
     out.errors += more.errors
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
 
 
 def _no_constant(name: str) -> Any:

@@ -9,7 +9,7 @@ checks see what the API server sees, and a wrong type is a located ``InputError`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seccompiler.base.errors import InputError
@@ -111,6 +111,15 @@ class Pod:
     security: SecurityFields = NO_SECURITY
     sysctls: tuple[str, ...] = ()
     volumes: tuple[Volume, ...] = ()
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # Pods key the evaluator's memo, once per level a pod is judged at: hash them once.
+        if self._hash is None:
+            fields_ = tuple(getattr(self, f) for f in _POD_FIELDS)
+            object.__setattr__(self, "_hash", hash(fields_))
+        assert self._hash is not None
+        return self._hash
 
     @property
     def windows(self) -> bool:
@@ -119,6 +128,9 @@ class Pod:
     @property
     def user_namespace(self) -> bool:
         return self.host_users is False
+
+
+_POD_FIELDS = tuple(f for f in Pod.__dataclass_fields__ if f != "_hash")
 
 
 class DecodeError(InputError):
@@ -141,8 +153,21 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+class Annotations(dict[str, str]):
+    """A pod's annotations: a plain mapping that hashes, so that pods can key a cache."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+
 class _Decoder:
-    """Typed field access that names the field path and its position when a type is wrong."""
+    """Typed field access that names the field path and its position when a type is wrong.
+
+    ``path`` names the field itself (see ``_Lazy`` for the other way).
+    """
+
+    def here(self, key: str, path: str) -> str:
+        return path
 
     def fail(
         self, parent: Any, key: str | int, path: str, expected: str, value: Any
@@ -163,7 +188,7 @@ class _Decoder:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise self.fail(m, key, path, "a mapping", value)
+            raise self.fail(m, key, self.here(key, path), "a mapping", value)
         return value
 
     def sequence(self, m: Mapping[str, Any], key: str, path: str) -> Sequence[Any]:
@@ -171,7 +196,7 @@ class _Decoder:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise self.fail(m, key, path, "a list", value)
+            raise self.fail(m, key, self.here(key, path), "a list", value)
         return value
 
     def item_map(self, seq: Sequence[Any], i: int, path: str) -> Mapping[str, Any]:
@@ -194,13 +219,13 @@ class _Decoder:
         value = m.get(key)
         if value is None or isinstance(value, bool):
             return value
-        raise self.fail(m, key, path, "a boolean", value)
+        raise self.fail(m, key, self.here(key, path), "a boolean", value)
 
     def string(self, m: Mapping[str, Any], key: str, path: str) -> str | None:
         value = m.get(key)
         if value is None or isinstance(value, str):
             return value
-        raise self.fail(m, key, path, "a string", value)
+        raise self.fail(m, key, self.here(key, path), "a string", value)
 
     def integer(self, m: Mapping[str, Any], key: str, path: str, bits: int) -> int | None:
         value = m.get(key)
@@ -210,9 +235,9 @@ class _Decoder:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(m, key, path, f"an int{bits}", value)
+            raise self.fail(m, key, self.here(key, path), f"an int{bits}", value)
         if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
-            raise self.fail(m, key, path, f"an int{bits} in range", value)
+            raise self.fail(m, key, self.here(key, path), f"an int{bits} in range", value)
         return value
 
     def string_map(self, m: Mapping[str, Any], key: str, path: str) -> Mapping[str, str]:
@@ -221,91 +246,101 @@ class _Decoder:
             return {}
         for k, item in value.items():
             if item is not None and not isinstance(item, str):
-                raise self.fail(value, k, f"{path}[{k}]", "a string", item)
+                raise self.fail(value, k, f"{self.here(key, path)}[{k}]", "a string", item)
         return {k: ("" if item is None else item) for k, item in value.items()}
 
 
-_D = _Decoder()
-fields = _D  # typed access for the manifest reader
+class _Lazy(_Decoder):
+    """The same access given the path of the field's parent, joined only when a type is
+    wrong: ``decode_pod`` runs for every pod of a large List, and most fields are fine."""
+
+    def here(self, key: str, path: str) -> str:
+        return f"{path}.{key}" if path else key
+
+
+fields = _Decoder()  # typed access by full field path, for the manifest and config readers
+_D = _Lazy()
 
 
 def _security(sc: Mapping[str, Any], path: str) -> SecurityFields:
     se_linux = None
-    opts = _D.mapping(sc, "seLinuxOptions", f"{path}.seLinuxOptions")
+    opts = _D.mapping(sc, "seLinuxOptions", path)
     if opts is not None:
         p = f"{path}.seLinuxOptions"
         se_linux = SELinux(
-            type=_D.string(opts, "type", f"{p}.type") or "",
-            user=_D.string(opts, "user", f"{p}.user") or "",
-            role=_D.string(opts, "role", f"{p}.role") or "",
+            type=_D.string(opts, "type", p) or "",
+            user=_D.string(opts, "user", p) or "",
+            role=_D.string(opts, "role", p) or "",
         )
-    seccomp = _D.mapping(sc, "seccompProfile", f"{path}.seccompProfile")
-    apparmor = _D.mapping(sc, "appArmorProfile", f"{path}.appArmorProfile")
-    windows = _D.mapping(sc, "windowsOptions", f"{path}.windowsOptions")
+    seccomp = _D.mapping(sc, "seccompProfile", path)
+    apparmor = _D.mapping(sc, "appArmorProfile", path)
+    windows = _D.mapping(sc, "windowsOptions", path)
     return SecurityFields(
-        run_as_non_root=_D.boolean(sc, "runAsNonRoot", f"{path}.runAsNonRoot"),
-        run_as_user=_D.integer(sc, "runAsUser", f"{path}.runAsUser", 64),
+        run_as_non_root=_D.boolean(sc, "runAsNonRoot", path),
+        run_as_user=_D.integer(sc, "runAsUser", path, 64),
         se_linux=se_linux,
         seccomp_type=None
         if seccomp is None
-        else (_D.string(seccomp, "type", f"{path}.seccompProfile.type") or ""),
+        else (_D.string(seccomp, "type", f"{path}.seccompProfile") or ""),
         apparmor_type=None
         if apparmor is None
-        else (_D.string(apparmor, "type", f"{path}.appArmorProfile.type") or ""),
+        else (_D.string(apparmor, "type", f"{path}.appArmorProfile") or ""),
         host_process=None
         if windows is None
-        else _D.boolean(windows, "hostProcess", f"{path}.windowsOptions.hostProcess"),
+        else _D.boolean(windows, "hostProcess", f"{path}.windowsOptions"),
     )
 
 
-def _hosts(handler: Mapping[str, Any] | None, path: str) -> list[str]:
-    if handler is None:
-        return []
-    hosts = []
+def _hosts(handler: Mapping[str, Any], path: str, hosts: list[str]) -> None:
     for action in ("httpGet", "tcpSocket"):
-        spec = _D.mapping(handler, action, f"{path}.{action}")
+        spec = _D.mapping(handler, action, path)
         if spec is not None:
-            host = _D.string(spec, "host", f"{path}.{action}.host")
+            host = _D.string(spec, "host", f"{path}.{action}")
             if host:
                 hosts.append(host)
-    return hosts
 
 
 def _container(c: Mapping[str, Any], path: str) -> Container:
-    name = _D.string(c, "name", f"{path}.name") or ""
+    name = _D.string(c, "name", path) or ""
     ports = []
-    for i in range(len(seq := _D.sequence(c, "ports", f"{path}.ports"))):
+    seq = _D.sequence(c, "ports", path)
+    for i in range(len(seq)):
         port = _D.item_map(seq, i, f"{path}.ports")
-        ports.append(_D.integer(port, "hostPort", f"{path}.ports[{i}].hostPort", 32) or 0)
+        if port.get("hostPort") is None:
+            ports.append(0)
+        else:
+            ports.append(_D.integer(port, "hostPort", f"{path}.ports[{i}]", 32) or 0)
     hosts: list[str] = []
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        hosts += _hosts(_D.mapping(c, probe, f"{path}.{probe}"), f"{path}.{probe}")
-    lifecycle = _D.mapping(c, "lifecycle", f"{path}.lifecycle")
+        handler = _D.mapping(c, probe, path)
+        if handler is not None:
+            _hosts(handler, f"{path}.{probe}", hosts)
+    lifecycle = _D.mapping(c, "lifecycle", path)
     if lifecycle is not None:
         for hook in ("postStart", "preStop"):
-            p = f"{path}.lifecycle.{hook}"
-            hosts += _hosts(_D.mapping(lifecycle, hook, p), p)
-    sc = _D.mapping(c, "securityContext", f"{path}.securityContext")
+            handler = _D.mapping(lifecycle, hook, f"{path}.lifecycle")
+            if handler is not None:
+                _hosts(handler, f"{path}.lifecycle.{hook}", hosts)
+    sc = _D.mapping(c, "securityContext", path)
     if sc is None:
         return Container(name=name, host_ports=tuple(ports), probe_hosts=tuple(hosts))
     p = f"{path}.securityContext"
-    caps = _D.mapping(sc, "capabilities", f"{p}.capabilities")
+    caps = _D.mapping(sc, "capabilities", p)
     add: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
     if caps is not None:
-        seq = _D.sequence(caps, "add", f"{p}.capabilities.add")
-        add = tuple(_D.item_str(seq, i, f"{p}.capabilities.add") for i in range(len(seq)))
-        seq = _D.sequence(caps, "drop", f"{p}.capabilities.drop")
-        drop = tuple(_D.item_str(seq, i, f"{p}.capabilities.drop") for i in range(len(seq)))
+        pc = f"{p}.capabilities"
+        seq = _D.sequence(caps, "add", pc)
+        add = tuple(_D.item_str(seq, i, f"{pc}.add") for i in range(len(seq)))
+        seq = _D.sequence(caps, "drop", pc)
+        drop = tuple(_D.item_str(seq, i, f"{pc}.drop") for i in range(len(seq)))
     return Container(
         name=name,
         has_security_context=True,
         security=_security(sc, p),
-        privileged=_D.boolean(sc, "privileged", f"{p}.privileged"),
-        allow_privilege_escalation=_D.boolean(
-            sc, "allowPrivilegeEscalation", f"{p}.allowPrivilegeEscalation"
-        ),
-        proc_mount=_D.string(sc, "procMount", f"{p}.procMount"),
+        privileged=_D.boolean(sc, "privileged", p),
+        allow_privilege_escalation=_D.boolean(sc, "allowPrivilegeEscalation", p),
+        proc_mount=_D.string(sc, "procMount", p),
         has_capabilities=caps is not None,
         caps_add=add,
         caps_drop=drop,
@@ -315,11 +350,11 @@ def _container(c: Mapping[str, Any], path: str) -> Container:
 
 
 def _volume(vol: Mapping[str, Any], path: str) -> Volume:
-    name = _D.string(vol, "name", f"{path}.name") or ""
+    name = _D.string(vol, "name", path) or ""
     sources = []
     for key in VOLUME_SOURCES:
         if vol.get(key) is not None:
-            _D.mapping(vol, key, f"{path}.{key}")
+            _D.mapping(vol, key, path)
             sources.append(key)
     # The API server's defaulting (core/v1 SetDefaults_Volume) makes a volume with no source
     # an emptyDir before admission sees it.
@@ -331,36 +366,36 @@ def decode_pod(
 ) -> Pod:
     """Decode a pod's metadata and spec; ``prefix`` (``spec.template.``) names their place."""
     path = f"{prefix}spec"
-    annotations = _D.string_map(metadata or {}, "annotations", f"{prefix}metadata.annotations")
+    annotations = _D.string_map(metadata or {}, "annotations", f"{prefix}metadata")
     spec = spec or {}
     containers = []
     for key in ("initContainers", "containers", "ephemeralContainers"):
-        seq = _D.sequence(spec, key, f"{path}.{key}")
+        seq = _D.sequence(spec, key, path)
         for i in range(len(seq)):
             containers.append(
                 _container(_D.item_map(seq, i, f"{path}.{key}"), f"{path}.{key}[{i}]")
             )
     volumes = []
-    seq = _D.sequence(spec, "volumes", f"{path}.volumes")
+    seq = _D.sequence(spec, "volumes", path)
     for i in range(len(seq)):
         volumes.append(_volume(_D.item_map(seq, i, f"{path}.volumes"), f"{path}.volumes[{i}]"))
-    os_spec = _D.mapping(spec, "os", f"{path}.os")
-    psc = _D.mapping(spec, "securityContext", f"{path}.securityContext")
+    os_spec = _D.mapping(spec, "os", path)
+    psc = _D.mapping(spec, "securityContext", path)
     sysctls: list[str] = []
     if psc is not None:
         p = f"{path}.securityContext.sysctls"
-        seq = _D.sequence(psc, "sysctls", p)
+        seq = _D.sequence(psc, "sysctls", f"{path}.securityContext")
         for i in range(len(seq)):
-            sysctls.append(_D.string(_D.item_map(seq, i, p), "name", f"{p}[{i}].name") or "")
+            sysctls.append(_D.string(_D.item_map(seq, i, p), "name", f"{p}[{i}]") or "")
     return Pod(
-        annotations=annotations,
+        annotations=Annotations(annotations),
         containers=tuple(containers),
-        host_network=bool(_D.boolean(spec, "hostNetwork", f"{path}.hostNetwork")),
-        host_pid=bool(_D.boolean(spec, "hostPID", f"{path}.hostPID")),
-        host_ipc=bool(_D.boolean(spec, "hostIPC", f"{path}.hostIPC")),
-        host_users=_D.boolean(spec, "hostUsers", f"{path}.hostUsers"),
-        os_name=None if os_spec is None else (_D.string(os_spec, "name", f"{path}.os.name") or ""),
-        runtime_class=_D.string(spec, "runtimeClassName", f"{path}.runtimeClassName"),
+        host_network=bool(_D.boolean(spec, "hostNetwork", path)),
+        host_pid=bool(_D.boolean(spec, "hostPID", path)),
+        host_ipc=bool(_D.boolean(spec, "hostIPC", path)),
+        host_users=_D.boolean(spec, "hostUsers", path),
+        os_name=None if os_spec is None else (_D.string(os_spec, "name", f"{path}.os") or ""),
+        runtime_class=_D.string(spec, "runtimeClassName", path),
         has_security_context=psc is not None,
         security=NO_SECURITY if psc is None else _security(psc, f"{path}.securityContext"),
         sysctls=tuple(sysctls),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seccompiler.platform.pss.checks import CHECKS, Check, Rule, Step, Violation
+from seccompiler.platform.pss.checks import CHECKS, Check, Rule, Step
 from seccompiler.platform.pss.model import Pod
 from seccompiler.platform.pss.versions import Level, LevelVersion, Version
 
@@ -58,6 +58,9 @@ class Result:
         return f'would violate PodSecurity "{self.level_version}": {self.details()}'
 
 
+MEMO_SIZE = 1 << 16  # distinct (level, version, pod) results kept
+
+
 class Evaluator:
     """Per-version rule lists, built once from a check table."""
 
@@ -91,6 +94,7 @@ class Evaluator:
                     and not (level is Level.RESTRICTED and i in overridden)
                 ]
                 self._tables[(level, minor)] = tuple(keep)
+        self._memo: dict[tuple[Level, int, Pod], tuple[Failure, ...]] = {}
 
     def clamp(self, version: Version) -> Version:
         """The policy version whose rules apply to ``version``."""
@@ -111,12 +115,19 @@ class Evaluator:
         if lv.level is Level.PRIVILEGED:
             return Result(lv, evaluated, ())
         assert evaluated.minor is not None
-        failures = []
-        for check_id, rule in self._tables[(lv.level, evaluated.minor)]:
-            violation: Violation | None = rule(pod)
-            if violation is not None:
-                failures.append(Failure(check_id, violation.reason, violation.detail))
-        return Result(lv, evaluated, tuple(failures))
+        # The replicas of a workload decode to equal pods: each distinct pod is judged once.
+        key = (lv.level, evaluated.minor, pod)
+        failures = self._memo.get(key)
+        if failures is None:
+            failures = tuple(
+                Failure(check_id, violation.reason, violation.detail)
+                for check_id, rule in self._tables[(lv.level, evaluated.minor)]
+                if (violation := rule(pod)) is not None
+            )
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = failures
+        return Result(lv, evaluated, failures)
 
 
 def _step_at(check: Check, minor: int) -> Step | None:
