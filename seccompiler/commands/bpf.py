@@ -9,7 +9,13 @@ import click
 from seccompiler.arch.abi import X32_SYSCALL_BIT, Abi
 from seccompiler.arch.tables import table
 from seccompiler.base.errors import UsageError
-from seccompiler.base.fsio import read_bytes, read_text, write_atomic
+from seccompiler.base.fsio import (
+    check_output,
+    check_writable,
+    read_bytes,
+    read_text,
+    write_atomic,
+)
 from seccompiler.bpf.asm import assemble_listing
 from seccompiler.bpf.disasm import disassemble
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
@@ -34,6 +40,7 @@ def _endian(abi: Abi | None, endian: str | None) -> Endian:
 
 def _emit(data: bytes, output: str | None) -> None:
     if output and output != "-":
+        check_writable(output)
         write_atomic(output, data)
     else:
         sys.stdout.buffer.write(data)
@@ -64,6 +71,8 @@ def disasm_cmd(
     """Print FILE (raw BPF) as a listing that `bpf asm` reads back byte for byte."""
     a = _one_abi(abi, False)
     order = _endian(a, endian)
+    if output and output != "-":
+        check_output(output, [file])
     insns = decode(read_bytes(file), order, file)
     _emit(disassemble(insns, order, a, comments=not no_comments).encode(), output)
     return 0
@@ -76,6 +85,8 @@ def disasm_cmd(
 def asm_cmd(file: str, endian: str | None, output: str | None) -> int:
     """Assemble a listing FILE into raw BPF (to -o, or standard output)."""
     order: Endian | None = None if endian is None else ("big" if endian == "big" else "little")
+    if output and output != "-":
+        check_output(output, [file])
     insns, used = assemble_listing(read_text(file), file, order)
     _emit(encode(insns, used), output)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.base.fsio import replace_tree
+from seccompiler.base.fsio import RootDir, check_output, replace_tree
 from seccompiler.platform.artifacts import dist
 from seccompiler.platform.build import build_dist
 
@@ -27,7 +27,7 @@ from seccompiler.platform.build import build_dist
 )
 @click.option(
     "--root",
-    type=click.Path(file_okay=False, exists=True),
+    type=click.Path(file_okay=False),
     help="Also install the node-side files into this node image root at their real paths.",
 )
 @click.option("--timings", is_flag=True, help="Print the wall time of each stage.")
@@ -38,6 +38,9 @@ def build_cmd(profiles_dir: str, outdir: str, check: bool, root: str | None, tim
     their schemas, CEL evaluated); OUTPUT is then replaced whole, so a failing build leaves
     the previous one untouched, and the same sources always give the same bytes.
     """
+    check_output(outdir, [profiles_dir], "output directory")
+    if root is not None:
+        RootDir(root).close()  # refuse a bad root before anything is written
     result = build_dist(profiles_dir)
     if timings:
         for stage, seconds in result.timings.stages.items():
@@ -45,7 +48,7 @@ def build_cmd(profiles_dir: str, outdir: str, check: bool, root: str | None, tim
         click.echo(f"{result.timings.total * 1000:9.1f} ms  total", err=True)
     if check:
         return _check(result.files, outdir, root)
-    replace_tree(outdir, result.files)
+    replace_tree(outdir, result.files, dist.is_ours)
     for line in result.proofs:
         click.echo(line)
     click.echo(f"wrote {len(result.files)} files to {outdir}/")
@@ -59,7 +62,7 @@ def _check(files: dict[str, bytes], outdir: str, root: str | None) -> int:
     diffs = [(outdir, d) for d in dist.compare(outdir, files)]
     if root is not None:
         node = {p.lstrip("/"): data for p, data in dist.node_files(files).items()}
-        diffs += [(root, d) for d in dist.compare(root, node, whole=False)]
+        diffs += [(root, d) for d in dist.compare_in_root(root, node)]
     if not diffs:
         click.echo(f"{outdir}/ is up to date ({len(files)} files)")
         return 0

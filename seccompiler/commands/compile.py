@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seccompiler.base.fsio import write_atomic
+from seccompiler.base.fsio import check_output, check_writable, write_atomic
 from seccompiler.compile import (
     FORMATS,
     load_program,
@@ -60,6 +60,9 @@ def compile_cmd(
     files = render_outputs(program, parse_formats(formats))
     summary = prove_outputs(program, files)
     out = Path(outdir)
+    for rel in sorted(files):  # all or nothing: every target is checked before any is written
+        check_output(out / rel, [policy])
+        check_writable(out / rel)
     for rel, data in sorted(files.items()):
         write_atomic(out / rel, data)
     for rel in sorted(files):

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from seccompiler.base.errors import Location, SeccompilerError
-from seccompiler.base.fsio import write_atomic
+from seccompiler.base.fsio import check_output, check_writable, write_atomic
 from seccompiler.compile import load_program
 from seccompiler.image import Prepared, prepared
 from seccompiler.image.live import execute
@@ -122,6 +122,9 @@ def image_test_cmd(
     """
     if tests_path and command:
         raise click.UsageError("give either --tests or a COMMAND, not both")
+    if report is not None:
+        check_output(report, [image, policy, *([tests_path] if tests_path else [])], "report")
+        check_writable(report)
     try:
         program = _program(policy)
         if tests_path:
@@ -218,8 +221,9 @@ def image_record_cmd(
     for `image test`.
     """
     from seccompiler.commands.record import _Failed as _RecordFailed
-    from seccompiler.commands.record import finish_recording, load_base
+    from seccompiler.commands.record import check_record_output, finish_recording, load_base
 
+    check_record_output(output, base)
     try:
         base_prog = load_base(base)
         with _image(image, ref) as prep:

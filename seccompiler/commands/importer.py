@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from seccompiler.backends.policy_yaml import import_profile
-from seccompiler.base.fsio import write_atomic
+from seccompiler.base.fsio import check_output, check_writable, write_atomic
 from seccompiler.commands.sources import parse_abis
 from seccompiler.frontend import ocijson
 
@@ -32,6 +32,9 @@ def import_cmd(
     """
     from seccompiler.frontend.resolve import normalise_caps
 
+    if output and output != "-":
+        check_output(output, [profile])
+        check_writable(output)
     prof = ocijson.load(profile)
     capset = normalise_caps(list(caps) or None) if caps else None
     text, _ = import_profile(

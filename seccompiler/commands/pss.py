@@ -11,7 +11,7 @@ import click
 import yaml
 
 from seccompiler.base.errors import InputError, UsageError
-from seccompiler.base.fsio import write_atomic
+from seccompiler.base.fsio import check_writable, write_atomic
 from seccompiler.platform.pss.admission import (
     PodSecurityConfig,
     load_configuration,
@@ -380,6 +380,7 @@ def guard_cmd(
         click.echo(text, nl=False)
     else:
         target = Path(out_dir) / GUARD_FILE
+        check_writable(target)
         write_atomic(target, text)
         click.echo(f"wrote {target}", err=True)
     return 0

@@ -7,7 +7,7 @@ import os
 import click
 
 from seccompiler.base.errors import SeccompilerError
-from seccompiler.base.fsio import write_atomic
+from seccompiler.base.fsio import check_output, check_writable, write_atomic
 from seccompiler.compile import load_program
 from seccompiler.image.live import LiveRun, execute
 from seccompiler.image.plan import ExecPlan
@@ -21,6 +21,13 @@ class _Failed(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
+
+
+def check_record_output(output: str | None, base: str | None) -> None:
+    """Refuse an output that would overwrite the base policy or cannot be written."""
+    if output:
+        check_output(output, [base] if base else [])
+        check_writable(output)
 
 
 def load_base(base: str | None) -> Program | None:
@@ -109,6 +116,7 @@ def record_cmd(
     policy goes to OUTPUT (or stdout): sorted, grouped, each syscall commented with its call
     count. Exit status: the workload's; 125/126/127 when it could not be run.
     """
+    check_record_output(output, base)
     try:
         base_prog = load_base(base)
         plan = ExecPlan(tuple(command), dict(os.environ))

@@ -102,6 +102,11 @@ def execute(args: RunArgs) -> int:
     from seccompiler.commands.cli import render_error
 
     audit = args.audit or args.report is not None
+    if args.report is not None:  # refused before anything runs: exit 2
+        from seccompiler.base.fsio import check_output, check_writable
+
+        check_output(args.report, [args.policy], "report")
+        check_writable(args.report)
     try:
         filters = filtercache.filters_for(args.policy, args.caps)
     except SeccompilerError as exc:

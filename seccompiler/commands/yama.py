@@ -60,7 +60,7 @@ def apply_cmd(scope: int, persist: bool, proc_root: str, root: str | None) -> in
             return _absent(err)
         click.echo(f"{yama.SYSCTL}: {before} -> {scope}")
     if persist or root is not None:
-        path = yama.persist(scope, root or "/")
+        path = yama.persist(scope, root)
         click.echo(f"wrote {path}")
     return 0
 

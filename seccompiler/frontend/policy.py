@@ -6,11 +6,13 @@ the file, line and column, and a hint; several are collected and reported togeth
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from seccompiler.arch import catalog, tables
-from seccompiler.base.errors import PolicyError
+from seccompiler.base.errors import PolicyError, UsageError
+from seccompiler.base.fsio import check_regular
 from seccompiler.base.yamlsrc import LList, LMap, Mark, load_file
 from seccompiler.frontend.policy_fields import (
     check_name,
@@ -152,9 +154,18 @@ def _load_one(path: Path, errs: Errors) -> LMap:
     return data
 
 
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a policy (missing, a FIFO, a device…), or None."""
+    try:
+        check_regular(path)
+    except UsageError as exc:
+        return exc.message.removeprefix(f"{path}: ")
+    return None
+
+
 def _load_base(p: Path, data: LMap, errs: Errors, _chain: tuple[Path, ...]) -> Policy | None:
     """The policy ``data`` extends, loaded (None when it extends none or the link is wrong)."""
-    resolved = p.resolve()
+    resolved = Path(os.path.realpath(p))  # unlike Path.resolve, never raises on a link loop
     if "extends" not in data:
         return None
     ext = data["extends"]
@@ -163,8 +174,9 @@ def _load_base(p: Path, data: LMap, errs: Errors, _chain: tuple[Path, ...]) -> P
         errs.add(where, "extends takes one file name", code="bad-extends")
     else:
         target = p.parent / ext
-        if target.resolve() in (*_chain, resolved):
-            chain = " → ".join(str(c) for c in (*_chain, resolved, target.resolve()))
+        real = Path(os.path.realpath(target))
+        if real in (*_chain, resolved):
+            chain = " → ".join(str(c) for c in (*_chain, resolved, real))
             errs.add(where, f"'extends' forms a cycle: {chain}", "remove one link", "extends-cycle")
         elif len(_chain) >= MAX_EXTENDS_DEPTH:
             errs.add(
@@ -172,10 +184,10 @@ def _load_base(p: Path, data: LMap, errs: Errors, _chain: tuple[Path, ...]) -> P
                 f"'extends' nests deeper than {MAX_EXTENDS_DEPTH} files",
                 code="extends-depth",
             )
-        elif not target.is_file():
+        elif (problem := _unreadable(target)) is not None:
             errs.add(
                 where,
-                f"extended policy '{ext}' not found",
+                f"extended policy '{ext}': {problem}",
                 f"looked for {target}",
                 "extends-missing",
             )

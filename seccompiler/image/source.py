@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from seccompiler.base.errors import UsageError
+from seccompiler.base.fsio import check_regular
 from seccompiler.image.config import ImageConfig
 from seccompiler.image.errors import Budget, Limits, located
 from seccompiler.image.layer import LayerReport, apply_layer
@@ -106,6 +107,7 @@ def open_image(path: str | Path, *, ref: str | None = None, limits: Limits | Non
             f"{p}: no such image",
             hint="give an OCI layout, a docker-save tar or a root filesystem directory",
         )
+    check_regular(p)  # a FIFO or a device is refused before tarfile would block on it
     tstore = TarStore(p, limits)
     try:
         if tstore.exists("oci-layout") or tstore.exists("index.json"):

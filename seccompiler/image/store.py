@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
@@ -10,6 +11,7 @@ import tarfile
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from seccompiler.base.fsio import file_kind
 from seccompiler.image.errors import ImageError, Limits, located
 from seccompiler.image.tarpath import CHUNK, EOF_HEADER, normalise, probe_class
 
@@ -36,18 +38,32 @@ class DirStore:
 
     def open(self, rel: str) -> IO[bytes]:
         try:
-            fd = os.open(self.base / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # O_NONBLOCK: a FIFO in the layout must be refused, not waited on
+            fd = os.open(
+                self.base / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            )
         except FileNotFoundError:
             raise located(
                 self.label, "missing-blob", f"'{rel}' is missing from the image", member=rel
             ) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise located(
+                    self.label, "format", f"'{rel}' is a symbolic link; not followed", member=rel
+                ) from None
             raise located(
                 self.label, "io", f"cannot open '{rel}': {exc.strerror}", member=rel
             ) from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
             os.close(fd)
-            raise located(self.label, "format", f"'{rel}' is not a regular file", member=rel)
+            raise located(
+                self.label,
+                "format",
+                f"'{rel}' is {file_kind(mode)}, not a regular file",
+                member=rel,
+            )
+        os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
 
 

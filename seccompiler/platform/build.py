@@ -13,6 +13,7 @@ from pathlib import Path
 
 from seccompiler.backends import oci
 from seccompiler.base.errors import InputError, Location, UsageError
+from seccompiler.base.fsio import check_regular
 from seccompiler.compile import load_program, prove_outputs, render_outputs
 from seccompiler.platform import artifacts, targets
 from seccompiler.platform import config as pconfig
@@ -37,10 +38,10 @@ def profile_paths(profiles_dir: str | Path) -> list[Path]:
     if not d.is_dir():
         raise UsageError(f"{d}: no such directory", hint="name the folder holding the profiles")
     paths = sorted(
-        p
-        for p in d.iterdir()
-        if p.suffix in (".yaml", ".yml") and p.is_file() and p.name != pconfig.FILENAME
+        p for p in d.iterdir() if p.suffix in (".yaml", ".yml") and p.name != pconfig.FILENAME
     )
+    for p in paths:
+        check_regular(p)  # a FIFO, a device or a dangling link is refused, never skipped
     if not paths:
         raise UsageError(f"{d}: no *.yaml profiles found")
     return paths

@@ -10,6 +10,7 @@ and the image that installs the node files. Every key is optional; docs/build.md
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +234,6 @@ def parse(text: str, path: str) -> PlatformConfig:
 def load(profiles_dir: str | Path) -> PlatformConfig:
     """``platform.yaml`` in ``profiles_dir``, or the defaults when there is none."""
     path = Path(profiles_dir) / FILENAME
-    if not path.is_file():
+    if not os.path.lexists(path):  # anything else there (a FIFO, a dangling link) is refused
         return PlatformConfig()
     return parse(read_text(path, 1024 * 1024), str(path))

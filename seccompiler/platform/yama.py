@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seccompiler.base.errors import InputError, Location, SeccompilerError, UsageError
-from seccompiler.base.fsio import read_text, write_atomic
+from seccompiler.base.fsio import RootDir, decode_text, read_bytes, read_text
 
 SYSCTL = "kernel.yama.ptrace_scope"
 PROC_FILE = "sys/kernel/yama/ptrace_scope"  # under the proc root
@@ -70,8 +70,8 @@ def _proc_file(proc_root: str | Path) -> Path:
 
 def _lsm_param(proc_root: str | Path) -> str | None:
     try:
-        cmdline = (Path(proc_root) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except (OSError, UnicodeDecodeError):
+        cmdline = read_bytes(Path(proc_root) / "cmdline", 1 << 16).replace(b"\0", b" ").decode()
+    except (SeccompilerError, UnicodeDecodeError):
         return None
     for word in cmdline.split():
         if word.startswith("lsm="):
@@ -96,7 +96,11 @@ def absent_error(proc_root: str | Path) -> YamaAbsent:
 
 
 def _check_proc_root(proc_root: str | Path) -> None:
-    if not (Path(proc_root) / "sys/kernel").is_dir():
+    # sys/kernel alone also matches the root of a system with sysfs at /sys ("/"); proc has
+    # sys/kernel/ostype and cmdline, sysfs and / have neither.
+    root = Path(proc_root)
+    marks = (root / "sys/kernel/ostype", root / "cmdline")
+    if not (root / "sys/kernel").is_dir() or not any(m.exists() for m in marks):
         raise UsageError(
             f"{proc_root}: not a proc root (no sys/kernel inside)",
             hint="pass the directory where proc is mounted, /proc by default",
@@ -134,8 +138,11 @@ def write_scope(scope: int, proc_root: str | Path = "/proc") -> int:
             location=Location(str(_proc_file(proc_root))),
         )
     try:
-        with _proc_file(proc_root).open("w") as fh:
-            fh.write(f"{scope}\n")
+        fd = os.open(_proc_file(proc_root), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            os.write(fd, f"{scope}\n".encode())
+        finally:
+            os.close(fd)
     except PermissionError:
         raise InputError(
             f"not allowed to write {SYSCTL}",
@@ -161,28 +168,30 @@ def sysctl_dropin(scope: int = PLATFORM_SCOPE) -> bytes:
     ).encode()
 
 
-def persist(scope: int, root: str | Path = "/") -> Path:
-    """Write the drop-in atomically under ``root``; return its path."""
-    path = Path(root) / DROPIN
-    write_atomic(path, sysctl_dropin(scope))
-    return path
+def persist(scope: int, root: str | Path | None = None) -> Path:
+    """Write the drop-in atomically under ``root`` (a node image; this machine's / when None).
+
+    The path is resolved inside ``root`` as the node would resolve it; ``root`` must exist.
+    """
+    data = sysctl_dropin(scope)
+    with RootDir(root or "/", allow_host=root is None) as base:
+        base.write_atomic(DROPIN, data)
+    return Path(root or "/") / DROPIN
 
 
-def _sysctl_files(root: Path) -> list[Path]:
-    chosen: dict[str, Path] = {}
+def _sysctl_files(base: RootDir) -> list[str]:
+    chosen: dict[str, str] = {}
     for d in SYSCTL_DIRS:
-        directory = root / d
-        if directory.is_dir():
-            for f in directory.glob("*.conf"):
-                chosen.setdefault(f.name, f)
+        for name, _mode in base.listdir(d):
+            if name.endswith(".conf"):
+                chosen.setdefault(name, f"{d}/{name}")
     files = [chosen[name] for name in sorted(chosen)]
-    if (root / SYSCTL_CONF).is_file():
-        files.append(root / SYSCTL_CONF)
+    files.append(SYSCTL_CONF)
     return files
 
 
-def _settings(path: Path) -> Iterator[tuple[str, str, int]]:
-    for n, raw in enumerate(read_text(path, 1024 * 1024).splitlines(), 1):
+def _settings(text: str) -> Iterator[tuple[str, str, int]]:
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] in "#;" or "=" not in line:
             continue
@@ -191,12 +200,21 @@ def _settings(path: Path) -> Iterator[tuple[str, str, int]]:
 
 
 def configured_scope(root: str | Path = "/") -> tuple[int | None, str]:
-    """The ptrace_scope the sysctl configuration under ``root`` sets at boot, and where."""
+    """The ptrace_scope the sysctl configuration under ``root`` sets at boot, and where.
+
+    Files are found and read inside ``root`` as the node would (symlinks never leave it); a
+    FIFO or device among them is refused rather than read.
+    """
     result: tuple[int | None, str] = (None, "")
-    for path in _sysctl_files(Path(root)):
-        for key, value, line in _settings(path):
-            if key == SYSCTL:
-                result = (parse_scope(value, str(path), line), f"{path}:{line}")
+    with RootDir(root, allow_host=True) as base:
+        for rel in _sysctl_files(base):
+            data = base.read_bytes(rel, 1024 * 1024)
+            if data is None:
+                continue
+            where = base.show(rel)
+            for key, value, line in _settings(decode_text(data, where)):
+                if key == SYSCTL:
+                    result = (parse_scope(value, where, line), f"{where}:{line}")
     return result
 
 

@@ -177,7 +177,8 @@ def test_build_killed_halfway_leaves_old_dist_intact(
     built: Path, tmp_path: Path, kill_at: int
 ) -> None:
     out = copy_of(built, tmp_path)
-    (out / "marker-of-the-old-build").write_text("old\n")
+    marked = next(p for p in sorted(out.rglob("*.yaml")))
+    marked.write_text("# the old build\n")
     before = tree(out)
     proc = subprocess.run(
         [sys.executable, "-c", KILLER, str(PROFILES), str(out), str(kill_at)],
@@ -187,9 +188,14 @@ def test_build_killed_halfway_leaves_old_dist_intact(
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert tree(out) == before
-    # the next build replaces it cleanly, stray staging directories notwithstanding
+    staging = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.new.")]
+    assert staging  # the killed build left its staging folder behind...
+    # ...and the next build removes it and replaces the old tree cleanly
     assert main(["build", str(PROFILES), "-o", str(out)]) == 0
     assert tree(out) == tree(built)
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        p.name for p in out.parent.iterdir() if not p.name.startswith(".")
+    )
 
 
 def profiles_dir(tmp_path: Path, names: dict[str, str]) -> Path:

@@ -89,6 +89,10 @@ def test_apply_refuses_to_lower_scope_3(
 def test_apply_persist_writes_dropin_under_root(tmp_path: Path) -> None:
     proc = fake_proc(tmp_path, "0")
     root = tmp_path / "img"
+    argv = ["yama", "apply", "--scope", "2", "--root", str(root), "--proc-root", str(proc)]
+    assert main(argv) == 2  # a missing root is a mistake, never created
+    assert not root.exists()
+    root.mkdir()
     # --root is a node image: only the drop-in is written, the running value stays
     assert (
         main(["yama", "apply", "--scope", "2", "--root", str(root), "--proc-root", str(proc)]) == 0
