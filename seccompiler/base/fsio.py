@@ -674,7 +674,7 @@ class RootDir:
     def replace_tree(
         self, rel: str, files: Mapping[str, bytes], ours: Callable[[int], bool]
     ) -> None:
-        """Replace directory ``rel`` by one holding exactly ``files`` (flat names only).
+        """Replace directory ``rel`` by one holding exactly ``files`` (relative path → bytes).
 
         ``ours(dirfd)`` must recognise an existing, non-empty directory as an earlier output;
         anything else is refused.
@@ -713,11 +713,7 @@ class RootDir:
                 sfd = os.open(staging, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
                 try:
                     for fname, content in sorted(files.items()):
-                        if "/" in fname or fname in ("", ".", ".."):
-                            raise ValueError(f"not a flat file name: {fname!r}")
-                        fd = os.open(fname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=sfd)
-                        with os.fdopen(fd, "wb") as fh:
-                            fh.write(content)
+                        _write_new(sfd, fname, content)
                 finally:
                     os.close(sfd)
                 if not exists:
@@ -747,6 +743,26 @@ class RootDir:
                 continue
             if stat.S_ISDIR(st.st_mode) and _is_stale(entry, name, st.st_mtime):
                 shutil.rmtree(entry, dir_fd=dfd, ignore_errors=True)
+
+
+def _write_new(dirfd: int, rel: str, content: bytes) -> None:
+    """Create file ``rel`` (and its directories) below ``dirfd``, never through a link."""
+    *dirs, name = rel.split("/")
+    if any(p in ("", ".", "..") for p in (*dirs, name)):
+        raise ValueError(f"not a plain relative path: {rel!r}")
+    fd = os.dup(dirfd)
+    try:
+        for d in dirs:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(d, 0o755, dir_fd=fd)
+            nxt = os.open(d, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+        with os.fdopen(out, "wb") as fh:
+            fh.write(content)
+    finally:
+        os.close(fd)
 
 
 def _unlink_at(name: str, dfd: int) -> None:

@@ -125,10 +125,17 @@ def is_ours(directory: Path) -> bool:
 
 
 def _only_profiles(dirfd: int) -> bool:
-    """Our profile directory on a node holds nothing but the profiles' JSON files."""
+    """Our profile directory on a node holds nothing but folders of profile JSON files."""
     for name in os.listdir(dirfd):
         mode = os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode
-        if not (stat.S_ISREG(mode) and name.endswith(".json") and not name.startswith(".")):
+        if stat.S_ISDIR(mode) and not name.startswith("."):
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dirfd)
+            try:
+                if not _only_profiles(sub):
+                    return False
+            finally:
+                os.close(sub)
+        elif not (stat.S_ISREG(mode) and name.endswith(".json") and not name.startswith(".")):
             return False
     return True
 
