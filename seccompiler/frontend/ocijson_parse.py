@@ -15,6 +15,12 @@ from typing import Any
 from seccompiler.arch.abi import by_oci
 from seccompiler.base.errors import InputError, Location
 from seccompiler.base.fsio import read_text
+from seccompiler.base.jsontext import (
+    check_surrogates,
+    long_number_error,
+    parse_float,
+    parse_int,
+)
 from seccompiler.frontend.scmp import ACTIONS, OPS
 from seccompiler.program import (
     U64,
@@ -98,7 +104,8 @@ def _loc(p: Profile | tuple[str, str], obj: Any) -> Location:
 
 def parse_json(text: str, path: str) -> Any:
     """Decode JSON, keeping each object's position; errors carry line and column."""
-    dec = json.JSONDecoder()
+    check_surrogates(text, path)
+    dec = json.JSONDecoder(parse_int=parse_int, parse_float=parse_float)
 
     def parse_object(s_and_end: tuple[str, int], *rest: Any) -> tuple[_JObj, int]:
         obj, end = json.decoder.JSONObject(s_and_end, *rest)  # type: ignore[attr-defined]
@@ -116,6 +123,11 @@ def parse_json(text: str, path: str) -> Any:
         ) from None
     except RecursionError:
         raise InputError("JSON nests too deeply", location=Location(path)) from None
+    except ValueError as exc:
+        err = long_number_error(exc, text, path)
+        if err is None:
+            raise
+        raise err from None
 
 
 def load(path: str) -> Profile:
@@ -161,9 +173,7 @@ def parse(text: str, path: str = "<json>") -> Profile:
         if not isinstance(entry, dict):
             raise err(doc, "archMap entries are objects")
         native = add_arch(entry.get("architecture"), entry)
-        raw_subs = entry.get("subArchitectures") or []
-        if not isinstance(raw_subs, list):
-            raise err(entry, "'subArchitectures' must be a list")
+        raw_subs = _list(entry, "subArchitectures", err)
         subs = tuple(s for s in (add_arch(x, entry) for x in raw_subs) if s)
         if native:
             arch_map[native] = subs
@@ -208,10 +218,16 @@ def _action(obj: dict[str, Any], key: str, ret_key: str, err: Callable[..., Inpu
 
 
 def _cond(obj: Any, key: str, err: Callable[..., InputError]) -> Cond:
-    value = obj.get(key) or {}
+    value = obj.get(key)
+    if value is None:
+        value = {}
     if not isinstance(value, dict):
         raise err(obj, f"'{key}' must be an object")
-    raw_caps, raw_arches = value.get("caps") or [], value.get("arches") or []
+    # Only JSON null stands for "none" (Go decodes null into an empty slice); {} or "" where a
+    # list belongs is refused, as runc's decoder refuses it.
+    raw_caps, raw_arches = value.get("caps"), value.get("arches")
+    raw_caps = [] if raw_caps is None else raw_caps
+    raw_arches = [] if raw_arches is None else raw_arches
     if not (isinstance(raw_caps, list) and isinstance(raw_arches, list)) or not all(
         isinstance(c, str) for c in (*raw_caps, *raw_arches)
     ):
@@ -219,8 +235,10 @@ def _cond(obj: Any, key: str, err: Callable[..., InputError]) -> Cond:
     caps, arches = tuple(raw_caps), tuple(raw_arches)
     mk = value.get("minKernel")
     min_kernel = None
+    if mk is not None and not isinstance(mk, str):
+        raise err(obj, f'minKernel must be a string such as "5.4", not {mk!r}')
     if mk:
-        min_kernel = parse_kernel(str(mk))
+        min_kernel = parse_kernel(mk)
         if min_kernel is None:
             raise err(obj, f"minKernel '{mk}' is not a version like 5.4")
     return Cond(caps, arches, min_kernel)
@@ -230,7 +248,11 @@ def parse_kernel(text: str) -> tuple[int, ...] | None:
     """``5.10`` or ``6.8.0-45-generic`` → (5, 10) / (6, 8, 0); None when unreadable."""
     head = text.strip().split("-", 1)[0].split("+", 1)[0]
     parts = head.split(".")
-    if not parts or not all(p.isdigit() for p in parts) or len(parts) > 4:
+    if (
+        not parts
+        or len(parts) > 4
+        or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts)
+    ):
         return None
     return tuple(int(p) for p in parts)
 
@@ -245,9 +267,7 @@ def _rule(obj: Any, err: Callable[..., InputError], ctx: tuple[str, str]) -> Jso
         raise err(obj, "'names' must be a list of syscall names")
     action = _action(obj, "action", "errnoRet", err)
     args: list[ArgCond] = []
-    raw_args = obj.get("args") or []
-    if not isinstance(raw_args, list):
-        raise err(obj, "'args' must be a list")
+    raw_args = _list(obj, "args", err)  # {} is not "no conditions": it is refused
     for a in raw_args:
         if not isinstance(a, dict):
             raise err(obj, "'args' entries are objects")

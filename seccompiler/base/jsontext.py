@@ -1,0 +1,92 @@
+"""What every JSON reader of untrusted text checks beyond the grammar, with a location.
+
+Python's ``json`` accepts two things our outputs cannot carry: a ``\\uD800``-style escape
+that leaves a lone UTF-16 surrogate (not a character; printing it fails), and integers of
+thousands of digits (converting them hits Python's int-digit limit, or costs quadratic
+time). Both are refused here, located, before they reach any other code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from seccompiler.base.errors import InputError, Location
+
+MAX_DIGITS = 40  # a 64-bit value needs 20; anything much longer is not a number we use
+
+_SURROGATE = re.compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|"
+    r"\\u([dD][c-fC-F][0-9a-fA-F]{2})|(\\\\)"
+)
+
+
+def location(text: str, offset: int, path: str) -> Location:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Location(path, line, col)
+
+
+def check_surrogates(text: str, path: str) -> None:
+    """Refuse ``\\uXXXX`` escapes that decode to a lone surrogate (a pair is a character)."""
+    if "\\u" not in text and "\\U" not in text:
+        return
+    for m in _SURROGATE.finditer(text):
+        if m.group(4):  # an escaped backslash: what follows is not an escape
+            continue
+        if m.group(1) and m.group(2):
+            continue  # a high surrogate followed by a low one: a valid pair
+        raise InputError(
+            f"'{m.group(0)[:6]}' is half of a UTF-16 surrogate pair, not a character",
+            hint="write the character itself, or a complete \\uD8xx\\uDCxx pair",
+            location=location(text, m.start(), path),
+        )
+
+
+class _LongNumber(ValueError):
+    def __init__(self, digits: str) -> None:
+        super().__init__(digits)
+        self.digits = digits
+
+
+def parse_int(digits: str) -> int:
+    """``json``'s parse_int hook: refuse numbers longer than ``MAX_DIGITS``."""
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise _LongNumber(digits)
+    return int(digits)
+
+
+def parse_float(digits: str) -> float:
+    if len(digits) > 4 * MAX_DIGITS:
+        raise _LongNumber(digits)
+    return float(digits)
+
+
+def long_number_error(exc: BaseException, text: str, path: str) -> InputError | None:
+    """The located error for a number ``parse_int`` refused; None for other exceptions."""
+    if not isinstance(exc, _LongNumber):
+        return None
+    return InputError(
+        f"a number of {len(exc.digits)} characters; at most {MAX_DIGITS} digits are read",
+        hint="numbers here are at most 64 bits",
+        location=location(text, max(text.find(exc.digits[:64]), 0), path),
+    )
+
+
+def loads(text: str, path: str, **hooks: Any) -> Any:
+    """``json.loads`` with the checks above and located errors."""
+    import json
+
+    check_surrogates(text, path)
+    try:
+        return json.loads(text, parse_int=parse_int, parse_float=parse_float, **hooks)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not valid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)
+        ) from None
+    except _LongNumber as exc:
+        err = long_number_error(exc, text, path)
+        assert err is not None
+        raise err from None
+    except RecursionError:
+        raise InputError("JSON nests too deeply", location=Location(path)) from None
