@@ -69,10 +69,12 @@ def tool_fingerprint() -> str:
 
 
 def _digest(path: str) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
-    except OSError:
+    from seccompiler.base.errors import SeccompilerError
+    from seccompiler.base.fsio import read_bytes
+
+    try:  # never blocks on a FIFO nor reads /dev/zero forever: those are for the compiler
+        return hashlib.sha256(read_bytes(path)).hexdigest()
+    except (OSError, SeccompilerError):
         return None
 
 
@@ -88,11 +90,13 @@ def _body_digest(entry: dict[str, object]) -> str:
 
 def _read(path: Path, key: str) -> Filters | None:
     """The entry at ``path`` if it is whole and still current, else None."""
+    from seccompiler.base.errors import SeccompilerError
+    from seccompiler.base.fsio import read_bytes
+
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_ENTRY + 1)
+        raw = read_bytes(path, MAX_ENTRY)
         entry = json.loads(raw)
-        if len(raw) > MAX_ENTRY or not isinstance(entry, dict):
+        if not isinstance(entry, dict):
             return None
         if entry.get("checksum") != _body_digest(entry) or entry.get("key") != key:
             return None
@@ -100,7 +104,7 @@ def _read(path: Path, key: str) -> Filters | None:
         if not sources or any(_digest(p) != d for p, d in sources):
             return None
         real, audit = bytes.fromhex(entry["real"]), bytes.fromhex(entry["audit"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, SeccompilerError):
         return None
     if not all(f and len(f) % 8 == 0 for f in (real, audit)):
         return None

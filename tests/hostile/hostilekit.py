@@ -87,10 +87,12 @@ class Outcome:
 
 def preload() -> None:
     """Import every command once in this process, so that forked cases start warm."""
-    from seccompiler.commands.cli import COMMANDS, LazyGroup
+    import importlib
 
-    for name in COMMANDS:
-        LazyGroup._load(name)
+    from seccompiler.commands.cli import COMMANDS
+
+    for target in COMMANDS.values():
+        importlib.import_module(target.split(":")[0])
 
 
 def _child(argv: list[str], cwd: str | None, stdin: str | None, out: int, err: int) -> None:
