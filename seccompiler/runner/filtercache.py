@@ -112,6 +112,7 @@ def _read(path: Path, key: str) -> Filters | None:
 
 
 def _write(path: Path, key: str, sources: Iterable[str], real: bytes, audit: bytes) -> None:
+    from seccompiler.base.errors import SeccompilerError
     from seccompiler.base.fsio import write_atomic
 
     entry: dict[str, object] = {
@@ -123,7 +124,7 @@ def _write(path: Path, key: str, sources: Iterable[str], real: bytes, audit: byt
         "audit": audit.hex(),
     }
     entry["checksum"] = _body_digest(entry)
-    with contextlib.suppress(OSError):  # an unwritable cache costs a compilation, no more
+    with contextlib.suppress(OSError, SeccompilerError):  # an unwritable cache costs a compilation, no more
         write_atomic(path, json.dumps(entry, sort_keys=True) + "\n", mode=0o600)
 
 
