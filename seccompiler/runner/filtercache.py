@@ -124,7 +124,8 @@ def _write(path: Path, key: str, sources: Iterable[str], real: bytes, audit: byt
         "audit": audit.hex(),
     }
     entry["checksum"] = _body_digest(entry)
-    with contextlib.suppress(OSError, SeccompilerError):  # an unwritable cache costs a compilation, no more
+    # an unwritable cache costs a compilation, no more
+    with contextlib.suppress(OSError, SeccompilerError):
         write_atomic(path, json.dumps(entry, sort_keys=True) + "\n", mode=0o600)
 
 
