@@ -7,10 +7,29 @@ by ``__X32_SYSCALL_BIT`` (0x40000000) in the syscall number (arch/x86/include/ua
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
 X32_SYSCALL_BIT = 0x40000000
+
+# The ways native/native.c can make a raw system call: the native instruction, i386's
+# ``int 0x80`` from a 64-bit process, the native instruction with the x32 bit set.
+ENTRIES = ("", "native", "int80", "x32")
+
+# The calls socketcall(2) and ipc(2) multiplex (linux/net.h SYS_*, linux/ipc.h), on the ABIs
+# whose record says ``multiplexed``.
+MULTIPLEXED_CALLS: dict[str, tuple[str, ...]] = {
+    "socketcall": (
+        "socket", "bind", "connect", "listen", "accept", "accept4", "getsockname",
+        "getpeername", "socketpair", "send", "sendto", "recv", "recvfrom", "shutdown",
+        "setsockopt", "getsockopt", "sendmsg", "recvmsg", "recvmmsg", "sendmmsg",
+    ),
+    "ipc": (
+        "semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv", "msgget", "msgctl",
+        "shmat", "shmdt", "shmget", "shmctl",
+    ),
+}  # fmt: skip
 
 Endian = Literal["little", "big"]
 
@@ -27,12 +46,20 @@ class Abi:
     family: str  # the native ABI whose kernel also runs this one (one filter per family)
     oci: str  # runtime-spec / libseccomp architecture name (SCMP_ARCH_*)
     nr_offset: int = 0  # added to the table's number to get the number the kernel sees
+    goarch: str = ""  # Go's GOARCH name: Docker's ``includes.arches``, OCI image platforms
+    machines: tuple[str, ...] = ()  # what uname(2) reports on a machine native to this ABI
+    multiplexed: bool = False  # socket and IPC calls also go through socketcall(2)/ipc(2)
+    entry: str = ""  # how runner/native.c enters it from its family ('' when it cannot)
 
     def __post_init__(self) -> None:
         if not 0 < self.audit_arch <= 0xFFFFFFFF:
             raise ValueError(f"bad audit arch for {self.name}")
         if self.nr_offset not in (0, X32_SYSCALL_BIT):
             raise ValueError(f"bad syscall number offset for {self.name}")
+        if not self.goarch:
+            raise ValueError(f"no GOARCH name for {self.name}")
+        if self.entry not in ENTRIES:
+            raise ValueError(f"unknown entry '{self.entry}' for {self.name}")
 
     @property
     def is_x32(self) -> bool:
@@ -40,27 +67,31 @@ class Abi:
 
 
 _ABIS: tuple[Abi, ...] = (
-    Abi("x86_64", "x86_64", 0xC000003E, 64, "little", "x86_64", "SCMP_ARCH_X86_64"),
-    Abi("x86", "x86", 0x40000003, 32, "little", "x86_64", "SCMP_ARCH_X86"),
-    Abi("x32", "x32", 0xC000003E, 32, "little", "x86_64", "SCMP_ARCH_X32", X32_SYSCALL_BIT),
-    Abi("aarch64", "aarch64", 0xC00000B7, 64, "little", "aarch64", "SCMP_ARCH_AARCH64"),
-    Abi("arm", "arm", 0x40000028, 32, "little", "aarch64", "SCMP_ARCH_ARM"),
-    Abi("riscv64", "riscv64", 0xC00000F3, 64, "little", "riscv64", "SCMP_ARCH_RISCV64"),
-    Abi("ppc64le", "ppc64", 0xC0000015, 64, "little", "ppc64le", "SCMP_ARCH_PPC64LE"),
-    Abi("ppc64", "ppc64", 0x80000015, 64, "big", "ppc64", "SCMP_ARCH_PPC64"),
-    Abi("ppc", "ppc", 0x00000014, 32, "big", "ppc64", "SCMP_ARCH_PPC"),
-    Abi("s390x", "s390x", 0x80000016, 64, "big", "s390x", "SCMP_ARCH_S390X"),
-    Abi("s390", "s390", 0x00000016, 32, "big", "s390x", "SCMP_ARCH_S390"),
-    Abi(
-        "loongarch64",
-        "loongarch64",
-        0xC0000102,
-        64,
-        "little",
-        "loongarch64",
-        "SCMP_ARCH_LOONGARCH64",
-    ),
-)
+    Abi("x86_64", "x86_64", 0xC000003E, 64, "little", "x86_64", "SCMP_ARCH_X86_64",
+        goarch="amd64", machines=("x86_64",), entry="native"),
+    Abi("x86", "x86", 0x40000003, 32, "little", "x86_64", "SCMP_ARCH_X86",
+        goarch="386", machines=("i686", "i386"), multiplexed=True, entry="int80"),
+    Abi("x32", "x32", 0xC000003E, 32, "little", "x86_64", "SCMP_ARCH_X32", X32_SYSCALL_BIT,
+        goarch="x32", entry="x32"),
+    Abi("aarch64", "aarch64", 0xC00000B7, 64, "little", "aarch64", "SCMP_ARCH_AARCH64",
+        goarch="arm64", machines=("aarch64",)),
+    Abi("arm", "arm", 0x40000028, 32, "little", "aarch64", "SCMP_ARCH_ARM",
+        goarch="arm", machines=("armv7l", "armv8l")),
+    Abi("riscv64", "riscv64", 0xC00000F3, 64, "little", "riscv64", "SCMP_ARCH_RISCV64",
+        goarch="riscv64", machines=("riscv64",)),
+    Abi("ppc64le", "ppc64", 0xC0000015, 64, "little", "ppc64le", "SCMP_ARCH_PPC64LE",
+        goarch="ppc64le", machines=("ppc64le",), multiplexed=True),
+    Abi("ppc64", "ppc64", 0x80000015, 64, "big", "ppc64", "SCMP_ARCH_PPC64",
+        goarch="ppc64", machines=("ppc64",), multiplexed=True),
+    Abi("ppc", "ppc", 0x00000014, 32, "big", "ppc64", "SCMP_ARCH_PPC",
+        goarch="ppc", machines=("ppc",), multiplexed=True),
+    Abi("s390x", "s390x", 0x80000016, 64, "big", "s390x", "SCMP_ARCH_S390X",
+        goarch="s390x", machines=("s390x",), multiplexed=True),
+    Abi("s390", "s390", 0x00000016, 32, "big", "s390x", "SCMP_ARCH_S390",
+        goarch="s390", machines=("s390",), multiplexed=True),
+    Abi("loongarch64", "loongarch64", 0xC0000102, 64, "little", "loongarch64",
+        "SCMP_ARCH_LOONGARCH64", goarch="loong64", machines=("loongarch64",)),
+)  # fmt: skip
 
 ABIS: dict[str, Abi] = {a.name: a for a in _ABIS}
 
@@ -99,3 +130,17 @@ def family_members(family: str) -> tuple[Abi, ...]:
 
 
 FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(a.family for a in _ABIS))
+
+
+def by_machine(machine: str) -> Abi | None:
+    """The ABI native to a machine that uname(2) calls ``machine``."""
+    return next((a for a in _ABIS if machine in a.machines), None)
+
+
+def host() -> Abi:
+    """This machine's native ABI (its kernel's family is ``host().family``)."""
+    machine = os.uname().machine
+    found = by_machine(machine)
+    if found is None:
+        raise LookupError(f"no ABI record for this machine ({machine})")
+    return found

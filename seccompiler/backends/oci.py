@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from seccompiler.arch.abi import MULTIPLEXED_CALLS
 from seccompiler.backends.dnf import TRUE, Lit, NotExpressible, regions
 from seccompiler.frontend.scmp import ACTION_NAMES, OP_NAMES
 from seccompiler.program import AbiProgram, Action, ActionKind, Op, Program
@@ -131,47 +132,11 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
 # On ABIs with the socketcall/ipc multiplexers, libseccomp also adds every rule for these
 # syscalls to the multiplexer, without the argument checks (they sit behind a pointer there);
 # two such rules with different actions collide and the runtime refuses the profile (EEXIST).
-_MULTIPLEXED = frozenset(
-    {
-        "socket",
-        "socketpair",
-        "bind",
-        "connect",
-        "listen",
-        "accept",
-        "accept4",
-        "getsockname",
-        "getpeername",
-        "send",
-        "recv",
-        "sendto",
-        "recvfrom",
-        "shutdown",
-        "setsockopt",
-        "getsockopt",
-        "sendmsg",
-        "recvmsg",
-        "recvmmsg",
-        "sendmmsg",
-        "semop",
-        "semget",
-        "semctl",
-        "semtimedop",
-        "msgsnd",
-        "msgrcv",
-        "msgget",
-        "msgctl",
-        "shmat",
-        "shmdt",
-        "shmget",
-        "shmctl",
-    }
-)
-_HAS_MULTIPLEXER = frozenset({"x86", "ppc", "ppc64", "ppc64le", "s390", "s390x"})
+_MULTIPLEXED = frozenset(c for calls in MULTIPLEXED_CALLS.values() for c in calls)
 
 
 def _check_multiplexed(syscalls: list[dict[str, Any]], progs: tuple[AbiProgram, ...]) -> None:
-    if not any(p.abi.name in _HAS_MULTIPLEXER for p in progs):
+    if not any(p.abi.multiplexed for p in progs):
         return
     actions: dict[str, set[tuple[str, int]]] = {}
     for entry in syscalls:

@@ -11,7 +11,7 @@ from seccompiler.arch import abi as abimod
 from seccompiler.arch import tables
 from seccompiler.base.errors import UsageError
 from seccompiler.compile import load_program
-from seccompiler.runner import livetest
+from seccompiler.runner import host, livetest
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -22,10 +22,10 @@ def _abis(values: tuple[str, ...]) -> list[str] | None:
     out = []
     for v in _split(values):
         a = abimod.lookup(v)
-        if a is None or a.name not in livetest.PROBE_ABIS:
+        if a is None or a.name not in host.probe_abis():
             raise UsageError(
                 f"cannot probe ABI '{v}' here",
-                hint=f"choose from {', '.join(livetest.PROBE_ABIS)}",
+                hint=f"choose from {', '.join(host.probe_abis())}",
             )
         out.append(a.name)
     return out or None

@@ -45,13 +45,6 @@ DOCKER_DEFAULT_CAPS: tuple[str, ...] = (
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 )  # fmt: skip
 
-# GOARCH names, which Docker's ``includes.arches`` use, of each family's native ABI.
-GO_ARCH: dict[str, str] = {
-    "x86_64": "amd64", "x86": "386", "x32": "x32", "aarch64": "arm64", "arm": "arm",
-    "riscv64": "riscv64", "ppc64le": "ppc64le", "ppc64": "ppc64", "ppc": "ppc",
-    "s390x": "s390x", "s390": "s390", "loongarch64": "loong64",
-}  # fmt: skip
-
 
 def normalise_caps(caps: Iterable[str]) -> frozenset[str]:
     """``sys_admin``, ``SYS_ADMIN`` and ``CAP_SYS_ADMIN`` are the same capability."""
@@ -67,7 +60,7 @@ def rule_applies(
     rule: JsonRule, family: str, caps: frozenset[str], kernel: tuple[int, ...] | None
 ) -> bool:
     """Docker's resolution of ``includes``/``excludes`` for a container (moby seccomp)."""
-    arch = GO_ARCH.get(family, family)
+    arch = ABIS[family].goarch if family in ABIS else family
     ex, inc = rule.excludes, rule.includes
     if ex.arches and arch in ex.arches:
         return False
@@ -212,7 +205,6 @@ def family_abis(program: Program, family: str) -> tuple[Abi, ...]:
 __all__ = [
     "ACTION_NAMES",
     "DOCKER_DEFAULT_CAPS",
-    "GO_ARCH",
     "OP_NAMES",
     "Cond",
     "JsonRule",

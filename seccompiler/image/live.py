@@ -28,14 +28,14 @@ from seccompiler.image.plan import ExecPlan
 from seccompiler.image.runner import OUTPUT_TAIL, Outcome, Refusal
 from seccompiler.image.sandbox import run_view
 from seccompiler.program import ALLOW, AbiProgram, Program
-from seccompiler.runner import supervise
+from seccompiler.runner import host, supervise
 
 TIMEOUT_STATUS = 124  # as timeout(1)
-_HOST_ABIS = ("x86_64", "x86")
 
 
-def allow_all(abis: tuple[str, ...] = _HOST_ABIS) -> Program:
-    """A program that allows everything on ``abis``: the "without the profile" run."""
+def allow_all(abis: tuple[str, ...] | None = None) -> Program:
+    """A program that allows everything on ``abis`` (default: the ABIs programs here use)."""
+    abis = abis if abis is not None else host.program_abis()
     progs = tuple(
         AbiProgram(abimod.ABIS[a], {}, ALLOW, ALLOW, tables.table(a).max_nr) for a in abis
     )

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from seccompiler.arch.abi import by_machine
 from seccompiler.image.config import ImageConfig, load_json, parse_config
 from seccompiler.image.errors import Limits, located
 from seccompiler.image.store import Store, blob_path, hasher
@@ -31,7 +32,6 @@ _LAYER_TYPES = {
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 }
 _REF_NAME = "org.opencontainers.image.ref.name"
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,8 @@ def _read_meta(
 
 def _host_arch() -> str:
     machine = os.uname().machine
-    return _GOARCH.get(machine, machine)
+    native = by_machine(machine)
+    return native.goarch if native is not None else machine
 
 
 def _pick(cands: list[Descriptor], where: str, ref: str | None) -> Descriptor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from seccompiler.arch.abi import ABIS, Abi
+from seccompiler.arch.abi import ABIS, MULTIPLEXED_CALLS, Abi
 from seccompiler.arch.catalog import expand_group, int_args
 from seccompiler.arch.tables import table
 from seccompiler.base.errors import Location, UsageError
@@ -18,17 +18,6 @@ from seccompiler.frontend.ocijson import Profile
 from seccompiler.program import ActionKind, Origin, Program
 
 SEVERITIES = ("error", "warning", "note")
-
-# The calls socketcall(2) and ipc(2) multiplex (linux/net.h SYS_*, linux/ipc.h).
-SOCKET_CALLS = (
-    "socket", "bind", "connect", "listen", "accept", "accept4", "getsockname", "getpeername",
-    "socketpair", "send", "sendto", "recv", "recvfrom", "shutdown", "setsockopt",
-    "getsockopt", "sendmsg", "recvmsg", "recvmmsg", "sendmmsg",
-)  # fmt: skip
-IPC_CALLS = (
-    "semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv", "msgget", "msgctl",
-    "shmat", "shmdt", "shmget", "shmctl",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -148,7 +137,7 @@ def _multiplexers(program: Program) -> list[Finding]:
     out = []
     for p in program.abis:
         t = table(p.abi)
-        for mux, calls in (("socketcall", SOCKET_CALLS), ("ipc", IPC_CALLS)):
+        for mux, calls in MULTIPLEXED_CALLS.items():
             nr = t.by_name.get(mux)
             if nr is None:
                 continue

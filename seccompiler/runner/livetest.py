@@ -41,11 +41,10 @@ from seccompiler.program import (
     Program,
     SyscallProgram,
 )
-from seccompiler.runner import native, probe
-from seccompiler.runner.plan import PROBE_ABIS, Point, concrete, plan
+from seccompiler.runner import host, probe
+from seccompiler.runner.plan import Point, concrete, plan
 from seccompiler.runner.twin import decode_twin, prove_twin, twin_codes, twin_program
 
-FAMILY = "x86_64"
 SLOW_TIMEOUT_MS = 5000
 
 Runner = Callable[[Sequence[probe.Call], bytes], list[probe.Observation]]
@@ -201,18 +200,9 @@ def _retry_slow(
             obs[i] = o
 
 
-def machine_abis() -> tuple[str, ...]:
-    """The ABIs this machine lets a process enter (x32 numbers can always be made)."""
-    out = ["x86_64"]
-    if native.syscall("x86", 20) > 0:  # getpid through int 0x80: harmless
-        out.append("x86")
-    out.append("x32")
-    return tuple(out)
-
-
 def _enterable(abis: Sequence[str] | None) -> tuple[tuple[str, ...], list[tuple[str, str, str]]]:
     """The ABIs to probe (those asked for, else all this machine can enter), and the rest."""
-    enterable = machine_abis()
+    enterable = host.enterable()
     chosen = tuple(abis) if abis else enterable
     unprobed = [(a, "*", "this machine cannot enter it") for a in chosen if a not in enterable]
     return tuple(a for a in chosen if a in enterable), unprobed
@@ -266,8 +256,9 @@ def run_matrix(
     the expectations come from: how a wrong filter is shown to be caught.
     """
     start = time.monotonic()
-    if FAMILY not in program.families():
-        raise UsageError(f"the policy covers no {FAMILY} ABI; this machine runs {FAMILY}")
+    family = host.family()
+    if family not in program.families():
+        raise UsageError(f"the policy covers no {family} ABI; this machine runs {family}")
     chosen, unprobed = _enterable(abis)
     points = plan(program, chosen, names)
     if not points:
@@ -276,8 +267,8 @@ def run_matrix(
     codes = twin_codes(program)
     codes.update((a, c) for a, c in twin_codes(source).items() if a not in codes)
     twin = twin_program(source, codes)
-    real_bpf = bpf_backend.compile_family(source, FAMILY)
-    twin_bpf = bpf_backend.compile_family(twin, FAMILY)
+    real_bpf = bpf_backend.compile_family(source, family)
+    twin_bpf = bpf_backend.compile_family(twin, family)
     inputs = [
         (abimod.ABIS[p.call.abi].audit_arch, p.call.nr, concrete(p.call.args)) for p in points
     ]
@@ -317,14 +308,12 @@ def flip(program: Program, abi_name: str, name: str) -> Program:
 
 
 __all__ = [
-    "PROBE_ABIS",
     "Point",
     "Report",
     "Row",
     "decode_twin",
     "flip",
     "judge",
-    "machine_abis",
     "plan",
     "prove_twin",
     "run_matrix",

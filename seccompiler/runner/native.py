@@ -69,13 +69,16 @@ def install_filter(bpf: bytes, *, new_listener: bool = False) -> int:
 
 def syscall(abi: str, nr: int, *args: int) -> int:
     """Make a raw system call on ``abi`` (x86_64, x86 through int 0x80, or x32); ret or -errno."""
+    from seccompiler.arch import abi as abimod
+
     m = _module()
     a = [int(x) & 0xFFFFFFFFFFFFFFFF for x in args] + [0] * (6 - len(args))
     signed = [x - (1 << 64) if x >= 1 << 63 else x for x in a[:6]]
-    fn = {"x86_64": m.lib.sc_syscall, "x86": m.lib.sc_syscall_i386, "x32": m.lib.sc_syscall_x32}
-    if abi not in fn:
+    fn = {"native": m.lib.sc_syscall, "int80": m.lib.sc_syscall_i386, "x32": m.lib.sc_syscall_x32}
+    record = abimod.ABIS.get(abi)
+    if record is None or not record.entry or record.family != abimod.host().family:
         raise UsageError(f"cannot make a system call on ABI '{abi}' from this machine")
-    return int(fn[abi](nr, *signed))
+    return int(fn[record.entry](nr, *signed))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,6 @@ if TYPE_CHECKING:  # tables are loaded on the first notification, not at start-u
     from seccompiler.arch.abi import Abi
     from seccompiler.program import Action
 
-_SYS_TGKILL = 234  # x86_64 table
-
 
 def notify_action() -> Action:
     """SECCOMP_RET_USER_NOTIF as an action."""
@@ -145,7 +143,10 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(tgid, signal.SIGKILL)
         elif action.kind is ActionKind.TRAP:
-            native.syscall("x86_64", _SYS_TGKILL, _tgid(n.pid), n.pid, signal.SIGSYS)
+            from seccompiler.runner import host
+
+            tgkill = host.syscall_nr("tgkill")
+            native.syscall(host.native_abi().name, tgkill, _tgid(n.pid), n.pid, signal.SIGSYS)
             native.notif_send(fd, n.id, val=n.nr)
         else:  # notify or trace with nobody else to answer: the kernel says ENOSYS
             native.notif_send(fd, n.id, error=-_errno.ENOSYS)

@@ -14,9 +14,8 @@ from seccompiler.program import (
     Program,
     SyscallProgram,
 )
-from seccompiler.runner import probe
+from seccompiler.runner import host, probe
 
-PROBE_ABIS = ("x86_64", "x86", "x32")
 MAX_VECTORS = 4
 
 FORK_LIKE = frozenset({"fork", "vfork", "clone"})
@@ -92,12 +91,12 @@ def _base_args(name: str) -> tuple[int, ...]:
 
 
 def plan(
-    program: Program, abis: Sequence[str] = PROBE_ABIS, names: Iterable[str] | None = None
+    program: Program, abis: Sequence[str] | None = None, names: Iterable[str] | None = None
 ) -> list[Point]:
-    """Every call to make, with the action the policy promises for it."""
+    """Every call to make, with the action the policy promises for it (default: every ABI)."""
     wanted = set(names) if names is not None else None
     points: list[Point] = []
-    for abi_name in abis:
+    for abi_name in abis if abis is not None else host.probe_abis():
         a = abimod.ABIS[abi_name]
         t = tables.table(a)
         ap = program.abi(abi_name)

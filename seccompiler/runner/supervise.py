@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 # only, the program model and the tables where a notification needs them (notify.py).
 Decide = Callable[[int, int, Sequence[int]], "Action"]
 
-FAMILY = "x86_64"
 LAUNCH_ERRORS = {"notfound": 127, "exec": 126}  # other stages: 125
 
 
@@ -301,16 +300,18 @@ def run_supervised(
 ) -> RunResult:
     """Run ``argv`` under ``program``'s filter; see the module docstring for the modes."""
     from seccompiler.backends import bpf as bpf_backend
+    from seccompiler.runner import host
 
-    mine = tuple(p for p in program.abis if p.abi.family == FAMILY)
+    family = host.family()
+    mine = tuple(p for p in program.abis if p.abi.family == family)
     if mine and len(mine) != len(program.abis):  # only this machine's family is compiled
         program = replace(program, abis=mine)
     if record:
-        bpf = bpf_backend.compile_family(record_program(program), FAMILY)
+        bpf = bpf_backend.compile_family(record_program(program), family)
     elif audit:
-        bpf = bpf_backend.compile_family(audit_program(program), FAMILY)
+        bpf = bpf_backend.compile_family(audit_program(program), family)
     else:
-        bpf = bpf_backend.compile_family(program, FAMILY)
+        bpf = bpf_backend.compile_family(program, family)
     decide = program.decide if (audit or record) else None
     return run_filter(
         argv,
