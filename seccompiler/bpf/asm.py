@@ -11,35 +11,9 @@ import re
 from dataclasses import dataclass
 
 from seccompiler.base.errors import InputError, Location
+from seccompiler.bpf import insn as isa
 from seccompiler.bpf.disasm import ALU_NAMES, JMP_NAMES, RET_NAMES, field_names
-from seccompiler.bpf.insn import (
-    ABS,
-    ALU,
-    IMM,
-    IND,
-    JA,
-    JMP,
-    LD,
-    LDX,
-    LEN,
-    MEM,
-    MISC,
-    MSH,
-    NEG,
-    RET,
-    ST,
-    STX,
-    TAX,
-    TXA,
-    A,
-    B,
-    Endian,
-    H,
-    Insn,
-    K,
-    W,
-    X,
-)
+from seccompiler.bpf.insn import Endian, Insn
 from seccompiler.program import MAX_ERRNO, ActionKind, errno_value
 
 MAX_LINES = 100_000
@@ -47,7 +21,7 @@ MAX_LINES = 100_000
 _NUM = r"(0[xX][0-9a-fA-F]+|\d+)"
 _LABEL = r"[A-Za-z_.$][\w.$]*"
 _DEST = rf"(\+\d+|{_LABEL})"
-_SIZES = {"": W, "h": H, "b": B}
+_SIZES = {"": isa.W, "h": isa.H, "b": isa.B}
 _ALU_CODES = {v: k for k, v in ALU_NAMES.items()}
 _JMP_CODES = {v: k for k, v in JMP_NAMES.items()}
 _RET_KINDS = {v.lower(): k for k, v in RET_NAMES.items()}
@@ -130,44 +104,52 @@ class _Assembler:
                 raise self.error("'.insn' field out of range (code 16, jt/jf 8, k 32 bits)")
             return self.pending(code, k, jt, jf)
         if m := re.fullmatch(rf"ld(h|b|) \[x ?\+ ?{_NUM}\]", low):
-            return self.pending(LD | _SIZES[m.group(1)] | IND, self.k32(m.group(2)))
+            return self.pending(isa.LD | _SIZES[m.group(1)] | isa.IND, self.k32(m.group(2)))
         if m := re.fullmatch(r"ld(h|b|) \[([^\]]*\]?[^\]]*)\]", low):
             size, what = m.group(1), m.group(2).replace(" ", "")
             if re.fullmatch(_NUM, what):
-                return self.pending(LD | _SIZES[size] | ABS, self.k32(what))
+                return self.pending(isa.LD | _SIZES[size] | isa.ABS, self.k32(what))
             offsets = {v: k for k, v in field_names(self.endian).items()}
             if size == "" and what in offsets:
-                return self.pending(LD | W | ABS, offsets[what])
+                return self.pending(isa.LD | isa.W | isa.ABS, offsets[what])
             raise self.error(
                 f"unknown seccomp_data field '{what}'",
                 "use nr, arch, ip.lo, ip.hi, args[N].lo, args[N].hi or an offset",
             )
         if m := re.fullmatch(r"(ldx?) #len", low):
-            return self.pending((LD if m.group(1) == "ld" else LDX) | W | LEN)
+            return self.pending((isa.LD if m.group(1) == "ld" else isa.LDX) | isa.W | isa.LEN)
         if m := re.fullmatch(rf"(ldx?) #{_NUM}", low):
-            return self.pending((LD if m.group(1) == "ld" else LDX) | IMM, self.k32(m.group(2)))
+            return self.pending(
+                (isa.LD if m.group(1) == "ld" else isa.LDX) | isa.IMM, self.k32(m.group(2))
+            )
         if m := re.fullmatch(rf"(ldx?|stx?) m\[{_NUM}\]", low):
-            code = {"ld": LD | MEM, "ldx": LDX | MEM, "st": ST, "stx": STX}[m.group(1)]
+            code = {"ld": isa.LD | isa.MEM, "ldx": isa.LDX | isa.MEM, "st": isa.ST, "stx": isa.STX}[
+                m.group(1)
+            ]
             return self.pending(code, self.k32(m.group(2)))
         if m := re.fullmatch(rf"ldxb 4 ?\* ?\(\[{_NUM}\] ?& ?0xf\)", low):
-            return self.pending(LDX | B | MSH, self.k32(m.group(1)))
+            return self.pending(isa.LDX | isa.B | isa.MSH, self.k32(m.group(1)))
         if low in ("neg", "tax", "txa"):
-            return self.pending({"neg": ALU | NEG, "tax": MISC | TAX, "txa": MISC | TXA}[low])
+            return self.pending(
+                {"neg": isa.ALU | isa.NEG, "tax": isa.MISC | isa.TAX, "txa": isa.MISC | isa.TXA}[
+                    low
+                ]
+            )
         if m := re.fullmatch(r"([a-z]+) (x|#\S+)", low):
             op = m.group(1)
             if op in _ALU_CODES:
                 if m.group(2) == "x":
-                    return self.pending(ALU | _ALU_CODES[op] | X)
-                return self.pending(ALU | _ALU_CODES[op] | K, self.k32(m.group(2)[1:]))
+                    return self.pending(isa.ALU | _ALU_CODES[op] | isa.X)
+                return self.pending(isa.ALU | _ALU_CODES[op] | isa.K, self.k32(m.group(2)[1:]))
         if m := re.fullmatch(rf"ja {_DEST}", s, re.IGNORECASE):
-            return self.pending(JMP | JA, m.group(1))
+            return self.pending(isa.JMP | isa.JA, m.group(1))
         if m := re.fullmatch(rf"([a-z]+) (x|#{_NUM}) ?, ?{_DEST} ?, ?{_DEST}", s, re.IGNORECASE):
             op = m.group(1).lower()
             if op not in _JMP_CODES:
                 raise self.error(f"unknown jump '{op}'", "jumps are ja, jeq, jgt, jge, jset")
             src = m.group(2).lower()
             k = 0 if src == "x" else self.k32(m.group(3))
-            code = JMP | _JMP_CODES[op] | (X if src == "x" else K)
+            code = isa.JMP | _JMP_CODES[op] | (isa.X if src == "x" else isa.K)
             return self.pending(code, k, m.group(4), m.group(5))
         if low.startswith("ret "):
             return self.parse_ret(s[4:].strip())
@@ -176,9 +158,9 @@ class _Assembler:
     def parse_ret(self, arg: str) -> _Pending:
         low = arg.lower()
         if low == "a":
-            return self.pending(RET | A)
+            return self.pending(isa.RET | isa.A)
         if low.startswith("#"):
-            return self.pending(RET | K, self.k32(low[1:]))
+            return self.pending(isa.RET | isa.K, self.k32(low[1:]))
         m = re.fullmatch(r"([a-z_]+)(?: ?\( ?([A-Za-z0-9_]+) ?\))?", arg.lower())
         if not m or m.group(1) not in _RET_KINDS:
             raise self.error(
@@ -190,7 +172,7 @@ class _Assembler:
         if datum is None:
             if kind is ActionKind.ERRNO:
                 raise self.error("ERRNO needs a value, e.g. ERRNO(EPERM)")
-            return self.pending(RET | K, kind.value)
+            return self.pending(isa.RET | isa.K, kind.value)
         if kind not in (ActionKind.ERRNO, ActionKind.TRACE, ActionKind.TRAP):
             raise self.error(f"{m.group(1).upper()} takes no value")
         if re.fullmatch(_NUM, datum):
@@ -203,7 +185,7 @@ class _Assembler:
             raise self.error(
                 f"return datum {value} does not fit in 16 bits", f"errno values are 0-{MAX_ERRNO}"
             )
-        return self.pending(RET | K, kind.value | value)
+        return self.pending(isa.RET | isa.K, kind.value | value)
 
     def k32(self, text: str) -> int:
         value = _int(text)
@@ -215,7 +197,7 @@ class _Assembler:
         out = []
         for pc, p in enumerate(self.out):
             self.lineno, self.col = p.line, p.column
-            if p.code == JMP | JA and isinstance(p.k, str):
+            if p.code == isa.JMP | isa.JA and isinstance(p.k, str):
                 k = self.offset(pc, p.k, 0xFFFFFFFF)
                 out.append(Insn(p.code, 0, 0, k))
                 continue

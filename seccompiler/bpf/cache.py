@@ -16,24 +16,8 @@ from collections.abc import Sequence
 
 from seccompiler.arch.abi import Abi
 from seccompiler.arch.tables import table
-from seccompiler.bpf.insn import (
-    ABS,
-    ALU,
-    AND,
-    JA,
-    JEQ,
-    JGE,
-    JGT,
-    JMP,
-    JSET,
-    LD,
-    OFF_ARCH,
-    OFF_NR,
-    RET,
-    Insn,
-    K,
-    W,
-)
+from seccompiler.bpf import insn as isa
+from seccompiler.bpf.insn import Insn
 from seccompiler.program import ActionKind
 
 SECCOMP_RET_ALLOW = ActionKind.ALLOW.value
@@ -49,29 +33,34 @@ def is_const_allow(insns: Sequence[Insn], nr: int, arch: int) -> bool:
     while pc < n:
         ins = insns[pc]
         code, k = ins.code, ins.k
-        if code == LD | W | ABS:
-            if k == OFF_NR:
+        if code == isa.LD | isa.W | isa.ABS:
+            if k == isa.OFF_NR:
                 a = nr & 0xFFFFFFFF
-            elif k == OFF_ARCH:
+            elif k == isa.OFF_ARCH:
                 a = arch
             else:
                 return False
-        elif code == RET | K:
+        elif code == isa.RET | isa.K:
             return k == SECCOMP_RET_ALLOW
-        elif code == JMP | JA:
+        elif code == isa.JMP | isa.JA:
             pc += k
-        elif code in (JMP | JEQ | K, JMP | JGE | K, JMP | JGT | K, JMP | JSET | K):
+        elif code in (
+            isa.JMP | isa.JEQ | isa.K,
+            isa.JMP | isa.JGE | isa.K,
+            isa.JMP | isa.JGT | isa.K,
+            isa.JMP | isa.JSET | isa.K,
+        ):
             op = code & 0xF0
-            if op == JEQ:
+            if op == isa.JEQ:
                 taken = a == k
-            elif op == JGE:
+            elif op == isa.JGE:
                 taken = a >= k
-            elif op == JGT:
+            elif op == isa.JGT:
                 taken = a > k
             else:
                 taken = bool(a & k)
             pc += ins.jt if taken else ins.jf
-        elif code == ALU | AND | K:
+        elif code == isa.ALU | isa.AND | isa.K:
             a &= k
         else:
             return False

@@ -13,104 +13,95 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from seccompiler.base.errors import InputError, Location
-from seccompiler.bpf.insn import (
-    ABS,
-    ADD,
-    ALU,
-    AND,
-    BPF_MAXINSNS,
-    BPF_MEMWORDS,
-    DIV,
-    IMM,
-    IND,
-    JA,
-    JEQ,
-    JGE,
-    JGT,
-    JMP,
-    JSET,
-    LD,
-    LDX,
-    LEN,
-    LSH,
-    MEM,
-    MISC,
-    MOD,
-    MSH,
-    MUL,
-    NEG,
-    OR,
-    RET,
-    RSH,
-    SECCOMP_DATA_SIZE,
-    ST,
-    STX,
-    SUB,
-    TAX,
-    TXA,
-    XOR,
-    A,
-    B,
-    H,
-    Insn,
-    K,
-    W,
-    X,
-)
+from seccompiler.bpf import insn as isa
+from seccompiler.bpf.insn import Insn
 
 # Opcodes bpf_check_classic knows (net/core/filter.c, codes[]).
 CLASSIC_CODES: frozenset[int] = frozenset(
     [
         *(
-            ALU | op | src
-            for op in (ADD, SUB, MUL, DIV, MOD, AND, OR, XOR, LSH, RSH)
-            for src in (K, X)
+            isa.ALU | op | src
+            for op in (
+                isa.ADD,
+                isa.SUB,
+                isa.MUL,
+                isa.DIV,
+                isa.MOD,
+                isa.AND,
+                isa.OR,
+                isa.XOR,
+                isa.LSH,
+                isa.RSH,
+            )
+            for src in (isa.K, isa.X)
         ),
-        ALU | NEG,
-        *(LD | sz | mode for sz in (W, H, B) for mode in (ABS, IND)),
-        LD | W | LEN,
-        LD | IMM,
-        LD | MEM,
-        LDX | W | LEN,
-        LDX | B | MSH,
-        LDX | IMM,
-        LDX | MEM,
-        ST,
-        STX,
-        MISC | TAX,
-        MISC | TXA,
-        RET | K,
-        RET | A,
-        JMP | JA,
-        *(JMP | op | src for op in (JEQ, JGT, JGE, JSET) for src in (K, X)),
+        isa.ALU | isa.NEG,
+        *(isa.LD | sz | mode for sz in (isa.W, isa.H, isa.B) for mode in (isa.ABS, isa.IND)),
+        isa.LD | isa.W | isa.LEN,
+        isa.LD | isa.IMM,
+        isa.LD | isa.MEM,
+        isa.LDX | isa.W | isa.LEN,
+        isa.LDX | isa.B | isa.MSH,
+        isa.LDX | isa.IMM,
+        isa.LDX | isa.MEM,
+        isa.ST,
+        isa.STX,
+        isa.MISC | isa.TAX,
+        isa.MISC | isa.TXA,
+        isa.RET | isa.K,
+        isa.RET | isa.A,
+        isa.JMP | isa.JA,
+        *(
+            isa.JMP | op | src
+            for op in (isa.JEQ, isa.JGT, isa.JGE, isa.JSET)
+            for src in (isa.K, isa.X)
+        ),
     ]
 )
 
 # The subset seccomp_check_filter lets through (kernel/seccomp.c).
 SECCOMP_CODES: frozenset[int] = frozenset(
     [
-        LD | W | ABS,
-        LD | W | LEN,
-        LDX | W | LEN,
-        RET | K,
-        RET | A,
-        *(ALU | op | src for op in (ADD, SUB, MUL, DIV, AND, OR, XOR, LSH, RSH) for src in (K, X)),
-        ALU | NEG,
-        LD | IMM,
-        LDX | IMM,
-        MISC | TAX,
-        MISC | TXA,
-        LD | MEM,
-        LDX | MEM,
-        ST,
-        STX,
-        JMP | JA,
-        *(JMP | op | src for op in (JEQ, JGE, JGT, JSET) for src in (K, X)),
+        isa.LD | isa.W | isa.ABS,
+        isa.LD | isa.W | isa.LEN,
+        isa.LDX | isa.W | isa.LEN,
+        isa.RET | isa.K,
+        isa.RET | isa.A,
+        *(
+            isa.ALU | op | src
+            for op in (
+                isa.ADD,
+                isa.SUB,
+                isa.MUL,
+                isa.DIV,
+                isa.AND,
+                isa.OR,
+                isa.XOR,
+                isa.LSH,
+                isa.RSH,
+            )
+            for src in (isa.K, isa.X)
+        ),
+        isa.ALU | isa.NEG,
+        isa.LD | isa.IMM,
+        isa.LDX | isa.IMM,
+        isa.MISC | isa.TAX,
+        isa.MISC | isa.TXA,
+        isa.LD | isa.MEM,
+        isa.LDX | isa.MEM,
+        isa.ST,
+        isa.STX,
+        isa.JMP | isa.JA,
+        *(
+            isa.JMP | op | src
+            for op in (isa.JEQ, isa.JGE, isa.JGT, isa.JSET)
+            for src in (isa.K, isa.X)
+        ),
     ]
 )
 
 COND_JUMPS: frozenset[int] = frozenset(
-    JMP | op | src for op in (JEQ, JGT, JGE, JSET) for src in (K, X)
+    isa.JMP | op | src for op in (isa.JEQ, isa.JGT, isa.JGE, isa.JSET) for src in (isa.K, isa.X)
 )
 
 
@@ -133,31 +124,33 @@ def check(insns: Sequence[Insn], path: str = "<bpf>") -> None:
     n = len(insns)
     if n == 0:
         raise _reject(path, -1, "empty", "the program is empty")
-    if n > BPF_MAXINSNS:
-        raise _reject(path, -1, "too-long", f"{n} instructions; the kernel accepts {BPF_MAXINSNS}")
+    if n > isa.BPF_MAXINSNS:
+        raise _reject(
+            path, -1, "too-long", f"{n} instructions; the kernel accepts {isa.BPF_MAXINSNS}"
+        )
     for pc, ins in enumerate(insns):
         code, k = ins.code, ins.k
         if code not in CLASSIC_CODES:
             raise _reject(path, pc, "bad-opcode", f"unknown opcode {code:#06x}")
-        if code in (ALU | DIV | K, ALU | MOD | K) and k == 0:
+        if code in (isa.ALU | isa.DIV | isa.K, isa.ALU | isa.MOD | isa.K) and k == 0:
             raise _reject(path, pc, "div-zero", "division by the constant 0")
-        if code in (ALU | LSH | K, ALU | RSH | K) and k >= 32:
+        if code in (isa.ALU | isa.LSH | isa.K, isa.ALU | isa.RSH | isa.K) and k >= 32:
             raise _reject(path, pc, "shift", f"shift by {k}, at most 31 is allowed")
-        if code in (LD | MEM, LDX | MEM, ST, STX) and k >= BPF_MEMWORDS:
+        if code in (isa.LD | isa.MEM, isa.LDX | isa.MEM, isa.ST, isa.STX) and k >= isa.BPF_MEMWORDS:
             raise _reject(path, pc, "mem-slot", f"scratch slot M[{k}] does not exist (0-15)")
-        if code == JMP | JA and k >= n - pc - 1:
+        if code == isa.JMP | isa.JA and k >= n - pc - 1:
             raise _reject(path, pc, "jump-range", f"jump of {k} leaves the program")
         if code in COND_JUMPS and (pc + ins.jt + 1 >= n or pc + ins.jf + 1 >= n):
             raise _reject(path, pc, "jump-range", "conditional jump leaves the program")
     _check_memory(insns, path)
-    if insns[-1].code not in (RET | K, RET | A):
+    if insns[-1].code not in (isa.RET | isa.K, isa.RET | isa.A):
         raise _reject(path, n - 1, "no-ret", "the program does not end with a return")
     for pc, ins in enumerate(insns):
         if ins.code not in SECCOMP_CODES:
             raise _reject(
                 path, pc, "bad-opcode", f"opcode {ins.code:#06x} is not allowed in seccomp filters"
             )
-        if ins.code == LD | W | ABS and (ins.k >= SECCOMP_DATA_SIZE or ins.k & 3):
+        if ins.code == isa.LD | isa.W | isa.ABS and (ins.k >= isa.SECCOMP_DATA_SIZE or ins.k & 3):
             raise _reject(
                 path,
                 pc,
@@ -174,12 +167,12 @@ def _check_memory(insns: Sequence[Insn], path: str) -> None:
     for pc, ins in enumerate(insns):
         valid &= masks[pc]
         code = ins.code
-        if code in (ST, STX):
+        if code in (isa.ST, isa.STX):
             valid |= 1 << ins.k
-        elif code in (LD | MEM, LDX | MEM):
+        elif code in (isa.LD | isa.MEM, isa.LDX | isa.MEM):
             if not valid & (1 << ins.k):
                 raise _reject(path, pc, "mem-uninit", f"M[{ins.k}] is read before it is written")
-        elif code == JMP | JA:
+        elif code == isa.JMP | isa.JA:
             masks[pc + 1 + ins.k] &= valid
             valid = 0xFFFF
         elif code in COND_JUMPS:

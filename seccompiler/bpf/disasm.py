@@ -15,57 +15,17 @@ from dataclasses import dataclass
 
 from seccompiler.arch.abi import ABIS, X32_SYSCALL_BIT, Abi
 from seccompiler.arch.tables import table
+from seccompiler.bpf import insn as isa
 from seccompiler.bpf.check import COND_JUMPS
-from seccompiler.bpf.insn import (
-    ABS,
-    ADD,
-    ALU,
-    AND,
-    DIV,
-    IMM,
-    IND,
-    JA,
-    JEQ,
-    JGE,
-    JGT,
-    JMP,
-    JSET,
-    LD,
-    LDX,
-    LEN,
-    LSH,
-    MEM,
-    MISC,
-    MOD,
-    MSH,
-    MUL,
-    NEG,
-    OR,
-    RET,
-    RSH,
-    ST,
-    STX,
-    SUB,
-    TAX,
-    TXA,
-    XOR,
-    A,
-    B,
-    Endian,
-    H,
-    Insn,
-    K,
-    W,
-    X,
-)
+from seccompiler.bpf.insn import Endian, Insn
 from seccompiler.program import MAX_ERRNO, ActionKind, errno_name
 
 ALU_NAMES: dict[int, str] = {
-    ADD: "add", SUB: "sub", MUL: "mul", DIV: "div", MOD: "mod",
-    AND: "and", OR: "or", XOR: "xor", LSH: "lsh", RSH: "rsh",
+    isa.ADD: "add", isa.SUB: "sub", isa.MUL: "mul", isa.DIV: "div", isa.MOD: "mod",
+    isa.AND: "and", isa.OR: "or", isa.XOR: "xor", isa.LSH: "lsh", isa.RSH: "rsh",
 }  # fmt: skip
-JMP_NAMES: dict[int, str] = {JEQ: "jeq", JGT: "jgt", JGE: "jge", JSET: "jset"}
-SIZE_SUFFIX: dict[int, str] = {W: "", H: "h", B: "b"}
+JMP_NAMES: dict[int, str] = {isa.JEQ: "jeq", isa.JGT: "jgt", isa.JGE: "jge", isa.JSET: "jset"}
+SIZE_SUFFIX: dict[int, str] = {isa.W: "", isa.H: "h", isa.B: "b"}
 RET_NAMES: dict[ActionKind, str] = {
     ActionKind.KILL_PROCESS: "KILL_PROCESS",
     ActionKind.KILL_THREAD: "KILL_THREAD",
@@ -121,64 +81,64 @@ def render_insn(
 
     raw = f".insn {code:#06x}, {jt}, {jf}, {k:#x}"
     cls = code & 0x07
-    if code > 0xFF or (cls != JMP and (jt or jf)):
+    if code > 0xFF or (cls != isa.JMP and (jt or jf)):
         return raw
-    if cls == LD:
+    if cls == isa.LD:
         size, mode = code & 0x18, code & 0xE0
         suffix = SIZE_SUFFIX.get(size)
         if suffix is None:
             return raw
-        if mode == ABS:
-            name = field_names(endian).get(k) if size == W else None
+        if mode == isa.ABS:
+            name = field_names(endian).get(k) if size == isa.W else None
             return f"ld{suffix} [{name or k}]"
-        if mode == IND:
+        if mode == isa.IND:
             return f"ld{suffix} [x+{k}]"
-        if size == W and mode == IMM:
+        if size == isa.W and mode == isa.IMM:
             return f"ld {_const(k)}"
-        if size == W and mode == MEM:
+        if size == isa.W and mode == isa.MEM:
             return f"ld M[{k}]"
-        if size == W and mode == LEN and k == 0:
+        if size == isa.W and mode == isa.LEN and k == 0:
             return "ld #len"
         return raw
-    if cls == LDX:
-        if code == LDX | IMM:
+    if cls == isa.LDX:
+        if code == isa.LDX | isa.IMM:
             return f"ldx {_const(k)}"
-        if code == LDX | MEM:
+        if code == isa.LDX | isa.MEM:
             return f"ldx M[{k}]"
-        if code == LDX | W | LEN and k == 0:
+        if code == isa.LDX | isa.W | isa.LEN and k == 0:
             return "ldx #len"
-        if code == LDX | B | MSH:
+        if code == isa.LDX | isa.B | isa.MSH:
             return f"ldxb 4*([{k}]&0xf)"
         return raw
-    if cls in (ST, STX):
-        return f"{'st' if cls == ST else 'stx'} M[{k}]" if code == cls else raw
-    if cls == ALU:
+    if cls in (isa.ST, isa.STX):
+        return f"{'st' if cls == isa.ST else 'stx'} M[{k}]" if code == cls else raw
+    if cls == isa.ALU:
         op = code & 0xF0
-        if code == ALU | NEG:
+        if code == isa.ALU | isa.NEG:
             return "neg" if k == 0 else raw
-        if op in ALU_NAMES and code & ~0xF8 == ALU:
-            if code & X:
+        if op in ALU_NAMES and code & ~0xF8 == isa.ALU:
+            if code & isa.X:
                 return f"{ALU_NAMES[op]} x" if k == 0 else raw
             return f"{ALU_NAMES[op]} {_const(k)}"
         return raw
-    if cls == JMP:
-        if code == JMP | JA:
+    if cls == isa.JMP:
+        if code == isa.JMP | isa.JA:
             return f"ja {dest(k)}" if not (jt or jf) else raw
         if code in COND_JUMPS:
             name = JMP_NAMES[code & 0xF0]
-            if code & X:
+            if code & isa.X:
                 return f"{name} x, {dest(jt)}, {dest(jf)}" if k == 0 else raw
             return f"{name} {_const(k)}, {dest(jt)}, {dest(jf)}"
         return raw
-    if cls == RET:
-        if code == RET | K:
+    if cls == isa.RET:
+        if code == isa.RET | isa.K:
             return f"ret {ret_name(k)}"
-        if code == RET | A and k == 0:
+        if code == isa.RET | isa.A and k == 0:
             return "ret a"
         return raw
-    if code == MISC | TAX and k == 0:
+    if code == isa.MISC | isa.TAX and k == 0:
         return "tax"
-    if code == MISC | TXA and k == 0:
+    if code == isa.MISC | isa.TXA and k == 0:
         return "txa"
     return raw
 
@@ -214,37 +174,41 @@ def _comments(insns: Sequence[Insn], endian: Endian, abi: Abi | None) -> list[st
         st = states[pc] or _State(None, None)
         code, k = ins.code, ins.k
         succ: list[tuple[int, _State]] = []
-        if code == LD | W | ABS:
+        if code == isa.LD | isa.W | isa.ABS:
             a = field_names(endian).get(k)
             nxt = _State(a if a in ("nr", "arch") else None, st.arch)
             succ.append((pc + 1, nxt))
         elif code in COND_JUMPS:
             t, f = st, st
-            if code == JMP | JEQ | K and st.a == "arch":
+            if code == isa.JMP | isa.JEQ | isa.K and st.a == "arch":
                 t = _State(st.a, k)
                 out[pc] = _arch_comment(k)
-            elif code == JMP | JGE | K and st.a == "nr" and k == X32_SYSCALL_BIT:
+            elif code == isa.JMP | isa.JGE | isa.K and st.a == "nr" and k == X32_SYSCALL_BIT:
                 out[pc] = "x32 syscall bit"
-            elif code in (JMP | JEQ | K, JMP | JGE | K, JMP | JGT | K) and st.a == "nr":
+            elif (
+                code
+                in (isa.JMP | isa.JEQ | isa.K, isa.JMP | isa.JGE | isa.K, isa.JMP | isa.JGT | isa.K)
+                and st.a == "nr"
+            ):
                 target = _abi_for(st.arch, k, abi)
                 name = table(target).name_of(k) if target else None
                 if name and target:
-                    rel = {JEQ: "", JGE: ">= ", JGT: "> "}[code & 0xF0]
+                    rel = {isa.JEQ: "", isa.JGE: ">= ", isa.JGT: "> "}[code & 0xF0]
                     out[pc] = f"{target.name}: {rel}{name}"
-            elif code == JMP | JSET | K and st.a == "nr" and k == X32_SYSCALL_BIT:
+            elif code == isa.JMP | isa.JSET | isa.K and st.a == "nr" and k == X32_SYSCALL_BIT:
                 out[pc] = "x32 syscall bit"
-            elif code & X == 0 and st.a == "arch":
+            elif code & isa.X == 0 and st.a == "arch":
                 out[pc] = _arch_comment(k)
             succ += [(pc + 1 + ins.jt, t), (pc + 1 + ins.jf, f)]
-        elif code == JMP | JA:
+        elif code == isa.JMP | isa.JA:
             succ.append((pc + 1 + k, st))
-        elif code & 0x07 == RET:
+        elif code & 0x07 == isa.RET:
             pass
-        elif code & 0x07 in (ST, STX, JMP) or code in (
-            MISC | TAX,
-            LDX | IMM,
-            LDX | MEM,
-            LDX | W | LEN,
+        elif code & 0x07 in (isa.ST, isa.STX, isa.JMP) or code in (
+            isa.MISC | isa.TAX,
+            isa.LDX | isa.IMM,
+            isa.LDX | isa.MEM,
+            isa.LDX | isa.W | isa.LEN,
         ):
             succ.append((pc + 1, st))
         else:
@@ -267,7 +231,7 @@ def disassemble(
     n = len(insns)
     targets: set[int] = set()
     for pc, ins in enumerate(insns):
-        if ins.code == JMP | JA and not (ins.jt or ins.jf):
+        if ins.code == isa.JMP | isa.JA and not (ins.jt or ins.jf):
             targets.add(pc + 1 + ins.k)
         elif ins.code in COND_JUMPS:
             targets.update((pc + 1 + ins.jt, pc + 1 + ins.jf))

@@ -12,45 +12,9 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from seccompiler.bpf import insn as isa
 from seccompiler.bpf.check import check
-from seccompiler.bpf.insn import (
-    ABS,
-    ADD,
-    ALU,
-    AND,
-    DIV,
-    IMM,
-    JA,
-    JEQ,
-    JGE,
-    JGT,
-    JMP,
-    JSET,
-    LD,
-    LDX,
-    LEN,
-    LSH,
-    MEM,
-    MISC,
-    MUL,
-    NEG,
-    OR,
-    RET,
-    SECCOMP_DATA_SIZE,
-    ST,
-    STX,
-    SUB,
-    TAX,
-    TXA,
-    XOR,
-    A,
-    Endian,
-    Insn,
-    K,
-    W,
-    X,
-    decode,
-)
+from seccompiler.bpf.insn import Endian, Insn, decode
 from seccompiler.program import Action
 
 U32 = 0xFFFFFFFF
@@ -97,9 +61,19 @@ class Result:
         return Action.from_ret(self.ret)
 
 
-_LD_ABS = LD | W | ABS
-_JEQ_K, _JGT_K, _JGE_K, _JSET_K = JMP | JEQ | K, JMP | JGT | K, JMP | JGE | K, JMP | JSET | K
-_JEQ_X, _JGT_X, _JGE_X, _JSET_X = JMP | JEQ | X, JMP | JGT | X, JMP | JGE | X, JMP | JSET | X
+_LD_ABS = isa.LD | isa.W | isa.ABS
+_JEQ_K, _JGT_K, _JGE_K, _JSET_K = (
+    isa.JMP | isa.JEQ | isa.K,
+    isa.JMP | isa.JGT | isa.K,
+    isa.JMP | isa.JGE | isa.K,
+    isa.JMP | isa.JSET | isa.K,
+)
+_JEQ_X, _JGT_X, _JGE_X, _JSET_X = (
+    isa.JMP | isa.JEQ | isa.X,
+    isa.JMP | isa.JGT | isa.X,
+    isa.JMP | isa.JGE | isa.X,
+    isa.JMP | isa.JSET | isa.X,
+)
 
 
 class Filter:
@@ -137,11 +111,11 @@ class Filter:
                 pc += jt if a >= k else jf
             elif code == _JSET_K:
                 pc += jt if a & k else jf
-            elif code == RET | K:
+            elif code == isa.RET | isa.K:
                 return Result(k, steps)
-            elif code == RET | A:
+            elif code == isa.RET | isa.A:
                 return Result(a, steps)
-            elif code == JMP | JA:
+            elif code == isa.JMP | isa.JA:
                 pc += k
             elif code == _JEQ_X:
                 pc += jt if a == x else jf
@@ -151,55 +125,55 @@ class Filter:
                 pc += jt if a >= x else jf
             elif code == _JSET_X:
                 pc += jt if a & x else jf
-            elif code & 0x07 == ALU:
+            elif code & 0x07 == isa.ALU:
                 op = code & 0xF0
-                if op == NEG:
+                if op == isa.NEG:
                     a = -a & U32
                     continue
-                v = x if code & X else k
-                if op == DIV and v == 0:
+                v = x if code & isa.X else k
+                if op == isa.DIV and v == 0:
                     return Result(0, steps, div_by_zero=True)
                 a = _alu(op, a, v)
-            elif code == LD | IMM:
+            elif code == isa.LD | isa.IMM:
                 a = k
-            elif code == LDX | IMM:
+            elif code == isa.LDX | isa.IMM:
                 x = k
-            elif code == LD | W | LEN:
-                a = SECCOMP_DATA_SIZE
-            elif code == LDX | W | LEN:
-                x = SECCOMP_DATA_SIZE
-            elif code == LD | MEM:
+            elif code == isa.LD | isa.W | isa.LEN:
+                a = isa.SECCOMP_DATA_SIZE
+            elif code == isa.LDX | isa.W | isa.LEN:
+                x = isa.SECCOMP_DATA_SIZE
+            elif code == isa.LD | isa.MEM:
                 a = mem[k]
-            elif code == LDX | MEM:
+            elif code == isa.LDX | isa.MEM:
                 x = mem[k]
-            elif code == ST:
+            elif code == isa.ST:
                 mem[k] = a
-            elif code == STX:
+            elif code == isa.STX:
                 mem[k] = x
-            elif code == MISC | TAX:
+            elif code == isa.MISC | isa.TAX:
                 x = a
-            elif code == MISC | TXA:
+            elif code == isa.MISC | isa.TXA:
                 a = x
             else:  # pragma: no cover - the checker admits nothing else
                 raise AssertionError(f"unchecked opcode {code:#x}")
 
 
 def _alu(op: int, a: int, v: int) -> int:
-    if op == ADD:
+    if op == isa.ADD:
         return (a + v) & U32
-    if op == SUB:
+    if op == isa.SUB:
         return (a - v) & U32
-    if op == MUL:
+    if op == isa.MUL:
         return (a * v) & U32
-    if op == DIV:
+    if op == isa.DIV:
         return a // v
-    if op == OR:
+    if op == isa.OR:
         return a | v
-    if op == AND:
+    if op == isa.AND:
         return a & v
-    if op == XOR:
+    if op == isa.XOR:
         return a ^ v
-    if op == LSH:
+    if op == isa.LSH:
         return (a << (v & 31)) & U32
     return a >> (v & 31)  # RSH
 
