@@ -5,16 +5,7 @@
 #include <sys/ioctl.h>
 
 #include "sc_raw.h"
-
-struct sc_notif {
-    uint64_t id;
-    uint32_t pid;
-    uint32_t flags;
-    int32_t nr;
-    uint32_t arch;
-    uint64_t ip;
-    uint64_t args[6];
-};
+#include "native.h"
 
 long sc_install_filter(const unsigned char *prog, size_t len, unsigned long flags)
 {
