@@ -8,19 +8,15 @@ the statically linked probe.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pyseccomp
 import pytest
+from livekit import run_in_runc
 
 from seccompiler.backends import oci
 from seccompiler.program import Program
-from seccompiler.runner import livetest, native, probe
+from seccompiler.runner import livetest, probe
 
 pytestmark = pytest.mark.live
 
@@ -40,62 +36,6 @@ def _libseccomp_knows(abi: str, name: str) -> bool:
         return False
 
 
-def _rootfs(bundle: Path, calls: str) -> None:
-    root = bundle / "rootfs"
-    (root / "bin").mkdir(parents=True)
-    (root / "proc").mkdir()
-    shutil.copy("/bin/busybox", root / "bin" / "busybox")
-    (root / "bin" / "sh").symlink_to("busybox")
-    shutil.copy(native.executable(native.PROBE), root / "probe")
-    (root / "calls").write_text(calls)
-
-
-def _config(seccomp: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": False,
-            "user": {"uid": 65534, "gid": 65534},
-            "args": ["/bin/sh", "-c", "exec /probe --timeout-ms 300 < /calls"],
-            "env": ["PATH=/bin"],
-            "cwd": "/",
-            "noNewPrivileges": True,
-            "capabilities": {k: [] for k in ("bounding", "effective", "permitted")},
-        },
-        "root": {"path": "rootfs", "readonly": True},
-        "hostname": "seccompiler-probe",
-        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-        "linux": {
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
-            "seccomp": seccomp,
-        },
-    }
-
-
-def _runc(tmp_path: Path, label: str, profile: bytes, calls: list[probe.Call]) -> str:
-    runc = shutil.which("runc")
-    assert runc, "runc is installed by 'make test' (tools/ensure-system-deps)"
-    bundle = tmp_path / label
-    _rootfs(bundle, probe.call_list(calls))
-    (bundle / "config.json").write_text(json.dumps(_config(json.loads(profile))))
-    name = f"seccompiler-probe-{label}-{os.getpid()}"
-    state = tmp_path / "state"
-    try:
-        proc = subprocess.run(
-            [runc, "--root", str(state), "run", "--bundle", str(bundle), name],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    finally:
-        subprocess.run(
-            [runc, "--root", str(state), "delete", "-f", name], capture_output=True, check=False
-        )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
 def test_runc_enforces_the_oci_profile_syscall_by_syscall(
     tmp_path: Path, default_program: Program
 ) -> None:
@@ -108,8 +48,8 @@ def test_runc_enforces_the_oci_profile_syscall_by_syscall(
     calls = [p.call for p in points]
     codes = livetest.twin_codes(program)
     twin = livetest.twin_program(program, codes)
-    twin_out = _runc(tmp_path, "twin", oci.render(twin, ABIS), calls)
-    real_out = _runc(tmp_path, "real", oci.render(program, ABIS), calls)
+    twin_out = run_in_runc(tmp_path, "twin", oci.render(twin, ABIS), calls)
+    real_out = run_in_runc(tmp_path, "real", oci.render(program, ABIS), calls)
     rows = livetest.judge(
         points, probe.parse_output(twin_out, calls), probe.parse_output(real_out, calls), codes
     )
