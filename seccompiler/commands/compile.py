@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.commands.options import abi_option, caps_option
 from seccompiler.compile import (
     FORMATS,
     load_program,
@@ -34,19 +35,10 @@ from seccompiler.compile import (
     metavar="oci,bpf,pfc",
     help=f"Formats to emit (default: all of {', '.join(FORMATS)}).",
 )
-@click.option(
-    "--abi",
-    "abis",
-    multiple=True,
-    metavar="ABI[,ABI…]",
-    help="Only these ABIs of the policy (default: all it names).",
-)
-@click.option(
-    "--caps",
-    multiple=True,
-    metavar="CAP[,CAP…]",
-    help="Capabilities granted to the container: names, 'default' or 'none' "
-    "(default: the container runtimes' default set).",
+@abi_option("Only these ABIs of the policy (default: all it names).")
+@caps_option(
+    "Capabilities granted to the container: names, 'default' or 'none' "
+    "(default: the container runtimes' default set)."
 )
 def compile_cmd(
     policy: str, outdir: str, formats: tuple[str, ...], abis: tuple[str, ...], caps: tuple[str, ...]

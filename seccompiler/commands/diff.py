@@ -6,6 +6,7 @@ import json
 
 import click
 
+from seccompiler.commands.options import abi_option, caps_option, format_option, kernel_option
 from seccompiler.commands.sources import Source, load, parse_abis
 from seccompiler.prove.diff import Side, diff, side_from_filters
 
@@ -19,10 +20,10 @@ def _side(label: str, src: Source) -> Side:
 @click.command("diff")
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
-@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Compare these ABIs.")
-@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
-@click.option("--kernel", metavar="VERSION", help="Kernel for JSON profiles' minKernel.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@abi_option("Compare these ABIs.")
+@caps_option()
+@kernel_option("Kernel for JSON profiles' minKernel.")
+@format_option()
 def diff_cmd(
     a: str, b: str, abis: tuple[str, ...], caps: tuple[str, ...], kernel: str | None, fmt: str
 ) -> int:

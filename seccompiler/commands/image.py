@@ -11,6 +11,14 @@ import click
 
 from seccompiler.base.errors import Location, SeccompilerError
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.commands.options import (
+    Failed,
+    file_option,
+    profile_option,
+    record_options,
+    shown,
+    timeout_option,
+)
 from seccompiler.compile import load_program
 from seccompiler.image import Prepared, prepared
 from seccompiler.image.live import execute
@@ -19,23 +27,7 @@ from seccompiler.image.runner import Outcome, outcome_json, render_summary, run_
 from seccompiler.image.testfile import load_tests
 from seccompiler.program import Program
 
-OWN_FAILURE = 125
 TAIL_LINES = 20
-
-
-class _Failed(Exception):
-    """Stop a command with an exit status after its message was shown."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-def _error(exc: SeccompilerError, status: int = OWN_FAILURE) -> _Failed:
-    from seccompiler.commands.cli import render_error
-
-    click.echo(render_error(exc), err=True)
-    return _Failed(status)
 
 
 @contextmanager
@@ -49,7 +41,7 @@ def _image(image: str, ref: str | None) -> Iterator[Prepared]:
                 click.echo(f"note: {len(prep.report.notes) - 20} more notes", err=True)
             yield prep
     except SeccompilerError as exc:
-        raise _error(exc) from None
+        raise shown(exc) from None
 
 
 def _plan(image: str, prep: Prepared, argv: tuple[str, ...]) -> ExecPlan:
@@ -57,7 +49,7 @@ def _plan(image: str, prep: Prepared, argv: tuple[str, ...]) -> ExecPlan:
         plan = make_plan(prep.root, prep.config, argv)
     except CommandError as exc:
         exc.location = Location(image)  # not the temporary directory it was unpacked in
-        raise _error(exc, exc.status) from None
+        raise shown(exc, exc.status) from None
     return plan
 
 
@@ -66,7 +58,7 @@ def _program(policy: str) -> Program:
         return load_program(policy)
     except SeccompilerError as exc:
         click.echo(f"seccompiler: the policy {policy} does not compile; not running", err=True)
-        raise _error(exc) from None
+        raise shown(exc) from None
 
 
 @click.group("image")
@@ -87,23 +79,16 @@ _cmd_arg = click.argument("command", nargs=-1, type=click.UNPROCESSED)
 
 @image_group.command("test", context_settings={"ignore_unknown_options": True})
 @_image_arg
-@click.option(
-    "--profile",
-    "policy",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Policy to compile and run the programs under.",
-)
-@click.option(
+@profile_option("Policy to compile and run the programs under.")
+@file_option(
     "--tests",
     "tests_path",
-    type=click.Path(dir_okay=False),
     help="YAML file of commands with expected status and output; each is run with and "
     "without the profile.",
 )
-@click.option("--report", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
+@file_option("--report", help="Also write the report as JSON.")
 @_ref_opt
-@click.option("--timeout", type=float, help="Seconds before a single COMMAND is killed.")
+@timeout_option("Seconds before a single COMMAND is killed.")
 @_cmd_arg
 def image_test_cmd(
     image: str,
@@ -131,7 +116,7 @@ def image_test_cmd(
             try:
                 tests = load_tests(tests_path)
             except SeccompilerError as exc:
-                raise _error(exc) from None
+                raise shown(exc) from None
             with _image(image, ref) as prep:
                 plans: list[ExecPlan | Outcome] = []
                 for t in tests:
@@ -158,10 +143,10 @@ def image_test_cmd(
             doc = _single_json(image, policy, plan, live.outcome, live.result)
             write_atomic(report, json.dumps(doc, indent=2) + "\n")
         return live.outcome.status
-    except _Failed as failed:
+    except Failed as failed:
         return failed.status
     except SeccompilerError as exc:  # e.g. the native launcher is not built
-        return _error(exc).status
+        return shown(exc).status
 
 
 def _single_report(outcome: Outcome, result: Any, plan: ExecPlan, policy: str) -> None:
@@ -196,15 +181,9 @@ def _single_json(
 
 @image_group.command("record", context_settings={"ignore_unknown_options": True})
 @_image_arg
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Policy file to write.")
-@click.option(
-    "--base",
-    type=click.Path(dir_okay=False),
-    help="Write only what this policy does not already allow (the output extends it).",
-)
-@click.option("--name", help="Name of the recorded policy (default: recorded-PROGRAM).")
+@record_options
 @_ref_opt
-@click.option("--timeout", type=float, help="Seconds before the workload is killed.")
+@timeout_option("Seconds before the workload is killed.")
 @_cmd_arg
 def image_record_cmd(
     image: str,
@@ -220,27 +199,23 @@ def image_record_cmd(
     Exit status: the workload's (the policy is written whatever it is), or 125/126/127 as
     for `image test`.
     """
-    from seccompiler.commands.record import _Failed as _RecordFailed
-    from seccompiler.commands.record import check_record_output, finish_recording, load_base
+    from seccompiler.commands.record import check_record_output, load_base, record
 
     check_record_output(output, base)
     try:
         base_prog = load_base(base)
         with _image(image, ref) as prep:
             plan = _plan(image, prep, command)
-            live = execute(
+            return record(
                 prep.root,
                 plan,
-                None,
-                record=True,
+                output=output,
+                base=base,
+                base_prog=base_prog,
+                name=name,
                 timeout=timeout,
-                capture=False,
-                stdout_free=output is None,
             )
-        return finish_recording(
-            live, list(plan.argv), output=output, base=base, base_prog=base_prog, name=name
-        )
-    except (_Failed, _RecordFailed) as failed:
+    except Failed as failed:
         return failed.status
     except SeccompilerError as exc:
-        return _error(exc).status
+        return shown(exc).status

@@ -6,18 +6,17 @@ import click
 
 from seccompiler.backends.policy_yaml import import_profile
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.commands.options import abi_option, caps_option, file_option, kernel_option
 from seccompiler.commands.sources import parse_abis
 from seccompiler.frontend import ocijson
 
 
 @click.command("import")
 @click.argument("profile", type=click.Path(dir_okay=False))
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Policy file to write (default: -)."
-)
-@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Only these ABIs.")
-@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
-@click.option("--kernel", metavar="VERSION", help="Kernel for the profile's minKernel.")
+@file_option("-o", "--output", help="Policy file to write (default: -).")
+@abi_option()
+@caps_option()
+@kernel_option("Kernel for the profile's minKernel.")
 def import_cmd(
     profile: str,
     output: str | None,

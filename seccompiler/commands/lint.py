@@ -8,6 +8,7 @@ import click
 
 from seccompiler.backends import oci
 from seccompiler.base.errors import Location
+from seccompiler.commands.options import abi_option, caps_option, format_option, kernel_option
 from seccompiler.commands.sources import Source, load
 from seccompiler.frontend.ocijson import Profile
 from seccompiler.platform import runtimes, targets
@@ -16,9 +17,9 @@ from seccompiler.prove.lint import Finding, failing, lint_filter, lint_profile, 
 
 @click.command("lint")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Only these ABIs.")
-@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
-@click.option("--kernel", metavar="VERSION", help="Kernel for a JSON profile's minKernel.")
+@abi_option()
+@caps_option()
+@kernel_option()
 @click.option(
     "--runtime-libseccomp",
     "runtime",
@@ -33,7 +34,7 @@ from seccompiler.prove.lint import Finding, failing, lint_filter, lint_profile, 
     help="Report what this runtime cannot load, e.g. runc-1.1.5, crun-1.14/libseccomp-2.5.4 "
     "(repeatable).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option()
 def lint_cmd(
     file: str,
     abis: tuple[str, ...],

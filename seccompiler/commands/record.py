@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
 from seccompiler.base.errors import SeccompilerError
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.commands.options import Failed, record_options, shown, timeout_option
 from seccompiler.compile import load_program
 from seccompiler.image.live import LiveRun, execute
 from seccompiler.image.plan import ExecPlan
 from seccompiler.program import Program
 from seccompiler.runner.recorder import aggregate, default_name, render_policy
-
-OWN_FAILURE = 125
-
-
-class _Failed(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 def check_record_output(output: str | None, base: str | None) -> None:
@@ -37,11 +31,9 @@ def load_base(base: str | None) -> Program | None:
     try:
         return load_program(base)
     except SeccompilerError as exc:
-        from seccompiler.commands.cli import render_error
-
-        click.echo(render_error(exc), err=True)
+        failed = shown(exc)
         click.echo(f"seccompiler: the base policy {base} does not compile", err=True)
-        raise _Failed(OWN_FAILURE) from None
+        raise failed from None
 
 
 def relative_ref(base: str, output: str | None) -> str:
@@ -93,15 +85,31 @@ def finish_recording(
     return result.status
 
 
+def record(
+    root: Path | None,
+    plan: ExecPlan,
+    *,
+    output: str | None,
+    base: str | None,
+    base_prog: Program | None,
+    name: str | None,
+    timeout: float | None,
+) -> int:
+    """Run ``plan`` (in ``root``) with every syscall observed; write the policy it needed.
+
+    The flow of ``record`` and ``image record``; ``base_prog`` is ``load_base(base)``.
+    """
+    live = execute(
+        root, plan, None, record=True, timeout=timeout, capture=False, stdout_free=output is None
+    )
+    return finish_recording(
+        live, list(plan.argv), output=output, base=base, base_prog=base_prog, name=name
+    )
+
+
 @click.command("record", context_settings={"ignore_unknown_options": True})
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Policy file to write.")
-@click.option(
-    "--base",
-    type=click.Path(dir_okay=False),
-    help="Write only what this policy does not already allow (the output extends it).",
-)
-@click.option("--name", help="Name of the recorded policy (default: recorded-PROGRAM).")
-@click.option("--timeout", type=float, help="Seconds before the workload is killed.")
+@record_options
+@timeout_option("Seconds before the workload is killed.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record_cmd(
     output: str | None,
@@ -120,22 +128,10 @@ def record_cmd(
     try:
         base_prog = load_base(base)
         plan = ExecPlan(tuple(command), dict(os.environ))
-        live = execute(
-            None,
-            plan,
-            None,
-            record=True,
-            timeout=timeout,
-            capture=False,
-            stdout_free=output is None,
+        return record(
+            None, plan, output=output, base=base, base_prog=base_prog, name=name, timeout=timeout
         )
-        return finish_recording(
-            live, list(command), output=output, base=base, base_prog=base_prog, name=name
-        )
-    except _Failed as failed:
+    except Failed as failed:
         return failed.status
     except SeccompilerError as exc:  # e.g. the native launcher is not built
-        from seccompiler.commands.cli import render_error
-
-        click.echo(render_error(exc), err=True)
-        return OWN_FAILURE
+        return shown(exc).status

@@ -11,6 +11,13 @@ from seccompiler.arch.abi import Abi
 from seccompiler.base.errors import UsageError
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.stats import FilterStats, default_mix, filter_stats, load_mix
+from seccompiler.commands.options import (
+    abi_option,
+    caps_option,
+    file_option,
+    format_option,
+    kernel_option,
+)
 from seccompiler.commands.sources import Source, load
 
 
@@ -85,10 +92,10 @@ def stats_json(label: str, s: FilterStats) -> dict[str, Any]:
 
 @click.command("stats")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Only these ABIs.")
-@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
-@click.option("--kernel", metavar="VERSION", help="Kernel for a JSON profile's minKernel.")
-@click.option("--mix", type=click.Path(dir_okay=False), help="Syscall mix (name<TAB>count).")
+@abi_option()
+@caps_option()
+@kernel_option()
+@file_option("--mix", help="Syscall mix (name<TAB>count).")
 @click.option(
     "--layout",
     type=click.Choice(["runc", "tree"]),
@@ -96,7 +103,7 @@ def stats_json(label: str, s: FilterStats) -> dict[str, Any]:
     help="JSON profiles: libseccomp's default layout (as runc) or its binary tree.",
 )
 @click.option("--per-syscall", is_flag=True, help="Also list each syscall's path length.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option()
 def stats_cmd(
     file: str,
     abis: tuple[str, ...],

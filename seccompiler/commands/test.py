@@ -10,6 +10,7 @@ import click
 from seccompiler.arch import abi as abimod
 from seccompiler.arch import tables
 from seccompiler.base.errors import UsageError
+from seccompiler.commands.options import abi_option, caps_option, format_option
 from seccompiler.compile import load_program
 from seccompiler.runner import host, livetest
 
@@ -65,23 +66,15 @@ def render_text(report: livetest.Report) -> list[str]:
 
 @click.command("test")
 @click.argument("policy", type=click.Path(dir_okay=False))
-@click.option(
-    "--abi",
-    "abis",
-    multiple=True,
-    metavar="x86_64,x86,x32",
-    help="ABIs to probe (default: every one this machine can enter).",
-)
+@abi_option("ABIs to probe (default: every one this machine can enter).", "x86_64,x86,x32")
 @click.option(
     "--syscalls",
     multiple=True,
     metavar="NAME[,NAME…]",
     help="Only these syscalls (default: every syscall of each ABI, and one unknown number).",
 )
-@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Capabilities, as for compile.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@caps_option("Capabilities, as for compile.")
+@format_option(show_default=True)
 def test_cmd(
     policy: str, abis: tuple[str, ...], syscalls: tuple[str, ...], caps: tuple[str, ...], fmt: str
 ) -> int:

@@ -6,21 +6,17 @@ import click
 
 from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import read_bytes
+from seccompiler.commands.options import abi_option, caps_option, file_option, kernel_option
 from seccompiler.commands.sources import load, parse_abis
 from seccompiler.prove.verify import VerifyReport, verify_bpf
 
 
 @click.command("verify")
 @click.argument("policy", type=click.Path(dir_okay=False))
-@click.option(
-    "--bpf",
-    "bpf_path",
-    type=click.Path(dir_okay=False),
-    help="Raw filter to check (default: compile POLICY now).",
-)
-@click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="Only these ABIs.")
-@click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help="Granted capabilities.")
-@click.option("--kernel", metavar="VERSION", help="Kernel for a JSON profile's minKernel.")
+@file_option("--bpf", "bpf_path", help="Raw filter to check (default: compile POLICY now).")
+@abi_option()
+@caps_option()
+@kernel_option()
 def verify_cmd(
     policy: str,
     bpf_path: str | None,

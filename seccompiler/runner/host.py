@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 from seccompiler.arch import abi as abimod
+from seccompiler.arch import tables
 from seccompiler.runner import native
 
 

@@ -1,0 +1,77 @@
+"""Click options several commands share, spelled once, and how a command stops with a status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import click
+from click.decorators import FC
+
+from seccompiler.base.errors import SeccompilerError
+from seccompiler.commands.runfast import OWN_FAILURE
+
+Decorator = Callable[[FC], FC]
+
+
+class Failed(Exception):
+    """Stop a command with an exit status after its message was shown."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def shown(exc: SeccompilerError, status: int = OWN_FAILURE) -> Failed:
+    """Print the error as the CLI renders errors; the ``Failed`` to raise."""
+    from seccompiler.commands.cli import render_error  # cli imports every command
+
+    click.echo(render_error(exc), err=True)
+    return Failed(status)
+
+
+def file_option(*decls: str, help: str, required: bool = False) -> Decorator[Any]:
+    """An option naming a file (not a directory)."""
+    return click.option(*decls, type=click.Path(dir_okay=False), required=required, help=help)
+
+
+def profile_option(help: str) -> Decorator[Any]:
+    """``--profile POLICY``: the policy a program runs under."""
+    return file_option("--profile", "policy", required=True, help=help)
+
+
+def abi_option(help: str = "Only these ABIs.", metavar: str = "ABI[,ABI…]") -> Decorator[Any]:
+    """``--abi``, repeatable and comma-separated (see ``sources.split_list``)."""
+    return click.option("--abi", "abis", multiple=True, metavar=metavar, help=help)
+
+
+def caps_option(help: str = "Granted capabilities.") -> Decorator[Any]:
+    return click.option("--caps", multiple=True, metavar="CAP[,CAP…]", help=help)
+
+
+def kernel_option(help: str = "Kernel for a JSON profile's minKernel.") -> Decorator[Any]:
+    return click.option("--kernel", metavar="VERSION", help=help)
+
+
+def format_option(*, show_default: bool = False) -> Decorator[Any]:
+    """``--format text|json``."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=show_default,
+    )
+
+
+def timeout_option(help: str) -> Decorator[Any]:
+    return click.option("--timeout", type=float, help=help)
+
+
+def record_options(f: FC) -> FC:
+    """``-o``, ``--base`` and ``--name`` of ``record`` and ``image record``."""
+    f = click.option("--name", help="Name of the recorded policy (default: recorded-PROGRAM).")(f)
+    f = file_option(
+        "--base", help="Write only what this policy does not already allow (the output extends it)."
+    )(f)
+    return cast(FC, file_option("-o", "--output", help="Policy file to write.")(f))
