@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seccompiler.arch.abi import FAMILIES, family_members
+from seccompiler.arch.abi import ABIS, FAMILIES, family_members
 from seccompiler.base.errors import ErrorList, InputError, Location
 from seccompiler.base.fsio import read_text
 from seccompiler.base.yamlsrc import LList, LMap, Mark, load_text
-from seccompiler.frontend.ocijson import GO_ARCH
 from seccompiler.platform import runtimes
 from seccompiler.platform.pss.admission import valid_namespace_name
 
@@ -43,7 +42,7 @@ LEVELS = ("baseline", "restricted")
 PSS_MODES = ("enforce", "audit", "warn")
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 # kubernetes.io/arch value → kernel family (the family's native ABI).
-NODE_ARCHES: dict[str, str] = {GO_ARCH[f]: f for f in FAMILIES}
+NODE_ARCHES: dict[str, str] = {ABIS[f].goarch: f for f in FAMILIES}
 _MINOR = re.compile(r"1\.(0|[1-9][0-9]?)")
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*[a-z0-9]", re.IGNORECASE)
 OLDEST_KUBERNETES = 30  # ValidatingAdmissionPolicy is GA (admissionregistration/v1) from 1.30

@@ -47,9 +47,13 @@ def _config(seccomp: dict[str, Any], calls: list[probe.Call]) -> dict[str, Any]:
 
 
 def run(
-    tmp: Path, label: str, profile: bytes, calls: list[probe.Call]
+    tmp: Path, label: str, profile: bytes, calls: list[probe.Call], *, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``calls`` under ``profile`` (OCI JSON bytes) in a runc container."""
+    """Run ``calls`` under ``profile`` (OCI JSON bytes) in a runc container.
+
+    The tests' one runc harness: an unprivileged container (nobody, no capabilities, its own
+    namespaces) whose root filesystem holds only the statically linked probe.
+    """
     runc = shutil.which("runc")
     assert runc, "runc is installed by 'make test' (tools/ensure-system-deps)"
     bundle = tmp / label
@@ -65,7 +69,7 @@ def run(
             [runc, "--root", str(state), "run", "--bundle", str(bundle), name],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=timeout,
             check=False,
         )
     finally:

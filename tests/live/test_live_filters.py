@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from livekit import run_in_runc
+from runckit import run
 
 from seccompiler.arch import tables
 from seccompiler.backends import bpf, oci
@@ -72,5 +72,6 @@ def test_runc_runs_a_container_under_the_oci_profile(
     tmp_path: Path, default_program: Program
 ) -> None:
     calls = [c for c, _ in CALLS]
-    out = run_in_runc(tmp_path, "default", oci.render_family(default_program, "x86_64"), calls)
-    assert errnos(probe.parse_output(out, calls)) == [e for _, e in CALLS]
+    done = run(tmp_path, "default", oci.render_family(default_program, "x86_64"), calls)
+    assert done.returncode == 0, done.stderr
+    assert errnos(probe.parse_output(done.stdout, calls)) == [e for _, e in CALLS]
