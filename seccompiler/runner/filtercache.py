@@ -25,7 +25,6 @@ from pathlib import Path
 import seccompiler
 
 FORMAT = 1
-FAMILY = "x86_64"
 SETTLED_NS = 2_000_000_000  # files written this recently are not trusted to be final
 MAX_ENTRY = 1 << 20  # two filters of at most 4096 instructions, hex-encoded, and a header
 _PACKAGE = Path(seccompiler.__file__).resolve().parent
@@ -131,18 +130,14 @@ def _write(path: Path, key: str, sources: Iterable[str], real: bytes, audit: byt
 
 def compile_filters(policy: str, caps: tuple[str, ...]) -> tuple[bytes, bytes, tuple[str, ...]]:
     """Compile the real and the audit filter of ``policy``, and the files it read."""
-    from dataclasses import replace
-
     from seccompiler.backends.bpf import compile_family
     from seccompiler.compile import load_program
+    from seccompiler.runner import host
     from seccompiler.runner.supervise import audit_program
 
-    program = load_program(policy, caps=caps or None)
-    mine = tuple(p for p in program.abis if p.abi.family == FAMILY)
-    if mine and len(mine) != len(program.abis):  # only this machine's family is compiled
-        program = replace(program, abis=mine)
-    real = compile_family(program, FAMILY)
-    audit = compile_family(audit_program(program), FAMILY)
+    program = host.own_family(load_program(policy, caps=caps or None))
+    real = compile_family(program, host.family())
+    audit = compile_family(audit_program(program), host.family())
     return real, audit, program.sources
 
 

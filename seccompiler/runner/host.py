@@ -6,10 +6,12 @@ module enters it (``Abi.entry``); a machine of another family needs those, nothi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 from seccompiler.arch import abi as abimod
 from seccompiler.arch import tables
+from seccompiler.program import Program
 from seccompiler.runner import native
 
 
@@ -55,3 +57,11 @@ def enterable() -> tuple[str, ...]:
 def syscall_nr(name: str) -> int:
     """The number of syscall ``name`` on this machine's native ABI."""
     return tables.table(native_abi()).by_name[name]
+
+
+def own_family(program: Program) -> Program:
+    """``program`` with only this machine's family (the others cannot be loaded here)."""
+    mine = tuple(p for p in program.abis if p.abi.family == family())
+    if mine and len(mine) != len(program.abis):
+        return replace(program, abis=mine)
+    return program

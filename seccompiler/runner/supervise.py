@@ -30,7 +30,7 @@ import socket
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from seccompiler.runner import native
 from seccompiler.runner.notify import Supervisor, SyscallEvent, abi_of, notify_action
@@ -303,9 +303,7 @@ def run_supervised(
     from seccompiler.runner import host
 
     family = host.family()
-    mine = tuple(p for p in program.abis if p.abi.family == family)
-    if mine and len(mine) != len(program.abis):  # only this machine's family is compiled
-        program = replace(program, abis=mine)
+    program = host.own_family(program)
     if record:
         bpf = bpf_backend.compile_family(record_program(program), family)
     elif audit:
