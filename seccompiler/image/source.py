@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ def verify_layer(store: Store, layer: LayerRef, where: str, limits: Limits | Non
                         hint="a compression bomb, or an image larger than the limits allow",
                     )
             outer.drain()
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             if layer.digest or layer.diff_id:
                 raise located(where, "corrupt", f"cannot decompress the layer: {exc}") from None
             return  # unverifiable: apply_layer will report what is wrong with it
