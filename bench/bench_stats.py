@@ -14,6 +14,11 @@ filter (emulating kernel/seccomp.c's constant-action check). The mix was measure
 for other ABIs it applies by syscall name. Path lengths are counted, not timed: they are what
 the kernel's BPF interpreter or JIT executes for every uncached syscall.
 
+Then the targets of the x86_64 family, each beside libseccomp's tree for Docker's profile
+measured above (the anchor), with the ratio and whether it is met. "Cacheable" counts the
+allowed syscalls whose answer depends on no argument (by the profile's own meaning) and the
+share of them the kernel's cache answers: every one of those paths must stay cacheable.
+
 Usage: python bench/bench_stats.py [--family x86_64|aarch64] [--mix FILE]
 """
 
@@ -24,34 +29,103 @@ import sys
 from pathlib import Path
 
 from seccompiler.arch.abi import family_members
+from seccompiler.arch.tables import table
 from seccompiler.backends.bpf import compile_family
+from seccompiler.bpf.cache import bitmap_size, cached_allow
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.stats import AbiStats, abi_stats, load_mix
 from seccompiler.compile import load_program
 from seccompiler.frontend import ocijson
+from seccompiler.program import ActionKind, Program
 from seccompiler.prove import libseccomp_ref
+
+# (ABI, figure, target): the x86_64 family's targets for the bundled profile
+TARGETS = (
+    ("x86_64", "path mean", 10.0),
+    ("x86_64", "path weighted by mix", 8.0),
+    ("x86", "path mean", 11.0),
+    ("x86", "path weighted by mix", 10.0),
+)
+MAX_PATH = 16
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
 DEFAULT = REPO / "profiles" / "keisson-default.yaml"
 
 
-def measure(family: str, mix: dict[str, int]) -> list[tuple[str, int, dict[str, AbiStats]]]:
-    """(label, instructions, per-ABI stats) for each of the three filters."""
+Result = tuple[str, int, dict[str, AbiStats]]
+Cache = tuple[int, int]  # (argument-free allowed syscalls, of them cached), native + compat
+
+
+def measure(family: str, mix: dict[str, int]) -> tuple[list[Result], list[Cache]]:
+    """(label, instructions, per-ABI stats) for each of the three filters, and cache counts."""
     out = []
+    caches = []
     program = load_program(str(DEFAULT))
     ours = Filter.from_bytes(compile_family(program, family), family_members(family)[0].endian)
     abis = [p.abi for p in program.abis if p.abi.family == family]
     out.append(
         ("keisson-default", len(ours.insns), {a.name: abi_stats(ours, a, mix) for a in abis})
     )
+    caches.append(cacheable(program, ours, family))
     profile = ocijson.load(str(DATA / "moby-default.json"))
     for label, optimize in (("docker/runc", 1), ("docker/tree", 2)):
         ref = libseccomp_ref.build_profile(profile, family, optimize=optimize)
         f = Filter.from_bytes(ref.bpf, family_members(family)[0].endian)
         members = [a for a in family_members(family) if a.name in ref.abis]
         out.append((label, len(f.insns), {a.name: abi_stats(f, a, mix) for a in members}))
-    return out
+        res = ocijson.resolve(profile, abis=ref.abis, knows=libseccomp_ref.knows)
+        caches.append(cacheable(res.program, f, family))
+    return out, caches
+
+
+def cacheable(program: Program, f: Filter, family: str) -> Cache:
+    """Allowed syscalls whose answer needs no argument, and how many the cache answers."""
+    free = hit = 0
+    for p in program.families().get(family, ()):
+        if p.abi.is_x32:
+            continue  # the kernel never caches x32
+        size = bitmap_size(p.abi)
+        cached = cached_allow(f.insns, p.abi)
+        for nr in table(p.abi).by_nr:
+            sp = p.syscalls.get(nr)
+            action = p.unknown if sp is None else sp.fallback
+            if nr >= size or (sp is not None and sp.rules) or action.kind is not ActionKind.ALLOW:
+                continue
+            free += 1
+            hit += nr in cached
+    return free, hit
+
+
+def targets(results: list[Result], caches: list[Cache]) -> str:
+    """The family's targets: ours beside the anchor (libseccomp's tree), ratio, met."""
+    ours, anchor = results[0][2], results[2][2]
+    lines = [f"{'target row':<36}{'ours':>8}{'anchor':>8}{'ratio':>8}{'target':>9}{'met':>6}"]
+
+    def row(name: str, mine: float, theirs: float, target: str, met: bool, fmt: str) -> None:
+        ratio = mine / theirs if theirs else float("nan")
+        lines.append(
+            f"{name:<36}{mine:>8{fmt}}{theirs:>8{fmt}}{ratio:>8.2f}{target:>9}"
+            f"{'yes' if met else 'NO':>6}"
+        )
+
+    for abi, figure, limit in TARGETS:
+        attr = {"path mean": "mean_path", "path weighted by mix": "weighted_path"}[figure]
+        mine, theirs = getattr(ours[abi], attr), getattr(anchor[abi], attr)
+        row(f"{abi} {figure}", mine, theirs, f"<= {limit:g}", mine <= limit, ".1f")
+    worst = max(s.max_path for s in ours.values())
+    theirs_worst = max(s.max_path for s in anchor.values())
+    row("path max, whole family", worst, theirs_worst, f"<= {MAX_PATH}", worst <= MAX_PATH, ".0f")
+    (free, hit), (a_free, a_hit) = caches[0], caches[2]
+    row(
+        "cacheable: arg-free allowed cached %",
+        100 * hit / free,
+        100 * a_hit / a_free,
+        "100",
+        hit == free,
+        ".1f",
+    )
+    return "\n".join(lines)
 
 
 def render(family: str, results: list[tuple[str, int, dict[str, AbiStats]]]) -> str:
@@ -95,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"libseccomp {libseccomp_ref.version()}; mix: {opts.mix} ({sum(mix.values())} calls)")
     for family in opts.family or ["x86_64", "aarch64"]:
         print()
-        print(render(family, measure(family, mix)))
+        results, caches = measure(family, mix)
+        print(render(family, results))
+        if family == "x86_64":
+            print()
+            print(targets(results, caches))
     return 0
 
 

@@ -112,21 +112,21 @@ def _plan(
 def _chain(
     weights: Sequence[float], single: Sequence[bool], kind: list[int], i: int, j: int
 ) -> tuple[float, tuple[int, ...]] | None:
+    # an item wider than one number cannot be a jeq exception: all such share the background
+    wide = {kind[t] for t in range(i, j) if not single[t]}
+    if len(wide) > 1 or -1 in wide:
+        return None
     best: tuple[float, tuple[int, ...]] | None = None
-    tried: set[int] = set()
-    for bg in range(i, j):
-        k = kind[bg]
-        if k < 0 or k in tried:
-            continue
-        tried.add(k)
+    for k in wide or {kind[t] for t in range(i, j) if kind[t] >= 0}:
         rest = [t for t in range(i, j) if kind[t] != k]
-        if len(rest) > MAX_CHAIN or not all(single[t] for t in rest):
+        if len(rest) > MAX_CHAIN:
             continue
         rest.sort(key=lambda t: (-weights[t], t))
-        w_bg = sum(weights[t] for t in range(i, j) if kind[t] == k)
+        background = [t for t in range(i, j) if kind[t] == k]
+        w_bg = sum(weights[t] for t in background)
         c = sum(weights[t] * (pos + 1) for pos, t in enumerate(rest)) + w_bg * len(rest)
-        if best is None or c < best[0]:
-            best = (c, (*rest, bg))
+        if best is None or c < best[0] or (c == best[0] and background[0] < best[1][-1]):
+            best = (c, (*rest, background[0]))
     return best
 
 

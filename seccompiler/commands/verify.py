@@ -24,7 +24,7 @@ def verify_cmd(
     caps: tuple[str, ...],
     kernel: str | None,
 ) -> int:
-    """Check every syscall number, arch and argument boundary of the BPF against POLICY.
+    """Prove the BPF answers what POLICY says for every arch, syscall number and argument.
 
     POLICY is a policy (its BPF defaults to our compiler's output) or a JSON profile (its BPF
     defaults to libseccomp's, built as runc builds it, with the names that libseccomp does not
@@ -46,11 +46,13 @@ def verify_cmd(
                 f"{policy} covers several kernel families ({', '.join(sorted(wanted))})",
                 hint="a raw filter serves one family: add --abi for one of them",
             )
-        reports.append(verify_bpf(program, read_bytes(bpf_path), wanted.pop()))
+        reports.append(verify_bpf(program, read_bytes(bpf_path), wanted.pop(), cross_check=True))
     elif src.kind == "policy":
         from seccompiler.backends.bpf import compile_family
 
-        reports += [verify_bpf(program, compile_family(program, f), f) for f in families]
+        reports += [
+            verify_bpf(program, compile_family(program, f), f, cross_check=True) for f in families
+        ]
     else:
         from seccompiler.frontend import ocijson
         from seccompiler.prove import libseccomp_ref
@@ -73,7 +75,7 @@ def verify_cmd(
             if res.skipped:
                 left = ", ".join(sorted({n for _, n in res.skipped}))
                 click.echo(f"note: libseccomp {libseccomp_ref.version()} does not know: {left}")
-            reports.append(verify_bpf(res.program, ref.bpf, fam))
+            reports.append(verify_bpf(res.program, ref.bpf, fam, cross_check=True))
     if not reports:
         raise UsageError(
             f"nothing of {policy} could be verified here",

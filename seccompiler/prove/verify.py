@@ -1,23 +1,33 @@
-"""Prove that a BPF filter answers exactly what its Program says, input by input.
+"""Prove that a BPF filter answers exactly what its Program says, on every input.
 
-The proof is exhaustive over the inputs that can make a difference: for every ABI of the
-family, every syscall number the table knows, the holes between them and numbers just beyond,
-x32-bit numbers, foreign arch tokens, and for each argument condition its boundary values
-(the value, ±1, 0, all ones, upper half set or clear, mask bits set or clear), combined with
-values that satisfy the rule's other conditions. Each input runs through the emulator and
-``Program.decide``; any difference is a disagreement.
+Two proofs share one report. The symbolic proof (``prove.symbolic``) splits all inputs — every
+arch token, all 2^32 syscall numbers, all argument values — into the finitely many classes
+on which the filter and the Program each answer alike, and compares the answers class by
+class; it is what ``verify_bpf`` uses whenever the filter has the usual shape (loads, AND and
+comparisons against constants). The sampling proof runs the emulator on chosen inputs: every
+syscall number the table knows, the holes between them and numbers just beyond, x32-bit
+numbers, foreign arch tokens, and for each argument condition its boundary values (the value,
+±1, 0, all ones, upper half set or clear, mask bits set or clear), combined with values that
+satisfy the rule's other conditions. It serves filters the symbolic proof does not model, and
+as a second opinion: ``cross_check`` runs every class's witness through the emulator and
+``Program.decide`` too.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-from seccompiler.arch.abi import ABIS, X32_SYSCALL_BIT, Abi
+from seccompiler.arch.abi import ABIS, X32_SYSCALL_BIT, Abi, Endian
 from seccompiler.arch.tables import table
 from seccompiler.bpf.check import BpfRejected
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
 from seccompiler.program import U32, U64, AbiProgram, Action, ArgCond, Op, Program
+from seccompiler.prove import symbolic
+
+Method = Literal["auto", "symbolic", "sampling"]
 
 BEYOND = 64  # numbers past the table's highest that are checked one by one
 MAX_KEPT = 1000  # disagreements kept in a report (all are counted)
@@ -48,15 +58,21 @@ class Disagreement:
 
 @dataclass
 class AbiSummary:
-    """How much of one ABI was checked, and how many inputs disagreed."""
+    """How much of one ABI was checked, and how many inputs (or classes) disagreed."""
 
     abi: str
     numbers: int = 0
     inputs: int = 0
     disagreements: int = 0
+    classes: int | None = None  # set by the symbolic proof, which covers every input
 
     def __str__(self) -> str:
-        verdict = "agrees" if not self.disagreements else f"{self.disagreements} disagreements"
+        many = "disagreement" if self.disagreements == 1 else "disagreements"
+        verdict = "agrees" if not self.disagreements else f"{self.disagreements} {many}"
+        if self.classes is not None:
+            every = "every arch token" if self.abi == "other arches" else "all 2^32 numbers"
+            noun = "class" if self.classes == 1 else "classes"
+            return f"{self.abi}: {every}, every argument, {self.classes} {noun}: {verdict}"
         return f"{self.abi}: {self.numbers} syscall numbers, {self.inputs} inputs: {verdict}"
 
 
@@ -70,17 +86,23 @@ class VerifyReport:
     disagreements: list[Disagreement] = field(default_factory=list)
     total_disagreements: int = 0
     rejected: BpfRejected | None = None  # the kernel would not load the filter at all
+    method: str = "sampling"  # which proof ran: "symbolic" or "sampling"
+    fallback: str = ""  # why the symbolic proof could not be used, when it could not
+    cross_check: list[str] = field(default_factory=list)  # emulator vs the symbolic proof
 
     @property
     def ok(self) -> bool:
-        return self.rejected is None and self.total_disagreements == 0
+        return self.rejected is None and self.total_disagreements == 0 and not self.cross_check
 
     def lines(self) -> list[str]:
         """The report as text: one summary line per ABI, then every disagreement kept."""
         if self.rejected is not None:
             return [f"{self.family}: the kernel would refuse this filter: {self.rejected}"]
         out = [str(s) for s in self.summaries]
+        if self.fallback:
+            out.append(f"(proved by sampling: {self.fallback})")
         out += [f"  {d}" for d in self.disagreements]
+        out += [f"  the emulator disagrees with the symbolic proof: {c}" for c in self.cross_check]
         if self.total_disagreements > len(self.disagreements):
             out.append(f"  … and {self.total_disagreements - len(self.disagreements)} more")
         return out
@@ -165,13 +187,83 @@ def _numbers(p: AbiProgram) -> list[int]:
     return sorted(nrs)
 
 
-def verify_bpf(program: Program, bpf: bytes, family: str) -> VerifyReport:
-    """Check one family's raw filter against ``program``; never raises for a bad filter."""
+def verify_bpf(
+    program: Program,
+    bpf: bytes,
+    family: str,
+    *,
+    method: Method = "auto",
+    cross_check: bool = False,
+) -> VerifyReport:
+    """Check one family's raw filter against ``program``; never raises for a bad filter.
+
+    ``auto`` proves symbolically and samples only a filter the symbolic proof does not model;
+    ``cross_check`` also runs each class's witness through the emulator.
+    """
     native = ABIS[family]
     try:
         f = Filter.from_bytes(bpf, native.endian, f"<{family} filter>")
     except BpfRejected as exc:
         return VerifyReport(family, len(bpf) // 8, rejected=exc)
+    fallback = ""
+    if method != "sampling":
+        try:
+            return _verify_symbolic(program, f, family, cross_check)
+        except symbolic.Unsupported as exc:
+            if method == "symbolic":
+                raise
+            fallback = exc.why
+    report = _verify_sampling(program, f, family)
+    report.fallback = fallback
+    return report
+
+
+def _verify_symbolic(program: Program, f: Filter, family: str, cross: bool) -> VerifyReport:
+    report = VerifyReport(family, len(f.insns), method="symbolic")
+    progs = program.families().get(family, ())
+    summaries = {p.abi.name: AbiSummary(p.abi.name, classes=0) for p in progs}
+    other = AbiSummary("other arches", classes=0)
+
+    def on_class(o: symbolic.Outcome) -> None:
+        summary = other if o.abi is None else summaries[o.abi.abi.name]
+        assert summary.classes is not None
+        summary.classes += 1
+        if not cross and o.expected == o.got:
+            return
+        data = _seccomp_data(o.witness(), f.endian)
+        if cross:
+            ran = f.run(data).ret
+            decided = program.decide(data.arch, data.nr, data.args)
+            if ran != o.ret or decided != o.expected:
+                report.cross_check.append(
+                    f"nr {data.nr:#x} arch {data.arch:#x}: classed as {o.expected} / "
+                    f"ret {o.ret:#x}, emulated {decided} / ret {ran:#x}"
+                )
+        if o.expected == o.got:
+            return
+        summary.disagreements += 1
+        report.total_disagreements += 1
+        if len(report.disagreements) < MAX_KEPT:
+            abi = None if o.abi is None else o.abi.abi
+            label = abi.name if abi is not None else f"arch:{data.arch:#x}"
+            name = table(abi).by_nr.get(data.nr, "") if abi is not None else ""
+            report.disagreements.append(
+                Disagreement(label, data.arch, data.nr, name, data.args, o.expected, o.got)
+            )
+
+    symbolic.prove(program, progs, f.insns, f.endian, on_class)
+    report.summaries = [*summaries.values(), other]
+    return report
+
+
+def _seccomp_data(words: tuple[int, ...], endian: Endian) -> SeccompData:
+    order = "<" if endian == "little" else ">"
+    raw = struct.pack(f"{order}16I", *words)
+    nr, arch, ip, *args = struct.unpack(f"{order}IIQ6Q", raw)
+    return SeccompData(nr, arch, ip, make_args(args))
+
+
+def _verify_sampling(program: Program, f: Filter, family: str) -> VerifyReport:
     report = VerifyReport(family, len(f.insns))
     progs = program.families().get(family, ())
     for p in progs:

@@ -34,7 +34,8 @@ def test_libseccomp_filter_means_the_json(
     )
     report = verify_bpf(res.program, ref.bpf, family)
     assert report.ok, "\n".join(report.lines()[:20])
-    assert all(s.numbers > 300 for s in report.summaries)
+    assert report.method == "symbolic", report.fallback
+    assert all((s.classes or 0) > 300 for s in report.summaries[:-1]), report.lines()
 
 
 def test_names_this_libseccomp_does_not_know_are_reported() -> None:

@@ -9,9 +9,11 @@ import pytest
 from seccompiler.arch.abi import ABIS
 from seccompiler.backends.bpf import compile_family
 from seccompiler.bpf import insn as b
+from seccompiler.bpf.emulate import Filter, SeccompData
 from seccompiler.compile import load_program
 from seccompiler.program import Program
-from seccompiler.prove.verify import boundary_values, verify_bpf
+from seccompiler.prove.symbolic import Unsupported
+from seccompiler.prove.verify import Method, boundary_values, verify_bpf
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = str(REPO / "profiles" / "keisson-default.yaml")
@@ -27,11 +29,36 @@ def x86_64_filter(program: Program) -> list[b.Insn]:
     return list(b.decode(compile_family(program, "x86_64")))
 
 
+@pytest.mark.parametrize("method", ["symbolic", "sampling"])
 @pytest.mark.parametrize("family", ["x86_64", "aarch64", "riscv64"])
-def test_bundled_profile_agrees(program: Program, family: str) -> None:
-    report = verify_bpf(program, compile_family(program, family), family)
+def test_bundled_profile_agrees(program: Program, family: str, method: Method) -> None:
+    report = verify_bpf(program, compile_family(program, family), family, method=method)
     assert report.ok, "\n".join(report.lines()[:20])
+    assert report.method == method
     assert [s.abi for s in report.summaries][-1] == "other arches"
+
+
+POLICIES = [
+    p for p in sorted((REPO / "profiles").glob("*.yaml")) if "\nseccompiler:" in p.read_text()
+]
+
+
+@pytest.mark.parametrize("profile", POLICIES, ids=lambda p: p.name)
+def test_emulator_agrees_with_the_symbolic_proof(profile: Path, tmp_path: Path) -> None:
+    """Every class's witness, run by the emulator and Program.decide, gets the class's answers.
+
+    The profile is widened to every ABI the tables know (x32 and the big-endian families too).
+    """
+    lines = profile.read_text().splitlines()
+    listing = f"abis: [{', '.join(ABIS)}]"
+    wide = tmp_path / profile.name
+    wide.write_text("\n".join(listing if x.startswith("abis:") else x for x in lines) + "\n")
+    every_abi = load_program(str(wide))
+    for family in every_abi.families():
+        report = verify_bpf(every_abi, compile_family(every_abi, family), family, cross_check=True)
+        assert report.method == "symbolic", report.fallback
+        assert report.ok, "\n".join(report.lines()[:20])
+        assert all(s.classes for s in report.summaries[:-1])
 
 
 def _mutate(insns: list[b.Insn], pick: str) -> list[b.Insn]:
@@ -68,23 +95,76 @@ def _mutate(insns: list[b.Insn], pick: str) -> list[b.Insn]:
     return out
 
 
-@pytest.mark.parametrize(
-    "pick",
-    [
-        "allow-becomes-eperm",
-        "eperm-becomes-allow",
-        "comparison-off-by-one",
-        "arch-check-accepts-anything",
-        "mask-bit-dropped",
-    ],
-)
-def test_mutations_are_caught(program: Program, x86_64_filter: list[b.Insn], pick: str) -> None:
+MUTATIONS = [
+    "allow-becomes-eperm",
+    "eperm-becomes-allow",
+    "comparison-off-by-one",
+    "arch-check-accepts-anything",
+    "mask-bit-dropped",
+]
+
+
+@pytest.mark.parametrize("method", ["symbolic", "sampling"])
+@pytest.mark.parametrize("pick", MUTATIONS)
+def test_mutations_are_caught(
+    program: Program, x86_64_filter: list[b.Insn], pick: str, method: Method
+) -> None:
     bad = b.encode(_mutate(x86_64_filter, pick))
-    report = verify_bpf(program, bad, "x86_64")
+    report = verify_bpf(program, bad, "x86_64", method=method)
+    assert report.method == method
     assert not report.ok
     assert report.total_disagreements >= 1 and report.disagreements
     d = report.disagreements[0]
     assert d.expected != d.got
+    # the reported input really is one: the emulator and the program differ on it
+    f = Filter.from_bytes(bad)
+    data = SeccompData(d.nr, d.arch, 0, d.args)
+    assert f.run(data).action == d.got
+    assert program.decide(d.arch, d.nr, d.args) == d.expected
+
+
+@pytest.mark.parametrize(
+    ("pick", "nr", "arch"),
+    [
+        # a number far beyond any table, which sampling never tries
+        ("allow-one-huge-number", 0x12345678, 0xC000003E),
+        # an arch token no table has
+        ("allow-one-odd-token", 59, 0x1234),
+    ],
+)
+def test_symbolic_proof_finds_what_sampling_misses(
+    program: Program, x86_64_filter: list[b.Insn], pick: str, nr: int, arch: int
+) -> None:
+    allow = b.stmt(b.RET | b.K, 0x7FFF0000)
+    # a filter that lets one (arch, nr) — or one arch, whatever nr — through, then the real one
+    front = [b.stmt(b.LD | b.W | b.ABS, b.OFF_ARCH)]
+    if pick == "allow-one-huge-number":
+        front += [
+            b.Insn(b.JMP | b.JEQ | b.K, 0, 3, arch),
+            b.stmt(b.LD | b.W | b.ABS, b.OFF_NR),
+            b.Insn(b.JMP | b.JEQ | b.K, 0, 1, nr),
+            allow,
+        ]
+    else:
+        front += [b.Insn(b.JMP | b.JEQ | b.K, 0, 1, arch), allow]
+    bad = b.encode(front + x86_64_filter)
+    assert verify_bpf(program, bad, "x86_64", method="sampling").ok
+    report = verify_bpf(program, bad, "x86_64", method="symbolic")
+    assert not report.ok
+    d = report.disagreements[0]
+    assert d.arch == arch and str(d.got) == "allow"
+    assert d.nr == nr or pick == "allow-one-odd-token"
+
+
+def test_unmodelled_filters_fall_back_to_sampling(
+    program: Program, x86_64_filter: list[b.Insn]
+) -> None:
+    # tax; txa in front changes nothing, but the symbolic proof does not model X
+    odd = [b.stmt(b.MISC | b.TAX), b.stmt(b.MISC | b.TXA), *x86_64_filter]
+    report = verify_bpf(program, b.encode(odd), "x86_64")
+    assert report.ok and report.method == "sampling" and report.fallback
+    with pytest.raises(Unsupported):
+        verify_bpf(program, b.encode(odd), "x86_64", method="symbolic")
 
 
 def test_a_filter_the_kernel_refuses_is_reported(program: Program) -> None:

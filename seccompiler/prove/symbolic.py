@@ -1,0 +1,505 @@
+"""Prove a filter equal to its Program on every input, by classes instead of samples.
+
+A seccomp filter of the usual shape only ever compares one 32-bit word of ``seccomp_data``,
+perhaps masked with a constant, against a constant. Each comparison is a predicate on one word:
+``x & m == k``, ``x >= k`` or their negations (``jset`` is ``x & k != 0``). Run the filter
+symbolically: every path carries, per word, the predicates it has taken, and a branch whose
+predicates no value satisfies is dropped. At each ``ret`` the Program is run the same way over
+that path's inputs (its arch tokens, the x32 bit, its syscall numbers and its argument
+conditions are predicates of the same kinds), and every class where the two answers differ is
+a disagreement with a witness input. The classes cover every arch token, all 2^32 syscall
+numbers and all argument values, so agreement on every class is a proof.
+
+Filters that use anything else (the X register, scratch memory, arithmetic, ``ret A``)
+raise ``Unsupported``; the caller falls back to the sampling proof.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from seccompiler.arch.abi import X32_SYSCALL_BIT, Endian, has_x32_numbers
+from seccompiler.bpf import insn as b
+from seccompiler.program import U32, AbiProgram, Action, ArgCond, Op, Program
+
+NR, ARCH = 0, 1  # word indices of seccomp_data.nr and .arch
+WORDS = 16
+SOLVER_STEPS = 20_000  # search steps one satisfiability question may take
+PATH_STEPS = 2_000_000  # instructions all paths of one filter may take together
+
+
+class Unsupported(Exception):
+    """The filter does something the symbolic proof does not model (or takes too long)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class Word:
+    """The values one 32-bit word may still take: a conjunction of predicates on it."""
+
+    __slots__ = ("excluded", "fixed", "fixed_mask", "hi", "lo", "unequal")
+
+    def __init__(
+        self,
+        lo: int = 0,
+        hi: int = U32,
+        fixed_mask: int = 0,
+        fixed: int = 0,
+        unequal: tuple[tuple[int, int], ...] = (),
+        excluded: frozenset[int] = frozenset(),
+    ) -> None:
+        self.lo, self.hi = lo, hi  # lo <= x <= hi
+        self.fixed_mask, self.fixed = fixed_mask, fixed  # bits known, and their values
+        self.unequal = unequal  # (m, k): x & m != k, m not all ones
+        self.excluded = excluded  # points x != k
+
+    def _but(self, **kw: object) -> Word:
+        w = Word(self.lo, self.hi, self.fixed_mask, self.fixed, self.unequal, self.excluded)
+        for key, value in kw.items():
+            setattr(w, key, value)
+        return w
+
+    def masked_eq(self, m: int, k: int, holds: bool) -> Word | None:
+        """Add ``x & m == k`` (or its negation); None when no value is left."""
+        m &= U32
+        if k & ~m:  # never equal
+            return None if holds else self
+        if not holds:
+            if m == U32:
+                if not self.lo <= k <= self.hi or k in self.excluded:
+                    return self
+                return self._but(excluded=self.excluded | {k})
+            if (self.fixed ^ k) & self.fixed_mask & m:
+                return self  # already unequal on a known bit
+            return self._but(unequal=(*self.unequal, (m, k)))
+        if (self.fixed ^ k) & self.fixed_mask & m:
+            return None
+        if m == U32:
+            if not self.lo <= k <= self.hi:
+                return None
+            return self._but(lo=k, hi=k)
+        return self._but(fixed_mask=self.fixed_mask | m, fixed=self.fixed | k)
+
+    def without(self, points: Sequence[int]) -> Word:
+        """Add ``x != k`` for each of ``points``."""
+        return self._but(excluded=self.excluded.union(points))
+
+    def at_least(self, k: int, holds: bool) -> Word | None:
+        """Add ``x >= k`` (or ``x < k``)."""
+        if holds:
+            if k > self.hi:
+                return None
+            return self._but(lo=max(self.lo, k))
+        if k <= self.lo:
+            return None
+        return self._but(hi=min(self.hi, k - 1))
+
+    @property
+    def plain(self) -> bool:
+        """Only bounds and excluded points: no bit patterns."""
+        return not self.fixed_mask and not self.unequal
+
+    def witness(self) -> int | None:
+        """A value meeting every predicate, or None when there is none."""
+        if self.plain and not self.excluded:
+            return self.lo if self.lo <= self.hi else None
+        steps = [0]
+        return _solve(self, self.fixed_mask, self.fixed, self.unequal, steps)
+
+
+def _solve(
+    w: Word, fm: int, fv: int, unequal: tuple[tuple[int, int], ...], steps: list[int]
+) -> int | None:
+    steps[0] += 1
+    if steps[0] > SOLVER_STEPS:
+        raise Unsupported("too many masked comparisons on one word to decide")
+    pending = []
+    for m, k in unequal:
+        if (fv ^ k) & fm & m:
+            continue  # a known bit already differs
+        if not m & ~fm:
+            return None  # every bit of the mask known, and equal
+        pending.append((m, k))
+    if not pending:
+        return _least(w, fm, fv)
+    (m, k), rest = pending[0], tuple(pending[1:])
+    free = m & ~fm
+    while free:
+        bit = free & -free
+        free ^= bit
+        found = _solve(w, fm | bit, fv | (~k & bit), rest, steps)
+        if found is not None:
+            return found
+    return None
+
+
+def _next_fixed(y: int, fm: int, fv: int) -> int | None:
+    """The least x >= y whose bits under ``fm`` equal ``fv``."""
+    if y > U32:
+        return None
+    if y & fm == fv:
+        return y
+    for p in range(32):
+        bit = 1 << p
+        if y & bit or (fm & bit and not fv & bit):
+            continue
+        high = ~((bit << 1) - 1) & U32
+        if y & high & fm == fv & high:
+            return (y & high) | bit | (fv & (bit - 1))
+    return None
+
+
+def _least(w: Word, fm: int, fv: int) -> int | None:
+    x = _next_fixed(w.lo, fm, fv)
+    while x is not None and x <= w.hi and x in w.excluded:
+        x = _next_fixed(x + 1, fm, fv)
+    return x if x is not None and x <= w.hi else None
+
+
+Region = tuple[Word | None, ...]  # per word; None: unconstrained
+
+
+def _with(region: Region, index: int, word: Word | None) -> Region | None:
+    if word is None or word.witness() is None:
+        return None
+    return _set(region, index, word)
+
+
+def _set(region: Region, index: int, word: Word) -> Region:
+    return (*region[:index], word, *region[index + 1 :])
+
+
+def _word(region: Region, index: int) -> Word:
+    return region[index] or Word()
+
+
+def branch_eq(region: Region, index: int, m: int, k: int) -> Iterator[tuple[bool, Region]]:
+    """The feasible halves of ``region`` under ``word & m == k``: (holds, region)."""
+    w = _word(region, index)
+    for holds in (True, False):
+        r = _with(region, index, w.masked_eq(m, k, holds))
+        if r is not None:
+            yield holds, r
+
+
+def branch_ge(region: Region, index: int, k: int) -> Iterator[tuple[bool, Region]]:
+    """The feasible halves of ``region`` under ``word >= k``."""
+    w = _word(region, index)
+    for holds in (True, False):
+        r = _with(region, index, w.at_least(k, holds))
+        if r is not None:
+            yield holds, r
+
+
+def witness(region: Region) -> tuple[int, ...]:
+    """One concrete input (16 words) of a feasible region."""
+    out = []
+    for w in region:
+        v = 0 if w is None else w.witness()
+        assert v is not None, "a feasible region has a witness"
+        out.append(v)
+    return tuple(out)
+
+
+# --- the filter, run symbolically ------------------------------------------------------------
+
+
+def filter_paths(insns: Sequence[b.Insn]) -> Iterator[tuple[Region, int]]:
+    """Every (region, return value) the filter's paths end in; the regions partition inputs."""
+    budget = [PATH_STEPS]
+    start: Region = (None,) * WORDS
+    yield from _run(insns, 0, None, start, budget)
+
+
+_A = tuple[int, int] | int | None  # (word, mask), a constant, or None (never set: 0)
+
+
+def _run(
+    insns: Sequence[b.Insn], pc: int, a: _A, region: Region, budget: list[int]
+) -> Iterator[tuple[Region, int]]:
+    while True:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise Unsupported("the filter has too many paths to follow one by one")
+        ins = insns[pc]
+        code, k = ins.code, ins.k
+        pc += 1
+        if code == b.LD | b.W | b.ABS:
+            a = (k // 4, U32)
+        elif code == b.LD | b.IMM:
+            a = k
+        elif code == b.ALU | b.AND | b.K:
+            a = (a[0], a[1] & k) if isinstance(a, tuple) else (a or 0) & k
+        elif code == b.RET | b.K:
+            yield region, k
+            return
+        elif code == b.JMP | b.JA:
+            pc += k
+        elif code in (b.JMP | b.JEQ | b.K, b.JMP | b.JGE | b.K, b.JMP | b.JGT | b.K):
+            op = code & 0xF0
+            if not isinstance(a, tuple):
+                value = a or 0
+                taken = value == k if op == b.JEQ else value >= k if op == b.JGE else value > k
+                pc += ins.jt if taken else ins.jf
+                continue
+            index, mask = a
+            if op == b.JEQ:
+                halves = list(branch_eq(region, index, mask, k))
+            elif mask != U32:
+                raise Unsupported(f"instruction {pc - 1}: ordered comparison of a masked word")
+            elif op == b.JGE:
+                halves = list(branch_ge(region, index, k))
+            elif k == U32:
+                halves = [(False, region)]  # nothing is greater
+            else:
+                halves = list(branch_ge(region, index, k + 1))
+            if len(halves) == 1:
+                pc += ins.jt if halves[0][0] else ins.jf
+                region = halves[0][1]
+                continue
+            for holds, sub in halves:
+                yield from _run(insns, pc + (ins.jt if holds else ins.jf), a, sub, budget)
+            return
+        elif code == b.JMP | b.JSET | b.K:
+            if not isinstance(a, tuple):
+                pc += ins.jt if (a or 0) & k else ins.jf
+                continue
+            index, mask = a
+            halves = [(not zero, r) for zero, r in branch_eq(region, index, mask & k, 0)]
+            if len(halves) == 1:
+                pc += ins.jt if halves[0][0] else ins.jf
+                region = halves[0][1]
+                continue
+            for holds, sub in halves:
+                yield from _run(insns, pc + (ins.jt if holds else ins.jf), a, sub, budget)
+            return
+        else:
+            raise Unsupported(f"instruction {pc - 1} (code {code:#06x}) is not modelled")
+
+
+# --- the Program, run symbolically -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Class:
+    """Inputs on which the Program answers one thing: which ABI (None: bad arch), the answer."""
+
+    region: Region
+    abi: AbiProgram | None
+    action: Action
+
+
+@dataclass
+class _Ctx:
+    program: Program
+    family: tuple[AbiProgram, ...]
+    endian: Endian
+    keys: dict[str, list[int]] = field(default_factory=dict)
+    tokens: dict[int, list[AbiProgram]] = field(default_factory=dict)
+    others: list[int] = field(default_factory=list)  # tokens of the Program's other families
+
+    def __post_init__(self) -> None:
+        for p in self.family:
+            self.tokens.setdefault(p.abi.audit_arch, []).append(p)
+        self.others = sorted({p.abi.audit_arch for p in self.program.abis} - set(self.tokens))
+        self.keys = {p.abi.name: sorted(p.syscalls) for p in self.family}
+
+
+def program_classes(ctx: _Ctx, region: Region) -> Iterator[Class]:
+    """Split ``region`` into the classes the Program answers alike (skipping tokens of other
+    families of the Program, which this family's kernel never presents)."""
+    tokens = ctx.tokens
+    rest: Region | None = region
+    for token in [*tokens, *ctx.others]:
+        if rest is None:
+            break
+        inside = outside = None
+        for holds, r in branch_eq(rest, ARCH, U32, token):
+            if holds:
+                inside = r
+            else:
+                outside = r
+        if inside is not None and token in tokens:
+            yield from _token_classes(ctx, tokens[token], inside)
+        rest = outside
+    if rest is not None:
+        yield Class(rest, None, ctx.program.bad_arch)
+
+
+def _token_classes(ctx: _Ctx, group: list[AbiProgram], region: Region) -> Iterator[Class]:
+    native = next((p for p in group if not p.abi.is_x32), None)
+    if not has_x32_numbers(group[0].abi.audit_arch):
+        yield from _abi_classes(ctx, native, region)
+        return
+    x32 = next((p for p in group if p.abi.is_x32), None)
+    for is_minus_one, r in branch_eq(region, NR, U32, U32):
+        if is_minus_one:  # -1: a tracer's "skip", a native number
+            yield from _abi_classes(ctx, native, r)
+            continue
+        for bit_clear, r2 in branch_eq(r, NR, X32_SYSCALL_BIT, 0):
+            yield from _abi_classes(ctx, native if bit_clear else x32, r2)
+
+
+def _abi_classes(ctx: _Ctx, p: AbiProgram | None, region: Region) -> Iterator[Class]:
+    if p is None:
+        yield Class(region, None, ctx.program.bad_arch)
+        return
+    keys = ctx.keys[p.abi.name]
+    nr = _word(region, NR)
+    inside = keys[bisect_left(keys, nr.lo) : bisect_right(keys, nr.hi)]
+    if nr.plain:
+        # bounds and points only: each key is in or out at a glance
+        for key in inside:
+            if key not in nr.excluded:
+                yield from _syscall_classes(ctx, p, key, _set(region, NR, Word(key, key)))
+        rest = _with(region, NR, nr.without(inside))
+        if rest is not None:
+            yield Class(rest, p, p.unknown)
+        return
+    left: Region | None = region
+    for key in inside:
+        if left is None:
+            break
+        hit = miss = None
+        for holds, r in branch_eq(left, NR, U32, key):
+            if holds:
+                hit = r
+            else:
+                miss = r
+        if hit is not None:
+            yield from _syscall_classes(ctx, p, key, hit)
+        left = miss
+    if left is not None:
+        yield Class(left, p, p.unknown)
+
+
+def _syscall_classes(ctx: _Ctx, p: AbiProgram, nr: int, region: Region) -> Iterator[Class]:
+    sp = p.syscalls[nr]
+
+    def rules(i: int, r: Region) -> Iterator[Class]:
+        if i == len(sp.rules):
+            yield Class(r, p, sp.fallback)
+            return
+        rule = sp.rules[i]
+        for holds, sub in _conds(ctx, p, rule.conditions, r):
+            if holds:
+                yield Class(sub, p, rule.action)
+            else:
+                yield from rules(i + 1, sub)
+
+    yield from rules(0, region)
+
+
+def _conds(
+    ctx: _Ctx, p: AbiProgram, conds: Sequence[ArgCond], region: Region
+) -> Iterator[tuple[bool, Region]]:
+    """Split ``region`` by whether all of ``conds`` hold."""
+    if not conds:
+        yield True, region
+        return
+    for holds, sub in _cond(ctx, p, conds[0], region):
+        if holds:
+            yield from _conds(ctx, p, conds[1:], sub)
+        else:
+            yield False, sub
+
+
+def _arg_words(ctx: _Ctx, index: int) -> tuple[int, int]:
+    """Word indices of args[index]: (low half, high half), in the machine's byte order."""
+    base = 4 + 2 * index
+    return (base, base + 1) if ctx.endian == "little" else (base + 1, base)
+
+
+def _cond(ctx: _Ctx, p: AbiProgram, c: ArgCond, region: Region) -> Iterator[tuple[bool, Region]]:
+    lo_w, hi_w = _arg_words(ctx, c.index)
+    wide = c.effective_width(p.abi) == 64
+    v = c.value if wide else c.value & U32
+    v_lo, v_hi = v & U32, v >> 32
+    if c.op is Op.MASKED_EQ:
+        m = c.mask if wide else c.mask & U32
+        parts = [(lo_w, m & U32, v_lo)] + ([(hi_w, m >> 32, v_hi)] if wide else [])
+        yield from _all_eq(parts, region)
+        return
+    if c.op in (Op.EQ, Op.NE):
+        parts = [(lo_w, U32, v_lo)] + ([(hi_w, U32, v_hi)] if wide else [])
+        for holds, sub in _all_eq(parts, region):
+            yield holds == (c.op is Op.EQ), sub
+        return
+    # ordered: x >= v (GE, negated LT) or x > v ⇔ x >= v + 1 (GT, negated LE)
+    bound = v + 1 if c.op in (Op.GT, Op.LE) else v
+    want = c.op in (Op.GT, Op.GE)
+    if bound > (U32 if not wide else (1 << 64) - 1):
+        yield not want, region  # nothing reaches the bound
+        return
+    for holds, sub in _at_least(lo_w, hi_w if wide else None, bound, region):
+        yield holds == want, sub
+
+
+def _all_eq(parts: list[tuple[int, int, int]], region: Region) -> Iterator[tuple[bool, Region]]:
+    if not parts:
+        yield True, region
+        return
+    (index, m, k), rest = parts[0], parts[1:]
+    for holds, sub in branch_eq(region, index, m, k):
+        if holds:
+            yield from _all_eq(rest, sub)
+        else:
+            yield False, sub
+
+
+def _at_least(
+    lo_w: int, hi_w: int | None, bound: int, region: Region
+) -> Iterator[tuple[bool, Region]]:
+    """Split by ``x >= bound`` for x = (hi word, lo word), or the lo word alone."""
+    b_lo, b_hi = bound & U32, bound >> 32
+    if hi_w is None:
+        yield from branch_ge(region, lo_w, b_lo)
+        return
+    # x >= bound ⇔ hi > b_hi, or hi == b_hi and lo >= b_lo
+    for above, r in branch_ge(region, hi_w, b_hi + 1) if b_hi < U32 else [(False, region)]:
+        if above:
+            yield True, r
+            continue
+        for equal, r2 in branch_eq(r, hi_w, U32, b_hi):
+            if not equal:
+                yield False, r2
+                continue
+            yield from branch_ge(r2, lo_w, b_lo)
+
+
+# --- the proof -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One class of inputs: what the Program and the filter answer there."""
+
+    abi: AbiProgram | None
+    expected: Action
+    got: Action
+    ret: int
+    region: Region
+
+    def witness(self) -> tuple[int, ...]:
+        """One input of the class, as the 16 words of ``seccomp_data``."""
+        return witness(self.region)
+
+
+def prove(
+    program: Program,
+    family: tuple[AbiProgram, ...],
+    insns: Sequence[b.Insn],
+    endian: Endian,
+    on_class: Callable[[Outcome], None],
+) -> None:
+    """Call ``on_class`` for every class of inputs (filter path × Program class)."""
+    ctx = _Ctx(program, family, endian)
+    answers: dict[int, Action] = {}
+    for region, ret in filter_paths(insns):
+        got = answers.get(ret) or answers.setdefault(ret, Action.from_ret(ret))
+        for cls in program_classes(ctx, region):
+            on_class(Outcome(cls.abi, cls.action, got, ret, cls.region))
