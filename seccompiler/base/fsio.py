@@ -13,132 +13,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import errno
 import os
-import posixpath
 import shutil
 import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO
 
-from seccompiler.base.errors import InputError, Location, UsageError
+from seccompiler.base.errors import UsageError
+from seccompiler.base.fsread import (
+    DEFAULT_MAX_BYTES,
+    check_regular,
+    decode_text,
+    file_kind,
+    open_file,
+    open_regular,
+    os_error,
+    read_bytes,
+    read_text,
+)
 
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 STAGING_MAX_AGE = 3600.0  # seconds after which our own leftover staging folders are removed
-
-
-def file_kind(mode: int) -> str:
-    """What a file of ``mode`` is, for messages: "a FIFO", "a character device"…"""
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISLNK, "a symbolic link"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def _oserror(p: str | Path, exc: OSError, what: str = "cannot read") -> UsageError:
-    if isinstance(exc, FileNotFoundError):
-        return UsageError(f"{p}: no such file", hint="check the path")
-    if isinstance(exc, PermissionError):
-        return UsageError(f"{p}: permission denied")
-    if exc.errno == errno.ELOOP:
-        return UsageError(f"{p}: too many levels of symbolic links (a symlink loop?)")
-    if exc.errno == errno.ENOTDIR:
-        return UsageError(f"{p}: a component of the path is not a directory")
-    return UsageError(f"{p}: {what}: {exc.strerror or exc}")
-
-
-def open_regular(path: str | Path) -> int:
-    """Open ``path`` for reading without blocking; refuse anything but a regular file.
-
-    Returns a file descriptor in blocking mode, ready to read.
-    """
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError as exc:
-        raise _oserror(path, exc) from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            hint = "name the file itself" if stat.S_ISDIR(mode) else "name a regular file"
-            raise UsageError(f"{path}: is {file_kind(mode)}, expected a regular file", hint=hint)
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def open_file(path: str | Path) -> IO[bytes]:
-    """``open_regular`` as a binary file object."""
-    return os.fdopen(open_regular(path), "rb")
-
-
-def check_regular(path: str | Path) -> None:
-    """Refuse ``path`` unless it is a readable regular file (without blocking on it)."""
-    os.close(open_regular(path))
-
-
-def _read_fd(fd: int, p: str | Path, max_bytes: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    try:
-        while total <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-    except OSError as exc:
-        raise _oserror(p, exc) from None
-    if total > max_bytes:
-        raise InputError(
-            f"file is larger than {max_bytes} bytes",
-            hint="split it, or check that this is the file you meant",
-            location=Location(str(p)),
-        )
-    return b"".join(chunks)
-
-
-def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a whole regular file: missing/special files are usage errors, oversized input."""
-    fd = open_regular(path)
-    try:
-        return _read_fd(fd, path, max_bytes)
-    finally:
-        os.close(fd)
-
-
-def decode_text(data: bytes, path: str | Path) -> str:
-    """UTF-8 text of ``data``; a located error when it is not UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise InputError(
-            "file is not valid UTF-8 text",
-            hint="save it as UTF-8",
-            location=Location(str(path), line, col),
-        ) from None
-
-
-def read_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """Read a UTF-8 text file with the limits of ``read_bytes``."""
-    return decode_text(read_bytes(path, max_bytes), path)
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -180,7 +77,7 @@ def _parent_dir(p: Path) -> None:
             hint="choose another output path",
         ) from None
     except OSError as exc:
-        raise _oserror(p.parent, exc, "cannot create the directory") from None
+        raise os_error(p.parent, exc, "cannot create the directory") from None
 
 
 def check_writable(path: str | Path) -> None:
@@ -192,7 +89,7 @@ def check_writable(path: str | Path) -> None:
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise _oserror(p, exc, "cannot write") from None
+        raise os_error(p, exc, "cannot write") from None
     else:
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             raise UsageError(
@@ -205,7 +102,7 @@ def check_writable(path: str | Path) -> None:
         except FileNotFoundError:
             continue
         except OSError as exc:
-            raise _oserror(parent, exc, "cannot write") from None
+            raise os_error(parent, exc, "cannot write") from None
         if not stat.S_ISDIR(st.st_mode):
             raise UsageError(
                 f"{p}: {parent} is {file_kind(st.st_mode)}, not a directory",
@@ -227,7 +124,7 @@ def write_atomic(path: str | Path, data: bytes | str, mode: int = 0o644) -> None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     except OSError as exc:
-        raise _oserror(p.parent, exc, "cannot write") from None
+        raise os_error(p.parent, exc, "cannot write") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
@@ -237,7 +134,7 @@ def write_atomic(path: str | Path, data: bytes | str, mode: int = 0o644) -> None
         os.replace(tmp, p)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise _oserror(p, exc, "cannot write") from None
+        raise os_error(p, exc, "cannot write") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -256,12 +153,12 @@ def holds_only_ours(directory: Path, ours: Recognise | None) -> bool:
     return ours is not None and ours(directory)
 
 
-def _staging_name(name: str, kind: str) -> str:
+def staging_name(name: str, kind: str) -> str:
     """``.<name>.<kind>.<pid>.<unique>``: the pid tells a later run whether its owner died."""
     return f".{name}.{kind}.{os.getpid()}.{time.monotonic_ns()}"
 
 
-def _is_stale(entry: str, name: str, mtime: float) -> bool:
+def is_stale(entry: str, name: str, mtime: float) -> bool:
     """Whether ``entry`` is a staging folder of ours whose run is over (or is very old)."""
     for kind in ("new", "old"):
         prefix = f".{name}.{kind}."
@@ -290,7 +187,7 @@ def clean_stale_staging(parent: Path, name: str) -> None:
             st = entry.lstat()
         except OSError:
             continue
-        if stat.S_ISDIR(st.st_mode) and _is_stale(entry.name, name, st.st_mtime):
+        if stat.S_ISDIR(st.st_mode) and is_stale(entry.name, name, st.st_mtime):
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -312,7 +209,7 @@ def replace_tree(
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise _oserror(target, exc, "cannot write") from None
+        raise os_error(target, exc, "cannot write") from None
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
             raise UsageError(
@@ -330,10 +227,10 @@ def replace_tree(
     _parent_dir(dest)
     clean_stale_staging(dest.parent, dest.name)
     try:
-        staging = dest.parent / _staging_name(dest.name, "new")
+        staging = dest.parent / staging_name(dest.name, "new")
         staging.mkdir(0o700)
     except OSError as exc:
-        raise _oserror(dest.parent, exc, "cannot write") from None
+        raise os_error(dest.parent, exc, "cannot write") from None
     try:
         for rel, content in sorted(files.items()):
             out = staging / rel
@@ -344,10 +241,10 @@ def replace_tree(
         for d in [staging, *staging.rglob("*")]:
             if d.is_dir():
                 d.chmod(0o755)
-        if st is not None and _exchange(_AT_FDCWD, staging, _AT_FDCWD, dest):
+        if st is not None and exchange(_AT_FDCWD, staging, _AT_FDCWD, dest):
             shutil.rmtree(staging, ignore_errors=True)  # now holds the old tree
         elif st is not None:
-            old = dest.parent / _staging_name(dest.name, "old")
+            old = dest.parent / staging_name(dest.name, "old")
             os.rename(dest, old)
             os.rename(staging, dest)
             shutil.rmtree(old, ignore_errors=True)
@@ -355,7 +252,7 @@ def replace_tree(
             os.rename(staging, dest)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise _oserror(target, exc, "cannot write") from None
+        raise os_error(target, exc, "cannot write") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -365,7 +262,7 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2  # see linux/fs.h
 
 
-def _exchange(afd: int, a: str | Path, bfd: int, b: str | Path) -> bool:
+def exchange(afd: int, a: str | Path, bfd: int, b: str | Path) -> bool:
     """Swap two paths in one step with renameat2(RENAME_EXCHANGE); False where unsupported."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -376,395 +273,17 @@ def _exchange(afd: int, a: str | Path, bfd: int, b: str | Path) -> bool:
     return bool(rc == 0)
 
 
-# --- paths confined to a root ------------------------------------------------------------------
-
-_SYS_OPENAT2 = 437  # same number on every architecture (asm-generic/unistd.h)
-_RESOLVE_NO_MAGICLINKS = 0x02  # linux/openat2.h
-_RESOLVE_IN_ROOT = 0x10
-_MAX_LINKS = 40  # the kernel's MAXSYMLINKS
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-_openat2_state: list[bool] = []  # [] unknown, [True] works, [False] unsupported
-
-
-def _openat2(dirfd: int, rel: str, flags: int, mode: int) -> int | None:
-    """openat2(RESOLVE_IN_ROOT); None where the kernel or libc cannot do it."""
-    if _openat2_state == [False]:
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        _openat2_state[:] = [False]
-        return None
-    if not flags & os.O_CREAT and flags & os.O_TMPFILE != os.O_TMPFILE:
-        mode = 0  # openat2 refuses a mode it would not use
-    how = _OpenHow(flags, mode, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
-    libc.syscall.restype = ctypes.c_long
-    fd = int(
-        libc.syscall(
-            ctypes.c_long(_SYS_OPENAT2),
-            ctypes.c_int(dirfd),
-            ctypes.c_char_p(os.fsencode(rel)),
-            ctypes.byref(how),
-            ctypes.c_size_t(ctypes.sizeof(how)),
-        )
-    )
-    if fd >= 0:
-        _openat2_state[:] = [True]
-        return fd
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EPERM) and not _openat2_state:
-        # ENOSYS: an old kernel; EPERM: a seccomp filter refusing the unknown syscall.
-        _openat2_state[:] = [False]
-        return None
-    if err == errno.EAGAIN:  # a rename raced the lookup; the walk below handles it
-        return None
-    raise OSError(err, os.strerror(err), rel)
-
-
-def _parts(rel: str) -> list[str]:
-    return [p for p in rel.split("/") if p not in ("", ".")]
-
-
-def _walk_open(root_fd: int, rel: str, flags: int, mode: int) -> int:
-    """Resolve ``rel`` inside ``root_fd`` one component at a time, as openat2 would.
-
-    Symlinks are read and followed by hand (absolute targets restart at the root, ``..``
-    stops at the root), every step opened with ``O_NOFOLLOW`` relative to the directory
-    before it, so no step can leave the root.
-    """
-    todo = _parts(rel)
-    stack = [os.dup(root_fd)]
-    links = 0
-    try:
-        while True:
-            if not todo:
-                return os.open(".", flags & ~(os.O_CREAT | os.O_EXCL), mode, dir_fd=stack[-1])
-            name = todo.pop(0)
-            if name == "..":
-                if len(stack) > 1:
-                    os.close(stack.pop())
-                continue
-            last = not todo
-            try:
-                st = os.stat(name, dir_fd=stack[-1], follow_symlinks=False)
-            except FileNotFoundError:
-                if last and flags & os.O_CREAT:
-                    return os.open(name, flags | os.O_NOFOLLOW, mode, dir_fd=stack[-1])
-                raise
-            if stat.S_ISLNK(st.st_mode):
-                if last and flags & os.O_EXCL:
-                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), rel)
-                links += 1
-                if links > _MAX_LINKS:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
-                target = os.readlink(name, dir_fd=stack[-1])
-                if target.startswith("/"):
-                    while len(stack) > 1:
-                        os.close(stack.pop())
-                todo = _parts(target) + todo
-                continue
-            if last:
-                return os.open(name, flags | os.O_NOFOLLOW, mode, dir_fd=stack[-1])
-            stack.append(os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=stack[-1]))
-    finally:
-        for fd in stack:
-            os.close(fd)
-
-
-def open_in_root(root_fd: int, rel: str, flags: int, mode: int = 0o644) -> int:
-    """Open ``rel`` resolved inside the directory ``root_fd`` as if it were ``/``."""
-    fd = _openat2(root_fd, rel, flags | os.O_CLOEXEC, mode)
-    if fd is not None:
-        return fd
-    return _walk_open(root_fd, rel, flags | os.O_CLOEXEC, mode)
-
-
-class RootDir:
-    """A directory tree (a node image) whose paths are all resolved inside it.
-
-    ``RootDir(path)`` refuses a root that does not exist (it is never created), that is not
-    a directory, or that is this machine's ``/`` under another name (unless ``allow_host``).
-    Every method takes a path relative to the root (a leading ``/`` is allowed and means the
-    root) and resolves it as the kernel would after ``chroot(root)``: symlinks, absolute or
-    relative, ``..`` and all, never lead outside.
-    """
-
-    def __init__(self, path: str | Path, *, allow_host: bool = False, flag: str = "--root"):
-        self.path = str(path)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise UsageError(
-                f"{flag} {path}: no such directory", hint="create the root directory first"
-            ) from None
-        except OSError as exc:
-            raise _oserror(path, exc) from None
-        if not stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{flag} {path}: is {file_kind(st.st_mode)}, expected a directory")
-        if (
-            not allow_host
-            and os.stat("/").st_ino == st.st_ino
-            and os.stat("/").st_dev == (st.st_dev)
-        ):
-            raise UsageError(
-                f"{flag} {path}: is this machine's / (through a symlink or otherwise)",
-                hint="name the node image's root directory",
-            )
-        try:
-            self.fd = os.open(path, _DIR_FLAGS)
-        except OSError as exc:
-            raise _oserror(path, exc) from None
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-    def __enter__(self) -> RootDir:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def show(self, rel: str) -> str:
-        """How to name ``rel`` to a user: the root's path joined with it."""
-        return f"{self.path.rstrip('/')}/{rel.lstrip('/')}"
-
-    def _err(self, rel: str, exc: OSError, what: str) -> UsageError:
-        return _oserror(self.show(rel), exc, what)
-
-    def open(self, rel: str, flags: int, mode: int = 0o644) -> int:
-        return open_in_root(self.fd, rel.lstrip("/") or ".", flags, mode)
-
-    def opendir(self, rel: str) -> int | None:
-        """A descriptor of directory ``rel``; None when it does not exist."""
-        try:
-            return self.open(rel, _DIR_FLAGS)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise self._err(rel, exc, "cannot open") from None
-
-    def makedirs(self, rel: str, _links: int = 0) -> int:
-        """Create directory ``rel`` and its parents inside the root; return its descriptor.
-
-        A symlink on the way whose target is missing is followed as the node would follow it
-        (inside the root) and its target created.
-        """
-        done = ""
-        fd = os.dup(self.fd)
-        parts = _parts(rel)
-        try:
-            for i, name in enumerate(parts):
-                if name == "..":
-                    raise UsageError(f"{self.show(rel)}: '..' in an output path")
-                done = f"{done}/{name}"
-                try:
-                    os.mkdir(name, 0o755, dir_fd=fd)
-                except FileExistsError:
-                    pass
-                except OSError as exc:
-                    raise self._err(done, exc, "cannot create the directory") from None
-                try:
-                    nxt = self.open(done, _DIR_FLAGS)
-                except NotADirectoryError:
-                    raise UsageError(
-                        f"{self.show(done)}: exists and is not a directory",
-                        hint="the node image has a file where a directory is needed",
-                    ) from None
-                except FileNotFoundError:
-                    # a dangling symlink: create its target (inside the root) instead
-                    target = os.readlink(name, dir_fd=fd)
-                    if _links >= _MAX_LINKS:
-                        raise self._err(done, OSError(errno.ELOOP, "loop"), "cannot open") from None
-                    base = "/" if target.startswith("/") else done.rsplit("/", 1)[0] + "/"
-                    rest = "/".join(parts[i + 1 :])
-                    os.close(fd)
-                    fd = -1
-                    # normpath of an absolute path stops '..' at the root, as the kernel does
-                    return self.makedirs(posixpath.normpath(f"{base}{target}/{rest}"), _links + 1)
-                except OSError as exc:
-                    raise self._err(done, exc, "cannot open") from None
-                os.close(fd)
-                fd = nxt
-            return fd
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            raise
-
-    def read_bytes(self, rel: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes | None:
-        """The content of regular file ``rel``; None when it does not exist."""
-        try:
-            fd = self.open(rel, _READ_FLAGS)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise self._err(rel, exc, "cannot read") from None
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise UsageError(f"{self.show(rel)}: is {file_kind(mode)}, expected a regular file")
-            os.set_blocking(fd, True)
-            return _read_fd(fd, self.show(rel), max_bytes)
-        finally:
-            os.close(fd)
-
-    def listdir(self, rel: str) -> list[tuple[str, int]]:
-        """(name, st_mode without following links) of each entry of directory ``rel``."""
-        fd = self.opendir(rel)
-        if fd is None:
-            return []
-        try:
-            out = []
-            for name in sorted(os.listdir(fd)):
-                try:
-                    out.append((name, os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode))
-                except OSError:
-                    continue
-            return out
-        finally:
-            os.close(fd)
-
-    def write_atomic(self, rel: str, data: bytes, mode: int = 0o644) -> None:
-        """Write file ``rel`` inside the root through a temporary file and a rename."""
-        head, _, name = rel.strip("/").rpartition("/")
-        if name in ("", ".", ".."):
-            raise UsageError(f"{self.show(rel)}: not a file name")
-        dfd = self.makedirs(head)
-        try:
-            try:
-                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-            except FileNotFoundError:
-                pass
-            else:
-                if stat.S_ISDIR(st.st_mode):
-                    raise UsageError(
-                        f"{self.show(rel)}: is a directory, expected a file",
-                        hint="the node image has a directory where our file belongs",
-                    )
-            tmp = f".{name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-            try:
-                fd = os.open(
-                    tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dfd
-                )
-            except OSError as exc:
-                raise self._err(rel, exc, "cannot write") from None
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, mode, dir_fd=dfd, follow_symlinks=False)
-                os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-            except OSError as exc:
-                _unlink_at(tmp, dfd)
-                raise self._err(rel, exc, "cannot write") from None
-            except BaseException:
-                _unlink_at(tmp, dfd)
-                raise
-        finally:
-            os.close(dfd)
-
-    def replace_tree(
-        self, rel: str, files: Mapping[str, bytes], ours: Callable[[int], bool]
-    ) -> None:
-        """Replace directory ``rel`` by one holding exactly ``files`` (relative path → bytes).
-
-        ``ours(dirfd)`` must recognise an existing, non-empty directory as an earlier output;
-        anything else is refused.
-        """
-        head, _, name = rel.strip("/").rpartition("/")
-        if name in ("", ".", ".."):
-            raise UsageError(f"{self.show(rel)}: not a directory name")
-        dfd = self.makedirs(head)
-        try:
-            exists = True
-            try:
-                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-            except FileNotFoundError:
-                exists = False
-            else:
-                if not stat.S_ISDIR(st.st_mode):
-                    raise UsageError(
-                        f"{self.show(rel)}: is {file_kind(st.st_mode)}; refusing to replace it "
-                        "with a directory",
-                        hint="the node image has something else where our directory belongs",
-                    )
-                old = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
-                try:
-                    mine = not os.listdir(old) or ours(old)
-                finally:
-                    os.close(old)
-                if not mine:
-                    raise UsageError(
-                        f"{self.show(rel)}: holds files that are not ours; refusing to replace it",
-                        hint="move them away, or remove the directory yourself",
-                    )
-            self._clean_stale(dfd, name)
-            staging = _staging_name(name, "new")
-            try:
-                os.mkdir(staging, 0o755, dir_fd=dfd)
-                sfd = os.open(staging, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
-                try:
-                    for fname, content in sorted(files.items()):
-                        _write_new(sfd, fname, content)
-                finally:
-                    os.close(sfd)
-                if not exists:
-                    os.rename(staging, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-                elif _exchange(dfd, staging, dfd, name):
-                    shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
-                else:
-                    aside = _staging_name(name, "old")
-                    os.rename(name, aside, src_dir_fd=dfd, dst_dir_fd=dfd)
-                    os.rename(staging, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-                    shutil.rmtree(aside, dir_fd=dfd, ignore_errors=True)
-            except OSError as exc:
-                shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
-                raise self._err(rel, exc, "cannot write") from None
-            except BaseException:
-                shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
-                raise
-        finally:
-            os.close(dfd)
-
-    @staticmethod
-    def _clean_stale(dfd: int, name: str) -> None:
-        for entry in os.listdir(dfd):
-            try:
-                st = os.stat(entry, dir_fd=dfd, follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode) and _is_stale(entry, name, st.st_mtime):
-                shutil.rmtree(entry, dir_fd=dfd, ignore_errors=True)
-
-
-def _write_new(dirfd: int, rel: str, content: bytes) -> None:
-    """Create file ``rel`` (and its directories) below ``dirfd``, never through a link."""
-    *dirs, name = rel.split("/")
-    if any(p in ("", ".", "..") for p in (*dirs, name)):
-        raise ValueError(f"not a plain relative path: {rel!r}")
-    fd = os.dup(dirfd)
-    try:
-        for d in dirs:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(d, 0o755, dir_fd=fd)
-            nxt = os.open(d, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
-        with os.fdopen(out, "wb") as fh:
-            fh.write(content)
-    finally:
-        os.close(fd)
-
-
-def _unlink_at(name: str, dfd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(name, dir_fd=dfd)
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "check_output",
+    "check_regular",
+    "check_writable",
+    "decode_text",
+    "file_kind",
+    "open_file",
+    "open_regular",
+    "read_bytes",
+    "read_text",
+    "replace_tree",
+    "write_atomic",
+]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.base.fsio import RootDir, check_output, replace_tree
+from seccompiler.base.fsio import check_output, replace_tree
+from seccompiler.base.inroot import RootDir
 from seccompiler.platform.artifacts import dist
 from seccompiler.platform.build import build_dist
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seccompiler.base.errors import InputError, Location, SeccompilerError, UsageError
-from seccompiler.base.fsio import RootDir, decode_text, read_bytes, read_text
+from seccompiler.base.fsio import decode_text, read_bytes, read_text
+from seccompiler.base.inroot import RootDir
 
 SYSCTL = "kernel.yama.ptrace_scope"
 PROC_FILE = "sys/kernel/yama/ptrace_scope"  # under the proc root

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hostilekit import PROFILE, TALLY, Outcome, check_confined, snapshot
 
-from seccompiler.base import fsio
+from seccompiler.base import inroot
 from seccompiler.base.errors import UsageError
 
 DROPIN = "etc/sysctl.d/60-keisson-yama.conf"
@@ -68,7 +68,7 @@ def test_yama_apply_stays_inside_the_root(
     assert outcome.clean, outcome
     assert check_confined(outside, before, f"yama apply --root ({escape.__name__})")
     if outcome.code == 0:  # written where the node will read it: inside the root
-        with fsio.RootDir(root) as r:
+        with inroot.RootDir(root) as r:
             assert r.read_bytes(DROPIN) is not None
     check = hostile(["yama", "check", "--scope", "1", "--root", root])
     assert check.clean, check
@@ -144,10 +144,10 @@ def test_both_resolvers_agree(
     root, outside = places
     escape(root, outside)
     if walk:
-        monkeypatch.setattr(fsio, "_openat2", lambda *a: None)
+        monkeypatch.setattr(inroot, "_openat2", lambda *a: None)
     before = snapshot(outside)
     TALLY.cases += 1
-    with fsio.RootDir(root) as r:
+    with inroot.RootDir(root) as r:
         r.write_atomic(DROPIN, b"x\n")
         assert r.read_bytes(DROPIN) == b"x\n"
     assert check_confined(outside, before, f"RootDir ({escape.__name__}, walk={walk})")
@@ -157,5 +157,5 @@ def test_both_resolvers_agree(
 
 def test_symlink_loop_in_root_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "etc").symlink_to("etc")
-    with fsio.RootDir(tmp_path) as r, pytest.raises(UsageError):
+    with inroot.RootDir(tmp_path) as r, pytest.raises(UsageError):
         r.write_atomic(DROPIN, b"x\n")

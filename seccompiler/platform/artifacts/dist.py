@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seccompiler.base.errors import SeccompilerError
-from seccompiler.base.fsio import RootDir, read_bytes
+from seccompiler.base.fsio import read_bytes
+from seccompiler.base.inroot import RootDir
 from seccompiler.platform.artifacts.manifest import MANIFEST
 from seccompiler.platform.artifacts.paths import NODE_PREFIX, PLATFORM_DIR
 

@@ -1,0 +1,422 @@
+"""Paths under a ``--root``, resolved as the kernel would resolve them inside that root.
+
+``openat2`` with ``RESOLVE_IN_ROOT``, or the same walk done component by component with
+``O_NOFOLLOW`` where the kernel lacks it, so a symlink in the image never leads out of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import posixpath
+import shutil
+import stat
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from seccompiler.base.errors import UsageError
+from seccompiler.base.fsio import exchange, is_stale, staging_name
+from seccompiler.base.fsread import (
+    DEFAULT_MAX_BYTES,
+    DIR_FLAGS,
+    READ_FLAGS,
+    file_kind,
+    os_error,
+    read_fd,
+)
+
+# --- paths confined to a root ------------------------------------------------------------------
+
+_SYS_OPENAT2 = 437  # same number on every architecture (asm-generic/unistd.h)
+_RESOLVE_NO_MAGICLINKS = 0x02  # linux/openat2.h
+_RESOLVE_IN_ROOT = 0x10
+_MAX_LINKS = 40  # the kernel's MAXSYMLINKS
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+_openat2_state: list[bool] = []  # [] unknown, [True] works, [False] unsupported
+
+
+def _openat2(dirfd: int, rel: str, flags: int, mode: int) -> int | None:
+    """openat2(RESOLVE_IN_ROOT); None where the kernel or libc cannot do it."""
+    if _openat2_state == [False]:
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        _openat2_state[:] = [False]
+        return None
+    if not flags & os.O_CREAT and flags & os.O_TMPFILE != os.O_TMPFILE:
+        mode = 0  # openat2 refuses a mode it would not use
+    how = _OpenHow(flags, mode, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+    libc.syscall.restype = ctypes.c_long
+    fd = int(
+        libc.syscall(
+            ctypes.c_long(_SYS_OPENAT2),
+            ctypes.c_int(dirfd),
+            ctypes.c_char_p(os.fsencode(rel)),
+            ctypes.byref(how),
+            ctypes.c_size_t(ctypes.sizeof(how)),
+        )
+    )
+    if fd >= 0:
+        _openat2_state[:] = [True]
+        return fd
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EPERM) and not _openat2_state:
+        # ENOSYS: an old kernel; EPERM: a seccomp filter refusing the unknown syscall.
+        _openat2_state[:] = [False]
+        return None
+    if err == errno.EAGAIN:  # a rename raced the lookup; the walk below handles it
+        return None
+    raise OSError(err, os.strerror(err), rel)
+
+
+def _parts(rel: str) -> list[str]:
+    return [p for p in rel.split("/") if p not in ("", ".")]
+
+
+def _walk_open(root_fd: int, rel: str, flags: int, mode: int) -> int:
+    """Resolve ``rel`` inside ``root_fd`` one component at a time, as openat2 would.
+
+    Symlinks are read and followed by hand (absolute targets restart at the root, ``..``
+    stops at the root), every step opened with ``O_NOFOLLOW`` relative to the directory
+    before it, so no step can leave the root.
+    """
+    todo = _parts(rel)
+    stack = [os.dup(root_fd)]
+    links = 0
+    try:
+        while True:
+            if not todo:
+                return os.open(".", flags & ~(os.O_CREAT | os.O_EXCL), mode, dir_fd=stack[-1])
+            name = todo.pop(0)
+            if name == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                continue
+            last = not todo
+            try:
+                st = os.stat(name, dir_fd=stack[-1], follow_symlinks=False)
+            except FileNotFoundError:
+                if last and flags & os.O_CREAT:
+                    return os.open(name, flags | os.O_NOFOLLOW, mode, dir_fd=stack[-1])
+                raise
+            if stat.S_ISLNK(st.st_mode):
+                if last and flags & os.O_EXCL:
+                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), rel)
+                links += 1
+                if links > _MAX_LINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
+                target = os.readlink(name, dir_fd=stack[-1])
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                todo = _parts(target) + todo
+                continue
+            if last:
+                return os.open(name, flags | os.O_NOFOLLOW, mode, dir_fd=stack[-1])
+            stack.append(os.open(name, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=stack[-1]))
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def open_in_root(root_fd: int, rel: str, flags: int, mode: int = 0o644) -> int:
+    """Open ``rel`` resolved inside the directory ``root_fd`` as if it were ``/``."""
+    fd = _openat2(root_fd, rel, flags | os.O_CLOEXEC, mode)
+    if fd is not None:
+        return fd
+    return _walk_open(root_fd, rel, flags | os.O_CLOEXEC, mode)
+
+
+class RootDir:
+    """A directory tree (a node image) whose paths are all resolved inside it.
+
+    ``RootDir(path)`` refuses a root that does not exist (it is never created), that is not
+    a directory, or that is this machine's ``/`` under another name (unless ``allow_host``).
+    Every method takes a path relative to the root (a leading ``/`` is allowed and means the
+    root) and resolves it as the kernel would after ``chroot(root)``: symlinks, absolute or
+    relative, ``..`` and all, never lead outside.
+    """
+
+    def __init__(self, path: str | Path, *, allow_host: bool = False, flag: str = "--root"):
+        self.path = str(path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise UsageError(
+                f"{flag} {path}: no such directory", hint="create the root directory first"
+            ) from None
+        except OSError as exc:
+            raise os_error(path, exc) from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"{flag} {path}: is {file_kind(st.st_mode)}, expected a directory")
+        if (
+            not allow_host
+            and os.stat("/").st_ino == st.st_ino
+            and os.stat("/").st_dev == (st.st_dev)
+        ):
+            raise UsageError(
+                f"{flag} {path}: is this machine's / (through a symlink or otherwise)",
+                hint="name the node image's root directory",
+            )
+        try:
+            self.fd = os.open(path, DIR_FLAGS)
+        except OSError as exc:
+            raise os_error(path, exc) from None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> RootDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def show(self, rel: str) -> str:
+        """How to name ``rel`` to a user: the root's path joined with it."""
+        return f"{self.path.rstrip('/')}/{rel.lstrip('/')}"
+
+    def _err(self, rel: str, exc: OSError, what: str) -> UsageError:
+        return os_error(self.show(rel), exc, what)
+
+    def open(self, rel: str, flags: int, mode: int = 0o644) -> int:
+        return open_in_root(self.fd, rel.lstrip("/") or ".", flags, mode)
+
+    def opendir(self, rel: str) -> int | None:
+        """A descriptor of directory ``rel``; None when it does not exist."""
+        try:
+            return self.open(rel, DIR_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._err(rel, exc, "cannot open") from None
+
+    def makedirs(self, rel: str, _links: int = 0) -> int:
+        """Create directory ``rel`` and its parents inside the root; return its descriptor.
+
+        A symlink on the way whose target is missing is followed as the node would follow it
+        (inside the root) and its target created.
+        """
+        done = ""
+        fd = os.dup(self.fd)
+        parts = _parts(rel)
+        try:
+            for i, name in enumerate(parts):
+                if name == "..":
+                    raise UsageError(f"{self.show(rel)}: '..' in an output path")
+                done = f"{done}/{name}"
+                try:
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                except OSError as exc:
+                    raise self._err(done, exc, "cannot create the directory") from None
+                try:
+                    nxt = self.open(done, DIR_FLAGS)
+                except NotADirectoryError:
+                    raise UsageError(
+                        f"{self.show(done)}: exists and is not a directory",
+                        hint="the node image has a file where a directory is needed",
+                    ) from None
+                except FileNotFoundError:
+                    # a dangling symlink: create its target (inside the root) instead
+                    target = os.readlink(name, dir_fd=fd)
+                    if _links >= _MAX_LINKS:
+                        raise self._err(done, OSError(errno.ELOOP, "loop"), "cannot open") from None
+                    base = "/" if target.startswith("/") else done.rsplit("/", 1)[0] + "/"
+                    rest = "/".join(parts[i + 1 :])
+                    os.close(fd)
+                    fd = -1
+                    # normpath of an absolute path stops '..' at the root, as the kernel does
+                    return self.makedirs(posixpath.normpath(f"{base}{target}/{rest}"), _links + 1)
+                except OSError as exc:
+                    raise self._err(done, exc, "cannot open") from None
+                os.close(fd)
+                fd = nxt
+            return fd
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
+
+    def read_bytes(self, rel: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes | None:
+        """The content of regular file ``rel``; None when it does not exist."""
+        try:
+            fd = self.open(rel, READ_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._err(rel, exc, "cannot read") from None
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise UsageError(f"{self.show(rel)}: is {file_kind(mode)}, expected a regular file")
+            os.set_blocking(fd, True)
+            return read_fd(fd, self.show(rel), max_bytes)
+        finally:
+            os.close(fd)
+
+    def listdir(self, rel: str) -> list[tuple[str, int]]:
+        """(name, st_mode without following links) of each entry of directory ``rel``."""
+        fd = self.opendir(rel)
+        if fd is None:
+            return []
+        try:
+            out = []
+            for name in sorted(os.listdir(fd)):
+                try:
+                    out.append((name, os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode))
+                except OSError:
+                    continue
+            return out
+        finally:
+            os.close(fd)
+
+    def write_atomic(self, rel: str, data: bytes, mode: int = 0o644) -> None:
+        """Write file ``rel`` inside the root through a temporary file and a rename."""
+        head, _, name = rel.strip("/").rpartition("/")
+        if name in ("", ".", ".."):
+            raise UsageError(f"{self.show(rel)}: not a file name")
+        dfd = self.makedirs(head)
+        try:
+            try:
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+            else:
+                if stat.S_ISDIR(st.st_mode):
+                    raise UsageError(
+                        f"{self.show(rel)}: is a directory, expected a file",
+                        hint="the node image has a directory where our file belongs",
+                    )
+            tmp = f".{name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+            try:
+                fd = os.open(
+                    tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dfd
+                )
+            except OSError as exc:
+                raise self._err(rel, exc, "cannot write") from None
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(tmp, mode, dir_fd=dfd, follow_symlinks=False)
+                os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except OSError as exc:
+                _unlink_at(tmp, dfd)
+                raise self._err(rel, exc, "cannot write") from None
+            except BaseException:
+                _unlink_at(tmp, dfd)
+                raise
+        finally:
+            os.close(dfd)
+
+    def replace_tree(
+        self, rel: str, files: Mapping[str, bytes], ours: Callable[[int], bool]
+    ) -> None:
+        """Replace directory ``rel`` by one holding exactly ``files`` (relative path → bytes).
+
+        ``ours(dirfd)`` must recognise an existing, non-empty directory as an earlier output;
+        anything else is refused.
+        """
+        head, _, name = rel.strip("/").rpartition("/")
+        if name in ("", ".", ".."):
+            raise UsageError(f"{self.show(rel)}: not a directory name")
+        dfd = self.makedirs(head)
+        try:
+            exists = True
+            try:
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            except FileNotFoundError:
+                exists = False
+            else:
+                if not stat.S_ISDIR(st.st_mode):
+                    raise UsageError(
+                        f"{self.show(rel)}: is {file_kind(st.st_mode)}; refusing to replace it "
+                        "with a directory",
+                        hint="the node image has something else where our directory belongs",
+                    )
+                old = os.open(name, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
+                try:
+                    mine = not os.listdir(old) or ours(old)
+                finally:
+                    os.close(old)
+                if not mine:
+                    raise UsageError(
+                        f"{self.show(rel)}: holds files that are not ours; refusing to replace it",
+                        hint="move them away, or remove the directory yourself",
+                    )
+            self._clean_stale(dfd, name)
+            staging = staging_name(name, "new")
+            try:
+                os.mkdir(staging, 0o755, dir_fd=dfd)
+                sfd = os.open(staging, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
+                try:
+                    for fname, content in sorted(files.items()):
+                        _write_new(sfd, fname, content)
+                finally:
+                    os.close(sfd)
+                if not exists:
+                    os.rename(staging, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                elif exchange(dfd, staging, dfd, name):
+                    shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
+                else:
+                    aside = staging_name(name, "old")
+                    os.rename(name, aside, src_dir_fd=dfd, dst_dir_fd=dfd)
+                    os.rename(staging, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                    shutil.rmtree(aside, dir_fd=dfd, ignore_errors=True)
+            except OSError as exc:
+                shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
+                raise self._err(rel, exc, "cannot write") from None
+            except BaseException:
+                shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
+                raise
+        finally:
+            os.close(dfd)
+
+    @staticmethod
+    def _clean_stale(dfd: int, name: str) -> None:
+        for entry in os.listdir(dfd):
+            try:
+                st = os.stat(entry, dir_fd=dfd, follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode) and is_stale(entry, name, st.st_mtime):
+                shutil.rmtree(entry, dir_fd=dfd, ignore_errors=True)
+
+
+def _write_new(dirfd: int, rel: str, content: bytes) -> None:
+    """Create file ``rel`` (and its directories) below ``dirfd``, never through a link."""
+    *dirs, name = rel.split("/")
+    if any(p in ("", ".", "..") for p in (*dirs, name)):
+        raise ValueError(f"not a plain relative path: {rel!r}")
+    fd = os.dup(dirfd)
+    try:
+        for d in dirs:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(d, 0o755, dir_fd=fd)
+            nxt = os.open(d, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+        with os.fdopen(out, "wb") as fh:
+            fh.write(content)
+    finally:
+        os.close(fd)
+
+
+def _unlink_at(name: str, dfd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name, dir_fd=dfd)
