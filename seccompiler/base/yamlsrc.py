@@ -12,9 +12,10 @@ the package goes through it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -29,6 +30,28 @@ MAX_ALIAS_NODES = 10_000
 # libyaml's parser when PyYAML was built with it: same nodes and marks, several times faster.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 100
+
+
+class _KubernetesLoader(_LOADER):  # type: ignore[valid-type,misc]
+    """YAML as the Kubernetes API server reads it (sigs.k8s.io/yaml over go-yaml v2).
+
+    go-yaml v2 keeps YAML 1.1's one-letter booleans, which PyYAML leaves out: a plain
+    ``y``/``Y`` is true and ``n``/``N`` false, beside yes/no/on/off/true/false.
+    """
+
+    bool_values: ClassVar[dict[str, bool]] = {
+        **yaml.constructor.SafeConstructor.bool_values,
+        "y": True,
+        "n": False,
+    }
+
+
+_KubernetesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
+)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -149,7 +172,15 @@ class _Builder:
 
     def _scalar(self, node: yaml.Node) -> Any:
         try:
-            return self.loader.construct_object(node, deep=False)
+            value = self.loader.construct_object(node, deep=False)
+            if isinstance(value, str) and _SURROGATE.search(value):
+                # "\ud800" escapes decode to lone surrogates: not characters, unprintable
+                raise self.error(
+                    node,
+                    "a \\u escape gives half of a UTF-16 surrogate pair, not a character",
+                    "write the character itself, or \\U0001xxxx for one outside the BMP",
+                )
+            return value
         except yaml.constructor.ConstructorError as exc:
             raise self.error(node, f"cannot read value: {exc.problem}") from None
         except (ValueError, OverflowError) as exc:
@@ -210,10 +241,15 @@ def _reader_error(path: str, text: str, exc: yaml.reader.ReaderError) -> InputEr
     )
 
 
-def load_all_text(text: str, path: str, max_nodes: int = MAX_NODES) -> Iterator[Any]:
-    """Yield each document of a YAML stream as located values."""
+def load_all_text(
+    text: str, path: str, max_nodes: int = MAX_NODES, *, kubernetes: bool = False
+) -> Iterator[Any]:
+    """Yield each document of a YAML stream as located values.
+
+    ``kubernetes`` reads plain scalars as the API server does (see ``_KubernetesLoader``).
+    """
     try:
-        loader = _LOADER(text)
+        loader = (_KubernetesLoader if kubernetes else _LOADER)(text)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(path, text, exc) from None
     builder = _Builder(path, loader, Budget(path, max_nodes))

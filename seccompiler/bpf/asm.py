@@ -42,7 +42,14 @@ class _Pending:
     column: int
 
 
+class _NotANumber(ValueError):
+    pass
+
+
 def _int(text: str) -> int:
+    # 0x + 16 hex digits or 20 decimal ones hold any 64-bit value; longer is not a constant
+    if not re.fullmatch(_NUM, text) or len(text) > 24:
+        raise _NotANumber(text)
     return int(text, 0)
 
 
@@ -88,7 +95,13 @@ class _Assembler:
             self.col += m.end()
             stripped = stripped[m.end() :]
         if stripped:
-            self.out.append(self.parse(stripped))
+            try:
+                self.out.append(self.parse(stripped))
+            except _NotANumber as exc:
+                raise self.error(
+                    f"'{str(exc)[:40]}' is not a number",
+                    "write a decimal or 0x… constant of at most 32 bits",
+                ) from None
 
     def pending(
         self, code: int, k: int | str = 0, jt: int | str = 0, jf: int | str = 0
@@ -209,7 +222,7 @@ class _Assembler:
 
     def offset(self, pc: int, dest: str, limit: int) -> int:
         if dest.startswith("+"):
-            off = int(dest[1:])
+            off = int(dest[1:]) if len(dest) <= 12 else limit + 1  # longer is out of range anyway
         elif dest in self.labels:
             off = self.labels[dest] - pc - 1
             if off < 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -64,8 +65,38 @@ def format_option(*, show_default: bool = False) -> Decorator[Any]:
     )
 
 
+MAX_SECONDS = 7 * 24 * 3600.0  # a week: beyond it a timer cannot be armed on every platform
+
+
+class Seconds(click.ParamType[float, Any]):
+    """A duration in seconds: a finite number above 0, at most a week."""
+
+    name = "SECONDS"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"'{value}' is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or not 0 < number <= MAX_SECONDS:
+            self.fail(
+                f"{value} is not a duration: give seconds above 0 and at most {MAX_SECONDS:.0f}",
+                param,
+                ctx,
+            )
+        return number
+
+
+SECONDS = Seconds()
+
+
 def timeout_option(help: str) -> Decorator[Any]:
-    return click.option("--timeout", type=float, help=help)
+    return click.option("--timeout", type=SECONDS, help=help)
 
 
 def record_options(f: FC) -> FC:

@@ -72,6 +72,8 @@ def select_abis(policy: Policy, abis: Sequence[str] | None) -> tuple[str, ...]:
                 )
             if a.name not in out:
                 out.append(a.name)
+    if not out:
+        raise UsageError("--abi names no ABI", hint=f"give one of: {', '.join(policy.abis)}")
     return tuple(out)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from seccompiler.base import jsontext
+from seccompiler.base.errors import InputError
 from seccompiler.image.errors import located
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -42,9 +43,11 @@ class ImageConfig:
 def load_json(data: bytes, where: str, what: str) -> Any:
     """Parse JSON text from an image, refusing anything but valid UTF-8 JSON."""
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return jsontext.loads(data.decode("utf-8"), what)
+    except UnicodeDecodeError as exc:
         raise located(where, "format", f"{what} is not valid JSON: {exc}") from None
+    except InputError as exc:
+        raise located(where, "format", f"{exc.location}: {exc.message}") from None
 
 
 def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:

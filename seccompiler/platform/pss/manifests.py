@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from seccompiler.base.errors import InputError, Location
+from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import DEFAULT_MAX_BYTES, read_text
+from seccompiler.base.jsontext import check_surrogates
 from seccompiler.base.yamlsrc import MAX_NODES, LList, LMap, load_all_text
 from seccompiler.platform.pss.model import Pod, decode_pod, fields
 
@@ -104,7 +105,12 @@ def read_source(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str
     """Return (display name, text) for a file, or for standard input when ``path`` is ``-``."""
     if path != STDIN:
         return path, read_text(path, max_bytes)
-    data = sys.stdin.buffer.read(max_bytes + 1)
+    if sys.stdin is None:
+        raise UsageError("-: standard input is closed", hint="pipe the manifests in, or name files")
+    try:
+        data = sys.stdin.buffer.read(max_bytes + 1)
+    except OSError as exc:
+        raise UsageError(f"-: cannot read standard input: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
         raise InputError(f"input is larger than {max_bytes} bytes", location=Location("<stdin>"))
     try:
@@ -131,6 +137,11 @@ def read_manifests(paths: Sequence[str]) -> Manifests:
 
 def parse_text(text: str, path: str, out: Manifests) -> None:
     """Add what ``text`` holds to ``out``; syntax errors end the file, others are collected."""
+    try:
+        check_surrogates(text, path)  # "\ud800" in JSON: half a character, unprintable
+    except InputError as exc:
+        out.errors.append(exc)
+        return
     if _JSON_START.match(text):
         fast = Manifests()
         try:
@@ -148,7 +159,7 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
                 _extend(out, fast)
                 return
     try:
-        _collect(load_all_text(text, path, max(MAX_NODES, len(text))), path, out)
+        _collect(load_all_text(text, path, max(MAX_NODES, len(text)), kubernetes=True), path, out)
     except InputError as exc:
         out.errors.append(exc)
 
@@ -263,7 +274,7 @@ def _relocate(text: str, path: str, fast: Manifests, failed: _Failed) -> None:
         piece = "\n" * line + " " * column + text[start:end]
         again = Manifests()
         try:
-            for doc in load_all_text(piece, path, max(MAX_NODES, len(piece))):
+            for doc in load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True):
                 _object(doc, path, f"items[{i}]", again, None, 1)
         except InputError as exc:
             again.errors.append(exc)
