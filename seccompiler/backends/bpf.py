@@ -28,7 +28,7 @@ from seccompiler.arch import abi as abimod
 from seccompiler.arch.tables import table
 from seccompiler.backends import tree as treemod
 from seccompiler.backends.layout import Builder, Goto, Jump, Label, assemble
-from seccompiler.base.errors import UsageError
+from seccompiler.base.errors import InputError, UsageError
 from seccompiler.bpf import insn as b
 from seccompiler.bpf.stats import default_mix
 from seccompiler.program import (
@@ -299,8 +299,8 @@ def compile_family(program: Program, family: str) -> bytes:
             hint=f"families: {', '.join(families(program))}",
         )
     insns = _Gen(program).family(progs)
-    if len(insns) > b.BPF_MAXINSNS:
-        raise UsageError(
+    if len(insns) > b.BPF_MAXINSNS:  # the policy was read and found wanting: exit 1
+        raise InputError(
             f"the filter for {family} needs {len(insns)} instructions; the kernel accepts "
             f"{b.BPF_MAXINSNS}",
             hint="simplify argument conditions or split the policy",

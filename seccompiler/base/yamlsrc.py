@@ -51,6 +51,18 @@ _KubernetesLoader.add_implicit_resolver(
 )
 
 
+class KubernetesDumper(yaml.SafeDumper):
+    """Writes YAML that Kubernetes reads back as written: a string ``n`` comes out quoted.
+
+    PyYAML would write it plain, and the API server would read a boolean (go-yaml v2).
+    """
+
+
+KubernetesDumper.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
+)
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

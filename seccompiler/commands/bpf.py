@@ -92,16 +92,21 @@ def asm_cmd(file: str, endian: str | None, output: str | None) -> int:
     return 0
 
 
-def _parse_int(text: str, what: str) -> int:
+def _parse_int(text: str, what: str, bits: int = 64) -> int:
+    """A ``bits``-wide value: from -2**(bits-1) (two's complement, as a C caller passes -1)
+    to 2**bits - 1; anything outside is refused rather than wrapped."""
     try:
-        value = int(text, 0)
+        value = int(text, 0) if len(text) <= 2 + bits else None
     except ValueError:
-        raise UsageError(f"{what} '{text}' is not a number") from None
-    if value < 0:
-        value &= (1 << 64) - 1  # -1 means all ones, as a C caller would pass it
-    if value >= 1 << 64:
-        raise UsageError(f"{what} '{text}' does not fit in 64 bits")
-    return value
+        value = None
+    if value is None:
+        raise UsageError(f"{what} '{text[:40]}' is not a number")
+    if not -(1 << (bits - 1)) <= value < 1 << bits:
+        raise UsageError(
+            f"{what} '{text}' does not fit in {bits} bits",
+            hint=f"give a value from {-(1 << (bits - 1))} to {(1 << bits) - 1}",
+        )
+    return value & ((1 << bits) - 1)
 
 
 @bpf_group.command("emulate")
@@ -128,7 +133,7 @@ def emulate_cmd(
     if syscall in t.by_name:
         nr = t.by_name[syscall]
     elif syscall.lstrip("-").isdigit() or syscall.lower().startswith("0x"):
-        nr = _parse_int(syscall, "syscall number") & 0xFFFFFFFF
+        nr = _parse_int(syscall, "syscall number", 32)  # seccomp_data.nr is an int
         if a.is_x32:
             nr |= X32_SYSCALL_BIT
     else:

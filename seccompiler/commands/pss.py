@@ -58,7 +58,11 @@ def _where(obj: PodObject) -> str:
 
 
 def _dump(docs: Sequence[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(list(docs), sort_keys=False, default_flow_style=False)
+    from seccompiler.base.yamlsrc import KubernetesDumper
+
+    return yaml.dump_all(
+        list(docs), Dumper=KubernetesDumper, sort_keys=False, default_flow_style=False
+    )
 
 
 @click.group("pss")

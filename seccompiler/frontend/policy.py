@@ -144,7 +144,7 @@ def _load_one(path: Path, errs: Errors) -> LMap:
         )
     check_keys(data, TOP_KEYS, "policy", errs)
     version = data.get("seccompiler")
-    if version != LANGUAGE_VERSION:
+    if type(version) is not int or version != LANGUAGE_VERSION:  # True == 1 in Python
         errs.add(
             data.where("seccompiler"),
             f"unsupported or missing language version {version!r}",
@@ -249,6 +249,14 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
     unknown = action_key("unknown", unknown_fallback)
     name = data.get("name", base.name if base else p.stem)
     description = data.get("description", "")
+    for key, value in (("name", name), ("description", description)):
+        if not isinstance(value, str):
+            errs.add(
+                data.where(key),
+                f"'{key}' must be text, not {type(value).__name__}",
+                "write it as a string; quote it if YAML reads it as something else",
+                f"bad-{key}",
+            )
     rules = _parse_rules(data, errs)
     _check_conflicts(rules, errs)
     if abis is not None:

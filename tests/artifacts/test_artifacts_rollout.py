@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from seccompiler.base.errors import InputError
+from seccompiler.base.yamlsrc import KubernetesDumper
 from seccompiler.platform import config
 from seccompiler.platform.artifacts import (
     MUTATING_FILE,
@@ -110,7 +111,7 @@ def _pss_judge(files: dict[str, bytes], mode: str, labels: dict[str, dict[str, s
 
 def _pod_verdict(judge: Judge, pod: dict[str, Any]) -> Any:
     out = Manifests()
-    parse_text(yaml.safe_dump(pod), "pod.yaml", out)
+    parse_text(yaml.dump(Dumper=KubernetesDumper, data=pod), "pod.yaml", out)
     assert not out.errors
     return judge.judge(out.objects[0])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from seccompiler.base.yamlsrc import KubernetesDumper
 from seccompiler.platform.pss.manifests import WORKLOADS, Manifests, parse_text
 
 # A pod that passes every check at every level and version.
@@ -50,5 +51,7 @@ def wrap(pod: dict[str, Any], kind: str, name: str = "p") -> dict[str, Any]:
 
 def parse_yaml(*objects: dict[str, Any], path: str = "test.yaml") -> Manifests:
     out = Manifests()
-    parse_text(yaml.safe_dump_all(list(objects), sort_keys=False), path, out)
+    parse_text(
+        yaml.dump_all(Dumper=KubernetesDumper, documents=list(objects), sort_keys=False), path, out
+    )
     return out

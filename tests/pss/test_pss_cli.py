@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pss_helpers import base_pod, wrap
 
+from seccompiler.base.yamlsrc import KubernetesDumper
 from seccompiler.commands.cli import main
 
 E = "pod-security.kubernetes.io/enforce"
@@ -33,7 +34,7 @@ def manifests(tmp_path: Path) -> Path:
     host["spec"]["hostNetwork"] = True
     docs = [wrap(bad, "Pod"), wrap(good, "Pod"), wrap(host, "Deployment", "web")]
     path = tmp_path / "m.yaml"
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    path.write_text(yaml.dump_all(Dumper=KubernetesDumper, documents=docs, sort_keys=False))
     return path
 
 
@@ -75,12 +76,13 @@ def test_check_namespaces(
 ) -> None:
     ns = tmp_path / "ns.yaml"
     ns.write_text(
-        yaml.safe_dump(
-            {
+        yaml.dump(
+            Dumper=KubernetesDumper,
+            data={
                 "apiVersion": "v1",
                 "kind": "Namespace",
                 "metadata": {"name": "team", "labels": {E: "restricted"}},
-            }
+            },
         )
     )
     code, out, _ = run(capsys, "check", "--namespaces", str(ns), str(manifests))
@@ -202,11 +204,16 @@ def test_guard_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
         }
 
     new.write_text(
-        yaml.safe_dump_all(
-            [nsdoc("a", "privileged"), nsdoc("b", "baseline"), nsdoc("c", "privileged")]
+        yaml.dump_all(
+            Dumper=KubernetesDumper,
+            documents=[nsdoc("a", "privileged"), nsdoc("b", "baseline"), nsdoc("c", "privileged")],
         )
     )
-    old.write_text(yaml.safe_dump_all([nsdoc("b", "restricted"), nsdoc("c", "privileged")]))
+    old.write_text(
+        yaml.dump_all(
+            Dumper=KubernetesDumper, documents=[nsdoc("b", "restricted"), nsdoc("c", "privileged")]
+        )
+    )
     code, out, _ = run(capsys, "guard", "--check", str(new), "--old", str(old))
     assert code == 1
     assert f'{new}:1:1: namespace "a": CREATE denied: {E}=privileged is refused' in out

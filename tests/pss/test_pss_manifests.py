@@ -141,7 +141,7 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_files_and_namespaces(tmp_path: Path) -> None:
     f = tmp_path / "ns.yaml"
     f.write_text(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {x: y}\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {x: 'y'}\n"
         "---\napiVersion: v1\nkind: NamespaceList\nitems:\n- metadata: {name: b}\n"
     )
     m = read_manifests([str(f)])
@@ -149,6 +149,10 @@ def test_files_and_namespaces(tmp_path: Path) -> None:
         ("a", {"x": "y"}),
         ("b", {}),
     ]
+    # unquoted, y is a boolean to the API server (YAML 1.1), which a label value cannot be
+    f.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {x: y}\n")
+    m = read_manifests([str(f)])
+    assert not m.namespaces and len(m.errors) == 1
 
 
 @settings(max_examples=300, deadline=None)

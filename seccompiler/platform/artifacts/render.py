@@ -8,17 +8,19 @@ from typing import Any
 
 import yaml
 
+from seccompiler.base.yamlsrc import KubernetesDumper
+
 
 def canonical_json(obj: Any) -> bytes:
     """JSON with sorted keys, two-space indent and a final newline (diff- and hash-friendly)."""
     return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(KubernetesDumper):
     """Block style everywhere; multi-line strings (CEL) as literal blocks so they stay readable."""
 
 
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _str(dumper: KubernetesDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
