@@ -18,8 +18,14 @@
  * W uses raw system calls only: it shares L's thread-local errno. If execve fails, W
  * stores the error and leaves through exit_group or, if the filter refuses that, ud2.
  *
- * --namespaces: new mount (private propagation), PID, UTS, IPC and network namespaces; W is
- * PID 1 of the new PID namespace, and with --root a fresh /proc is mounted in it.
+ * --namespaces: new mount (private propagation), PID, UTS, IPC and network namespaces (with
+ * loopback up); W is PID 1 of the new PID namespace, and with --root a fresh /proc is mounted
+ * in it.
+ *
+ * Signals: SIGTERM, SIGHUP, and SIGINT/SIGQUIT sent by a process, go to W. With a listener,
+ * L is the subreaper of W's descendants and exits only when the last is gone, so that their
+ * refusals are still answered by the supervisor; a signal forwarded to W also reaches them,
+ * followed by SIGKILL after a grace period.
  * The status line written to --status-fd when W is gone: "exit N", "signal N",
  * or "error STAGE ERRNO" (STAGE: filter, namespaces, root, user, install, exec, notfound,
  * launch);
@@ -27,7 +33,9 @@
  * errors before execve, 126 if the program cannot run, 127 if it is not found.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -35,7 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -175,15 +185,102 @@ static int w_main(void *unused)
     return 0;
 }
 
-static void forward(int sig)
+static volatile sig_atomic_t workload_gone; /* W has been reaped */
+static volatile sig_atomic_t forwarded;     /* the last signal passed on, 0 for none */
+static char children_path[64];              /* /proc/self/task/<pid>/children */
+
+/* Signal the processes reparented to us (we are their subreaper) after W left them. Only
+ * async-signal-safe calls: this runs in the signal handler too. */
+static void signal_orphans(int sig)
 {
-    if (workload > 0)
-        kill(workload, sig);
+    char buf[4096];
+    ssize_t n;
+    long pid = 0;
+    int fd = open(children_path, O_RDONLY | O_CLOEXEC), digits = 0;
+
+    if (fd < 0)
+        return;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                pid = pid * 10 + (buf[i] - '0'), digits = 1;
+            } else if (digits) {
+                kill((pid_t)pid, sig);
+                pid = 0, digits = 0;
+            }
+        }
+    }
+    if (digits)
+        kill((pid_t)pid, sig);
+    close(fd);
 }
 
-/* SIGINT and SIGQUIT from a terminal reach the whole process group, the workload too: the
- * launcher outlives them (a handler, not SIG_IGN, which execve would pass on). */
-static void outlive(int sig) { (void)sig; }
+/* Once the workload is gone, what it left behind gets a forwarded signal and this long to
+ * act on it before SIGKILL (shells start background jobs with SIGINT ignored, for one). */
+#define GRACE_SECONDS 5
+
+static void kill_orphans(int sig)
+{
+    (void)sig;
+    signal_orphans(SIGKILL);
+}
+
+static void stop_orphans(int sig)
+{
+    signal_orphans(sig);
+    alarm(GRACE_SECONDS);
+}
+
+/* SIGTERM and SIGHUP go to the workload, and to what it left behind once it is gone.
+ * SIGINT and SIGQUIT from a terminal (sent by the kernel) reach the whole process group,
+ * the workload too: only those a process sent (the supervisor passing on its own) are
+ * forwarded. A handler, not SIG_IGN, which execve would pass on to the workload. */
+static void forward(int sig, siginfo_t *info, void *ctx)
+{
+    (void)ctx;
+    if ((sig == SIGINT || sig == SIGQUIT) && info->si_code > 0)
+        return;
+    forwarded = sig;
+    if (workload > 0 && !workload_gone)
+        kill(workload, sig);
+    else if (children_path[0])
+        stop_orphans(sig);
+}
+
+/* Under a supervisor, W's descendants carry the filter and its listener: their refusals
+ * must be answered as the policy says until the last of them is gone (once the listener is
+ * closed the kernel answers ENOSYS). As their subreaper, wait for every one; a signal that
+ * was forwarded to W goes to them too. */
+static void reap_descendants(void)
+{
+    int st;
+
+    if (forwarded)
+        stop_orphans(forwarded);
+    for (;;) {
+        if (waitpid(-1, &st, __WALL) >= 0 || errno == EINTR)
+            continue;
+        return; /* ECHILD: no one left */
+    }
+}
+
+/* The new network namespace starts with loopback down; programs expect 127.0.0.1. */
+static int loopback_up(void)
+{
+    struct ifreq ifr;
+    int rc = -1, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        return -1;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    close(s);
+    return rc;
+}
 
 static int send_fd(int sock, int fd)
 {
@@ -286,19 +383,30 @@ int main(int argc, char **argv, char **envp)
             return fail("namespaces", errno);
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
             return fail("namespaces", errno);
+        if (loopback_up())
+            return fail("namespaces", errno);
         cfg.newpid = 1;
     }
     shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shm == MAP_FAILED)
         return fail("launch", errno);
     shm->listener = -1;
+    if (cfg.want_listener) {
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+            return fail("launch", errno);
+        snprintf(children_path, sizeof(children_path), "/proc/self/task/%ld/children",
+                 (long)getpid());
+    }
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = forward;
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    sa.sa_handler = outlive;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = kill_orphans;
+    sa.sa_flags = 0;
+    sigaction(SIGALRM, &sa, NULL);
     workload = clone(w_main, stack + sizeof(stack), CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
     if (workload < 0)
         return fail("launch", errno);
@@ -321,6 +429,9 @@ int main(int argc, char **argv, char **envp)
     } else {
         st = shm->err;
     }
+    workload_gone = 1;
+    if (cfg.want_listener)
+        reap_descendants();
     if (shm->failed > 0) {
         status_line("error %s %ld\n", shm->err, 0, stage_names[shm->failed]);
         if (shm->failed == ST_NOTFOUND)

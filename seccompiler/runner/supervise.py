@@ -118,19 +118,54 @@ def filter_decide(bpf: bytes) -> Decide:
     return decide
 
 
-@contextlib.contextmanager
-def _interrupts_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
-    """On Ctrl-C (or another exception) ask the workload to stop through the launcher.
+_FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
 
-    The launcher forwards SIGTERM; leaving ``run_filter`` then kills the launcher, and the
-    workload with it (PR_SET_PDEATHSIG).
+
+def _terminal_sent_it() -> bool:
+    """Whether we are in the foreground of our terminal, whose SIGINT reaches the workload too."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _signals_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Pass SIGTERM, SIGHUP, SIGINT and SIGQUIT on to the workload, through the launcher.
+
+    The run then ends as the workload decides, and its status and report are written as
+    for any other end. The launcher passes them to the workload, and once it is gone to the
+    descendants it left behind. A terminal's Ctrl-C already reaches the workload (same
+    process group), so it is not sent twice. On an exception the workload is asked to stop;
+    leaving ``run_filter`` then kills the launcher, and the workload with it.
     """
+
+    def forward(sig: int, _frame: object) -> None:
+        if sig in (signal.SIGINT, signal.SIGQUIT) and _terminal_sent_it():
+            return
+        proc.send_signal(sig)
+
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for sig in _FORWARDED:
+            previous[sig] = signal.signal(sig, forward)
+    except ValueError:  # not the main thread: signals stay with whoever handles them there
+        pass
     try:
         yield
     except BaseException:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _launch_cmd(
@@ -266,7 +301,7 @@ def run_filter(
     os.close(status_w)
     theirs.close()
     try:
-        with _interrupts_forwarded(proc):
+        with _signals_forwarded(proc):
             status_text = _watch(status_r, ours, sup, held)
         proc.wait()
     finally:
