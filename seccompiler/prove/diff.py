@@ -8,14 +8,14 @@ beyond the table and foreign arches are compared too, where both sides define th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from seccompiler.arch.abi import Abi
 from seccompiler.arch.tables import table
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
-from seccompiler.program import Action, Program
-from seccompiler.prove.verify import arg_vectors
+from seccompiler.program import U32, U64, Action, ArgCond, Op, Program, SyscallProgram
+from seccompiler.prove.verify import arg_vectors, boundary_values, satisfying
 
 FOREIGN_ARCH = 0x0BADA5C8  # an arch token no ABI uses
 
@@ -50,6 +50,122 @@ class Side:
             yield (0,) * 6
             return
         yield from arg_vectors(p, nr)
+
+    def syscall(self, abi: Abi, nr: int) -> SyscallProgram | None:
+        p = self.program.abi(abi.name) if self.program is not None else None
+        return p.syscalls.get(nr) if p is not None else None
+
+
+Lines = dict[tuple[tuple[int, ...], int], set[int]]  # (base, arg index) → values of that arg
+
+
+def _with(vector: tuple[int, ...], index: int, value: int) -> tuple[int, ...]:
+    return (*vector[:index], value, *vector[index + 1 :])
+
+
+def _lines(sp: SyscallProgram | None, out: Lines) -> None:
+    """``arg_vectors``'s inputs, as lines: a base vector and the values one argument takes.
+
+    The same set of vectors, without its n² repeats: for n rules on one argument, every
+    rule's base vector, that argument replaced, is the same line.
+    """
+    zero = (0,) * 6
+    out.setdefault((zero, 0), set()).add(0)
+    if sp is None or not sp.rules:
+        return
+    by_index: dict[int, set[int]] = {}
+    for r in sp.rules:
+        for c in r.conditions:
+            by_index.setdefault(c.index, set()).update(boundary_values(c))
+    for rule in sp.rules:
+        base = [0] * 6
+        for c in rule.conditions:
+            base[c.index] = satisfying(c)
+        for variant in (tuple(base), zero):
+            for index, values in by_index.items():
+                key = (_with(variant, index, 0), index)
+                out.setdefault(key, set()).update(values)
+            # the variant itself lies on the line of any argument the rule tests
+            first = rule.conditions[0].index
+            out[(_with(variant, first, 0), first)].add(variant[first])
+
+
+def _field(c: ArgCond, abi: Abi) -> tuple[int, int] | None:
+    """``(mask, value)`` such that the condition holds iff ``arg & mask == value``."""
+    limit = U32 if c.effective_width(abi) == 32 else U64
+    if c.op is Op.EQ:
+        return limit, c.value & limit
+    if c.op is Op.MASKED_EQ:
+        return c.mask & limit, c.value & limit
+    return None
+
+
+def _answers_along(
+    sp: SyscallProgram, abi: Abi, base: tuple[int, ...], index: int, values: Iterable[int]
+) -> dict[int, Action]:
+    """What ``sp`` answers on ``base`` with argument ``index`` set to each value.
+
+    The rules that can still match are indexed once by the bits they test on that argument,
+    so each value costs a lookup per distinct mask, not a walk of every rule.
+    """
+    tables: dict[int, dict[int, int]] = {}  # mask → value → first rule testing it
+    slow: list[int] = []  # rules tested one by one (ordered comparisons, several conditions)
+    always = len(sp.rules)  # the first rule that holds whatever the argument is
+    for j, rule in enumerate(sp.rules):
+        if j > always:
+            break
+        here = [c for c in rule.conditions if c.index == index]
+        if not all(c.matches(base[c.index], abi) for c in rule.conditions if c.index != index):
+            continue
+        field = _field(here[0], abi) if len(here) == 1 else None
+        if not here:
+            always = j
+        elif field is not None:
+            tables.setdefault(field[0], {}).setdefault(field[1], j)
+        else:
+            slow.append(j)
+    out: dict[int, Action] = {}
+    for x in values:
+        best = always
+        for mask, first in tables.items():
+            j = first.get(x & mask, always)
+            best = min(best, j)
+        for j in slow:
+            if j >= best:
+                break
+            if all(c.matches(x, abi) for c in sp.rules[j].conditions if c.index == index):
+                best = j
+        out[x] = sp.rules[best].action if best < len(sp.rules) else sp.fallback
+    return out
+
+
+def _program_changes(a: Side, b: Side, abi: Abi, nr: int) -> tuple[str, str] | None:
+    """The change of one syscall between two program sides, found along lines."""
+    sa, sb = a.syscall(abi, nr), b.syscall(abi, nr)
+    if sa is not None and sb is not None:
+        same = (sa.fallback, [(r.conditions, r.action) for r in sa.rules]) == (
+            sb.fallback,
+            [(r.conditions, r.action) for r in sb.rules],
+        )
+        if same:
+            return None  # one decision list answers alike everywhere
+    lines: Lines = {}
+    _lines(sa, lines)
+    _lines(sb, lines)
+    ra: dict[tuple[int, ...], Action] = {}
+    rb: dict[tuple[int, ...], Action] = {}
+    for (base, index), values in lines.items():
+        for side, sp, into in ((a, sa, ra), (b, sb, rb)):
+            if sp is None:
+                action = side.decide(abi, nr, base)
+                answers = {x: action for x in values}
+            else:
+                answers = _answers_along(sp, abi, base, index, values)
+            for x, action in answers.items():
+                into[_with(base, index, x)] = action
+    if ra == rb:
+        return None
+    return _describe(ra), _describe(rb)
 
 
 def side_from_filters(label: str, abis: Sequence[Abi], filters: dict[str, Filter]) -> Side:
@@ -126,11 +242,15 @@ def diff(a: Side, b: Side, abis: Sequence[Abi] | None = None) -> DiffResult:
             continue
         t = table(abi)
         for nr, name in sorted(t.by_nr.items()):
-            vecs = list(dict.fromkeys([*a.vectors(abi, nr), *b.vectors(abi, nr)]))
-            ra = {v: a.decide(abi, nr, v) for v in vecs}
-            rb = {v: b.decide(abi, nr, v) for v in vecs}
-            if ra != rb:
-                da, db = _describe(ra), _describe(rb)
+            if a.program is not None and b.program is not None:
+                found = _program_changes(a, b, abi, nr)
+            else:
+                vecs = list(dict.fromkeys([*a.vectors(abi, nr), *b.vectors(abi, nr)]))
+                ra = {v: a.decide(abi, nr, v) for v in vecs}
+                rb = {v: b.decide(abi, nr, v) for v in vecs}
+                found = (_describe(ra), _describe(rb)) if ra != rb else None
+            if found is not None:
+                da, db = found
                 if da == db:
                     da, db = da + " (differs by args)", db + " (differs by args)"
                 changes.append(Change(abi.name, name, nr, da, db))
