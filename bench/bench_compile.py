@@ -16,6 +16,7 @@ Usage: python bench/bench_compile.py [--runs N]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -101,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         for stage, took in staged().items():
             stages.setdefault(stage, []).append(took)
 
+    load = os.getloadavg()[0]
     print(
-        f"compile {DEFAULT.name}, families {', '.join(families)}; anchor: libseccomp "
+        f"compile {DEFAULT.name}, families {', '.join(families)}; load average {load:.1f} on "
+        f"{os.cpu_count()} cores; anchor: libseccomp "
         f"{libseccomp_ref.version()} builds moby-default.json for {', '.join(built)} as runc "
         f"does; median of {opts.runs}, interleaved"
     )

@@ -112,7 +112,7 @@ def targets(results: list[Result], caches: list[Cache]) -> str:
     for abi, figure, limit in TARGETS:
         attr = {"path mean": "mean_path", "path weighted by mix": "weighted_path"}[figure]
         mine, theirs = getattr(ours[abi], attr), getattr(anchor[abi], attr)
-        row(f"{abi} {figure}", mine, theirs, f"<= {limit:g}", mine <= limit, ".1f")
+        row(f"{abi} {figure}", mine, theirs, f"<= {limit:g}", mine <= limit, ".2f")
     worst = max(s.max_path for s in ours.values())
     theirs_worst = max(s.max_path for s in anchor.values())
     row("path max, whole family", worst, theirs_worst, f"<= {MAX_PATH}", worst <= MAX_PATH, ".0f")

@@ -54,6 +54,11 @@ def plan(
     deepest stays as planned; callers check their limits on the result).
     """
     w = list(weights)
+    if budget:
+        total = sum(w)
+        for i, b in enumerate(budget):
+            if b is not None and b < 10:
+                w[i] = max(w[i], total / 2 ** (b - 1))  # a head start for the tight ones
     node = _plan(w, single, kinds)
     for _ in range(ROUNDS if budget else 0):
         assert budget is not None
@@ -80,32 +85,35 @@ def _plan(
     pre = [0.0]
     for w in weights:
         pre.append(pre[-1] + w)
-    cost = [[0.0] * (n + 1) for _ in range(n + 1)]
+    cost = [[0.0] * (n + 1) for _ in range(n + 1)]  # cost[i][j]: items i..j-1
+    by_end = [[0.0] * (n + 1) for _ in range(n + 1)]  # by_end[j][i] = cost[i][j]
     root = [[0] * (n + 1) for _ in range(n + 1)]
     how: dict[tuple[int, int], tuple[int, ...]] = {}
-    for i in range(n - 1):
-        cost[i][i + 2] = pre[i + 2] - pre[i]
-        root[i][i + 2] = i + 1
-    for length in range(2, n + 1):
-        for i in range(n - length + 1):
-            j = i + length
-            cost_i = cost[i]
-            if length > 2:
-                lo = root[i][j - 1]
-                hi = root[i + 1][j]
-                best_k, best = lo, cost_i[lo] + cost[lo][j]
+    # rows from the last: cell (i, j) needs (i, k) for k < j and (k, j) for k > i
+    for i in range(n - 1, -1, -1):
+        cost_i, root_i = cost[i], root[i]
+        root_next = root[i + 1] if i + 1 < n else root_i
+        base = pre[i]
+        for j in range(i + 2, n + 1):
+            if j == i + 2:
+                best_k, best = i + 1, 0.0
+            else:
+                lo, hi = root_i[j - 1], root_next[j]
+                col = by_end[j]
+                best_k, best = lo, cost_i[lo] + col[lo]
                 for k in range(lo + 1, hi + 1):
-                    c = cost_i[k] + cost[k][j]
+                    c = cost_i[k] + col[k]
                     if c < best:
                         best_k, best = k, c
-                root[i][j] = best_k
-                best += pre[j] - pre[i]
-                cost_i[j] = best
-            if length <= 2 * MAX_CHAIN + 1:
+            root_i[j] = best_k
+            best += pre[j] - base
+            if j - i <= 2 * MAX_CHAIN + 1:
                 found = _chain(weights, single, kind, i, j)
-                if found is not None and found[0] < cost_i[j]:
-                    cost_i[j] = found[0]
+                if found is not None and found[0] < best:
+                    best = found[0]
                     how[i, j] = found[1]
+            cost_i[j] = best
+            by_end[j][i] = best
     return _build(0, n, root, how)
 
 

@@ -57,12 +57,6 @@ class Word:
         self.unequal = unequal  # (m, k): x & m != k, m not all ones
         self.excluded = excluded  # points x != k
 
-    def _but(self, **kw: object) -> Word:
-        w = Word(self.lo, self.hi, self.fixed_mask, self.fixed, self.unequal, self.excluded)
-        for key, value in kw.items():
-            setattr(w, key, value)
-        return w
-
     def masked_eq(self, m: int, k: int, holds: bool) -> Word | None:
         """Add ``x & m == k`` (or its negation); None when no value is left."""
         m &= U32
@@ -72,31 +66,48 @@ class Word:
             if m == U32:
                 if not self.lo <= k <= self.hi or k in self.excluded:
                     return self
-                return self._but(excluded=self.excluded | {k})
+                return Word(
+                    self.lo, self.hi, self.fixed_mask, self.fixed, self.unequal, self.excluded | {k}
+                )
             if (self.fixed ^ k) & self.fixed_mask & m:
                 return self  # already unequal on a known bit
-            return self._but(unequal=(*self.unequal, (m, k)))
+            return Word(
+                self.lo,
+                self.hi,
+                self.fixed_mask,
+                self.fixed,
+                (*self.unequal, (m, k)),
+                self.excluded,
+            )
         if (self.fixed ^ k) & self.fixed_mask & m:
             return None
         if m == U32:
             if not self.lo <= k <= self.hi:
                 return None
-            return self._but(lo=k, hi=k)
-        return self._but(fixed_mask=self.fixed_mask | m, fixed=self.fixed | k)
+            return Word(k, k, self.fixed_mask, self.fixed, self.unequal, self.excluded)
+        return Word(
+            self.lo, self.hi, self.fixed_mask | m, self.fixed | k, self.unequal, self.excluded
+        )
 
     def without(self, points: Sequence[int]) -> Word:
         """Add ``x != k`` for each of ``points``."""
-        return self._but(excluded=self.excluded.union(points))
+        return Word(
+            self.lo, self.hi, self.fixed_mask, self.fixed, self.unequal, self.excluded.union(points)
+        )
 
     def at_least(self, k: int, holds: bool) -> Word | None:
         """Add ``x >= k`` (or ``x < k``)."""
         if holds:
             if k > self.hi:
                 return None
-            return self._but(lo=max(self.lo, k))
+            return Word(
+                max(self.lo, k), self.hi, self.fixed_mask, self.fixed, self.unequal, self.excluded
+            )
         if k <= self.lo:
             return None
-        return self._but(hi=min(self.hi, k - 1))
+        return Word(
+            self.lo, min(self.hi, k - 1), self.fixed_mask, self.fixed, self.unequal, self.excluded
+        )
 
     @property
     def plain(self) -> bool:
@@ -154,6 +165,11 @@ def _next_fixed(y: int, fm: int, fv: int) -> int | None:
 
 
 def _least(w: Word, fm: int, fv: int) -> int | None:
+    if not fm:  # bounds and points only
+        y, out = w.lo, w.excluded
+        while y in out:
+            y += 1
+        return y if y <= w.hi else None
     x = _next_fixed(w.lo, fm, fv)
     while x is not None and x <= w.hi and x in w.excluded:
         x = _next_fixed(x + 1, fm, fv)
@@ -301,12 +317,14 @@ class _Ctx:
     keys: dict[str, list[int]] = field(default_factory=dict)
     tokens: dict[int, list[AbiProgram]] = field(default_factory=dict)
     others: list[int] = field(default_factory=list)  # tokens of the Program's other families
+    x32ish: set[int] = field(default_factory=set)  # tokens under which bit 30 picks x32
 
     def __post_init__(self) -> None:
         for p in self.family:
             self.tokens.setdefault(p.abi.audit_arch, []).append(p)
         self.others = sorted({p.abi.audit_arch for p in self.program.abis} - set(self.tokens))
         self.keys = {p.abi.name: sorted(p.syscalls) for p in self.family}
+        self.x32ish = {t for t in self.tokens if has_x32_numbers(t)}
 
 
 def program_classes(ctx: _Ctx, region: Region) -> Iterator[Class]:
@@ -332,7 +350,7 @@ def program_classes(ctx: _Ctx, region: Region) -> Iterator[Class]:
 
 def _token_classes(ctx: _Ctx, group: list[AbiProgram], region: Region) -> Iterator[Class]:
     native = next((p for p in group if not p.abi.is_x32), None)
-    if not has_x32_numbers(group[0].abi.audit_arch):
+    if group[0].abi.audit_arch not in ctx.x32ish:
         yield from _abi_classes(ctx, native, region)
         return
     x32 = next((p for p in group if p.abi.is_x32), None)
@@ -356,9 +374,10 @@ def _abi_classes(ctx: _Ctx, p: AbiProgram | None, region: Region) -> Iterator[Cl
         for key in inside:
             if key not in nr.excluded:
                 yield from _syscall_classes(ctx, p, key, _set(region, NR, Word(key, key)))
-        rest = _with(region, NR, nr.without(inside))
-        if rest is not None:
-            yield Class(rest, p, p.unknown)
+        others = nr.without(inside)
+        gone = sum(1 for x in others.excluded if nr.lo <= x <= nr.hi)
+        if nr.hi - nr.lo + 1 > gone:  # some number of the range is no syscall
+            yield Class(_set(region, NR, others), p, p.unknown)
         return
     left: Region | None = region
     for key in inside:
