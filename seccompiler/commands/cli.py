@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "image": "seccompiler.commands.image:image_group",
     "pss": "seccompiler.commands.pss:pss_group",
     "yama": "seccompiler.commands.yama:yama_group",
+    "node": "seccompiler.commands.node:node_group",
 }
 
 

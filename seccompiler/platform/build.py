@@ -15,8 +15,9 @@ from seccompiler.backends import oci
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import check_regular
 from seccompiler.compile import load_program, prove_outputs, render_outputs
-from seccompiler.platform import artifacts, targets
+from seccompiler.platform import artifacts, nodeinstall, targets
 from seccompiler.platform import config as pconfig
+from seccompiler.platform.artifacts import installer
 from seccompiler.platform.artifacts import paths as apaths
 from seccompiler.platform.artifacts.dist import Timings
 
@@ -67,6 +68,24 @@ def _check_name(name: str, path: Path, seen: dict[str, Path]) -> None:
 def _fleet_files(files: dict[str, bytes], families: tuple[str, ...]) -> dict[str, bytes]:
     """The compiler's per-family outputs for the fleet's kernel families only."""
     return {rel: data for rel, data in files.items() if Path(rel).stem in families}
+
+
+def _check_gate(files: dict[str, bytes], default_profile: str) -> None:
+    """The label the default-profile policy schedules by is one the installer sets."""
+    node = {
+        rel.removeprefix(f"{apaths.NODE_PREFIX}/"): data
+        for rel, data in files.items()
+        if rel.startswith(f"{apaths.NODE_PREFIX}/")
+    }
+    labels = nodeinstall.profile_labels(nodeinstall.Release("", node))
+    gate = installer.gate_label(apaths.short_name(default_profile))
+    if labels.get(gate) != installer.READY:
+        raise InputError(
+            f"generated artifact fails its check: the installer never sets the label {gate} "
+            "the default-profile policy schedules pods by",
+            hint="this is a bug in seccompiler's artifact generation; please report it",
+            location=Location(artifacts.INSTALLER_FILE),
+        )
 
 
 def build_dist(
@@ -133,6 +152,9 @@ def build_dist(
         )
     with t.stage("Pod Security config + guard (schema, CEL)"):
         result.files.update(artifacts.pss_files(cfg))
+    with t.stage("node installer DaemonSet (schema)"):
+        result.files.update(artifacts.installer_files(result.files, cfg))
+        _check_gate(result.files, default_profile)
     with t.stage("manifest"):
         result.files = artifacts.with_manifest(result.files)
     return result

@@ -13,7 +13,7 @@ from typing import Any
 
 from seccompiler.base.errors import InputError
 from seccompiler.platform import kubeapi, rollout, yama
-from seccompiler.platform.artifacts import admission, checks, node, paths, spo
+from seccompiler.platform.artifacts import admission, checks, installer, node, paths, spo
 from seccompiler.platform.artifacts.manifest import MANIFEST, manifest
 from seccompiler.platform.artifacts.paths import (
     CLUSTER_PREFIX,
@@ -25,6 +25,7 @@ from seccompiler.platform.artifacts.paths import (
     kubelet_profile_path,
     localhost_ref,
     node_dist_path,
+    short_name,
 )
 from seccompiler.platform.artifacts.render import yaml_docs
 from seccompiler.platform.config import PlatformConfig
@@ -121,7 +122,8 @@ def platform_files(
     choice = _map_version(cfg)
     assert choice.version is not None
     system = cfg.system_namespaces
-    mutating = admission.mutating_policy(ref, choice.version, system)
+    gate = installer.gate_label(short_name(default_profile))
+    mutating = admission.mutating_policy(ref, choice.version, system, gate)
     validating = admission.validating_policy(system, stage.actions)
     checks.check_admission(validating, mutating, ref, f"{CLUSTER_PREFIX}/admission", system)
     header = _HEADER
@@ -135,6 +137,22 @@ def platform_files(
         MUTATING_FILE: _k8s_file(MUTATING_FILE, mutating, versions, header),
         VALIDATING_FILE: _k8s_file(VALIDATING_FILE, validating, versions),
     }
+
+
+INSTALLER_FILE = f"{CLUSTER_PREFIX}/installer/node-installer.yaml"
+
+
+def installer_files(
+    files: Mapping[str, bytes], cfg: PlatformConfig | None = None
+) -> dict[str, bytes]:
+    """The DaemonSet (and its account and role) that installs ``files``' node half."""
+    cfg = cfg if cfg is not None else PlatformConfig()
+    namespace = cfg.system_namespaces[0] if cfg.system_namespaces else "kube-system"
+    docs = installer.manifests(files, cfg.installer_image, namespace)
+    header = (
+        f"{_HEADER}\nThe image must hold seccompiler and this build at {installer.DIST_IN_IMAGE}."
+    )
+    return {INSTALLER_FILE: _k8s_file(INSTALLER_FILE, docs, cfg.kubernetes_text, header)}
 
 
 def pss_files(cfg: PlatformConfig | None = None) -> dict[str, bytes]:

@@ -31,11 +31,14 @@ NO_POD_PROFILE = (
 )
 
 
-def mutation_expression(localhost_ref: str) -> str:
-    """Apply configuration that sets the pod-level profile to ``Localhost localhost_ref``."""
+def mutation_expression(localhost_ref: str, gate: str = "") -> str:
+    """Apply configuration that sets the pod-level profile to ``Localhost localhost_ref``
+    and, given a ``gate`` node label, schedules the pod only onto nodes that carry it."""
+    selector = f'    nodeSelector: {{"{gate}": "installed"}},\n' if gate else ""
     return (
         "Object{\n"
         "  spec: Object.spec{\n"
+        f"{selector}"
         "    securityContext: Object.spec.securityContext{\n"
         "      seccompProfile: Object.spec.securityContext.seccompProfile{\n"
         '        type: "Localhost",\n'
@@ -103,6 +106,7 @@ def mutating_policy(
     localhost_ref: str,
     api_version: str = API_VERSION,
     system_namespaces: Sequence[str] = (),
+    gate: str = "",
 ) -> list[dict[str, Any]]:
     """A MutatingAdmissionPolicy and its binding: pods naming no profile get ours."""
     policy = {
@@ -121,7 +125,7 @@ def mutating_policy(
             "mutations": [
                 {
                     "patchType": "ApplyConfiguration",
-                    "applyConfiguration": {"expression": mutation_expression(localhost_ref)},
+                    "applyConfiguration": {"expression": mutation_expression(localhost_ref, gate)},
                 }
             ],
         },

@@ -1,0 +1,332 @@
+"""``seccompiler node install``: put a build's node files onto a node, all at once or not at all.
+
+Layout under the node's root (``--root``, ``/host`` in the DaemonSet):
+
+- ``var/lib/seccompiler/node/releases/<digest>/<node path>``: the files of one build, written
+  and fsynced before anything visible changes (``<digest>`` is MANIFEST.json's sha256);
+- ``var/lib/seccompiler/node/current``: a symlink to the release in force. Switching it is
+  one ``rename(2)``, so a node has the old set or the new one, whatever moment the installer
+  is killed at;
+- at each real path (``etc/sysctl.d/60-keisson-yama.conf``, the kubelet profiles, …) a
+  symlink to ``/var/lib/seccompiler/node/current/<node path>``: absolute, as the host reads
+  it; below ``--root`` every path is resolved as the kernel would inside that root
+  (``fsio.RootDir``), so the links lead to the same files there and nothing leaves the root.
+
+The release records which paths it linked (``INSTALLED.json``), so the next install removes
+exactly the links an earlier one made that the new build no longer has; a path holding
+anything else than our own link (or a byte-identical copy, as ``build --root`` leaves) is
+refused before anything is written. Every file is checked against MANIFEST.json first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seccompiler.base.errors import InputError, Location, UsageError
+from seccompiler.base.fsio import RootDir, read_bytes
+from seccompiler.platform.artifacts import installer
+from seccompiler.platform.artifacts.manifest import MANIFEST
+from seccompiler.platform.artifacts.paths import NODE_PREFIX
+
+STORE = "var/lib/seccompiler/node"
+RECORD = "INSTALLED.json"
+MAX_MANIFEST = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Release:
+    """The node files of one build, verified against its manifest."""
+
+    digest: str  # sha256 of MANIFEST.json
+    files: dict[str, bytes]  # node path without the leading '/' → content
+
+
+@dataclass
+class Outcome:
+    """What an install did (or, for an unchanged node, did not need to do)."""
+
+    digest: str
+    written: list[str] = field(default_factory=list)  # links created or replaced
+    removed: list[str] = field(default_factory=list)  # stale links of an earlier install
+    unchanged: bool = False
+
+
+def _bad(path: str, message: str, hint: str = "") -> InputError:
+    return InputError(message, hint=hint or "rebuild the tree with `seccompiler build`",
+                      location=Location(path))  # fmt: skip
+
+
+def _safe_rel(rel: Any, where: str) -> str:
+    ok = (
+        isinstance(rel, str)
+        and rel
+        and not rel.startswith("/")
+        and all(p not in ("", ".", "..") for p in rel.split("/"))
+    )
+    if not ok:
+        raise _bad(where, f"manifest names an unsafe path {rel!r}")
+    return str(rel)
+
+
+def load_release(src: str | Path) -> Release:
+    """Read ``src``'s MANIFEST.json and every node file it lists; refuse any mismatch."""
+    base = Path(src)
+    man_path = base / MANIFEST
+    if not base.is_dir():
+        raise UsageError(f"{base}: no such directory", hint="pass the tree `build` wrote")
+    raw = read_bytes(man_path, MAX_MANIFEST)
+    where = str(man_path)
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", 0)
+        raise InputError(f"not valid JSON: {exc}", location=Location(where, line)) from None
+    entries = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(entries, dict):
+        raise _bad(where, "MANIFEST.json has no 'files' object")
+    files: dict[str, bytes] = {}
+    for rel, entry in sorted(entries.items()):
+        rel = _safe_rel(rel, where)
+        if not rel.startswith(f"{NODE_PREFIX}/"):
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            raise _bad(where, f"{rel}: manifest entry has no sha256")
+        size = entry.get("size")
+        path = base / rel
+        if path.is_symlink() or not path.is_file():
+            raise _bad(str(path), "listed in MANIFEST.json but missing (or not a regular file)")
+        data = read_bytes(path, MAX_MANIFEST * 16)
+        if len(data) != size or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise _bad(
+                str(path),
+                "content does not match MANIFEST.json (sha256 or size differs)",
+                "the tree was changed or corrupted after the build; nothing was installed",
+            )
+        files[rel.removeprefix(f"{NODE_PREFIX}/")] = data
+    if not files:
+        raise _bad(where, "MANIFEST.json lists no node files")
+    return Release(hashlib.sha256(raw).hexdigest(), files)
+
+
+def _link_target(node_path: str) -> str:
+    """What the link at ``node_path`` points to: absolute, as the host (and, inside
+    ``--root``, the resolution of every path below it) reads it."""
+    return f"/{STORE}/current/{node_path}"
+
+
+def _lstat(dfd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _is_ours(dfd: int, name: str, node_path: str) -> bool:
+    st = _lstat(dfd, name)
+    return (
+        st is not None
+        and stat.S_ISLNK(st.st_mode)
+        and os.readlink(name, dir_fd=dfd) == _link_target(node_path)
+    )
+
+
+def _read_record(root: RootDir) -> tuple[str | None, list[str]]:
+    """The digest and linked paths of the release in force, if any."""
+    where = root.show(f"{STORE}/current/{RECORD}")
+    raw = root.read_bytes(f"{STORE}/current/{RECORD}", MAX_MANIFEST)
+    if raw is None:
+        return None, []
+    try:
+        doc = json.loads(raw)
+        paths = [_safe_rel(p, where) for p in doc["paths"]]
+        return str(doc["digest"]), paths
+    except (ValueError, KeyError, TypeError):
+        raise _bad(where, "the record of the installed release is unreadable",
+                   "remove it to start over; nothing was changed") from None  # fmt: skip
+
+
+def _stage(root: RootDir, release: Release) -> None:
+    """Write the release directory (idempotent: an existing complete one is reused)."""
+    releases = f"{STORE}/releases"
+    if root.read_bytes(f"{releases}/{release.digest}/{RECORD}", MAX_MANIFEST) is not None:
+        return
+    rfd = root.makedirs(releases)
+    try:
+        _remove_at(rfd, release.digest)  # a partial one from a killed run
+        tmp = f".{release.digest[:12]}.{os.getpid()}.new"
+        _remove_at(rfd, tmp)
+        for rel, data in sorted(release.files.items()):
+            root.write_atomic(f"{releases}/{tmp}/{rel}", data)
+        record = {"digest": release.digest, "paths": sorted(release.files)}
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+        root.write_atomic(f"{releases}/{tmp}/{RECORD}", text.encode())
+        os.rename(tmp, release.digest, src_dir_fd=rfd, dst_dir_fd=rfd)
+        os.fsync(rfd)
+    finally:
+        os.close(rfd)
+
+
+def _remove_at(dfd: int, name: str) -> None:
+    st = _lstat(dfd, name)
+    if st is None:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=dfd, ignore_errors=True)
+    else:
+        os.unlink(name, dir_fd=dfd)
+
+
+def _check_paths(root: RootDir, release: Release, old: list[str]) -> None:
+    """Refuse, before anything changes, a node path that holds something not ours."""
+    for rel, data in sorted(release.files.items()):
+        head, _, name = rel.rpartition("/")
+        dfd = root.opendir(head)
+        if dfd is None:
+            continue
+        try:
+            st = _lstat(dfd, name)
+            if st is None or _is_ours(dfd, name, rel):
+                continue
+            if stat.S_ISLNK(st.st_mode) and rel in old:
+                continue  # a link of ours from an earlier layout
+            if stat.S_ISREG(st.st_mode) and root.read_bytes(rel, MAX_MANIFEST * 16) == data:
+                continue  # a byte-identical copy (what `build --root` leaves)
+        finally:
+            os.close(dfd)
+        raise UsageError(
+            f"{root.show(rel)}: exists and was not installed by seccompiler",
+            hint="move it away (or remove it) if the platform should own this path; "
+            "nothing was changed",
+        )
+
+
+def _link(root: RootDir, rel: str) -> bool:
+    """Make ``rel`` our symlink atomically; False when it already is."""
+    head, _, name = rel.rpartition("/")
+    dfd = root.makedirs(head)
+    try:
+        if _is_ours(dfd, name, rel):
+            return False
+        tmp = f".{name}.seccompiler-link"
+        _remove_at(dfd, tmp)
+        os.symlink(_link_target(rel), tmp, dir_fd=dfd)
+        os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        return True
+    finally:
+        os.close(dfd)
+
+
+def _switch(root: RootDir, digest: str) -> None:
+    sfd = root.makedirs(STORE)
+    try:
+        _remove_at(sfd, ".current.new")
+        os.symlink(f"releases/{digest}", ".current.new", dir_fd=sfd)
+        os.replace(".current.new", "current", src_dir_fd=sfd, dst_dir_fd=sfd)
+        os.fsync(sfd)
+    finally:
+        os.close(sfd)
+
+
+def _unlink_ours(root: RootDir, rel: str) -> bool:
+    head, _, name = rel.rpartition("/")
+    dfd = root.opendir(head)
+    if dfd is None:
+        return False
+    try:
+        if not _is_ours(dfd, name, rel):
+            return False
+        os.unlink(name, dir_fd=dfd)
+        return True
+    finally:
+        os.close(dfd)
+
+
+def _collect(root: RootDir, keep: str) -> None:
+    """Remove releases other than the one in force (a killed run may leave them)."""
+    rfd = root.opendir(f"{STORE}/releases")
+    if rfd is None:
+        return
+    try:
+        for name in sorted(os.listdir(rfd)):
+            if name != keep:
+                _remove_at(rfd, name)
+    finally:
+        os.close(rfd)
+
+
+def install(src: str | Path, root_path: str | Path) -> Outcome:
+    """Install the node files of the build in ``src`` under ``root_path``; see the module doc."""
+    release = load_release(src)  # everything verified before anything is touched
+    with RootDir(root_path, allow_host=True) as root:
+        old_digest, old_paths = _read_record(root)
+        _check_paths(root, release, old_paths)
+        outcome = Outcome(release.digest)
+        if old_digest == release.digest and all(_still_ours(root, r) for r in release.files):
+            outcome.unchanged = True
+            return outcome
+        _stage(root, release)
+        for rel in sorted(release.files):
+            if _link(root, rel):
+                outcome.written.append("/" + rel)
+        _switch(root, release.digest)
+        for rel in old_paths:
+            if rel not in release.files and _unlink_ours(root, rel):
+                outcome.removed.append("/" + rel)
+        _collect(root, release.digest)
+    return outcome
+
+
+def _still_ours(root: RootDir, rel: str) -> bool:
+    head, _, name = rel.rpartition("/")
+    dfd = root.opendir(head)
+    if dfd is None:
+        return False
+    try:
+        return _is_ours(dfd, name, rel)
+    finally:
+        os.close(dfd)
+
+
+def read_installed(root_path: str | Path, node_path: str) -> bytes | None:
+    """What the node reads at ``node_path``, resolved inside ``root_path`` (for checks)."""
+    with RootDir(root_path, allow_host=True) as root:
+        return root.read_bytes(node_path, MAX_MANIFEST * 16)
+
+
+YAMA_KEY = "kernel.yama.ptrace_scope"
+
+
+def release_scope(release: Release) -> int | None:
+    """The ptrace scope the release's sysctl drop-in sets, if it has one."""
+    for rel, data in sorted(release.files.items()):
+        if not rel.startswith("etc/sysctl.d/"):
+            continue
+        for line in data.decode("utf-8", "replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() == YAMA_KEY and value.strip() in ("0", "1", "2", "3"):
+                return int(value.strip())
+    return None
+
+
+# Node labels: the gate the default-profile policy schedules pods by, and which build it is.
+MANIFEST_LABEL = "seccomp.keisson.io/manifest"
+PROFILE_LABEL_PREFIX = installer.GATE_PREFIX
+
+
+def profile_labels(release: Release) -> dict[str, str]:
+    """The labels a node carries once ``release`` is installed: one per kubelet profile
+    (``profiles.seccomp.keisson.io/<name>: installed``) and the manifest digest."""
+    out = {MANIFEST_LABEL: release.digest[:32]}
+    for rel in sorted(release.files):
+        head, _, name = rel.rpartition("/")
+        if "/seccomp/" in f"/{head}/" and head.endswith("/keisson") and name.endswith(".json"):
+            out[installer.gate_label(name.removesuffix(".json"))] = installer.READY
+    return out
