@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
