@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from seccompiler.base.errors import InputError, Location, UsageError
-from seccompiler.base.fsio import RootDir, read_bytes
+from seccompiler.base.fsread import read_bytes
+from seccompiler.base.inroot import RootDir
 from seccompiler.platform.artifacts import installer
 from seccompiler.platform.artifacts.manifest import MANIFEST
 from seccompiler.platform.artifacts.paths import NODE_PREFIX
