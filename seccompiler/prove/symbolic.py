@@ -354,6 +354,25 @@ def _token_classes(ctx: _Ctx, group: list[AbiProgram], region: Region) -> Iterat
         yield from _abi_classes(ctx, native, region)
         return
     x32 = next((p for p in group if p.abi.is_x32), None)
+    nr = _word(region, NR)
+    if nr.plain:
+        # bounds and points only: cut the range at the x32 segments' edges
+        bit = X32_SYSCALL_BIT
+        segments = (
+            (0, bit - 1, native),
+            (bit, 2 * bit - 1, x32),
+            (2 * bit, 3 * bit - 1, native),
+            (3 * bit, U32 - 1, x32),
+            (U32, U32, native),
+        )
+        for lo, hi, p in segments:
+            lo, hi = max(lo, nr.lo), min(hi, nr.hi)
+            if lo > hi:
+                continue
+            part = Word(lo, hi, 0, 0, (), nr.excluded)
+            if part.witness() is not None:
+                yield from _abi_classes(ctx, p, _set(region, NR, part))
+        return
     for is_minus_one, r in branch_eq(region, NR, U32, U32):
         if is_minus_one:  # -1: a tracer's "skip", a native number
             yield from _abi_classes(ctx, native, r)
