@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -91,8 +92,8 @@ def bench_test(program: Program) -> tuple[float, int]:
     return time.perf_counter() - start, len(report.rows)
 
 
-def _cli_overhead(repeat: int) -> tuple[float, float, float]:
-    """Median wall times of git init alone, under strace -f -c, and under ``run --audit``."""
+def _cli_overhead(repeat: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU times of git init alone, under strace -f -c, under ``run --audit``."""
     exe = str(Path(sys.executable).with_name("seccompiler"))
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
 
@@ -100,26 +101,29 @@ def _cli_overhead(repeat: int) -> tuple[float, float, float]:
             shutil.rmtree(f"{tmp}/{tag}", ignore_errors=True)
             return ["git", "init", "-q", f"{tmp}/{tag}"]
 
-        def ours() -> None:
-            argv = [exe, "run", "--profile", str(DEFAULT), "--audit", "--", *git("ours")]
-            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        variants = {
+            "alone": lambda: git("alone"),
+            "strace": lambda: ["strace", "-f", "-c", "-o", os.devnull, *git("strace")],
+            "ours": lambda: [exe, "run", "--profile", str(DEFAULT), "--audit", "--", *git("ours")],
+        }
 
-        def strace() -> None:
-            argv = ["strace", "-f", "-c", "-o", os.devnull, *git("strace")]
-            subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        def quiet(cmd: list[str]) -> None:
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
-        def alone() -> None:
-            subprocess.run(git("alone"), stdout=subprocess.DEVNULL, check=True)
-
-        ours()  # fills the filter cache, as a user's first run does
-        times: dict[str, list[float]] = {"alone": [], "strace": [], "ours": []}
+        quiet(variants["ours"]())  # fills the filter cache, as a user's first run does
+        wall: dict[str, list[float]] = {k: [] for k in variants}
+        cpu: dict[str, list[float]] = {k: [] for k in variants}
         for _ in range(repeat):  # interleaved, so that load changes hit all three alike
-            for name, fn in (("alone", alone), ("strace", strace), ("ours", ours)):
+            for name, argv in variants.items():
+                cmd = argv()
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-    a, s, o = (statistics.median(times[k]) for k in ("alone", "strace", "ours"))
-    return a, s, o
+                quiet(cmd)
+                wall[name].append(time.perf_counter() - start)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                cpu[name].append(used)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in variants}
 
 
 def print_targets(repeat: int) -> None:
@@ -136,15 +140,17 @@ def print_targets(repeat: int) -> None:
     if not shutil.which("strace"):
         print("  run --audit -- git init  n/a: strace is not installed")
         return
-    alone, strace, ours = _cli_overhead(max(repeat, 11))
-    mine, theirs = ours - alone, strace - alone
-    ratio = mine / theirs if theirs > 0 else float("inf")
-    print(
-        f"  run --audit -- git init  overhead {mine * 1e3:5.1f} ms | strace -f -c "
-        f"{theirs * 1e3:5.1f} ms | {ratio:5.2f} | <= 1.00  | {'yes' if ratio <= 1 else 'NO'}"
-        f"   (git init alone {alone * 1e3:.1f} ms, under run {ours * 1e3:.1f} ms, "
-        f"under strace {strace * 1e3:.1f} ms)"
-    )
+    t = _cli_overhead(max(repeat, 11))
+    for i, what in enumerate(("wall", "CPU")):
+        alone, strace, ours = t["alone"][i], t["strace"][i], t["ours"][i]
+        mine, theirs = ours - alone, strace - alone
+        ratio = mine / theirs if theirs > 0 else float("inf")
+        print(
+            f"  run --audit -- git init  {what:4} overhead {mine * 1e3:5.1f} ms | strace -f -c "
+            f"{theirs * 1e3:5.1f} ms | {ratio:5.2f} | <= 1.00  | {'yes' if ratio <= 1 else 'NO'}"
+            f"   (git init alone {alone * 1e3:.1f} ms, under run {ours * 1e3:.1f} ms, "
+            f"under strace {strace * 1e3:.1f} ms)"
+        )
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ Usage: python bench/bench_pss.py [--pods N]
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import os
@@ -78,7 +79,7 @@ def make_pod(i: int) -> dict[str, Any]:
             container["ports"][0]["hostPort"] = 80
     init = {"name": "init", "image": "registry.example/init:1.0"}
     if "securityContext" in container and kind == 0:
-        init["securityContext"] = dict(container["securityContext"])
+        init["securityContext"] = copy.deepcopy(container["securityContext"])  # no YAML aliases
     spec["initContainers"] = [init]
     return {
         "apiVersion": "v1",
