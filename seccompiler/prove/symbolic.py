@@ -27,7 +27,7 @@ from seccompiler.program import U32, AbiProgram, Action, ArgCond, Op, Program
 NR, ARCH = 0, 1  # word indices of seccomp_data.nr and .arch
 WORDS = 16
 SOLVER_STEPS = 20_000  # search steps one satisfiability question may take
-PATH_STEPS = 2_000_000  # instructions all paths of one filter may take together
+PATH_STEPS = 500_000  # instructions all paths of one filter may take together
 
 
 class Unsupported(Exception):

@@ -276,8 +276,9 @@ def test_every_default_block_has_a_reason() -> None:
 def test_bpf_is_proved_equal_to_the_program(sample: Path, policy: str) -> None:
     prog = load_program(str(sample if policy == "sample" else DEFAULT))
     for family in bpf.families(prog):
-        report = verify_bpf(prog, bpf.compile_family(prog, family), family)
+        report = verify_bpf(prog, bpf.compile_family(prog, family), family, cross_check=True)
         assert report.ok, report.lines()[:5]
+        assert report.method == "symbolic", report.fallback
 
 
 def test_bpf_prover_catches_a_wrong_filter(sample: Path) -> None:
@@ -328,6 +329,18 @@ rules:
     args: [{{index: 0, value: [1, 2, 3, 40, 41]}}, {{index: 1, value: 7}}]
 """
 POLICIES = {"oci-sample": OCI_POLICY, "docker-style": DOCKER_STYLE, "lists": LISTS}
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_symbolic_proof_and_emulator_agree_on_argument_policies(
+    tmp_path: Path, policy: str
+) -> None:
+    p = tmp_path / f"{policy}.yaml"
+    p.write_text(POLICIES[policy])
+    prog = load_program(str(p))
+    for family in bpf.families(prog):
+        report = verify_bpf(prog, bpf.compile_family(prog, family), family, cross_check=True)
+        assert report.ok and report.method == "symbolic", report.lines()[:5]
 
 
 @pytest.mark.parametrize("policy", ["default", *POLICIES])
