@@ -130,9 +130,16 @@ def parse_json(text: str, path: str) -> Any:
         raise err from None
 
 
+# Bounds on what one profile may ask of us. Docker's default is 20 KB naming about 370
+# syscalls; these leave room for profiles a thousand times that, and stop a 60 MB file
+# before it costs a minute and gigabytes.
+MAX_PROFILE_BYTES = 16 * 1024 * 1024
+MAX_NAMES = 500_000  # syscall names over all entries of ``syscalls``
+
+
 def load(path: str) -> Profile:
     """Read and check a JSON profile file."""
-    return parse(read_text(path), path)
+    return parse(read_text(path, MAX_PROFILE_BYTES), path)
 
 
 def parse(text: str, path: str = "<json>") -> Profile:
@@ -180,6 +187,17 @@ def parse(text: str, path: str = "<json>") -> Profile:
     for name in _list(doc, "architectures", err):
         add_arch(name, doc)
     rules = tuple(_rule(obj, err, ctx) for obj in _list(doc, "syscalls", err))
+    names = 0
+    for rule in rules:
+        names += len(rule.names)
+        if names > MAX_NAMES:
+            raise InputError(
+                f"the profile names more than {MAX_NAMES} syscalls over its entries "
+                "(the limit on names in one profile)",
+                hint="list each syscall once per action; this limit bounds the work a "
+                "profile can demand",
+                location=rule.where,
+            )
     raw = dict(doc)
     raw["\0text"] = text
     return Profile(path, default, tuple(arches), arch_map, tuple(unknown), rules, docker, raw)

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from seccompiler.arch import abi as abimod
 from seccompiler.arch import catalog, tables
-from seccompiler.base.errors import UsageError
-from seccompiler.frontend.policy import ArgSpec, Policy, RuleSpec, expand_names
+from seccompiler.base.errors import InputError, UsageError
+from seccompiler.frontend.policy import Policy, RuleSpec, expand_names
 from seccompiler.program import (
     AbiProgram,
     Action,
@@ -77,15 +77,36 @@ def select_abis(policy: Policy, abis: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _conds(args: Sequence[ArgSpec], syscall: str) -> list[tuple[ArgCond, ...]]:
+# A seccomp filter holds at most 4096 instructions (BPF_MAXINSNS), and every conditional
+# rule costs at least one, in our BPF and in libseccomp's build of the OCI JSON alike: an
+# ABI with more rules than that can never be loaded, so it is refused before any work.
+MAX_SYSCALL_RULES = 4096
+
+
+def _too_many(spec: RuleSpec, what: str, abi: str, count: int) -> InputError:
+    return InputError(
+        f"{what} needs {count} conditional rules on {abi} with this rule (value lists "
+        f"multiply out); each costs at least one instruction, and a seccomp filter holds "
+        f"{MAX_SYSCALL_RULES} instructions",
+        hint="shorten the value lists, or decide these syscalls with fewer rules",
+        location=spec.action_mark.location(),
+    )
+
+
+def _conds(spec: RuleSpec, syscall: str, abi: str, room: int) -> list[tuple[ArgCond, ...]]:
     """Argument specs → alternative condition tuples (a value list multiplies out)."""
     int_args = catalog.int_args().get(syscall, frozenset())
+    count = 1
+    for arg in spec.args:
+        count *= len(arg.values)
+    if spec.args and count > room:
+        raise _too_many(spec, f"'{syscall}'", abi, MAX_SYSCALL_RULES - room + count)
     alts: list[tuple[ArgCond, ...]] = [()]
-    for spec in args:
-        width = spec.width or (32 if spec.index in int_args else 64)
+    for arg in spec.args:
+        width = arg.width or (32 if arg.index in int_args else 64)
         limit = (1 << width) - 1
         options = [
-            ArgCond(spec.index, spec.op, v & limit, spec.mask & limit, width) for v in spec.values
+            ArgCond(arg.index, arg.op, v & limit, arg.mask & limit, width) for v in arg.values
         ]
         alts = [(*a, c) for a in alts for c in options]
     return alts
@@ -100,6 +121,8 @@ def resolve_abi(policy: Policy, abi_name: str, caps: frozenset[str]) -> AbiProgr
     abi = abimod.ABIS[abi_name]
     table = tables.table(abi)
     per_nr: dict[int, list[Rule]] = {}
+    conditional: dict[int, int] = {}  # conditional rules so far, per number
+    total = 0
     for spec in policy.rules:
         if spec.abis is not None and abi_name not in spec.abis:
             continue
@@ -110,8 +133,13 @@ def resolve_abi(policy: Policy, abi_name: str, caps: frozenset[str]) -> AbiProgr
             if nr is None:
                 continue
             origin = _origin(spec, reason)
-            for conds in _conds(spec.args, name):
-                per_nr.setdefault(nr, []).append(Rule(conds, spec.action, origin))
+            alts = _conds(spec, name, abi_name, MAX_SYSCALL_RULES - conditional.get(nr, 0))
+            if spec.args:
+                conditional[nr] = conditional.get(nr, 0) + len(alts)
+                total += len(alts)
+                if total > MAX_SYSCALL_RULES:
+                    raise _too_many(spec, "the policy", abi_name, total)
+            per_nr.setdefault(nr, []).extend(Rule(conds, spec.action, origin) for conds in alts)
     syscalls: dict[int, SyscallProgram] = {}
     for nr, name in sorted(table.by_nr.items()):
         fallback: Action = policy.default
