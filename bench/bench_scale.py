@@ -2,12 +2,13 @@
 
 Inputs are the bundled profile grown 10×, 100× and 1000× in its rules and in its listed
 values (keisson-default has 11 rules and 4 listed values): the default's rules, then rules
-naming one syscall each with a changing action (later rules win), then one ``allow`` list of
-values on ``ioctl``'s command. At 1000× that is 11,000 rules and 4,000 values: as many
-conditional rules as one seccomp filter can hold (the policy caps them at 4096), so the BPF
-cannot be built there, and compile is measured for the OCI JSON (this backend's work; the
-BPF layout and its proof have bench_stats and the BPF tests). Each command runs in its own
-process, measured for wall time and peak memory (max RSS):
+naming one syscall each with a changing action (later rules win), then one list of values
+refused on ``ioctl``'s command (the OCI JSON must then say "none of these" exactly). At 1000×
+that is 11,000 rules and 4,000 values: about as many conditional rules as one seccomp filter
+can hold (the policy caps them at 4096), so the BPF cannot be built there, and compile is
+measured for the OCI JSON (this backend's work; the BPF layout and its proof have
+bench_compile and bench_stats). Each command runs in its own process, measured for wall time
+and peak memory (max RSS):
 
 - compile: ``seccompiler compile P -o DIR --format oci``;
 - diff: ``seccompiler diff P P'`` where P' changes the last rule's action;
@@ -94,7 +95,7 @@ def policy(scale: int, changed: bool = False) -> str:
     count = BASE_VALUES * scale
     values = [0x5400 + 3 * i for i in range(count - 1)] + [1 if changed else 0x5400 + 3 * count]
     extra.append(
-        f"  - {{action: allow, syscalls: [ioctl], args: [{{index: 1, value: {values}}}]}}\n"
+        f"  - {{action: errno(EPERM), syscalls: [ioctl], args: [{{index: 1, value: {values}}}]}}\n"
     )
     return text.rstrip("\n") + "\n\n" + "".join(extra)
 

@@ -20,6 +20,34 @@ class NotExpressible(InputError):
     """The program says something flat OCI JSON (libseccomp rules) cannot say exactly."""
 
 
+class TooMuchWork(NotExpressible):
+    """Writing the conditions out as libseccomp rules would take more work than allowed."""
+
+
+# Term comparisons (products and absorption checks) one rendering may spend. A list of 4,000
+# values on one 32-bit argument, about the most a filter can hold, spends about 11 million.
+MAX_WORK = 16_000_000
+
+
+class Work:
+    """What one rendering has spent, and on which syscall it is spending now."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_WORK if limit is None else limit
+        self.left = self.limit
+        self.syscall = ""
+
+    def spend(self, amount: int) -> None:
+        self.left -= amount
+        if self.left < 0:
+            raise TooMuchWork(
+                f"writing the conditions on '{self.syscall}' as libseccomp rules takes more "
+                f"than {self.limit} term comparisons, the limit on this work",
+                hint="simplify the argument conditions (fewer masks), or load the BPF output "
+                "directly",
+            )
+
+
 @dataclass(frozen=True, order=True)
 class Lit:
     """One libseccomp comparison: ``(arg & mask) == value`` for masked_eq, else ``arg op value``."""
@@ -158,7 +186,7 @@ def _term_implies(t: Term, k: Term) -> bool:
     return all(any(x.index == y.index and _lit_implies(x, y) for x in t) for y in k)
 
 
-def _and(a: Dnf, b: Dnf, outside: Pins | None = None) -> Dnf:
+def _and(a: Dnf, b: Dnf, outside: Pins | None = None, work: Work | None = None) -> Dnf:
     """Conjunction; ``b`` may be the negation of a rule whose fixed bits are ``outside``."""
     out: set[Term] = set()
     for x in a:
@@ -174,6 +202,8 @@ def _and(a: Dnf, b: Dnf, outside: Pins | None = None) -> Dnf:
     for t in terms:  # absorption: a term that implies a kept one adds nothing to the union
         if not any(_term_implies(t, k) for k in kept):
             kept.append(t)
+    if work is not None:
+        work.spend(len(a) * len(b) + len(terms) * len(kept))
     if len(kept) > MAX_TERMS:
         raise NotExpressible(
             f"the conditions need more than {MAX_TERMS} libseccomp rules for one syscall",
@@ -254,7 +284,10 @@ class _Earlier:
 
 
 def regions(
-    rules: Iterable[tuple[tuple[ArgCond, ...], Action]], fallback: Action, default: Action
+    rules: Iterable[tuple[tuple[ArgCond, ...], Action]],
+    fallback: Action,
+    default: Action,
+    work: Work | None = None,
 ) -> dict[Action, Dnf]:
     """Disjoint regions of the decision list, per action; ``default``'s is not computed.
 
@@ -272,7 +305,7 @@ def regions(
             for dnf in positive:
                 here = _and(here, dnf)
             for j in earlier.overlapping(here) if here else ():
-                here = _and(here, misses[j], earlier.pins[j])
+                here = _and(here, misses[j], earlier.pins[j], work)
             out.setdefault(action, []).extend(here)
         negated: Dnf = []
         for c in conds:
@@ -283,6 +316,6 @@ def regions(
     if fallback != default:
         here = TRUE
         for miss, pins in zip(misses, earlier.pins, strict=True):
-            here = _and(here, miss, pins)
+            here = _and(here, miss, pins, work)
         out.setdefault(fallback, []).extend(here)
     return out

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from seccompiler.arch.abi import MULTIPLEXED_CALLS
-from seccompiler.backends.dnf import TRUE, Lit, NotExpressible, regions
+from seccompiler.backends.dnf import TRUE, Lit, NotExpressible, TooMuchWork, Work, regions
 from seccompiler.frontend.scmp import ACTION_NAMES, OP_NAMES
 from seccompiler.program import AbiProgram, Action, ActionKind, Op, Program
 
@@ -66,12 +66,14 @@ def _decisions(progs: tuple[AbiProgram, ...]) -> dict[str, tuple[tuple[Any, ...]
 
 
 def _syscalls(
-    decisions: dict[str, tuple[tuple[Any, ...], Action]], default: Action
+    decisions: dict[str, tuple[tuple[Any, ...], Action]], default: Action, work: Work
 ) -> list[dict[str, Any]]:
     plain: dict[Action, list[str]] = {}
     conditional: list[dict[str, Any]] = []
     for name, (rules, fallback) in sorted(decisions.items()):
-        for action, dnf in sorted(regions(rules, fallback, default).items(), key=_by_action):
+        work.syscall = name
+        found = regions(rules, fallback, default, work)
+        for action, dnf in sorted(found.items(), key=_by_action):
             if action == default or not dnf:
                 continue
             if dnf == TRUE:
@@ -112,10 +114,13 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
         counts[fallback] = counts.get(fallback, 0) + 1
     candidates = [unknown, *sorted(counts, key=lambda a: (-counts[a], a.sort_key()))]
     failure: NotExpressible | None = None
+    work = Work()  # one budget for every default tried
     for default in dict.fromkeys(candidates):
         try:
-            syscalls = _syscalls(decisions, default)
+            syscalls = _syscalls(decisions, default, work)
             _check_multiplexed(syscalls, progs)
+        except TooMuchWork:
+            raise
         except NotExpressible as exc:
             failure = failure or exc
             continue

@@ -16,7 +16,7 @@ import pytest
 
 from seccompiler.arch import abi as abimod
 from seccompiler.arch import tables
-from seccompiler.backends import bpf, oci
+from seccompiler.backends import bpf, dnf, oci
 from seccompiler.compile import load_program
 from seccompiler.frontend import ocijson
 from seccompiler.program import Action, Program
@@ -425,3 +425,26 @@ def test_action_round_trip() -> None:
         a = Action.parse(text)
         assert str(a) == text
         assert Action.from_ret(a.ret) == a
+
+
+def test_oci_work_is_bounded_and_names_the_syscall(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rendering spends a budget of term comparisons; past it, one located refusal."""
+    values = ", ".join(str(3 * i) for i in range(200))
+    p = tmp_path / "list.yaml"
+    p.write_text(
+        "seccompiler: 1\nabis: [x86_64]\ndefault: allow\nunknown: errno(ENOSYS)\nrules:\n"
+        "  - action: errno(EPERM)\n    syscalls: [ioctl]\n"
+        f"    args: [{{index: 1, value: [{values}]}}]\n"
+    )
+    prog = load_program(str(p))
+    spent = dnf.Work()
+    monkeypatch.setattr(oci, "Work", lambda: spent)
+    oci.render_family(prog, "x86_64")
+    used = spent.limit - spent.left
+    assert 0 < used < dnf.MAX_WORK
+    monkeypatch.setattr(oci, "Work", lambda: dnf.Work(used // 2))
+    with pytest.raises(dnf.TooMuchWork) as info:
+        oci.render_family(prog, "x86_64")
+    assert "'ioctl'" in info.value.message
