@@ -167,13 +167,11 @@ def _simplify(term: Term) -> Term | None:
 
 def _lit_implies(b: Lit, a: Lit) -> bool:
     """Whether ``b`` holding forces ``a`` to hold (both on one argument)."""
-    if a == b:
-        return True
+    if a.op == "masked_eq" and b.op == "masked_eq":  # the common case, tested first
+        return (a.mask & ~b.mask) == 0 and (b.value & a.mask) == a.value
     if b.op == "eq":
         return a.holds(b.value)
-    if a.op == "masked_eq" and b.op == "masked_eq":
-        return (a.mask & ~b.mask) == 0 and (b.value & a.mask) == a.value
-    return False
+    return a.op == b.op and a.value == b.value and a.mask == b.mask
 
 
 def _term_implies(t: Term, k: Term) -> bool:
