@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from seccompiler.backends import bpf, oci, pfc
+from seccompiler.backends import bpf
 from seccompiler.base.errors import InputError, UsageError
 from seccompiler.frontend.policy import load_policy
 from seccompiler.frontend.resolve import resolve
 from seccompiler.program import Program
-from seccompiler.prove.verify import verify_bpf
+
+# The OCI and PFC backends and the proof are imported where they are used: ``test`` and
+# ``run`` load policies through this module and need neither.
 
 
 def load_program(
@@ -45,6 +47,8 @@ def parse_formats(raw: Iterable[str]) -> tuple[str, ...]:
 
 def render_outputs(program: Program, formats: Iterable[str] = FORMATS) -> dict[str, bytes]:
     """Relative path → content for every requested format and family."""
+    from seccompiler.backends import oci, pfc
+
     wanted = set(formats)
     files: dict[str, bytes] = {}
     for family in bpf.families(program):
@@ -59,6 +63,8 @@ def render_outputs(program: Program, formats: Iterable[str] = FORMATS) -> dict[s
 
 def notes(program: Program, files: Mapping[str, bytes]) -> list[str]:
     """What a reader of the outputs should know that the files cannot say themselves."""
+    from seccompiler.backends import oci
+
     out = []
     unknown = program.abis[0].unknown
     for rel, data in sorted(files.items()):
@@ -78,6 +84,8 @@ class ProofFailed(InputError):
 
 def prove_outputs(program: Program, files: Mapping[str, bytes]) -> list[str]:
     """Verify every ``bpf/<family>.bpf`` among ``files``; return one summary line per ABI."""
+    from seccompiler.prove.verify import verify_bpf
+
     lines: list[str] = []
     for rel, data in sorted(files.items()):
         if not rel.startswith("bpf/"):
