@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from seccompiler.backends import oci
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import check_regular
 from seccompiler.compile import load_program, prove_outputs, render_outputs
 from seccompiler.platform import artifacts, nodeinstall, targets
 from seccompiler.platform import config as pconfig
-from seccompiler.platform.artifacts import installer
+from seccompiler.platform.artifacts import installer, spo
 from seccompiler.platform.artifacts import paths as apaths
 from seccompiler.platform.artifacts.dist import Timings
 
@@ -88,6 +90,24 @@ def _check_gate(files: dict[str, bytes], default_profile: str) -> None:
         )
 
 
+def _check_spo_path(
+    files: dict[str, bytes], default_profile: str, cfg: pconfig.PlatformConfig
+) -> None:
+    """The profile pods are pointed at is where the operator writes the shipped object."""
+    stage_audit = cfg.rollout == "audit"
+    want = artifacts.default_ref(default_profile, cfg, stage_audit)
+    spo_file = f"{artifacts.SPO_DIR}/{default_profile}.yaml"
+    objs = yaml.safe_load_all(files.get(spo_file, b""))
+    shipped = {spo.installed_ref(o) for o in objs if o}
+    if want not in shipped:
+        raise InputError(
+            f"generated artifact fails its check: pods are pointed at {want}, but the "
+            f"SeccompProfile objects install {sorted(shipped)}",
+            hint="this is a bug in seccompiler's artifact generation; please report it",
+            location=Location(artifacts.MUTATING_FILE),
+        )
+
+
 def build_dist(
     profiles_dir: str | Path,
     default_profile: str = apaths.DEFAULT_PROFILE,
@@ -145,7 +165,7 @@ def build_dist(
         )
     with t.stage("kubelet + SPO objects (CRD schema)"):
         for profile in compiled:
-            result.files.update(artifacts.profile_files(profile, kubelet_root))
+            result.files.update(artifacts.profile_files(profile, kubelet_root, cfg))
     with t.stage("node drop-ins + admission policies (schema, CEL)"):
         result.files.update(
             artifacts.platform_files(default_profile, kubelet_root=kubelet_root, cfg=cfg)
@@ -153,8 +173,11 @@ def build_dist(
     with t.stage("Pod Security config + guard (schema, CEL)"):
         result.files.update(artifacts.pss_files(cfg))
     with t.stage("node installer DaemonSet (schema)"):
-        result.files.update(artifacts.installer_files(result.files, cfg))
-        _check_gate(result.files, default_profile)
+        if cfg.spo:
+            _check_spo_path(result.files, default_profile, cfg)
+        else:
+            result.files.update(artifacts.installer_files(result.files, cfg))
+            _check_gate(result.files, default_profile)
     with t.stage("manifest"):
         result.files = artifacts.with_manifest(result.files)
     return result

@@ -35,9 +35,11 @@ KEYS = (
     "pod-security",
     "rollout",
     "installer-image",
+    "profile-distribution",
 )
 MODES = ("self-managed", "managed")
 STAGES = ("audit", "warn", "enforce")
+DISTRIBUTIONS = ("installer", "security-profiles-operator")
 LEVELS = ("baseline", "restricted")
 PSS_MODES = ("enforce", "audit", "warn")
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -66,6 +68,9 @@ class PlatformConfig:
     )
     rollout: str = "enforce"
     installer_image: str = "ghcr.io/keisson/seccompiler:latest"
+    # installer: our DaemonSet writes the kubelet files; security-profiles-operator: the
+    # operator writes them from SeccompProfile objects, and pods are pointed at its path.
+    profile_distribution: str = "installer"
     path: str = "<defaults>"
     marks: dict[str, Mark] = field(default_factory=dict, compare=False, repr=False)
 
@@ -78,6 +83,10 @@ class PlatformConfig:
     def abis(self) -> frozenset[str]:
         """Every ABI a fleet node's kernel can be entered through."""
         return frozenset(a.name for f in self.families for a in family_members(f))
+
+    @property
+    def spo(self) -> bool:
+        return self.profile_distribution == "security-profiles-operator"
 
     @property
     def managed(self) -> bool:
@@ -193,6 +202,9 @@ def parse(text: str, path: str) -> PlatformConfig:
     cluster = _choice(doc, "cluster", MODES, errs)
     if cluster:
         values["cluster"] = cluster
+    dist = _choice(doc, "profile-distribution", DISTRIBUTIONS, errs)
+    if dist:
+        values["profile_distribution"] = dist
     stage = _choice(doc, "rollout", STAGES, errs)
     if stage:
         values["rollout"] = stage

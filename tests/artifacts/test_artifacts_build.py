@@ -53,7 +53,7 @@ def test_expected_layout(built: Path) -> None:
         "node/etc/sysctl.d/60-keisson-yama.conf",
         "node/etc/crio/crio.conf.d/60-keisson-seccomp.conf",
         "node/etc/kubernetes/kubelet.conf.d/60-keisson-seccomp.conf",
-        "cluster/seccompprofiles/keisson-default.yaml",
+        "cluster/installer/node-installer.yaml",
         "cluster/admission/default-seccomp-mutating.yaml",
         "cluster/admission/deny-unconfined-validating.yaml",
         "cluster/pss/admission-configuration.yaml",
@@ -227,7 +227,7 @@ def test_second_profile_gets_its_own_artifacts(tmp_path: Path) -> None:
     d = profiles_dir(tmp_path, {"a.yaml": "keisson-default", "b.yaml": "web"})
     files = build_dist(d).files
     assert "node/var/lib/kubelet/seccomp/keisson/web.json" in files
-    assert "cluster/seccompprofiles/web.yaml" in files
+    assert "cluster/seccompprofiles/web.yaml" not in files  # the installer distributes them
     assert "web/bpf/x86_64.bpf" in files
 
 

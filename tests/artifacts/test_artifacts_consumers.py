@@ -16,7 +16,7 @@ import yaml
 
 from seccompiler.arch import tables
 from seccompiler.base.errors import InputError
-from seccompiler.platform import yama
+from seccompiler.platform import config, yama
 from seccompiler.platform.artifacts import (
     MANIFEST,
     CompiledProfile,
@@ -132,11 +132,13 @@ CRD_FACTS: dict[str, Any] = {
 }
 
 
-def test_spo_object_matches_the_crd(files: dict[str, bytes]) -> None:
+def test_spo_object_matches_the_crd() -> None:
+    cfg = config.PlatformConfig(profile_distribution="security-profiles-operator")
+    files = artifact_files(PROFILES, cfg=cfg)
     (obj,) = docs(files["cluster/seccompprofiles/keisson-default.yaml"])
     jsonschema.validate(obj, CRD_FACTS)
     jsonschema.validate(obj, spo.SCHEMA)
-    assert obj["metadata"] == {"name": "keisson-default"}
+    assert obj["metadata"] == {"name": "keisson-default", "namespace": spo.NAMESPACE}
     assert obj["spec"]["syscalls"][1]["args"] == [
         {"index": 0, "op": "SCMP_CMP_MASKED_EQ", "value": 0x7E020000}
     ]

@@ -22,6 +22,7 @@ from seccompiler.base.errors import InputError
 from seccompiler.base.yamlsrc import KubernetesDumper
 from seccompiler.platform import config
 from seccompiler.platform.artifacts import (
+    INSTALLER_FILE,
     MUTATING_FILE,
     PSS_CONFIG_FILE,
     PSS_GUARD_FILE,
@@ -234,3 +235,26 @@ def test_rollout_stages(stage: str, ref: str, actions: list[str], enforce: str) 
     assert f"/var/lib/kubelet/seccomp/{ref}" in crio
     audit = json.loads(files["node/var/lib/kubelet/seccomp/keisson/audit/default.json"])
     assert {r["action"] for r in audit["syscalls"]} == {"SCMP_ACT_LOG"}
+
+
+@pytest.mark.parametrize(("stage", "name"), [("enforce", "keisson-default"),
+                                             ("audit", "keisson-default-audit")])  # fmt: skip
+def test_spo_objects_and_the_admission_policy_agree_on_the_path(stage: str, name: str) -> None:
+    files = _files(profile_distribution="security-profiles-operator", rollout=stage)
+    objs = _docs(files["cluster/seccompprofiles/keisson-default.yaml"])
+    installed = {
+        f"operator/{o['metadata']['namespace']}/{o['metadata']['name']}.json" for o in objs
+    }
+    mutating = _kind(files, MUTATING_FILE, "MutatingAdmissionPolicy")
+    got = checks.mutate_pod(mutating, APP_POD)["spec"]["securityContext"]["seccompProfile"]
+    assert got["localhostProfile"] == f"operator/security-profiles-operator/{name}.json"
+    assert got["localhostProfile"] in installed
+    crio = files["node/etc/crio/crio.conf.d/60-keisson-seccomp.conf"].decode()
+    assert f"/var/lib/kubelet/seccomp/{got['localhostProfile']}" in crio
+    assert INSTALLER_FILE not in files
+
+
+def test_installer_distribution_ships_no_spo_objects() -> None:
+    files = _files()
+    assert not [p for p in files if p.startswith("cluster/seccompprofiles/")]
+    assert INSTALLER_FILE in files

@@ -82,14 +82,39 @@ def kubelet_dist_files(
     return out
 
 
-def profile_files(profile: CompiledProfile, kubelet_root: str = KUBELET_ROOT) -> dict[str, bytes]:
-    """The kubelet Localhost files and the SeccompProfile object of one profile."""
-    obj = spo.seccomp_profile_object(profile.name, profile.oci)
-    spo_path = f"{SPO_DIR}/{profile.name}.yaml"
-    checks.check_seccomp_profile(obj, spo_path)
+def spo_objects(profile: CompiledProfile) -> list[dict[str, Any]]:
+    """The SeccompProfile objects of one profile (and of its audit variant, ``<name>-audit``)."""
+    objs = [spo.seccomp_profile_object(profile.name, profile.oci, spo.NAMESPACE)]
+    if profile.audit:
+        audit = spo.seccomp_profile_object(f"{profile.name}-audit", profile.audit, spo.NAMESPACE)
+        objs.append(audit)
+    return objs
+
+
+def profile_files(
+    profile: CompiledProfile, kubelet_root: str = KUBELET_ROOT, cfg: PlatformConfig | None = None
+) -> dict[str, bytes]:
+    """The kubelet Localhost files of one profile, and its SeccompProfile objects when the
+    operator distributes the profiles (then pods are pointed at the operator's path)."""
+    cfg = cfg if cfg is not None else PlatformConfig()
     out = kubelet_dist_files(profile, kubelet_root)
-    out[spo_path] = yaml_docs([obj], header=_HEADER)
+    if cfg.spo:
+        spo_path = f"{SPO_DIR}/{profile.name}.yaml"
+        objs = spo_objects(profile)
+        for obj in objs:
+            checks.check_seccomp_profile(obj, spo_path)
+        out[spo_path] = yaml_docs(objs, header=_HEADER)
     return out
+
+
+def default_ref(default_profile: str, cfg: PlatformConfig, audit: bool) -> str:
+    """The ``localhostProfile`` pods get: our file, or where the operator writes its object."""
+    if cfg.spo:
+        return spo.installed_ref(
+            {"metadata": {"namespace": spo.NAMESPACE,
+                          "name": default_profile + ("-audit" if audit else "")}}
+        )  # fmt: skip
+    return localhost_ref(default_profile, audit=audit)
 
 
 def _map_version(cfg: PlatformConfig) -> kubeapi.MapChoice:
@@ -113,8 +138,8 @@ def platform_files(
     """The once-per-platform files: YAMA, kubelet, CRI-O drop-ins and admission policies."""
     cfg = cfg if cfg is not None else PlatformConfig()
     stage = rollout.stage(cfg)
-    ref = localhost_ref(default_profile, audit=stage.audit_profiles)
-    profile_path = kubelet_profile_path(default_profile, kubelet_root, stage.audit_profiles)
+    ref = default_ref(default_profile, cfg, stage.audit_profiles)
+    profile_path = f"{kubelet_root.rstrip('/')}/seccomp/{ref}"
     crio = node.crio_dropin(profile_path)
     checks.check_crio_dropin(crio, profile_path, CRIO_DROPIN)
     kubelet = node.kubelet_config()
@@ -122,7 +147,8 @@ def platform_files(
     choice = _map_version(cfg)
     assert choice.version is not None
     system = cfg.system_namespaces
-    gate = installer.gate_label(short_name(default_profile))
+    # The operator labels no node, so only the installer's distribution has a gate.
+    gate = "" if cfg.spo else installer.gate_label(short_name(default_profile))
     mutating = admission.mutating_policy(ref, choice.version, system, gate)
     validating = admission.validating_policy(system, stage.actions)
     checks.check_admission(validating, mutating, ref, f"{CLUSTER_PREFIX}/admission", system)
@@ -200,9 +226,11 @@ def artifact_files(
         )
     out: dict[str, bytes] = {}
     for profile in sorted(profiles, key=lambda p: p.name):
-        out.update(profile_files(profile, kubelet_root))
+        out.update(profile_files(profile, kubelet_root, cfg))
     out.update(platform_files(default_profile, yama_scope, kubelet_root, cfg))
     out.update(pss_files(cfg))
+    if cfg is None or not cfg.spo:
+        out.update(installer_files(out, cfg))
     return out
 
 

@@ -20,6 +20,15 @@ from seccompiler.platform.artifacts.node import parse_oci
 from seccompiler.platform.artifacts.paths import short_name
 
 API_VERSION = "security-profiles-operator.x-k8s.io/v1beta1"
+NAMESPACE = "security-profiles-operator"  # where the objects go, so the path is known
+
+
+def installed_ref(obj: Mapping[str, Any]) -> str:
+    """The ``localhostProfile`` under which the operator writes ``obj`` on every node."""
+    meta = obj["metadata"]
+    return f"operator/{meta.get('namespace', '')}/{meta['name']}.json"
+
+
 KIND = "SeccompProfile"
 
 ARCHITECTURES = frozenset(
