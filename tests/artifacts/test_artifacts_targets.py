@@ -198,3 +198,27 @@ def test_docs_table_names_every_feature() -> None:
         short = name.removeprefix("SCMP_ARCH_").removeprefix("SCMP_ACT_")
         short = short.removeprefix("SECCOMP_FILTER_FLAG_")
         assert f"`{name}`" in text or f"`{short}`" in text or short.startswith("MIPS"), name
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_platform_config_is_an_input_of_check_and_of_atomic_builds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = _profiles(tmp_path, (PROFILES / "platform.yaml").read_text())
+    out = tmp_path / "dist"
+    assert main(["build", str(d), "-o", str(out)]) == 0
+    before = _tree(out)
+    text = (d / "platform.yaml").read_text()
+    (d / "platform.yaml").write_text(text.replace("rollout: enforce", "rollout: audit"))
+    capsys.readouterr()
+    assert main(["build", str(d), "-o", str(out), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "changed: " in err and "default-seccomp-mutating.yaml" in err
+    # A fleet the runtimes cannot serve: refused, and the earlier tree is left as it was.
+    (d / "platform.yaml").write_text(text.replace("[amd64, arm64]", "[amd64, riscv64]"))
+    assert main(["build", str(d), "-o", str(out)]) == 1
+    assert "SCMP_ARCH_RISCV64" in capsys.readouterr().err
+    assert _tree(out) == before
