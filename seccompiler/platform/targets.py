@@ -13,9 +13,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from seccompiler.arch.abi import by_oci, lookup
 from seccompiler.base.errors import ErrorList, InputError, Location
 from seccompiler.base.fsio import read_text
-from seccompiler.base.yamlsrc import LMap, load_text
+from seccompiler.base.yamlsrc import LList, LMap, load_text
 from seccompiler.frontend.scmp import ACTION_NAMES
 from seccompiler.platform import runtimes
 from seccompiler.platform.config import PlatformConfig
@@ -94,7 +95,24 @@ def locate(program: Program, doc: Mapping[str, Any], problem: runtimes.Problem) 
             return found
     if problem.field in ("defaultAction", "defaultErrnoRet"):
         return _key_location(program, "unknown", "default")
+    if problem.field == "architectures":
+        found = _abi_item_location(program, problem.value)
+        if found is not None:
+            return found
     return _key_location(program, "abis")
+
+
+def _abi_item_location(program: Program, oci_name: str) -> Location | None:
+    """Where the policy's ``abis`` list names the ABI whose SCMP_ARCH_* is ``oci_name``."""
+    doc = _policy_marks(program)
+    abi = by_oci(oci_name)
+    items = doc.get("abis") if doc is not None else None
+    if abi is None or not isinstance(items, LList):
+        return None
+    for i, item in enumerate(items):
+        if isinstance(item, str) and lookup(item) == abi:
+            return items.where(i).location()
+    return None
 
 
 def check_runtimes(

@@ -105,7 +105,10 @@ def test_a_target_lacking_an_arch_is_refused_at_the_policy_line(tmp_path: Path) 
     assert errors and all("SCMP_ARCH_RISCV64" in e.message for e in errors)
     loc = errors[0].location
     assert loc is not None and loc.path == str(d / "keisson-default.yaml")
-    assert loc.line == _abis_line(d / "keisson-default.yaml")
+    line = _abis_line(d / "keisson-default.yaml")
+    assert loc.line == line
+    text = (d / "keisson-default.yaml").read_text().splitlines()[line - 1]
+    assert text[loc.column - 1 :].startswith("riscv64")  # the list item itself
 
 
 def test_a_target_lacking_an_action_is_refused_at_the_rule(tmp_path: Path) -> None:
