@@ -58,7 +58,7 @@ def plan(
         total = sum(w)
         for i, b in enumerate(budget):
             if b is not None and b < 10:
-                w[i] = max(w[i], total / 2 ** (b - 1))  # a head start for the tight ones
+                w[i] = max(w[i], total / 2 ** max(b - 1, 0))  # a head start for the tight ones
     node = _plan(w, single, kinds)
     for _ in range(ROUNDS if budget else 0):
         assert budget is not None
