@@ -9,7 +9,10 @@ whose verdicts are known.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
+import importlib.util
+import json
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -34,23 +37,35 @@ def check_kubernetes(
 ) -> None:
     """Validate a built-in Kubernetes object against the API's schema (strict) of every
     Kubernetes version in ``versions``."""
-    try:
-        import kubernetes_validate
-    except ImportError:
+    if importlib.util.find_spec("kubernetes_validate") is None:
         raise UsageError(
             "kubernetes-validate is needed to check the cluster manifests",
             hint="install the test extras: pip install -e '.[test]'",
-        ) from None
+        )
+    text = json.dumps(obj, sort_keys=True)
     for version in versions:
-        try:
-            kubernetes_validate.validate(dict(obj), version, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            path = "/".join(str(p) for p in getattr(exc, "path", ()))
-            raise _fail(
-                where, f"{obj.get('kind')}: {exc.message} at '{path}' (Kubernetes {version})"
-            ) from None
-        except kubernetes_validate.SchemaNotFoundError as exc:
-            raise _fail(where, f"{exc.message} (Kubernetes {version})") from None
+        problem = _k8s_problem(text, version)
+        if problem:
+            raise _fail(where, f"{obj.get('kind')}: {problem} (Kubernetes {version})")
+
+
+@functools.lru_cache(maxsize=1024)
+def _k8s_problem(text: str, version: str) -> str:
+    """Why the object (canonical JSON) fails the schema of ``version``; '' when it passes.
+
+    Cached: loading a version's schemas dominates, and a build (or a test session) checks the
+    same objects again and again.
+    """
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(json.loads(text), version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = "/".join(str(p) for p in getattr(exc, "path", ()))
+        return f"{exc.message} at '{path}'"
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return str(exc.message)
+    return ""
 
 
 def check_seccomp_profile(obj: Mapping[str, Any], where: str) -> None:
