@@ -69,7 +69,7 @@ def tool_fingerprint() -> str:
 
 def _digest(path: str) -> str | None:
     from seccompiler.base.errors import SeccompilerError
-    from seccompiler.base.fsio import read_bytes
+    from seccompiler.base.fsread import read_bytes  # not fsio: run needs no writer's imports
 
     try:  # never blocks on a FIFO nor reads /dev/zero forever: those are for the compiler
         return hashlib.sha256(read_bytes(path)).hexdigest()
@@ -90,7 +90,7 @@ def _body_digest(entry: dict[str, object]) -> str:
 def _read(path: Path, key: str) -> Filters | None:
     """The entry at ``path`` if it is whole and still current, else None."""
     from seccompiler.base.errors import SeccompilerError
-    from seccompiler.base.fsio import read_bytes
+    from seccompiler.base.fsread import read_bytes  # not fsio: run needs no writer's imports
 
     try:
         raw = read_bytes(path, MAX_ENTRY)
