@@ -77,6 +77,7 @@ def _lines(sp: SyscallProgram | None, out: Lines) -> None:
     for r in sp.rules:
         for c in r.conditions:
             by_index.setdefault(c.index, set()).update(boundary_values(c))
+    filled: set[tuple[tuple[int, ...], int]] = set()
     for rule in sp.rules:
         base = [0] * 6
         for c in rule.conditions:
@@ -84,7 +85,9 @@ def _lines(sp: SyscallProgram | None, out: Lines) -> None:
         for variant in (tuple(base), zero):
             for index, values in by_index.items():
                 key = (_with(variant, index, 0), index)
-                out.setdefault(key, set()).update(values)
+                if key not in filled:  # one line is met once per rule: fill it once
+                    filled.add(key)
+                    out.setdefault(key, set()).update(values)
             # the variant itself lies on the line of any argument the rule tests
             first = rule.conditions[0].index
             out[(_with(variant, first, 0), first)].add(variant[first])
