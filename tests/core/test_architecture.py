@@ -7,6 +7,7 @@ layer below it. Imports inside functions count too: a lazy import is still a dep
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "seccompiler"
@@ -106,3 +107,23 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
         "seccompiler/bpf/bad.py:1 → seccompiler.frontend",
         "seccompiler/bpf/lazy.py:2 → seccompiler.compile",
     ]
+
+
+DOC = PKG.parent / "docs" / "architecture.md"
+
+
+def test_the_documented_layer_order_is_the_enforced_one() -> None:
+    text = DOC.read_text()
+    shown = text.split("<!-- layers -->")[1].split("<!-- /layers -->")[0].strip()
+    names = [next(n for n in layer if not n.startswith("_")) for layer in LAYERS]
+    assert shown == " < ".join(names)
+
+
+def test_the_map_names_every_module_and_no_other() -> None:
+    listed = set(re.findall(r"^- `([\w/]+\.py)` — ", DOC.read_text(), re.M))
+    modules = {
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
+        if not (p.name == "__init__.py" and not p.read_text().strip())
+    }
+    assert sorted(modules - listed) == [] and sorted(listed - modules) == []
