@@ -7,7 +7,7 @@ import click
 from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import read_bytes
 from seccompiler.commands.options import abi_option, caps_option, file_option, kernel_option
-from seccompiler.commands.sources import load, parse_abis
+from seccompiler.commands.sources import Source, load, parse_abis
 from seccompiler.prove.verify import VerifyReport, verify_bpf
 
 
@@ -54,28 +54,7 @@ def verify_cmd(
             verify_bpf(program, compile_family(program, f), f, cross_check=True) for f in families
         ]
     else:
-        from seccompiler.frontend import ocijson
-        from seccompiler.prove import libseccomp_ref
-
-        assert isinstance(src.profile, ocijson.Profile)
-        for fam in families:
-            names = [a.name for a in src.abis if a.family == fam]
-            if not all(libseccomp_ref.supports(a) for a in src.abis if a.family == fam):
-                click.echo(
-                    f"note: libseccomp {libseccomp_ref.version()} cannot build a faithful "
-                    f"{fam} filter on this machine"
-                )
-                continue
-            ref = libseccomp_ref.build_profile(
-                src.profile, fam, caps=_caps(caps), kernel=kernel, abis=names
-            )
-            res = ocijson.resolve(
-                src.profile, caps=_caps(caps), abis=names, kernel=kernel, knows=libseccomp_ref.knows
-            )
-            if res.skipped:
-                left = ", ".join(sorted({n for _, n in res.skipped}))
-                click.echo(f"note: libseccomp {libseccomp_ref.version()} does not know: {left}")
-            reports.append(verify_bpf(res.program, ref.bpf, fam, cross_check=True))
+        reports += _verify_profile(src, families, caps, kernel)
     if not reports:
         raise UsageError(
             f"nothing of {policy} could be verified here",
@@ -85,6 +64,36 @@ def verify_cmd(
         click.echo(f"{r.family}: {r.instructions} instructions")
         click.echo("\n".join(f"  {line}" for line in r.lines()))
     return 0 if all(r.ok for r in reports) else 1
+
+
+def _verify_profile(
+    src: Source, families: list[str], caps: tuple[str, ...], kernel: str | None
+) -> list[VerifyReport]:
+    """A JSON profile against libseccomp's filter for it, built as runc builds it."""
+    from seccompiler.frontend import ocijson
+    from seccompiler.prove import libseccomp_ref
+
+    assert isinstance(src.profile, ocijson.Profile)
+    out: list[VerifyReport] = []
+    for fam in families:
+        names = [a.name for a in src.abis if a.family == fam]
+        if not all(libseccomp_ref.supports(a) for a in src.abis if a.family == fam):
+            click.echo(
+                f"note: libseccomp {libseccomp_ref.version()} cannot build a faithful "
+                f"{fam} filter on this machine"
+            )
+            continue
+        ref = libseccomp_ref.build_profile(
+            src.profile, fam, caps=_caps(caps), kernel=kernel, abis=names
+        )
+        res = ocijson.resolve(
+            src.profile, caps=_caps(caps), abis=names, kernel=kernel, knows=libseccomp_ref.knows
+        )
+        if res.skipped:
+            left = ", ".join(sorted({n for _, n in res.skipped}))
+            click.echo(f"note: libseccomp {libseccomp_ref.version()} does not know: {left}")
+        out.append(verify_bpf(res.program, ref.bpf, fam, cross_check=True))
+    return out
 
 
 def _caps(caps: tuple[str, ...]) -> frozenset[str]:
