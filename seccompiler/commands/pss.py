@@ -12,6 +12,7 @@ import yaml
 
 from seccompiler.base.errors import InputError, UsageError
 from seccompiler.base.fsio import check_writable, write_atomic
+from seccompiler.commands.options import file_option
 from seccompiler.platform.pss.admission import (
     PodSecurityConfig,
     load_configuration,
@@ -178,16 +179,14 @@ def _judge(
     show_default=True,
     help="Policy version: v1.N or latest.",
 )
-@click.option(
+@file_option(
     "--namespaces",
     "namespaces_file",
-    type=click.Path(dir_okay=False),
     help="Namespace manifests: each object is checked at its namespace's labels.",
 )
-@click.option(
+@file_option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
     help="PodSecurityConfiguration (or AdmissionConfiguration): cluster defaults, exemptions.",
 )
 @click.option(
@@ -221,55 +220,74 @@ def check_cmd(
     manifests = read_manifests(files)
     judge, label = _judge(manifests, level, version, namespaces_file, config_file, evaluator)
     verdicts = [judge.judge(obj) for obj in manifests.objects]
-    violating = sum(v.violates for v in verdicts)
-    summary = {
+    summary = _summary(verdicts, manifests)
+    if fmt == "json":
+        click.echo(json.dumps(_check_json(label, verdicts, manifests, summary), indent=2))
+    else:
+        _check_text(label, verdicts, manifests, summary, namespaced)
+    return 1 if summary["violating"] or manifests.errors else 0
+
+
+def _summary(verdicts: list[Verdict], manifests: Manifests) -> dict[str, Any]:
+    """The counts ``pss check`` ends with."""
+    return {
         "objects": len(verdicts),
         "pods": sum(v.obj.is_pod for v in verdicts),
         "templates": sum(not v.obj.is_pod for v in verdicts),
-        "violating": violating,
+        "violating": sum(v.violates for v in verdicts),
         "with_warnings": sum(bool(v.warnings) for v in verdicts),
         "exempt": sum(bool(v.exempt) for v in verdicts),
         "skipped": len(manifests.skipped),
         "errors": len(manifests.errors),
         "newest_policy": str(NEWEST),
     }
-    if fmt == "json":
-        doc = {
-            "policy": label,
-            "objects": [_verdict_json(v) for v in verdicts],
-            "skipped": [
-                {
-                    "file": s.location.path,
-                    "line": s.location.line or None,
-                    "kind": s.kind,
-                    "apiVersion": s.api_version,
-                    "name": s.name,
-                }
-                for s in manifests.skipped
-            ],
-            "errors": [_error_json(e) for e in manifests.errors],
-            "summary": summary,
-        }
-        click.echo(json.dumps(doc, indent=2))
-    else:
-        for err in manifests.errors:
-            click.echo(_render_error(err), err=True)
-        reported: set[str] = set()
-        for verdict in verdicts:
-            for line in _text_lines(verdict, namespaced):
-                click.echo(line)
-            if verdict.label_errors and verdict.namespace not in reported:
-                reported.add(verdict.namespace)
-                for e in verdict.label_errors:
-                    click.echo(f'Warning: namespace "{verdict.namespace}": {e}', err=True)
-        click.echo(
-            f"checked {summary['objects']} objects ({summary['pods']} pods,"
-            f" {summary['templates']} templates) at {label}: {violating} violate,"
-            f" {summary['with_warnings']} with warnings, {summary['exempt']} exempt,"
-            f" {summary['skipped']} other objects skipped"
-            + (f", {summary['errors']} unreadable" if manifests.errors else "")
-        )
-    return 1 if violating or manifests.errors else 0
+
+
+def _check_json(
+    label: str, verdicts: list[Verdict], manifests: Manifests, summary: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "policy": label,
+        "objects": [_verdict_json(v) for v in verdicts],
+        "skipped": [
+            {
+                "file": s.location.path,
+                "line": s.location.line or None,
+                "kind": s.kind,
+                "apiVersion": s.api_version,
+                "name": s.name,
+            }
+            for s in manifests.skipped
+        ],
+        "errors": [_error_json(e) for e in manifests.errors],
+        "summary": summary,
+    }
+
+
+def _check_text(
+    label: str,
+    verdicts: list[Verdict],
+    manifests: Manifests,
+    summary: dict[str, Any],
+    namespaced: bool,
+) -> None:
+    for err in manifests.errors:
+        click.echo(_render_error(err), err=True)
+    reported: set[str] = set()
+    for verdict in verdicts:
+        for line in _text_lines(verdict, namespaced):
+            click.echo(line)
+        if verdict.label_errors and verdict.namespace not in reported:
+            reported.add(verdict.namespace)
+            for e in verdict.label_errors:
+                click.echo(f'Warning: namespace "{verdict.namespace}": {e}', err=True)
+    click.echo(
+        f"checked {summary['objects']} objects ({summary['pods']} pods,"
+        f" {summary['templates']} templates) at {label}: {summary['violating']} violate,"
+        f" {summary['with_warnings']} with warnings, {summary['exempt']} exempt,"
+        f" {summary['skipped']} other objects skipped"
+        + (f", {summary['errors']} unreadable" if manifests.errors else "")
+    )
 
 
 # --- label --------------------------------------------------------------------------------------
@@ -345,16 +363,14 @@ def _changes(path: str, old_path: str | None) -> list[tuple[str, NamespaceChange
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), help="Write here.")
 @click.option("--allow-namespace", "allow", multiple=True, help="Namespace the guard ignores.")
 @click.option("--floor-version", help="Refuse enforce-version older than this (v1.N).")
-@click.option(
+@file_option(
     "--check",
     "check_file",
-    type=click.Path(dir_okay=False),
     help="Apply the guard's rules to these Namespace manifests instead of printing it.",
 )
-@click.option(
+@file_option(
     "--old",
     "old_file",
-    type=click.Path(dir_okay=False),
     help="With --check: the namespaces as they are now (their change is checked as an update).",
 )
 def guard_cmd(
