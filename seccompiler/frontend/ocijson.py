@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from seccompiler.arch import catalog
 from seccompiler.arch.abi import ABIS, Abi, family_members, lookup
 from seccompiler.arch.tables import table
 from seccompiler.base.errors import InputError, Location, UsageError
@@ -38,12 +39,8 @@ from seccompiler.program import (
     SyscallProgram,
 )
 
-# Docker's default bounding set (moby oci/caps/defaults.go).
-DOCKER_DEFAULT_CAPS: tuple[str, ...] = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-)  # fmt: skip
+# Docker's default bounding set (moby oci/caps/defaults.go): the runtimes' default set.
+DOCKER_DEFAULT_CAPS: frozenset[str] = catalog.DEFAULT_CAPS
 
 
 def normalise_caps(caps: Iterable[str]) -> frozenset[str]:
