@@ -108,6 +108,45 @@ def _check_spo_path(
         )
 
 
+def _build_profile(
+    path: Path,
+    cfg: pconfig.PlatformConfig,
+    seen: dict[str, Path],
+    result: BuildResult,
+    kubelet_root: str,
+) -> artifacts.CompiledProfile:
+    """One profile: compiled for the fleet, proved, its files added to ``result``."""
+    t = result.timings
+    with t.stage("policy: parse and resolve"):
+        program = load_program(str(path))
+        _check_name(program.name, path, seen)
+        abis = targets.fleet_abis(program, cfg)
+    files: dict[str, bytes] = {}
+    for fmt in ("oci", "bpf", "pfc"):
+        with t.stage(f"render {fmt.upper()}"):
+            families = cfg.families or tuple(program.families())
+            files.update(_fleet_files(render_outputs(program, (fmt,)), families))
+    with t.stage("verify BPF against the policy"):
+        proofs = prove_outputs(program, files)
+    result.proofs.extend(f"{program.name}: {line}" for line in proofs)
+    for rel, data in files.items():
+        result.files[f"{program.name}/{rel}"] = data
+    with t.stage("render kubelet OCI"):
+        # One file serves every node of the fleet: the policy's ABIs those nodes have.
+        profile = artifacts.CompiledProfile(
+            program.name,
+            oci.render(program, abis),
+            oci.render(targets.audit_variant(program), abis),
+        )
+    with t.stage("runtime targets"):
+        shipped = {
+            f"{program.name}/{rel}": data for rel, data in files.items() if rel.startswith("oci/")
+        }
+        shipped.update(artifacts.kubelet_dist_files(profile, kubelet_root))
+        result.proofs.extend(targets.check_runtimes(program, shipped, cfg))
+    return profile
+
+
 def build_dist(
     profiles_dir: str | Path,
     default_profile: str = apaths.DEFAULT_PROFILE,
@@ -126,36 +165,7 @@ def build_dist(
     compiled: list[artifacts.CompiledProfile] = []
     seen: dict[str, Path] = {}
     for path in profile_paths(profiles_dir):
-        with t.stage("policy: parse and resolve"):
-            program = load_program(str(path))
-            _check_name(program.name, path, seen)
-            abis = targets.fleet_abis(program, cfg)
-        files: dict[str, bytes] = {}
-        for fmt in ("oci", "bpf", "pfc"):
-            with t.stage(f"render {fmt.upper()}"):
-                families = cfg.families or tuple(program.families())
-                files.update(_fleet_files(render_outputs(program, (fmt,)), families))
-        with t.stage("verify BPF against the policy"):
-            proofs = prove_outputs(program, files)
-        result.proofs.extend(f"{program.name}: {line}" for line in proofs)
-        for rel, data in files.items():
-            result.files[f"{program.name}/{rel}"] = data
-        with t.stage("render kubelet OCI"):
-            # One file serves every node of the fleet: the policy's ABIs those nodes have.
-            profile = artifacts.CompiledProfile(
-                program.name,
-                oci.render(program, abis),
-                oci.render(targets.audit_variant(program), abis),
-            )
-            compiled.append(profile)
-        with t.stage("runtime targets"):
-            shipped = {
-                f"{program.name}/{rel}": data
-                for rel, data in files.items()
-                if rel.startswith("oci/")
-            }
-            shipped.update(artifacts.kubelet_dist_files(profile, kubelet_root))
-            result.proofs.extend(targets.check_runtimes(program, shipped, cfg))
+        compiled.append(_build_profile(path, cfg, seen, result, kubelet_root))
     names = [p.name for p in compiled]
     if default_profile not in names:
         raise InputError(
