@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,96 @@ def _choice(doc: LMap, key: str, choices: tuple[str, ...], errs: _Errors) -> str
     return str(value)
 
 
+def _kubernetes(doc: LMap, errs: _Errors) -> tuple[int, ...] | None:
+    kube = _strings(doc, "kubernetes", errs)
+    if kube is None:
+        return None
+    minors = []
+    for text_, mark in kube:
+        m = _MINOR.fullmatch(text_)
+        if m is None:
+            errs.add(mark, f"Kubernetes version '{text_}' is not 1.MINOR", "e.g. '1.34'")
+        elif int(m[1]) < OLDEST_KUBERNETES:
+            errs.add(
+                mark,
+                f"Kubernetes {text_} does not serve admissionregistration.k8s.io/v1 "
+                "ValidatingAdmissionPolicy (GA in 1.30), which the platform's guards need",
+                "upgrade the API servers to 1.30 or newer first",
+            )
+        else:
+            minors.append(int(m[1]))
+    return tuple(sorted(set(minors)))
+
+
+def _architectures(doc: LMap, errs: _Errors) -> tuple[str, ...] | None:
+    arches = _strings(doc, "architectures", errs)
+    if arches is None:
+        return None
+    for name, mark in arches:
+        if name not in NODE_ARCHES:
+            errs.add(
+                mark,
+                f"unknown node architecture '{name}'",
+                f"use kubernetes.io/arch values: {', '.join(sorted(NODE_ARCHES))}",
+            )
+    return tuple(dict.fromkeys(n for n, _ in arches if n in NODE_ARCHES))
+
+
+def _runtimes(doc: LMap, errs: _Errors) -> tuple[runtimes.Runtime, ...] | None:
+    rts = _strings(doc, "runtimes", errs)
+    if rts is None:
+        return None
+    parsed = []
+    for name, mark in rts:
+        try:
+            parsed.append(runtimes.parse(name))
+        except ValueError as exc:
+            errs.add(mark, str(exc))
+    return tuple(dict.fromkeys(parsed))
+
+
+def _system_namespaces(doc: LMap, errs: _Errors) -> tuple[str, ...] | None:
+    ns = _strings(doc, "system-namespaces", errs)
+    if ns is None:
+        return None
+    for name, mark in ns:
+        if not valid_namespace_name(name):
+            errs.add(mark, f"'{name}' is not a namespace name")
+    return tuple(dict.fromkeys(n for n, _ in ns))
+
+
+def _pod_security(doc: LMap, errs: _Errors) -> dict[str, str] | None:
+    if "pod-security" not in doc:
+        return None
+    pss = doc["pod-security"]
+    if not isinstance(pss, LMap):
+        errs.add(doc.where("pod-security"), "'pod-security' must be a mapping")
+        return None
+    levels = dict(PlatformConfig().pod_security)
+    for mode in pss:
+        if mode not in PSS_MODES:
+            errs.add(pss.where_key(mode), f"unknown Pod Security mode '{mode}'",
+                     f"modes: {', '.join(PSS_MODES)}")  # fmt: skip
+        elif pss[mode] not in LEVELS:
+            hint = "this platform never enforces or settles for privileged"
+            errs.add(pss.where(mode), f"'{mode}' is {pss[mode]!r}",
+                     f"use baseline or restricted; {hint}")  # fmt: skip
+        else:
+            levels[mode] = str(pss[mode])
+    return levels
+
+
+def _installer_image(doc: LMap, errs: _Errors) -> str | None:
+    if "installer-image" not in doc:
+        return None
+    image = doc["installer-image"]
+    if not isinstance(image, str) or not _IMAGE.fullmatch(image):
+        errs.add(doc.where("installer-image"), f"'installer-image' is {image!r}",
+                 "name an image reference, e.g. registry.example/seccompiler:1.0")  # fmt: skip
+        return None
+    return image
+
+
 def parse(text: str, path: str) -> PlatformConfig:
     """Validate a platform configuration; every problem is reported with its line."""
     doc = load_text(text, path)
@@ -153,87 +244,21 @@ def parse(text: str, path: str) -> PlatformConfig:
     values: dict[str, Any] = {}
     marks = {k: doc.where(k) for k in doc}
 
-    kube = _strings(doc, "kubernetes", errs)
-    if kube is not None:
-        minors = []
-        for text_, mark in kube:
-            m = _MINOR.fullmatch(text_)
-            if m is None:
-                errs.add(mark, f"Kubernetes version '{text_}' is not 1.MINOR", "e.g. '1.34'")
-            elif int(m[1]) < OLDEST_KUBERNETES:
-                errs.add(
-                    mark,
-                    f"Kubernetes {text_} does not serve admissionregistration.k8s.io/v1 "
-                    "ValidatingAdmissionPolicy (GA in 1.30), which the platform's guards need",
-                    "upgrade the API servers to 1.30 or newer first",
-                )
-            else:
-                minors.append(int(m[1]))
-        values["kubernetes"] = tuple(sorted(set(minors)))
-
-    arches = _strings(doc, "architectures", errs)
-    if arches is not None:
-        for name, mark in arches:
-            if name not in NODE_ARCHES:
-                errs.add(
-                    mark,
-                    f"unknown node architecture '{name}'",
-                    f"use kubernetes.io/arch values: {', '.join(sorted(NODE_ARCHES))}",
-                )
-        values["architectures"] = tuple(dict.fromkeys(n for n, _ in arches if n in NODE_ARCHES))
-
-    rts = _strings(doc, "runtimes", errs)
-    if rts is not None:
-        parsed = []
-        for name, mark in rts:
-            try:
-                parsed.append(runtimes.parse(name))
-            except ValueError as exc:
-                errs.add(mark, str(exc))
-        values["runtimes"] = tuple(dict.fromkeys(parsed))
-
-    ns = _strings(doc, "system-namespaces", errs)
-    if ns is not None:
-        for name, mark in ns:
-            if not valid_namespace_name(name):
-                errs.add(mark, f"'{name}' is not a namespace name")
-        values["system_namespaces"] = tuple(dict.fromkeys(n for n, _ in ns))
-
-    cluster = _choice(doc, "cluster", MODES, errs)
-    if cluster:
-        values["cluster"] = cluster
-    dist = _choice(doc, "profile-distribution", DISTRIBUTIONS, errs)
-    if dist:
-        values["profile_distribution"] = dist
-    stage = _choice(doc, "rollout", STAGES, errs)
-    if stage:
-        values["rollout"] = stage
-
-    if "pod-security" in doc:
-        pss = doc["pod-security"]
-        if not isinstance(pss, LMap):
-            errs.add(doc.where("pod-security"), "'pod-security' must be a mapping")
-        else:
-            levels = dict(PlatformConfig().pod_security)
-            for mode in pss:
-                if mode not in PSS_MODES:
-                    errs.add(pss.where_key(mode), f"unknown Pod Security mode '{mode}'",
-                             f"modes: {', '.join(PSS_MODES)}")  # fmt: skip
-                elif pss[mode] not in LEVELS:
-                    hint = "this platform never enforces or settles for privileged"
-                    errs.add(pss.where(mode), f"'{mode}' is {pss[mode]!r}",
-                             f"use baseline or restricted; {hint}")  # fmt: skip
-                else:
-                    levels[mode] = str(pss[mode])
-            values["pod_security"] = levels
-
-    if "installer-image" in doc:
-        image = doc["installer-image"]
-        if not isinstance(image, str) or not _IMAGE.fullmatch(image):
-            errs.add(doc.where("installer-image"), f"'installer-image' is {image!r}",
-                     "name an image reference, e.g. registry.example/seccompiler:1.0")  # fmt: skip
-        else:
-            values["installer_image"] = image
+    fields: tuple[tuple[str, Callable[[LMap, _Errors], Any]], ...] = (
+        ("kubernetes", _kubernetes),
+        ("architectures", _architectures),
+        ("runtimes", _runtimes),
+        ("system_namespaces", _system_namespaces),
+        ("cluster", lambda d, e: _choice(d, "cluster", MODES, e)),
+        ("profile_distribution", lambda d, e: _choice(d, "profile-distribution", DISTRIBUTIONS, e)),
+        ("rollout", lambda d, e: _choice(d, "rollout", STAGES, e)),
+        ("pod_security", _pod_security),
+        ("installer_image", _installer_image),
+    )  # in the order their errors are reported
+    for name, read in fields:
+        value = read(doc, errs)
+        if value is not None:
+            values[name] = value
 
     if errs.items:
         if len(errs.items) == 1:
