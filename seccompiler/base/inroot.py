@@ -172,6 +172,14 @@ class RootDir:
         except OSError as exc:
             raise os_error(path, exc) from None
 
+    def check_writable(self) -> None:
+        """Refuse a root on a read-only file system before anything is written anywhere."""
+        if not os.access(self.path, os.W_OK, effective_ids=True):
+            raise UsageError(
+                f"--root {self.path}: not writable (a read-only mount?)",
+                hint="mount the node image read-write",
+            )
+
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)

@@ -41,7 +41,9 @@ def build_cmd(profiles_dir: str, outdir: str, check: bool, root: str | None, tim
     """
     check_output(outdir, [profiles_dir], "output directory")
     if root is not None:
-        RootDir(root).close()  # refuse a bad root before anything is written
+        with RootDir(root) as node:  # refuse a bad root before anything is written
+            if not check:
+                node.check_writable()
     result = build_dist(profiles_dir)
     if timings:
         for stage, seconds in result.timings.stages.items():

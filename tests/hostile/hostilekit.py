@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import select
 import signal
 import sys
@@ -29,6 +30,7 @@ import tarfile
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +97,20 @@ def preload() -> None:
         importlib.import_module(target.split(":")[0])
 
 
-def _child(argv: list[str], cwd: str | None, stdin: str | None, out: int, err: int) -> None:
+def _child(
+    argv: list[str],
+    cwd: str | None,
+    stdin: str | None,
+    out: int,
+    err: int,
+    memory: int | None,
+    prepare: Callable[[], None] | None,
+) -> None:
     os.setpgid(0, 0)
+    if prepare is not None:
+        prepare()
+    if memory is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
     if stdin == "closed":
         os.close(0)
     else:
@@ -136,11 +150,14 @@ def run_case(
     cwd: str | Path | None = None,
     stdin: str | Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    memory: int | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run ``seccompiler argv`` in a forked child; tally and return what happened.
 
     ``stdin`` is a file to read from, ``"closed"`` for a closed descriptor 0, or None for
-    /dev/null.
+    /dev/null; ``memory`` caps the case's address space (bytes); ``prepare`` runs in the
+    child first (e.g. to enter a private mount namespace).
     """
     argv = [str(a) for a in argv]
     if not _preloaded:
@@ -158,6 +175,8 @@ def run_case(
                 str(stdin) if stdin else None,
                 out.fileno(),
                 err.fileno(),
+                memory,
+                prepare,
             )
         code = _wait(pid, timeout)
         seconds = time.monotonic() - start
@@ -220,6 +239,33 @@ def loop(path: Path) -> Path:
     """A symlink that points at itself."""
     path.symlink_to(path.name)
     return path
+
+
+_CLONE_NEWNS = 0x00020000  # linux/sched.h
+_MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+
+
+def read_only(path: Path) -> Callable[[], None]:
+    """A ``prepare`` step: in a private mount namespace of the child, make ``path`` read-only.
+
+    Nothing changes outside the child: the namespace dies with it.
+    """
+
+    def enter() -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        target = os.fsencode(path)
+        for rc in (
+            libc.unshare(_CLONE_NEWNS),
+            libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None),
+            libc.mount(target, target, None, _MS_BIND, None),
+            libc.mount(None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None),
+        ):
+            if rc != 0:
+                os._exit(98)  # the case could not be set up: reported as exit 98
+
+    return enter
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, bytes | str]]:

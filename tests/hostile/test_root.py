@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hostilekit import PROFILE, TALLY, Outcome, check_confined, snapshot
+from hostilekit import PROFILE, TALLY, Outcome, check_confined, read_only, snapshot
 
 from seccompiler.base import inroot
 from seccompiler.base.errors import UsageError
@@ -159,3 +159,20 @@ def test_symlink_loop_in_root_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "etc").symlink_to("etc")
     with inroot.RootDir(tmp_path) as r, pytest.raises(UsageError):
         r.write_atomic(DROPIN, b"x\n")
+
+
+@pytest.mark.parametrize("command", ["yama", "build"])
+def test_read_only_root_is_a_clean_error(
+    tmp_path: Path, hostile: Callable[..., Outcome], command: str
+) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    if command == "yama":
+        argv: list[str | Path] = ["yama", "apply", "--scope", "1", "--root", root]
+    else:
+        argv = ["build", PROFILE.parent, "-o", tmp_path / "dist", "--root", root]
+    outcome = hostile(argv, prepare=read_only(root))
+    assert outcome.code != 98, "could not make a read-only mount here"
+    assert outcome.clean and outcome.code == 2, outcome
+    assert "read-only" in outcome.err.lower(), outcome
+    assert not (tmp_path / "dist").exists()  # nothing written when the root cannot be
