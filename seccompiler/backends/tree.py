@@ -89,11 +89,24 @@ def _plan(
     by_end = [[0.0] * (n + 1) for _ in range(n + 1)]  # by_end[j][i] = cost[i][j]
     root = [[0] * (n + 1) for _ in range(n + 1)]
     how: dict[tuple[int, int], tuple[int, ...]] = {}
+    # how far from i a chain can reach: every item wider than one number shares one kind
+    reach = [0] * n
+    for i in range(n):
+        wide = -2
+        j = i
+        while j < n and j - i < 2 * MAX_CHAIN + 1:
+            if not single[j]:
+                if kind[j] < 0 or wide not in (-2, kind[j]):
+                    break
+                wide = kind[j]
+            j += 1
+        reach[i] = j  # items i..j-1 may form a chain
     # rows from the last: cell (i, j) needs (i, k) for k < j and (k, j) for k > i
     for i in range(n - 1, -1, -1):
         cost_i, root_i = cost[i], root[i]
         root_next = root[i + 1] if i + 1 < n else root_i
         base = pre[i]
+        chain_end = reach[i]
         for j in range(i + 2, n + 1):
             if j == i + 2:
                 best_k, best = i + 1, 0.0
@@ -107,7 +120,7 @@ def _plan(
                         best_k, best = k, c
             root_i[j] = best_k
             best += pre[j] - base
-            if j - i <= 2 * MAX_CHAIN + 1:
+            if j <= chain_end:
                 found = _chain(weights, single, kind, i, j)
                 if found is not None and found[0] < best:
                     best = found[0]

@@ -331,6 +331,13 @@ def program_classes(ctx: _Ctx, region: Region) -> Iterator[Class]:
     """Split ``region`` into the classes the Program answers alike (skipping tokens of other
     families of the Program, which this family's kernel never presents)."""
     tokens = ctx.tokens
+    arch = _word(region, ARCH)
+    if arch.lo == arch.hi:  # the filter's path already fixed the token
+        if arch.lo in tokens:
+            yield from _token_classes(ctx, tokens[arch.lo], region)
+        elif arch.lo not in ctx.others:
+            yield Class(region, None, ctx.program.bad_arch)
+        return
     rest: Region | None = region
     for token in [*tokens, *ctx.others]:
         if rest is None:
@@ -390,9 +397,15 @@ def _abi_classes(ctx: _Ctx, p: AbiProgram | None, region: Region) -> Iterator[Cl
     inside = keys[bisect_left(keys, nr.lo) : bisect_right(keys, nr.hi)]
     if nr.plain:
         # bounds and points only: each key is in or out at a glance
+        syscalls = p.syscalls
         for key in inside:
             if key not in nr.excluded:
-                yield from _syscall_classes(ctx, p, key, _set(region, NR, Word(key, key)))
+                sp = syscalls[key]
+                point = _set(region, NR, Word(key, key))
+                if sp.rules:
+                    yield from _syscall_classes(ctx, p, key, point)
+                else:
+                    yield Class(point, p, sp.fallback)
         others = nr.without(inside)
         gone = sum(1 for x in others.excluded if nr.lo <= x <= nr.hi)
         if nr.hi - nr.lo + 1 > gone:  # some number of the range is no syscall
