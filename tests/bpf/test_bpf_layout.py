@@ -111,3 +111,9 @@ def test_paths_short_and_cacheable(program: Program, family: str) -> None:
         simple = {nr for nr, sp in p.syscalls.items() if not sp.rules and nr < bitmap_size(p.abi)}
         allowed = {nr for nr in simple if p.syscalls[nr].fallback.kind is ActionKind.ALLOW}
         assert allowed <= cached_allow(f.insns, p.abi), p.abi.name
+
+
+def test_plan_with_an_impossible_budget_still_plans() -> None:
+    """A leaf longer than any budget (thousands of conditions) still gets a tree."""
+    node = tree.plan([1.0, 1.0, 1.0], [False] * 3, ["a", "b", "c"], [-5000, 3, None])
+    assert sorted(tree.depths(node, 3)) == [1, 2, 2]
