@@ -191,15 +191,10 @@ def clean_stale_staging(parent: Path, name: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def replace_tree(
-    target: str | Path, files: Mapping[str, bytes], ours: Recognise | None = None
-) -> None:
-    """Replace directory ``target`` by one holding exactly ``files`` (relative path → bytes).
+def check_replaceable(target: str | Path, ours: Recognise | None = None) -> os.stat_result | None:
+    """Refuse (usage error) a ``target`` that ``replace_tree`` would refuse; its lstat or None.
 
-    ``target`` is replaced only when it does not exist, is empty, or ``ours`` recognises it as
-    an earlier output of the same command; anything else is refused (usage error). The new
-    tree is written beside the old one and swapped in with renames, so a failure at any point
-    leaves the previous tree whole.
+    Call it before the work that produces the tree, so a refusal costs nothing.
     """
     dest = Path(os.path.abspath(target))
     if dest.parent == dest:
@@ -224,6 +219,21 @@ def replace_tree(
                 "command; refusing to replace it",
                 hint="choose a new or empty output directory, or remove this one yourself",
             )
+    return st
+
+
+def replace_tree(
+    target: str | Path, files: Mapping[str, bytes], ours: Recognise | None = None
+) -> None:
+    """Replace directory ``target`` by one holding exactly ``files`` (relative path → bytes).
+
+    ``target`` is replaced only when it does not exist, is empty, or ``ours`` recognises it as
+    an earlier output of the same command; anything else is refused (usage error). The new
+    tree is written beside the old one and swapped in with renames, so a failure at any point
+    leaves the previous tree whole.
+    """
+    dest = Path(os.path.abspath(target))
+    st = check_replaceable(target, ours)
     _parent_dir(dest)
     clean_stale_staging(dest.parent, dest.name)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.base.fsio import check_output, replace_tree
+from seccompiler.base.fsio import check_output, check_replaceable, replace_tree
 from seccompiler.base.inroot import RootDir
 from seccompiler.platform.artifacts import dist
 from seccompiler.platform.build import build_dist
@@ -40,6 +40,8 @@ def build_cmd(profiles_dir: str, outdir: str, check: bool, root: str | None, tim
     the previous one untouched, and the same sources always give the same bytes.
     """
     check_output(outdir, [profiles_dir], "output directory")
+    if not check:
+        check_replaceable(outdir, dist.is_ours)  # refused before the build, not after it
     if root is not None:
         with RootDir(root) as node:  # refuse a bad root before anything is written
             if not check:

@@ -57,34 +57,30 @@ def test_build_replaces_its_own_earlier_build_only(
     first = hostile(["build", "profiles", "-o", "dist"], cwd=project)
     assert first.code == 0, first
     assert (project / "dist/MANIFEST.json").is_file()
-    again = hostile(["build", "profiles", "-o", "dist"], cwd=project)
-    assert again.code == 0, again  # our own earlier build: replaced
-    (project / "dist/notes.txt").write_text("mine now\n")
-    refused = hostile(["build", "profiles", "-o", "dist"], cwd=project)
-    assert refused.clean and refused.code == 2, refused
-    assert (project / "dist/notes.txt").read_text() == "mine now\n"
-
-
-def test_stale_staging_of_a_killed_build_is_removed(
-    project: Path, hostile: Callable[..., Outcome]
-) -> None:
+    # staging folders: of a killed build (removed), of a run still going and of someone
+    # else (left alone), and a very old one of ours (removed)
     dead = os.fork()
     if dead == 0:  # pragma: no cover - a pid that is certainly over
         os._exit(0)
     os.waitpid(dead, 0)
     stale = project / f".dist.new.{dead}.1"
     (stale / "x").mkdir(parents=True)
-    live = project / f".dist.new.{os.getpid()}.2"  # a run still going: left alone
+    live = project / f".dist.new.{os.getpid()}.2"
     live.mkdir()
     old = project / ".dist.new.garbage"
     old.mkdir()
     os.utime(old, (time.time() - 2 * 86400,) * 2)
-    other = project / ".cache.new.1.1"  # not ours
+    other = project / ".cache.new.1.1"
     other.mkdir()
-    outcome = hostile(["build", "profiles", "-o", "dist"], cwd=project)
-    assert outcome.code == 0, outcome
+    again = hostile(["build", "profiles", "-o", "dist"], cwd=project)
+    assert again.code == 0, again  # our own earlier build: replaced
     assert not stale.exists() and not old.exists()
     assert live.exists() and other.exists()
+    (project / "dist/notes.txt").write_text("mine now\n")
+    refused = hostile(["build", "profiles", "-o", "dist"], cwd=project)
+    assert refused.clean and refused.code == 2, refused
+    assert refused.seconds < 2, refused  # refused before building, not after
+    assert (project / "dist/notes.txt").read_text() == "mine now\n"
 
 
 def _policy(tmp: Path) -> Path:
