@@ -237,6 +237,22 @@ _A = tuple[int, int] | int | None  # (word, mask), a constant, or None (never se
 def _run(
     insns: Sequence[b.Insn], pc: int, a: _A, region: Region, budget: list[int]
 ) -> Iterator[tuple[Region, int]]:
+    # Depth first with a stack of its own: a chain of thousands of tests stays one frame deep.
+    todo: list[tuple[int, _A, Region]] = [(pc, a, region)]
+    while todo:
+        pc, a, region = todo.pop()
+        yield from _path(insns, pc, a, region, budget, todo)
+
+
+def _path(
+    insns: Sequence[b.Insn],
+    pc: int,
+    a: _A,
+    region: Region,
+    budget: list[int],
+    todo: list[tuple[int, _A, Region]],
+) -> Iterator[tuple[Region, int]]:
+    """Follow one path until it returns or splits; a split's halves go onto ``todo``."""
     while True:
         budget[0] -= 1
         if budget[0] < 0:
@@ -277,8 +293,7 @@ def _run(
                 pc += ins.jt if halves[0][0] else ins.jf
                 region = halves[0][1]
                 continue
-            for holds, sub in halves:
-                yield from _run(insns, pc + (ins.jt if holds else ins.jf), a, sub, budget)
+            todo.extend((pc + (ins.jt if h else ins.jf), a, s) for h, s in reversed(halves))
             return
         elif code == b.JMP | b.JSET | b.K:
             if not isinstance(a, tuple):
@@ -290,8 +305,7 @@ def _run(
                 pc += ins.jt if halves[0][0] else ins.jf
                 region = halves[0][1]
                 continue
-            for holds, sub in halves:
-                yield from _run(insns, pc + (ins.jt if holds else ins.jf), a, sub, budget)
+            todo.extend((pc + (ins.jt if h else ins.jf), a, s) for h, s in reversed(halves))
             return
         else:
             raise Unsupported(f"instruction {pc - 1} (code {code:#06x}) is not modelled")
@@ -430,19 +444,19 @@ def _abi_classes(ctx: _Ctx, p: AbiProgram | None, region: Region) -> Iterator[Cl
 
 def _syscall_classes(ctx: _Ctx, p: AbiProgram, nr: int, region: Region) -> Iterator[Class]:
     sp = p.syscalls[nr]
-
-    def rules(i: int, r: Region) -> Iterator[Class]:
-        if i == len(sp.rules):
-            yield Class(r, p, sp.fallback)
-            return
-        rule = sp.rules[i]
-        for holds, sub in _conds(ctx, p, rule.conditions, r):
-            if holds:
-                yield Class(sub, p, rule.action)
-            else:
-                yield from rules(i + 1, sub)
-
-    yield from rules(0, region)
+    # Rule by rule, not by recursion: a syscall may carry thousands of conditional rules.
+    pending = [region]
+    for rule in sp.rules:
+        missed: list[Region] = []
+        for r in pending:
+            for holds, sub in _conds(ctx, p, rule.conditions, r):
+                if holds:
+                    yield Class(sub, p, rule.action)
+                else:
+                    missed.append(sub)
+        pending = missed
+    for r in pending:
+        yield Class(r, p, sp.fallback)
 
 
 def _conds(

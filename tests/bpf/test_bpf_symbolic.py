@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
+from seccompiler.backends.bpf import compile_family
+from seccompiler.compile import load_program
 from seccompiler.prove.symbolic import Word
+from seccompiler.prove.verify import verify_bpf
 
 Pred = tuple[str, int, int, bool]  # ("eq", mask, value, holds) or ("ge", 0, bound, holds)
 
@@ -70,3 +74,20 @@ def test_solver_matches_brute_force_on_a_small_universe() -> None:
         assert (x is not None) == truth, preds
         if x is not None:
             assert _meets(x, preds), preds
+
+
+def test_thousands_of_rules_on_one_syscall_prove_without_deep_recursion(tmp_path: Path) -> None:
+    """A chain of 1,200 argument tests is followed with a stack of its own, not Python's."""
+    rules = "".join(
+        f"  - action: errno(EPERM)\n    syscalls: [ioctl]\n"
+        f"    args: [{{index: 1, op: eq, value: {7 * i}}}]\n"
+        for i in range(1200)
+    )
+    policy = tmp_path / "p.yaml"
+    head = "seccompiler: 1\nname: deep\nabis: [x86_64]\ndefault: allow\nrules:\n"
+    policy.write_text(head + rules)
+    program = load_program(str(policy))
+    data = compile_family(program, "x86_64")
+    report = verify_bpf(program, data, "x86_64", method="symbolic")
+    assert report.method == "symbolic"
+    assert report.ok, report.disagreements[:3]
