@@ -18,9 +18,10 @@ setup: system-deps $(STAMP)
 system-deps:
 	@tools/ensure-system-deps libseccomp2
 
-# runc and bubblewrap are the real consumers the live tests hand our filters to.
+# runc and bubblewrap are the real consumers the live tests hand our filters to; gcc-multilib
+# builds the 32-bit program and gdb is the debugger the default profile must keep working.
 test-deps:
-	@tools/ensure-system-deps runc bubblewrap busybox-static strace
+	@tools/ensure-system-deps runc bubblewrap busybox-static strace gcc-multilib gdb
 
 $(STAMP): pyproject.toml native/build.py $(wildcard native/*.c native/*.h)
 	$(PYTHON) -m venv $(VENV)

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from seccompiler.arch.abi import MULTIPLEXED_CALLS
+from seccompiler.arch.abi import MULTIPLEXED_NUMBERS
 from seccompiler.backends.dnf import TRUE, Lit, NotExpressible, TooMuchWork, Work, regions
 from seccompiler.frontend.scmp import ACTION_NAMES, OP_NAMES
 from seccompiler.program import AbiProgram, Action, ActionKind, Op, Program
@@ -28,6 +28,10 @@ from seccompiler.program import AbiProgram, Action, ActionKind, Op, Program
 
 def _by_action(item: tuple[Action, Any]) -> tuple[int, int]:
     return item[0].sort_key()
+
+
+def _key(action: Action) -> tuple[int, int]:
+    return action.sort_key()
 
 
 def _action_json(action: Action) -> dict[str, Any]:
@@ -112,7 +116,14 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
     counts: dict[Action, int] = {}
     for _, fallback in decisions.values():
         counts[fallback] = counts.get(fallback, 0) + 1
-    candidates = [unknown, *sorted(counts, key=lambda a: (-counts[a], a.sort_key()))]
+    # a rule's action may have to be the default: on x86, socket may carry only one action
+    # besides the default (see _check_multiplexed), so its refusal must be the default there
+    rule_actions = sorted({r[1] for rules, _ in decisions.values() for r in rules}, key=_key)
+    candidates = [
+        unknown,
+        *sorted(counts, key=lambda a: (-counts[a], a.sort_key())),
+        *rule_actions,
+    ]
     failure: NotExpressible | None = None
     work = Work()  # one budget for every default tried
     for default in dict.fromkeys(candidates):
@@ -134,27 +145,60 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
     raise failure
 
 
-# On ABIs with the socketcall/ipc multiplexers, libseccomp also adds every rule for these
-# syscalls to the multiplexer, without the argument checks (they sit behind a pointer there);
-# two such rules with different actions collide and the runtime refuses the profile (EEXIST).
-_MULTIPLEXED = frozenset(c for calls in MULTIPLEXED_CALLS.values() for c in calls)
+# On ABIs with the socketcall/ipc multiplexers, libseccomp copies every rule for these calls
+# onto the multiplexer (syscalls.c, abi_rule_add): argument 0 becomes the call number (an
+# equality on all 64 bits), the other conditions stay, now applied to the multiplexer's own
+# arguments. Two such copies with different actions collide (the runtime refuses the profile
+# with EEXIST); a copy whose action is not what the program decides for the multiplexer
+# would make the runtime's filter disagree with the program.
+_MULTIPLEXERS = tuple(MULTIPLEXED_NUMBERS.items())
 
 
 def _check_multiplexed(syscalls: list[dict[str, Any]], progs: tuple[AbiProgram, ...]) -> None:
-    if not any(p.abi.multiplexed for p in progs):
+    """Refuse a rendering whose copies onto socketcall/ipc would collide or disagree."""
+    muxed = [p for p in progs if p.abi.multiplexed]
+    if not muxed:
         return
-    actions: dict[str, set[tuple[str, int]]] = {}
+    copies: dict[str, set[str]] = {}
     for entry in syscalls:
         for name in entry["names"]:
-            if name in _MULTIPLEXED:
-                actions.setdefault(name, set()).add((entry["action"], entry.get("errnoRet", 0)))
-    for name, seen in sorted(actions.items()):
+            if any(name in calls for _, calls in _MULTIPLEXERS):
+                if any(a["index"] != 0 for a in entry.get("args", ())):
+                    raise NotExpressible(
+                        f"libseccomp would copy the conditions on '{name}' beyond argument 0 "
+                        "onto its multiplexer, where those arguments are other values",
+                        hint="condition only argument 0, or load the BPF output directly",
+                    )
+                action = {k: v for k, v in entry.items() if k in ("action", "errnoRet")}
+                copies.setdefault(name, set()).add(json.dumps(action, sort_keys=True))
+    for name, seen in sorted(copies.items()):
         if len(seen) > 1:
             raise NotExpressible(
                 f"'{name}' needs rules with different actions, which libseccomp's socketcall "
                 "and ipc handling turns into colliding rules",
                 hint="give all of its rules one action, or load the BPF output directly",
             )
+    for p in muxed:
+        for mux, calls in _MULTIPLEXERS:
+            sp = next((s for s in p.syscalls.values() if s.name == mux), None)
+            if sp is None:
+                continue
+            if any(c.index != 0 for r in sp.rules for c in r.conditions):
+                raise NotExpressible(
+                    f"'{mux}' is decided on arguments behind its pointer on {p.abi.name}",
+                    hint="condition only its argument 0 (the call number)",
+                )
+            for name, number in calls.items():
+                if name not in copies:
+                    continue  # no rule to copy: the multiplexer's own rules decide
+                want = _action_json(sp.decide((number, 0, 0, 0, 0, 0), p.abi))
+                if any(json.loads(g) != want for g in copies[name]):
+                    raise NotExpressible(
+                        f"libseccomp would give {mux}({number}) on {p.abi.name} the action of "
+                        f"'{name}''s rules, not what the policy decides for {mux}",
+                        hint=f"decide {mux} for call {number} as '{name}' is decided, "
+                        "or load the BPF output directly",
+                    )
 
 
 def default_is_unknown(program: Program, doc: dict[str, Any]) -> bool:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from seccompiler.arch.abi import ABIS, MULTIPLEXED_CALLS, Abi
+from seccompiler.arch.abi import ABIS, MULTIPLEXED_CALLS, MULTIPLEXED_NUMBERS, Abi
 from seccompiler.arch.catalog import expand_group, int_args
 from seccompiler.arch.tables import table
 from seccompiler.base.errors import Location, UsageError
 from seccompiler.bpf.emulate import Filter, SeccompData
 from seccompiler.frontend.ocijson import Profile
-from seccompiler.program import ActionKind, Origin, Program
+from seccompiler.program import ActionKind, Op, Origin, Program
 
 SEVERITIES = ("error", "warning", "note")
 
@@ -115,6 +115,8 @@ def _wide_compare(program: Program) -> list[Finding]:
         for sp in p.syscalls.values():
             for rule in sp.rules:
                 for c in rule.conditions:
+                    if c.op is Op.MASKED_EQ and not c.mask >> 32:
+                        continue  # the upper half is masked out: nothing to slip past
                     if c.width == 64 and c.index in ints.get(sp.name, ()):
                         found.setdefault((sp.name, c.index, rule.origin), []).append(p.abi.name)
     return [
@@ -134,6 +136,12 @@ def _wide_compare(program: Program) -> list[Finding]:
 
 
 def _multiplexers(program: Program) -> list[Finding]:
+    """Calls the policy refuses that still go through socketcall/ipc, whose call it allows.
+
+    Refused outright: a warning (the refusal is void). Refused only for some arguments: a
+    note, since the multiplexer hands the filter a pointer instead of those arguments, so no
+    filter can make the same distinction there.
+    """
     out = []
     for p in program.abis:
         t = table(p.abi)
@@ -142,21 +150,43 @@ def _multiplexers(program: Program) -> list[Finding]:
             if nr is None:
                 continue
             sp = p.syscalls.get(nr)
-            decision = sp.fallback if sp is not None else p.unknown
-            if decision.blocks or (sp is not None and sp.rules):
-                continue
-            blocked = [
-                c for c in calls if c in t.by_name and p.decide(t.by_name[c], (0,) * 6).blocks
-            ]
-            if blocked:
+            numbers = MULTIPLEXED_NUMBERS[mux]
+            void: list[str] = []
+            unseen: list[str] = []
+            unseen_origin: Origin | None = None
+            for c in calls:
+                csp = p.syscalls.get(t.by_name.get(c, -1))
+                if csp is None or not any(a.blocks for a in csp.actions):
+                    continue
+                if p.decide(nr, (numbers[c], 0, 0, 0, 0, 0)).blocks:
+                    continue
+                (unseen if csp.rules else void).append(c)
+                if csp.rules and unseen_origin is None:
+                    unseen_origin = csp.rules[0].origin
+            origin = sp.fallback_origin if sp else None
+            if void:
                 out.append(
                     Finding(
                         "multiplexer-open",
                         "warning",
-                        f"{mux} is allowed on {p.abi.name} while {', '.join(blocked)} "
-                        f"{'is' if len(blocked) == 1 else 'are'} blocked: the same calls "
+                        f"{mux} is allowed on {p.abi.name} while {', '.join(void)} "
+                        f"{'is' if len(void) == 1 else 'are'} blocked: the same calls "
                         f"go through {mux}",
-                        _loc(sp.fallback_origin if sp else None, program),
+                        _loc(origin, program),
+                        (p.abi.name,),
+                        mux,
+                    )
+                )
+            if unseen:
+                out.append(
+                    Finding(
+                        "multiplexer-args-unseen",
+                        "note",
+                        f"{', '.join(unseen)} {'is' if len(unseen) == 1 else 'are'} refused "
+                        f"for some arguments on {p.abi.name}, but the same calls through "
+                        f"{mux} are allowed and hide their arguments behind a pointer: "
+                        "there the refusal does not hold",
+                        _loc(unseen_origin, program),
                         (p.abi.name,),
                         mux,
                     )

@@ -33,11 +33,12 @@ def _call(nr: int, *args: int) -> probe.Call:
 CALLS = [
     (_call(NR["uselib"]), errno.EPERM),
     (_call(NR["unshare"], CLONE_NEWUSER), errno.EPERM),
-    (_call(NR["socket"], AF_ALG, 5), errno.EAFNOSUPPORT),
+    (_call(NR["socket"], AF_ALG, 5), errno.EPERM),
     (_call(NR["getpid"]), 0),
     (_call(NR["socket"], AF_INET, SOCK_DGRAM), 0),
     (_call(NR["clone3"]), errno.ENOSYS),
-    (_call(NR["personality"], 0xFFFFFFFF), errno.EPERM),
+    (_call(NR["personality"], 0xFFFFFFFF), 0),  # the query gdb makes
+    (_call(NR["personality"], 0x400000), errno.EPERM),  # READ_IMPLIES_EXEC
     (_call(NR["personality"], 0), 0),
     (_call(1000), errno.ENOSYS),
 ]
