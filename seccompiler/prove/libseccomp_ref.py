@@ -33,6 +33,7 @@ from seccompiler.program import U32, Action, ActionKind, ArgCond, Op, Program
 SCMP_FLTATR_ACT_BADARCH = 2  # libseccomp's attribute for what foreign arches get
 SCMP_FLTATR_CTL_OPTIMIZE = 8  # libseccomp: 1 = default layout, 2 = binary tree
 _NR_SCMP_ERROR = -1
+ACT_KILL_THREAD = Action(ActionKind.KILL_THREAD)  # libseccomp's bad-arch action unless set
 _OPS = {Op.NE: 1, Op.LT: 2, Op.LE: 3, Op.EQ: 4, Op.GE: 5, Op.GT: 6, Op.MASKED_EQ: 7}
 
 
@@ -129,11 +130,9 @@ def _new_filter(default: Action, abis: Sequence[Abi], optimize: int) -> object:
 def supports(abi: Abi) -> bool:
     """Whether this libseccomp can build a faithful filter for ``abi`` on this machine.
 
-    2.5 has no loongarch64; and for a byte order other than the host's, 2.5.4 exports return
-    values byte-swapped (``ret #0xff7f`` for ALLOW), so such filters are not references.
+    2.5 has no loongarch64. Filters for the other byte order (ppc64, s390x here) are exported
+    in that order and are references once ``_unswap_returns`` has repaired them.
     """
-    if abi.endian != sys.byteorder:
-        return False
     try:
         _new_filter(Action(ActionKind.ALLOW), [abi], 1)
     except OSError:
@@ -156,6 +155,34 @@ def _export(f: object) -> bytes:
         f.export_bpf(fh)  # type: ignore[attr-defined]
         fh.seek(0)
         return fh.read()
+
+
+def _bswap32(value: int) -> int:
+    return int.from_bytes(value.to_bytes(4, "little"), "big")
+
+
+def _unswap_returns(bpf: bytes, abis: Sequence[Abi], actions: Iterable[Action]) -> bytes:
+    """Repair what libseccomp (2.5.4 and later) gets wrong for the other byte order.
+
+    Its export is in the target's byte order, but where a jump to a return would exceed 255
+    instructions it inserts a nearer copy of the return, built from the already converted
+    value and so converted twice (gen_bpf.c: ``_gen_bpf_action(state, NULL,
+    blk_ret->blks[0].k.tgt.imm_k)``): those copies return the action byte-swapped (``ret
+    #0xff7f`` for ALLOW). A return value that is none of the filter's actions while its
+    byte swap is one is such a copy.
+    """
+    endian = abis[0].endian
+    if endian == sys.byteorder:
+        return bpf
+    from seccompiler.bpf import insn as b
+
+    valid = {a.ret for a in actions}
+    out = []
+    for i in b.decode(bpf, endian):
+        if i.code == b.RET | b.K and i.k not in valid and _bswap32(i.k) in valid:
+            i = b.Insn(i.code, i.jt, i.jf, _bswap32(i.k))
+        out.append(i)
+    return b.encode(out, endian)
 
 
 def _arg(c: ArgCond, abi: Abi) -> tuple[object, bool]:
@@ -235,9 +262,9 @@ def build_profile(
                 added.add((rule.action, name, group))
                 conds = [_arg(c, members[0])[0] for c in group]
                 _add(f, rule.action, name, conds, rule.where)
-    return RefFilter(
-        family, tuple(a.name for a in members), _export(f), tuple(sorted(set(skipped))), ()
-    )
+    actions = {profile.default, ACT_KILL_THREAD, *(r.action for r in profile.rules)}
+    bpf = _unswap_returns(_export(f), members, actions)
+    return RefFilter(family, tuple(a.name for a in members), bpf, tuple(sorted(set(skipped))), ())
 
 
 def _split(args: tuple[ArgCond, ...]) -> list[tuple[ArgCond, ...]]:
@@ -296,10 +323,14 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
         else:
             merged.merge(f)  # type: ignore[attr-defined]
     assert merged is not None
+    actions = {default, program.bad_arch}
+    for p in progs:
+        for sp in p.syscalls.values():
+            actions |= sp.actions
     return RefFilter(
         family,
         tuple(p.abi.name for p in progs),
-        _export(merged),
+        _unswap_returns(_export(merged), [p.abi for p in progs], actions),
         tuple(skipped),
         tuple(sorted(set(approx))),
     )
