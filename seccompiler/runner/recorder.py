@@ -100,12 +100,21 @@ def category(name: str) -> str:
     return "files and descriptors" if _FILE_LIKE.fullmatch(name) else "other"
 
 
+Guard = tuple[tuple[int, int, int], ...]  # (index, width, value) per argument the base reads
+
+
 @dataclass
 class Use:
-    """How often one syscall was seen on one ABI, and with which selecting argument values."""
+    """How often one syscall was seen on one ABI, and with which selecting argument values.
+
+    ``guarded`` is filled when the base policy decides the syscall by its arguments: each
+    observed call's values of exactly those arguments, so that the recorded allow can keep
+    the base's distinctions instead of opening the whole syscall.
+    """
 
     count: int = 0
     values: Counter[int] = field(default_factory=Counter)
+    guarded: Counter[Guard] = field(default_factory=Counter)
 
 
 @dataclass
@@ -150,6 +159,17 @@ def _allowed_by(base: Program, abi_name: str, nr: int, args: Sequence[int]) -> b
     return base.decide(a.audit_arch, nr, padded).kind in ALLOWING
 
 
+def base_widths(base: Program | None, abi_name: str, nr: int) -> dict[int, int]:
+    """The arguments the base decides this syscall by, with the widest width it reads them."""
+    prog = base.abi(abi_name) if base is not None else None
+    sp = prog.syscalls.get(nr) if prog is not None else None
+    out: dict[int, int] = {}
+    for rule in sp.rules if sp is not None else ():
+        for c in rule.conditions:
+            out[c.index] = max(out.get(c.index, 0), c.effective_width(prog.abi))  # type: ignore[union-attr]
+    return out
+
+
 def aggregate(events: Iterable[Event], base: Program | None = None) -> Recording:
     """Count events per ABI and syscall; with ``base``, skip calls the base already allows."""
     rec = Recording()
@@ -166,6 +186,16 @@ def aggregate(events: Iterable[Event], base: Program | None = None) -> Recording
             continue
         use = rec.uses.setdefault((abi_name, name), Use())
         use.count += 1
+        args = [*ev.args, 0, 0, 0, 0, 0, 0][:6]
+        widths = base_widths(base, abi_name, ev.nr)
+        if widths:
+            index = ARG_CONDITIONS.get(name)
+            if index is not None and index not in widths:
+                widths[index] = 64  # the usual narrowing, kept as well
+            use.guarded[
+                tuple((i, w, args[i] & ((1 << w) - 1)) for i, w in sorted(widths.items()))
+            ] += 1
+            continue
         index = ARG_CONDITIONS.get(name)
         if index is not None and index < len(ev.args):
             use.values[ev.args[index]] += 1
@@ -228,22 +258,38 @@ def render_policy(
             f"default: {default}",
             f"unknown: {unknown}",
         ]
-    rules = _rules(rec, abis)
+    policy_abis = abis
+    if base_ref is not None and base is not None:
+        policy_abis = tuple(sorted({p.abi.name for p in base.abis} | set(abis)))
+    rules = _rules(rec, abis, policy_abis)
     lines.append("rules:" if rules else "rules: []")
     lines += rules
     return "\n".join(lines) + "\n"
 
 
-def _rules(rec: Recording, abis: tuple[str, ...]) -> list[str]:
-    """Rule lines: plain allows grouped by (ABI set, category), then argument-bound allows."""
+def _rules(
+    rec: Recording, abis: tuple[str, ...], policy_abis: tuple[str, ...] | None = None
+) -> list[str]:
+    """Rule lines: plain allows grouped by (ABI set, category), then argument-bound allows.
+
+    A rule names its ABIs unless it holds on every ABI of the resulting policy (with a base,
+    that includes the base's ABIs the workload never used).
+    """
+    every = set(policy_abis if policy_abis is not None else abis)
     per_name: dict[str, dict[str, Use]] = {}
-    for (abi_name, sc), use in rec.uses.items():
-        per_name.setdefault(sc, {})[abi_name] = use
+    guarded: list[str] = []
+    for (abi_name, sc), use in sorted(rec.uses.items()):
+        if use.guarded:
+            guarded += _guarded_rules(sc, abi_name, use)
+        else:
+            per_name.setdefault(sc, {})[abi_name] = use
     plain: dict[tuple[tuple[str, ...], str], list[str]] = {}
     bound: list[str] = []
     for sc in sorted(per_name):
         by_abi = per_name[sc]
         key_abis = tuple(a for a in abis if a in by_abi)
+        if set(key_abis) == every:
+            key_abis = ()  # every ABI of the policy: no 'abis:' needed
         count = sum(u.count for u in by_abi.values())
         values: Counter[int] = Counter()
         for u in by_abi.values():
@@ -258,15 +304,52 @@ def _rules(rec: Recording, abis: tuple[str, ...]) -> list[str]:
     out: list[str] = []
     order = [c for c, _ in _CATEGORIES] + ["other"]
     for (key_abis, cat), items in sorted(
-        plain.items(), key=lambda kv: (kv[0][0] != abis, kv[0][0], order.index(kv[0][1]))
+        plain.items(), key=lambda kv: (kv[0][0] != (), kv[0][0], order.index(kv[0][1]))
     ):
         out.append("  - action: allow")
         out.append(f"    reason: {_quote(cat + ' (recorded)')}")
-        if key_abis != abis:
+        if key_abis:
             out.append(f"    abis: [{', '.join(key_abis)}]")
         out.append("    syscalls:")
         out += [line.rstrip() for line in items]
-    return out + bound
+    return out + bound + guarded
+
+
+def _guarded_rules(sc: str, abi_name: str, use: Use) -> list[str]:
+    """Allows for a syscall the base decides by arguments: only the values seen there.
+
+    The base's conditions stay in force for every other value (the rule is later, so it
+    wins only where it matches); what is opened is said in a comment.
+    """
+    indexes = sorted({i for g in use.guarded for i, _, _ in g})
+    seen = "; ".join(
+        ", ".join(f"arg{i}={v:#x}" for i, _, v in g) + f": {_plural(c, 'call')}"
+        for g, c in sorted(use.guarded.items())
+    )
+    out = [
+        f"  # {sc} on {abi_name}: the base decides it by argument"
+        f"{'s' if len(indexes) > 1 else ''} {', '.join(map(str, indexes))} and refused "
+        f"what the workload did ({seen}); allowed for exactly those values",
+    ]
+    if len(indexes) == 1:
+        (i, w, _) = next(iter(use.guarded))[0]
+        values = ", ".join(f"{g[0][2]:#x}" for g in sorted(use.guarded))
+        conds = [[f"{{index: {i}, op: eq, value: [{values}], width: {w}}}"]]
+    else:
+        conds = [
+            [f"{{index: {i}, op: eq, value: {v:#x}, width: {w}}}" for i, w, v in g]
+            for g in sorted(use.guarded)
+        ]
+    for args in conds:
+        out += [
+            "  - action: allow",
+            f"    reason: {_quote(f'{category(sc)} (recorded; the base decides by arguments)')}",
+            f"    abis: [{abi_name}]",
+            f"    syscalls: [{sc}]",
+            "    args:",
+            *(f"      - {a}" for a in args),
+        ]
+    return out
 
 
 def _bound_rule(
@@ -280,7 +363,7 @@ def _bound_rule(
         "  - action: allow",
         f"    reason: {_quote(f'{category(sc)} (recorded argument values)')}",
     ]
-    if key_abis != abis:
+    if key_abis:
         out.append(f"    abis: [{', '.join(key_abis)}]")
     out += [
         f"    syscalls: [{sc}]",
