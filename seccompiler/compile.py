@@ -65,7 +65,7 @@ def notes(program: Program, files: Mapping[str, bytes]) -> list[str]:
     """What a reader of the outputs should know that the files cannot say themselves."""
     from seccompiler.backends import oci
 
-    out = []
+    out = [str(n) for n in program.notes]
     unknown = program.abis[0].unknown
     for rel, data in sorted(files.items()):
         if rel.startswith("oci/") and not oci.default_is_unknown(program, json.loads(data)):

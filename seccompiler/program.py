@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from seccompiler.arch.abi import X32_SYSCALL_BIT, Abi, has_x32_numbers
+from seccompiler.base.errors import Note
 
 RET_ACTION_FULL = 0xFFFF0000
 RET_DATA = 0x0000FFFF
@@ -312,6 +313,7 @@ class Program:
     abis: tuple[AbiProgram, ...]
     bad_arch: Action = KILL_PROCESS
     sources: tuple[str, ...] = field(default=())
+    notes: tuple[Note, ...] = field(default=())  # the policy's notes for its author
 
     def __post_init__(self) -> None:
         names = [p.abi.name for p in self.abis]

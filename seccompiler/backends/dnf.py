@@ -94,7 +94,7 @@ def _cond_dnf(c: ArgCond, negate: bool) -> Dnf:
     if c.width == 32 and c.op in (Op.LT, Op.LE, Op.GT, Op.GE):
         raise NotExpressible(
             f"a 32-bit ordered comparison ({c}) has no libseccomp form",
-            hint="use width: 64, or load the BPF output directly",
+            hint="emit only BPF and PFC (--format bpf,pfc), or spell the values out with op: eq",
         )
     if c.width == 32 and c.op in (Op.EQ, Op.NE):
         lit = Lit(c.index, "masked_eq", c.value, U32)

@@ -22,8 +22,31 @@ from typing import Any
 
 from seccompiler.arch.abi import MULTIPLEXED_NUMBERS
 from seccompiler.backends.dnf import TRUE, Lit, NotExpressible, TooMuchWork, Work, regions
+from seccompiler.base.errors import Location
 from seccompiler.frontend.scmp import ACTION_NAMES, OP_NAMES
 from seccompiler.program import AbiProgram, Action, ActionKind, Op, Program
+
+
+def _check_ordered32(progs: tuple[AbiProgram, ...]) -> None:
+    """Refuse, at the rule, an ordered comparison on the low word: libseccomp has no such form.
+
+    Widening it to 64 bits is no way out on an int argument (a caller sets the upper half to
+    slip past); the BPF output says it exactly.
+    """
+    for p in progs:
+        for sp in p.syscalls.values():
+            for rule in sp.rules:
+                for c in rule.conditions:
+                    if c.width == 32 and c.op in (Op.LT, Op.LE, Op.GT, Op.GE):
+                        o = rule.origin
+                        raise NotExpressible(
+                            f"{sp.name}: a 32-bit ordered comparison ({c}) has no libseccomp "
+                            "form, so OCI JSON cannot say it",
+                            hint="emit only BPF and PFC (--format bpf,pfc), or spell the "
+                            "values out with op: eq and a list; width: 64 would let a caller "
+                            "slip past through the upper half",
+                            location=Location(o.path, o.line, o.column) if o else None,
+                        )
 
 
 def _by_action(item: tuple[Action, Any]) -> tuple[int, int]:
@@ -109,6 +132,7 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
     progs = tuple(p for p in program.abis if wanted is None or p.abi.name in wanted)
     if not progs:
         raise NotExpressible("no ABI selected for the OCI profile")
+    _check_ordered32(progs)
     unknown = progs[0].unknown
     if any(p.unknown != unknown for p in progs):
         raise NotExpressible("the ABIs disagree on the action for unknown syscalls")

@@ -73,3 +73,18 @@ class ErrorList(InputError):
     """Several input errors found in one pass, reported together."""
 
     errors: list[InputError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something an author should know that is no error: rendered ``file:line:col: note:``."""
+
+    code: str
+    message: str
+    hint: str = ""
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        text = f"{where}note: {self.message}"
+        return text + (f"\n  hint: {self.hint}" if self.hint else "")

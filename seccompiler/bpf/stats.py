@@ -80,7 +80,9 @@ def abi_stats(f: Filter, abi: Abi, mix: Mapping[str, int] | None = None) -> AbiS
         paths[name] = r.steps
         if r.action.kind is ActionKind.ALLOW:
             allowed.add(nr)
-    cached = cached_allow(f.insns, abi) & frozenset(t.by_nr)
+    # the numbers the filter allows that the cache answers; numbers the kernel exempts from
+    # every filter (x86_64's uprobe calls) are not the filter's answer, allowed or not
+    cached = cached_allow(f.insns, abi) & frozenset(allowed)
     values = list(paths.values())
     worst = max(paths, key=lambda n: (paths[n], n))
     weighted = wcache = None
@@ -100,7 +102,7 @@ def abi_stats(f: Filter, abi: Abi, mix: Mapping[str, int] | None = None) -> AbiS
         max_path_syscall=worst,
         weighted_path=weighted,
         cached=len(cached),
-        cached_share=len(cached & allowed) / len(allowed) if allowed else 0.0,
+        cached_share=len(cached) / len(allowed) if allowed else 0.0,
         weighted_cached_share=wcache,
         paths=paths,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.base.errors import UsageError
+from seccompiler.base.errors import InputError, UsageError
 from seccompiler.base.fsio import read_bytes
 from seccompiler.commands.options import abi_option, caps_option, file_option, kernel_option
 from seccompiler.commands.sources import Source, load, parse_abis
@@ -30,7 +30,9 @@ def verify_cmd(
     defaults to libseccomp's, built as runc builds it, with the names that libseccomp does not
     know left out on both sides). Exits 1 on any disagreement.
     """
-    src = load(policy, abis=abis, caps=caps, kernel=kernel)
+    # with a raw filter, the policy is read whole: the filter answers for every ABI of its
+    # family, and --abi only narrows what is reported
+    src = load(policy, abis=() if bpf_path else abis, caps=caps, kernel=kernel)
     if src.program is None:
         raise UsageError(
             f"{policy} is raw BPF; verify needs the policy or JSON profile it should obey",
@@ -40,13 +42,23 @@ def verify_cmd(
     families = list(dict.fromkeys(a.family for a in src.abis))
     reports: list[VerifyReport] = []
     if bpf_path is not None:
-        wanted = {a.family for a in parse_abis(abis)} or set(families)
+        data = read_bytes(bpf_path)
+        chosen = parse_abis(abis)
+        missing = [a.name for a in chosen if program.abi(a.name) is None]
+        if missing:
+            raise UsageError(
+                f"{policy} does not cover {', '.join(missing)}",
+                hint=f"it covers: {', '.join(p.abi.name for p in program.abis)}",
+            )
+        wanted = {a.family for a in chosen} or _families_checked(data) & set(families)
         if len(wanted) != 1:
             raise UsageError(
-                f"{policy} covers several kernel families ({', '.join(sorted(wanted))})",
+                f"{bpf_path}: cannot tell which of {', '.join(sorted(families))} the filter "
+                "serves from its arch checks",
                 hint="a raw filter serves one family: add --abi for one of them",
             )
-        reports.append(verify_bpf(program, read_bytes(bpf_path), wanted.pop(), cross_check=True))
+        only = {a.name for a in chosen} or None
+        reports.append(verify_bpf(program, data, wanted.pop(), cross_check=True, only=only))
     elif src.kind == "policy":
         from seccompiler.backends.bpf import compile_family
 
@@ -100,3 +112,18 @@ def _caps(caps: tuple[str, ...]) -> frozenset[str]:
     from seccompiler.frontend.resolve import normalise_caps
 
     return normalise_caps(list(caps) or None)
+
+
+def _families_checked(data: bytes) -> set[str]:
+    """The kernel families whose arch token the filter compares against, in either order."""
+    from seccompiler.bpf.emulate import Filter
+    from seccompiler.commands.sources import guess_abis
+
+    for endian in ("little", "big"):
+        try:
+            found = {a.family for a in guess_abis(Filter.from_bytes(data, endian))}
+        except InputError:
+            return set()
+        if found:
+            return found
+    return set()

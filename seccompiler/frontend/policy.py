@@ -7,11 +7,13 @@ the file, line and column, and a hint; several are collected and reported togeth
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from seccompiler.arch import abi as abimod
 from seccompiler.arch import catalog, tables
-from seccompiler.base.errors import PolicyError, UsageError
+from seccompiler.base.errors import Note, PolicyError, UsageError
 from seccompiler.base.fsio import check_regular
 from seccompiler.base.yamlsrc import LList, LMap, Mark, load_file
 from seccompiler.frontend.policy_fields import (
@@ -224,6 +226,60 @@ def _check_on_abis(rules: list[RuleSpec], abis: tuple[str, ...], errs: Errors) -
                 )
 
 
+# Argument positions that differ by ABI: clone's flags come second on s390 and s390x
+# (CLONE_BACKWARDS2 in the kernel), where the first argument is the new stack pointer.
+_MOVED_ARGS: dict[str, dict[str, tuple[int, int, str]]] = {
+    "clone": {abi: (0, 1, "flags") for abi in ("s390", "s390x")},
+}
+
+
+def _check_arg_order(rules: Sequence[RuleSpec], abis: tuple[str, ...], errs: Errors) -> None:
+    """A condition on an argument that sits elsewhere on one of the policy's ABIs."""
+    for rule in rules:
+        applies = set(abis) if rule.abis is None else set(abis) & rule.abis
+        names = expand_names(rule)
+        for name, moved in _MOVED_ARGS.items():
+            if name not in names:
+                continue
+            for abi_name, (index, there, what) in sorted(moved.items()):
+                if abi_name not in applies:
+                    continue
+                for spec in rule.args:
+                    if spec.index == index:
+                        errs.add(
+                            spec.mark,
+                            f"{name}'s {what} are argument {there} on {abi_name} (argument "
+                            f"{index} elsewhere): this condition would read another argument "
+                            "there",
+                            f"leave {abi_name} out of this rule with 'abis:', and write one "
+                            f"for {abi_name} with index: {there}",
+                            "arg-order",
+                        )
+
+
+def _default_note(base: Policy, default: Action, mark: Mark) -> Note | None:
+    """A child's default replaces its base's: say how many of the base's answers it flips."""
+    if default == base.default:
+        return None
+    abi = abimod.ABIS[base.abis[0]]
+    named: set[str] = set()
+    for rule in base.rules:
+        if rule.abis is None or abi.name in rule.abis:
+            named.update(expand_names(rule))
+    flipped = sorted(set(tables.table(abi).by_name) - named)
+    if not flipped:
+        return None
+    shown = ", ".join(flipped[:4])
+    return Note(
+        "default-replaced",
+        f"default: {default} replaces the base's {base.default}: {len(flipped)} syscalls the "
+        f"base leaves to its default on {abi.name} ({shown}, …) now get {default}",
+        "to keep them, keep the base's default and refuse what you mean to with rules; "
+        "or allow the ones you need here by name",
+        mark.location(),
+    )
+
+
 def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
     """Read a policy and everything it extends; raise on the first file with errors."""
     p = Path(path)
@@ -261,7 +317,12 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
     _check_conflicts(rules, errs)
     if abis is not None:
         _check_on_abis(rules, abis, errs)
+        _check_arg_order([*(base.rules if base else ()), *rules], abis, errs)
     errs.raise_if_any()
+    notes = list(base.notes if base else ())
+    if base is not None and "default" in data and default is not None:
+        note = _default_note(base, default, data.where("default"))
+        notes += [note] if note else []
     assert abis is not None and default is not None and unknown is not None
     return Policy(
         path=spath,
@@ -272,6 +333,7 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
         unknown=unknown,
         rules=(*(base.rules if base else ()), *rules),
         sources=(*(base.sources if base else ()), spath),
+        notes=tuple(notes),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seccompiler.arch import tables
-from seccompiler.base.errors import ErrorList, InputError, PolicyError
+from seccompiler.base.errors import ErrorList, InputError, Note, PolicyError
 from seccompiler.base.yamlsrc import LMap, Mark
 from seccompiler.program import Action, Op
 
@@ -56,6 +56,7 @@ class Policy:
     unknown: Action
     rules: tuple[RuleSpec, ...]
     sources: tuple[str, ...]  # every file read, base first
+    notes: tuple[Note, ...] = ()  # what the author should know; no error
 
 
 class Errors:

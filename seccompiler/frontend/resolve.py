@@ -167,4 +167,5 @@ def resolve(
         name=policy.name,
         abis=tuple(resolve_abi(policy, a, granted) for a in chosen),
         sources=policy.sources,
+        notes=policy.notes,
     )

@@ -55,8 +55,13 @@ def _loc(origin: Origin | None, program: Program) -> Location | None:
 
 def lint_program(program: Program, runtime_libseccomp: str | None = None) -> list[Finding]:
     """Checks that hold for any program, whatever it was written in."""
-    out: list[Finding] = []
+    # what the policy language itself says to its author (a base's default replaced, …)
+    out: list[Finding] = [
+        Finding(n.code, "note", n.message + (f"; {n.hint}" if n.hint else ""), n.location)
+        for n in program.notes
+    ]
     out += _risky(program)
+    out += _siblings(program)
     out += _unbounded(program)
     out += _wide_compare(program)
     out += _multiplexers(program)
@@ -84,6 +89,44 @@ def _risky(program: Program) -> list[Finding]:
         )
         for name, (abis, origin) in sorted(seen.items())
     ]
+
+
+# Syscalls that reach what another reaches: refusing the first alone leaves the way open.
+SIBLINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ptrace": ("debug", ("process_vm_readv", "process_vm_writev", "pidfd_getfd")),
+}
+
+
+def _siblings(program: Program) -> list[Finding]:
+    out = []
+    for name, (group, others) in SIBLINGS.items():
+        open_: dict[str, list[str]] = {}
+        origin: Origin | None = None
+        for p in program.abis:
+            t = table(p.abi)
+            sp = p.syscalls.get(t.by_name.get(name, -1))
+            if sp is None or sp.rules or not sp.fallback.blocks:
+                continue
+            origin = origin or sp.fallback_origin
+            for other in others:
+                nr = t.by_name.get(other)
+                if nr is not None and not p.decide(nr, (0,) * 6).blocks:
+                    open_.setdefault(other, []).append(p.abi.name)
+        if open_:
+            abis = tuple(dict.fromkeys(a for v in open_.values() for a in v))
+            out.append(
+                Finding(
+                    "sibling-open",
+                    "warning",
+                    f"{name} is refused, but {', '.join(open_)} reach other processes just the "
+                    f"same and are allowed; refuse the group that covers them: "
+                    f"syscalls: ['@{group}']",
+                    _loc(origin, program),
+                    abis,
+                    name,
+                )
+            )
+    return out
 
 
 def _unbounded(program: Program) -> list[Finding]:

@@ -94,6 +94,11 @@ PAIRS: dict[str, tuple[str, str, str]] = {
         _policy(DENY + "rules:\n  - {action: allow, syscalls: [read, mseal]}\n"),
         _policy(DENY + "rules:\n  - {action: allow, syscalls: [read, write]}\n"),
     ),
+    "sibling-open": (  # ptrace refused alone, and with the group that covers its siblings
+        ".yaml",
+        _policy(X86_64 + "rules:\n" + SAFE + "  - {action: errno(EPERM), syscalls: [ptrace]}\n"),
+        _policy(X86_64 + "rules:\n" + SAFE + "  - {action: errno(EPERM), syscalls: ['@debug']}\n"),
+    ),
     "rule-is-default": (
         ".json",
         _json(action="SCMP_ACT_ERRNO"),
