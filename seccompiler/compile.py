@@ -15,7 +15,7 @@ from seccompiler.backends import bpf
 from seccompiler.base.errors import InputError, UsageError
 from seccompiler.frontend.policy import load_policy
 from seccompiler.frontend.resolve import resolve
-from seccompiler.program import Program
+from seccompiler.program import KILL_PROCESS, Program
 
 # The OCI and PFC backends and the proof are imported where they are used: ``test`` and
 # ``run`` load policies through this module and need neither.
@@ -66,6 +66,11 @@ def notes(program: Program, files: Mapping[str, bytes]) -> list[str]:
     from seccompiler.backends import oci
 
     out = [str(n) for n in program.notes]
+    if program.bad_arch != KILL_PROCESS and any(r.startswith("oci/") for r in files):
+        out.append(
+            f"note: oci/: bad-arch is {program.bad_arch} in the BPF; OCI JSON has no field for "
+            "it, so the runtime decides what other arches get"
+        )
     unknown = program.abis[0].unknown
     for rel, data in sorted(files.items()):
         if rel.startswith("oci/") and not oci.default_is_unknown(program, json.loads(data)):

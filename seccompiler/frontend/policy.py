@@ -303,6 +303,9 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
     default = action_key("default", base.default if base else None)
     unknown_fallback = base.unknown if base else Action.parse("errno(ENOSYS)")
     unknown = action_key("unknown", unknown_fallback)
+    bad_arch = base.bad_arch if base else None
+    if "bad-arch" in data:
+        bad_arch = parse_action(data["bad-arch"], data.where("bad-arch"), errs)
     name = data.get("name", base.name if base else p.stem)
     description = data.get("description", "")
     for key, value in (("name", name), ("description", description)):
@@ -334,6 +337,7 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
         rules=(*(base.rules if base else ()), *rules),
         sources=(*(base.sources if base else ()), spath),
         notes=tuple(notes),
+        bad_arch=bad_arch,
     )
 
 

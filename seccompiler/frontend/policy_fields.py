@@ -29,14 +29,7 @@ def parse_action(value: Any, mark: Mark, errs: Errors) -> Action | None:
             code,
         )
         return None
-    if action.kind is ActionKind.ERRNO and action.data == 0:
-        errs.add(
-            mark,
-            "errno(0) would report success without running the syscall",
-            "use an errno from 1 to 4095, or allow",
-            "errno-range",
-        )
-        return None
+    # errno(0) is legal, as in libseccomp: the call reports success without running
     return action
 
 

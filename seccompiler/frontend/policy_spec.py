@@ -12,7 +12,17 @@ from seccompiler.program import Action, Op
 MAX_EXTENDS_DEPTH = 16
 LANGUAGE_VERSION = 1
 
-TOP_KEYS = ("seccompiler", "name", "description", "extends", "abis", "default", "unknown", "rules")
+TOP_KEYS = (
+    "seccompiler",
+    "name",
+    "description",
+    "extends",
+    "abis",
+    "default",
+    "unknown",
+    "bad-arch",
+    "rules",
+)
 RULE_KEYS = ("action", "syscalls", "except", "args", "abis", "caps", "reason")
 ARG_KEYS = ("index", "op", "value", "mask", "width")
 
@@ -57,6 +67,7 @@ class Policy:
     rules: tuple[RuleSpec, ...]
     sources: tuple[str, ...]  # every file read, base first
     notes: tuple[Note, ...] = ()  # what the author should know; no error
+    bad_arch: Action | None = None  # ABIs the policy does not cover; None: kill-process
 
 
 class Errors:

@@ -168,4 +168,5 @@ def resolve(
         abis=tuple(resolve_abi(policy, a, granted) for a in chosen),
         sources=policy.sources,
         notes=policy.notes,
+        **({"bad_arch": policy.bad_arch} if policy.bad_arch is not None else {}),
     )

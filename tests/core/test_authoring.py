@@ -133,3 +133,27 @@ def test_verify_a_raw_filter_finds_its_family_and_abi_narrows_it(
     )
     text = capsys.readouterr().out
     assert "x86_64:" in text and "  x86:" not in text and "disagreement" not in text
+
+
+def test_errno_0_and_the_bad_arch_action_are_said_in_the_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What libseccomp's regression suite can say: SCMP_ACT_ERRNO(0), SCMP_FLTATR_ACT_BADARCH."""
+    from seccompiler.arch.abi import ABIS
+    from seccompiler.program import Action, ActionKind
+
+    p = write(
+        tmp_path,
+        "seccompiler: 1\nname: b\nabis: [x86_64]\ndefault: allow\nbad-arch: errno(ENOSYS)\n"
+        "rules:\n  - {action: errno(0), syscalls: [sync]}\n",
+    )
+    prog = load_program(str(p))
+    x86_64, x86 = ABIS["x86_64"], ABIS["x86"]
+    assert prog.decide(x86_64.audit_arch, 162) == Action(ActionKind.ERRNO, 0)  # sync
+    assert prog.decide(x86.audit_arch, 3) == Action(ActionKind.ERRNO, 38)  # another arch
+    assert prog.decide(x86_64.audit_arch, 0x40000000) == Action(ActionKind.ERRNO, 38)  # x32
+    out = tmp_path / "out"  # the BPF says both; compile proves it against the program
+    assert main(["compile", str(p), "-o", str(out)]) == 0
+    assert "bad-arch is errno(ENOSYS) in the BPF" in capsys.readouterr().err
+    child = write(tmp_path, f"seccompiler: 1\nname: c\nextends: {p}\n", "c.yaml")
+    assert load_program(str(child)).bad_arch == Action(ActionKind.ERRNO, 38)  # inherited

@@ -37,7 +37,6 @@ CASES = [
         16,
     ),
     (HEAD + "rules:\n  - action: errno(5000)\n    syscalls: [read]\n", "errno-range", 6, 13),
-    (HEAD + "rules:\n  - action: errno(0)\n    syscalls: [read]\n", "errno-range", 6, 13),
     (HEAD + "rules:\n  - action: errno(ENOTANERRNO)\n    syscalls: [read]\n", "bad-action", 6, 13),
     (HEAD + "rules:\n  - action: explode\n    syscalls: [read]\n", "bad-action", 6, 13),
     (
