@@ -10,7 +10,7 @@ from seccompiler.arch import catalog, tables
 from seccompiler.base.errors import SyscallNotFound
 from seccompiler.base.yamlsrc import LList, LMap, Mark
 from seccompiler.frontend.policy_spec import ARG_KEYS, ArgSpec, Errors, check_keys
-from seccompiler.program import U64, Action, ActionKind, Op
+from seccompiler.program import U64, Action, Op
 
 
 def parse_action(value: Any, mark: Mark, errs: Errors) -> Action | None:
