@@ -71,7 +71,8 @@ def test_big_endian_libseccomp_filter_means_the_json(family: str, optimize: int)
     res = ocijson.resolve(profile, abis=ref.abis, knows=libseccomp_ref.knows)
     report = verify_bpf(res.program, ref.bpf, family)
     assert report.ok, "\n".join(report.lines()[:20])
-    assert all(s.numbers > 300 for s in report.summaries)
+    assert report.method == "symbolic", report.fallback
+    assert all((s.classes or 0) > 300 for s in report.summaries[:-1]), report.lines()
 
 
 def test_big_endian_returns_libseccomp_converts_twice_are_repaired(

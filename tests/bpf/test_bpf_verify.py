@@ -47,12 +47,22 @@ POLICIES = [
 def test_emulator_agrees_with_the_symbolic_proof(profile: Path, tmp_path: Path) -> None:
     """Every class's witness, run by the emulator and Program.decide, gets the class's answers.
 
-    The profile is widened to every ABI the tables know (x32 and the big-endian families too).
+    The profile is widened to every ABI the tables know (x32 and the big-endian families too)
+    but s390 and s390x, where clone's flags are argument 1 and the bundled profiles' clone
+    rule (argument 0) is refused as an error.
     """
     lines = profile.read_text().splitlines()
-    listing = f"abis: [{', '.join(ABIS)}]"
+    listing = f"abis: [{', '.join(a for a in ABIS if a not in ('s390', 's390x'))}]"
     wide = tmp_path / profile.name
-    wide.write_text("\n".join(listing if x.startswith("abis:") else x for x in lines) + "\n")
+
+    def widened(line: str) -> str:
+        if line.startswith("abis:"):
+            return listing
+        if line.startswith("extends:"):
+            return f"extends: {profile.parent / line.split(':', 1)[1].strip()}"
+        return line
+
+    wide.write_text("\n".join(widened(x) for x in lines) + "\n")
     every_abi = load_program(str(wide))
     for family in every_abi.families():
         report = verify_bpf(every_abi, compile_family(every_abi, family), family, cross_check=True)

@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 from hostilekit import PROFILE, Outcome, snapshot
 
+# a whole build proves every filter and loads it for each runtime target: a bound that catches
+# a hang, not a speed target, on a machine several builds share
+BUILD_TIMEOUT = 120.0
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
@@ -45,7 +49,7 @@ def test_build_refuses_what_is_not_an_earlier_build(
     (project / "docs").mkdir()
     (project / "docs/notes.md").write_text("precious\n")
     before = snapshot(project.parent)
-    outcome = hostile(["build", sources, "-o", output], cwd=project)
+    outcome = hostile(["build", sources, "-o", output], cwd=project, timeout=BUILD_TIMEOUT)
     assert outcome.clean, outcome
     assert outcome.code == 2, outcome
     assert snapshot(project.parent) == before
@@ -54,7 +58,7 @@ def test_build_refuses_what_is_not_an_earlier_build(
 def test_build_replaces_its_own_earlier_build_only(
     project: Path, hostile: Callable[..., Outcome]
 ) -> None:
-    first = hostile(["build", "profiles", "-o", "dist"], cwd=project)
+    first = hostile(["build", "profiles", "-o", "dist"], cwd=project, timeout=BUILD_TIMEOUT)
     assert first.code == 0, first
     assert (project / "dist/MANIFEST.json").is_file()
     # staging folders: of a killed build (removed), of a run still going and of someone
@@ -72,12 +76,12 @@ def test_build_replaces_its_own_earlier_build_only(
     os.utime(old, (time.time() - 2 * 86400,) * 2)
     other = project / ".cache.new.1.1"
     other.mkdir()
-    again = hostile(["build", "profiles", "-o", "dist"], cwd=project)
+    again = hostile(["build", "profiles", "-o", "dist"], cwd=project, timeout=BUILD_TIMEOUT)
     assert again.code == 0, again  # our own earlier build: replaced
     assert not stale.exists() and not old.exists()
     assert live.exists() and other.exists()
     (project / "dist/notes.txt").write_text("mine now\n")
-    refused = hostile(["build", "profiles", "-o", "dist"], cwd=project)
+    refused = hostile(["build", "profiles", "-o", "dist"], cwd=project, timeout=BUILD_TIMEOUT)
     assert refused.clean and refused.code == 2, refused
     assert refused.seconds < 2, refused  # refused before building, not after
     assert (project / "dist/notes.txt").read_text() == "mine now\n"

@@ -19,6 +19,10 @@ from seccompiler.base.errors import UsageError
 
 DROPIN = "etc/sysctl.d/60-keisson-yama.conf"
 
+# a whole build proves every filter and loads it for each runtime target: a bound that catches
+# a hang, not a speed target, on a machine several builds share
+BUILD_TIMEOUT = 120.0
+
 
 def _abs_link(root: Path, outside: Path) -> None:
     (root / "etc").symlink_to(outside)
@@ -85,7 +89,9 @@ def test_build_root_with_escaping_etc_and_var(
     profiles.mkdir()
     shutil.copy(PROFILE, profiles)
     before = snapshot(outside)
-    outcome = hostile(["build", profiles, "-o", tmp_path / "dist", "--root", root])
+    outcome = hostile(
+        ["build", profiles, "-o", tmp_path / "dist", "--root", root], timeout=BUILD_TIMEOUT
+    )
     assert outcome.clean, outcome
     assert outcome.code == 0, outcome
     assert check_confined(outside, before, "build --root")
@@ -93,7 +99,10 @@ def test_build_root_with_escaping_etc_and_var(
     inside = root / str(outside).lstrip("/")
     assert (inside / "crio/crio.conf.d/60-keisson-seccomp.conf").is_file()
     assert (inside / "sysctl.d/60-keisson-yama.conf").is_file()
-    check = hostile(["build", profiles, "-o", tmp_path / "dist", "--root", root, "--check"])
+    check = hostile(
+        ["build", profiles, "-o", tmp_path / "dist", "--root", root, "--check"],
+        timeout=BUILD_TIMEOUT,
+    )
     assert check.code == 0, check
 
 

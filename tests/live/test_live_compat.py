@@ -68,7 +68,7 @@ def test_the_strict_variant_refuses_32bit_x86_outright(sockets32: Path) -> None:
 def test_runc_runs_the_32bit_program_under_the_shipped_json(
     tmp_path: Path, sockets32: Path
 ) -> None:
-    from test_live_runc import _config
+    from runckit import _config
 
     runc = shutil.which("runc")
     assert runc, "runc is installed by 'make test' (tools/ensure-system-deps)"
@@ -76,7 +76,7 @@ def test_runc_runs_the_32bit_program_under_the_shipped_json(
     bundle = tmp_path / "bundle"
     (bundle / "rootfs" / "proc").mkdir(parents=True)
     shutil.copy(sockets32, bundle / "rootfs" / "sockets32")
-    config = _config(profile)
+    config = _config(profile, [])
     config["process"]["args"] = ["/sockets32"]
     (bundle / "config.json").write_text(json.dumps(config))
     name, state = f"seccompiler-sockets32-{os.getpid()}", tmp_path / "state"
