@@ -61,6 +61,9 @@ class Result:
         return Action.from_ret(self.ret)
 
 
+_RET_K = isa.RET | isa.K
+_RET_A = isa.RET | isa.A
+_JA = isa.JMP | isa.JA
 _LD_ABS = isa.LD | isa.W | isa.ABS
 _JEQ_K, _JGT_K, _JGE_K, _JSET_K = (
     isa.JMP | isa.JEQ | isa.K,
@@ -111,11 +114,11 @@ class Filter:
                 pc += jt if a >= k else jf
             elif code == _JSET_K:
                 pc += jt if a & k else jf
-            elif code == isa.RET | isa.K:
+            elif code == _RET_K:
                 return Result(k, steps)
-            elif code == isa.RET | isa.A:
+            elif code == _RET_A:
                 return Result(a, steps)
-            elif code == isa.JMP | isa.JA:
+            elif code == _JA:
                 pc += k
             elif code == _JEQ_X:
                 pc += jt if a == x else jf
