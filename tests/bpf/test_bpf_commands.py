@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,10 @@ from seccompiler.commands.cli import main
 from seccompiler.compile import load_program
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data"
+DATA = Path(os.environ.get("SECCOMPILER_SHARED", REPO.parent / "shared")) / "data"
+ABSENT = f"{DATA}: the shared data (SECCOMPILER_SHARED) is not present"
 DEFAULT = str(REPO / "profiles" / "keisson-default.yaml")
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=ABSENT)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ answers what the JSON means, on every syscall of x86_64, x86 and aarch64 (and x3
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ from seccompiler.frontend import ocijson
 from seccompiler.prove import libseccomp_ref
 from seccompiler.prove.verify import verify_bpf
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("SECCOMPILER_SHARED", REPO.parent / "shared")) / "data"
+ABSENT = f"{DATA}: the shared data (SECCOMPILER_SHARED) is not present"
 PROFILES = ["moby-default.json", "podman-seccomp.json"]
 CAPS = [None, frozenset({"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_AUDIT_WRITE"})]
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=ABSENT)
 
 
 @pytest.mark.parametrize("caps", CAPS, ids=["default-caps", "admin-caps"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,12 @@ from seccompiler.arch import abi as abimod
 from seccompiler.arch import catalog, tables
 
 REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("SECCOMPILER_SHARED", REPO.parent / "shared"))
 
 
 def test_generator_reports_no_drift() -> None:
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"{SHARED}: the shared data (SECCOMPILER_SHARED) is not present")
     proc = subprocess.run(
         [sys.executable, "tools/gen_tables.py", "--check"], cwd=REPO, capture_output=True, text=True
     )
@@ -22,7 +26,9 @@ def test_generator_reports_no_drift() -> None:
 
 
 def test_generator_detects_drift(tmp_path: Path) -> None:
-    source = REPO.parent / "shared" / "data" / "libseccomp-syscalls.csv"
+    source = SHARED / "data" / "libseccomp-syscalls.csv"
+    if not source.is_file():
+        pytest.skip(f"{source}: the shared data (SECCOMPILER_SHARED) is not present")
     edited = tmp_path / "libseccomp-syscalls.csv"
     lines = source.read_text().splitlines()
     lines[1] = lines[1].replace("accept,", "accepted,", 1)
