@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Generate seccompiler/arch/data/syscalls.tsv from the shared libseccomp syscall table.
+"""Generate the package's data from the shared data: the syscall table and the syscall mix.
 
-Usage: gen_tables.py [--check] [--source CSV]
-With --check, exit 1 when the committed table differs from what the source gives.
+seccompiler/arch/data/syscalls.tsv comes from libseccomp's syscall table, and
+seccompiler/arch/data/syscall-mix.tsv (the default mix of `stats`) from the measured mix;
+both are stamped with their source. The shared data is found at $SECCOMPILER_SHARED
+(default ../shared).
+
+Usage: gen_tables.py [--check] [--source CSV] [--mix-source TSV]
+With --check, exit 1 when a committed file differs from what its source gives.
 """
 
 from __future__ import annotations
@@ -19,11 +24,20 @@ sys.path.insert(0, str(REPO))
 from seccompiler.arch.abi import ABIS  # noqa: E402
 
 OUT = REPO / "seccompiler" / "arch" / "data" / "syscalls.tsv"
+MIX_OUT = REPO / "seccompiler" / "arch" / "data" / "syscall-mix.tsv"
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("SECCOMPILER_SHARED", REPO.parent / "shared")) / "data"
 
 
 def default_source() -> Path:
-    shared = Path(os.environ.get("SECCOMPILER_SHARED", REPO.parent / "shared"))
-    return shared / "data" / "libseccomp-syscalls.csv"
+    return shared_data() / "libseccomp-syscalls.csv"
+
+
+def generate_mix(source: Path) -> str:
+    stamp = f"# generated from ../shared/data/{source.name} by tools/gen_tables.py — do not edit"
+    return stamp + "\n" + source.read_text()
 
 
 def generate(source: Path) -> str:
@@ -54,23 +68,29 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="fail when the committed table drifts")
     ap.add_argument("--source", type=Path, default=None)
+    ap.add_argument("--mix-source", type=Path, default=None)
     ns = ap.parse_args()
     source = ns.source or default_source()
-    if not source.is_file():
-        print(f"error: {source}: no such file (set SECCOMPILER_SHARED)", file=sys.stderr)
-        return 2
-    text = generate(source)
-    if ns.check:
-        current = OUT.read_text() if OUT.exists() else ""
-        if current != text:
-            rel = OUT.relative_to(REPO)
-            print(f"error: {rel} is stale; run tools/gen_tables.py", file=sys.stderr)
-            return 1
-        print(f"{OUT.relative_to(REPO)} is up to date")
-        return 0
-    OUT.write_text(text)
-    print(f"wrote {OUT.relative_to(REPO)}")
-    return 0
+    mix_source = ns.mix_source or shared_data() / "syscall-mix.tsv"
+    for src in (source, mix_source):
+        if not src.is_file():
+            print(f"error: {src}: no such file (set SECCOMPILER_SHARED)", file=sys.stderr)
+            return 2
+    outputs = {OUT: generate(source), MIX_OUT: generate_mix(mix_source)}
+    status = 0
+    for out, text in outputs.items():
+        rel = out.relative_to(REPO)
+        if ns.check:
+            current = out.read_text() if out.exists() else ""
+            if current != text:
+                print(f"error: {rel} is stale; run tools/gen_tables.py", file=sys.stderr)
+                status = 1
+            else:
+                print(f"{rel} is up to date")
+            continue
+        out.write_text(text)
+        print(f"wrote {rel}")
+    return status
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from seccompiler.arch.abi import ABIS, Abi
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+# Package data (installed with the package): tables, groups, constants, the syscall mix.
+DATA_DIR = Path(str(importlib.resources.files("seccompiler.arch") / "data"))
 
 
 @dataclass(frozen=True)

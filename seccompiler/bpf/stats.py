@@ -2,7 +2,7 @@
 
 Path length is the number of instructions the kernel executes for a syscall with all
 arguments zero. Weighted figures use a syscall mix (``name<TAB>count`` lines, such as
-``../shared/data/syscall-mix.tsv``): the mean path a real workload pays per call, and the
+the bundled ``arch/data/syscall-mix.tsv``): the mean path a real workload pays per call, and the
 share of its calls the kernel's action cache answers without running the filter.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seccompiler.arch.abi import Abi
-from seccompiler.arch.tables import table
+from seccompiler.arch.tables import DATA_DIR, table
 from seccompiler.base.errors import InputError, Location
 from seccompiler.base.fsio import read_text
 from seccompiler.bpf.cache import cached_allow
@@ -21,7 +21,7 @@ from seccompiler.bpf.emulate import Filter, SeccompData
 from seccompiler.bpf.insn import BPF_MAXINSNS
 from seccompiler.program import ActionKind
 
-DEFAULT_MIX = Path(__file__).resolve().parents[3] / "shared" / "data" / "syscall-mix.tsv"
+DEFAULT_MIX = DATA_DIR / "syscall-mix.tsv"  # generated from the shared data by `make tables`
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def load_mix(path: str | Path) -> dict[str, int]:
 
 
 def default_mix() -> dict[str, int] | None:
-    """The project's reference mix when it is present beside the checkout."""
+    """The bundled reference mix (measured on x86_64; see its header)."""
     return load_mix(DEFAULT_MIX) if DEFAULT_MIX.is_file() else None
 
 

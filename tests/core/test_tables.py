@@ -43,6 +43,23 @@ def test_generator_detects_drift(tmp_path: Path) -> None:
     assert "stale" in proc.stderr
 
 
+def test_generator_detects_mix_drift(tmp_path: Path) -> None:
+    source = SHARED / "data" / "syscall-mix.tsv"
+    if not source.is_file():
+        pytest.skip(f"{source}: the shared data (SECCOMPILER_SHARED) is not present")
+    edited = tmp_path / "syscall-mix.tsv"
+    edited.write_text(source.read_text().replace("openat\t", "openat\t1", 1))
+    proc = subprocess.run(
+        [sys.executable, "tools/gen_tables.py", "--check", "--mix-source", str(edited)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "syscall-mix.tsv is stale" in proc.stderr
+    assert "syscalls.tsv is up to date" in proc.stdout
+
+
 def test_table_is_stamped_with_its_source() -> None:
     assert "libseccomp-syscalls.csv" in tables.source_stamp()
     assert tables.kernel_version().startswith("v7.1")
