@@ -23,7 +23,7 @@ system-deps:
 test-deps:
 	@tools/ensure-system-deps runc bubblewrap busybox-static strace gcc-multilib gdb
 
-$(STAMP): pyproject.toml native/build.py $(wildcard native/*.c native/*.h)
+$(STAMP): pyproject.toml setup.py native/build.py $(wildcard native/*.c native/*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -31,8 +31,8 @@ $(STAMP): pyproject.toml native/build.py $(wildcard native/*.c native/*.h)
 	touch $(STAMP)
 
 lint:
-	$(VENV)/bin/ruff check seccompiler tests tools bench native
-	$(VENV)/bin/ruff format --check seccompiler tests tools bench native
+	$(VENV)/bin/ruff check seccompiler tests tools bench native setup.py
+	$(VENV)/bin/ruff format --check seccompiler tests tools bench native setup.py
 
 typecheck:
 	$(VENV)/bin/mypy

@@ -1,21 +1,29 @@
 """Typed access to the native parts: the cffi module and the probe and launcher executables.
 
-``native/build.py`` (run by ``make setup``) builds ``seccompiler._native`` and, with gcc,
-``native/out/seccompiler-probe`` and ``native/out/seccompiler-launch``. Nothing here loads a
-filter by itself; ``install_filter`` acts on the calling process and is meant for children.
+The package build (``pip install .``; ``make setup`` in a checkout, through
+``native/build.py``) builds ``seccompiler._native`` and puts the static
+``seccompiler-probe`` and ``seccompiler-launch`` into the package's ``_bin/``. Nothing here
+loads a filter by itself; ``install_filter`` acts on the calling process and is meant for
+children.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import importlib
+import importlib.resources
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from seccompiler.base.errors import UsageError
 
-OUT_DIR = Path(__file__).resolve().parents[2] / "native" / "out"
+BIN_DIR = Path(str(importlib.resources.files("seccompiler") / "_bin"))
+REBUILD = (
+    "reinstall seccompiler where a C compiler and a static C library are present"
+    " (Debian: apt-get install gcc libc6-dev), or run 'make setup' in a checkout"
+)
 PROBE = "seccompiler-probe"
 LAUNCHER = "seccompiler-launch"
 
@@ -33,21 +41,17 @@ class NativeMissing(UsageError):
 def _module() -> ModuleType:
     try:
         return importlib.import_module("seccompiler._native")
-    except ImportError:
+    except ImportError as exc:
         raise NativeMissing(
-            "the native module seccompiler._native is not built",
-            hint="run 'make setup' (or .venv/bin/python native/build.py)",
+            f"the native module seccompiler._native cannot be loaded ({exc})", hint=REBUILD
         ) from None
 
 
 def executable(name: str) -> Path:
     """Path of a native executable (``PROBE`` or ``LAUNCHER``), checked to exist."""
-    path = OUT_DIR / name
-    if not path.is_file():
-        raise NativeMissing(
-            f"{path}: the native {name} is not built",
-            hint="run 'make setup' (or .venv/bin/python native/build.py)",
-        )
+    path = BIN_DIR / name
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise NativeMissing(f"{path}: the native {name} is missing from this install", hint=REBUILD)
     return path
 
 

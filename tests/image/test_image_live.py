@@ -16,7 +16,7 @@ import pytest
 from imagekit import BUSYBOX, Entry, busybox_image, layer_tar
 
 from seccompiler.compile import load_program
-from seccompiler.runner.native import LAUNCHER, OUT_DIR
+from seccompiler.runner.native import BIN_DIR, LAUNCHER
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "profiles" / "keisson-default.yaml"
@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(os.geteuid() != 0, reason="chroot and namespaces need root"),
     pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static (make test-deps)"),
-    pytest.mark.skipif(not (OUT_DIR / LAUNCHER).exists(), reason="native launcher not built"),
+    pytest.mark.skipif(not (BIN_DIR / LAUNCHER).exists(), reason="native launcher not built"),
 ]
 
 BLOCK_UNAME = """\
@@ -370,7 +370,7 @@ def test_timeout_kills_the_workload(images: dict[str, Path], tmp_path: Path) -> 
 
 
 def test_record_follows_the_i386_abi(tmp_path: Path) -> None:
-    probe = OUT_DIR / "seccompiler-probe"
+    probe = BIN_DIR / "seccompiler-probe"
     if not probe.exists():
         pytest.skip("native probe not built")
     # uname and getpid entered through int 0x80: i386 numbers 122 and 20

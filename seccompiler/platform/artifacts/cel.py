@@ -24,7 +24,7 @@ def _celpy() -> Any:
     except ImportError:
         raise UsageError(
             "cel-python is needed to check the admission policies' CEL",
-            hint="install the test extras: pip install -e '.[test]'",
+            hint="it is a dependency of seccompiler: pip install 'cel-python>=0.5'",
         ) from None
     return celpy
 

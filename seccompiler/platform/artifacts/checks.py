@@ -40,7 +40,7 @@ def check_kubernetes(
     if importlib.util.find_spec("kubernetes_validate") is None:
         raise UsageError(
             "kubernetes-validate is needed to check the cluster manifests",
-            hint="install the test extras: pip install -e '.[test]'",
+            hint="it is a dependency of seccompiler: pip install 'kubernetes-validate>=1.37'",
         )
     text = json.dumps(obj, sort_keys=True)
     for version in versions:
@@ -79,7 +79,7 @@ def _check_schema(schema: Mapping[str, Any], obj: Mapping[str, Any], where: str,
     except ImportError:
         raise UsageError(
             f"jsonschema is needed to check the {what} objects",
-            hint="install the test extras: pip install -e '.[test]'",
+            hint="it is a dependency of seccompiler: pip install 'jsonschema>=4.18'",
         ) from None
     error = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(schema).iter_errors(dict(obj))
