@@ -6,12 +6,13 @@ import click
 
 from seccompiler.base.fsio import check_output, check_replaceable, replace_tree
 from seccompiler.base.inroot import RootDir
+from seccompiler.frontend import bundled
 from seccompiler.platform.artifacts import dist
 from seccompiler.platform.build import build_dist
 
 
 @click.command("build")
-@click.argument("profiles_dir", default="profiles", type=click.Path(file_okay=False))
+@click.argument("profiles_dir", required=False, type=click.Path(file_okay=False))
 @click.option(
     "-o",
     "--output",
@@ -32,21 +33,24 @@ from seccompiler.platform.build import build_dist
     help="Also install the node-side files into this node image root at their real paths.",
 )
 @click.option("--timings", is_flag=True, help="Print the wall time of each stage.")
-def build_cmd(profiles_dir: str, outdir: str, check: bool, root: str | None, timings: bool) -> int:
-    """Compile every profile in PROFILES_DIR and the node and cluster artifacts into OUTPUT.
+def build_cmd(
+    profiles_dir: str | None, outdir: str, check: bool, root: str | None, timings: bool
+) -> int:
+    """Compile every profile in PROFILES_DIR (default: the bundled ones) into OUTPUT's artifacts.
 
     Every output is checked first (filters proved against their policy, manifests against
     their schemas, CEL evaluated); OUTPUT is then replaced whole, so a failing build leaves
     the previous one untouched, and the same sources always give the same bytes.
     """
-    check_output(outdir, [profiles_dir], "output directory")
+    source = profiles_dir if profiles_dir is not None else str(bundled.directory())
+    check_output(outdir, [source], "output directory")
     if not check:
         check_replaceable(outdir, dist.is_ours)  # refused before the build, not after it
     if root is not None:
         with RootDir(root) as node:  # refuse a bad root before anything is written
             if not check:
                 node.check_writable()
-    result = build_dist(profiles_dir)
+    result = build_dist(source)
     if timings:
         for stage, seconds in result.timings.stages.items():
             click.echo(f"{seconds * 1000:9.1f} ms  {stage}", err=True)
@@ -55,7 +59,7 @@ def build_cmd(profiles_dir: str, outdir: str, check: bool, root: str | None, tim
         return _check(result.files, outdir, root)
     replace_tree(outdir, result.files, dist.is_ours)
     for line in result.proofs:
-        click.echo(line)
+        click.echo(line, err=True)
     click.echo(f"wrote {len(result.files)} files to {outdir}/")
     if root is not None:
         for path in dist.install(result.files, root):

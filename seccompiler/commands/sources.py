@@ -17,6 +17,7 @@ from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import read_bytes
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.insn import JEQ, JMP, K
+from seccompiler.frontend import bundled
 from seccompiler.program import Action, Program
 
 Kind = Literal["policy", "json", "bpf"]
@@ -91,7 +92,16 @@ def load(
     kernel: str | None = None,
     endian: str | None = None,
 ) -> Source:
-    """Load ``path`` as whatever it is; raw BPF needs ``abis`` unless its arch checks tell."""
+    """Load ``path`` as whatever it is; raw BPF needs ``abis`` unless its arch checks tell.
+
+    A bare name that is no file here names a bundled profile (``keisson-default``).
+    """
+    path = bundled.resolve(path)
+    if bundled.is_name(path) and not Path(path).exists():
+        raise UsageError(
+            f"{path}: no such file, and no bundled profile of that name",
+            hint=f"bundled profiles: {', '.join(bundled.names()) or 'none'}",
+        )
     data = read_bytes(path)
     kind = detect(path, data)
     wanted = [a.name for a in parse_abis(abis)]

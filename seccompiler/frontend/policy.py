@@ -16,6 +16,7 @@ from seccompiler.arch import catalog, tables
 from seccompiler.base.errors import Note, PolicyError, UsageError
 from seccompiler.base.fsio import check_regular
 from seccompiler.base.yamlsrc import LList, LMap, Mark, load_file
+from seccompiler.frontend import bundled
 from seccompiler.frontend.policy_fields import (
     check_name,
     parse_abis,
@@ -281,8 +282,11 @@ def _default_note(base: Policy, default: Action, mark: Mark) -> Note | None:
 
 
 def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
-    """Read a policy and everything it extends; raise on the first file with errors."""
-    p = Path(path)
+    """Read a policy and everything it extends; raise on the first file with errors.
+
+    A bare name (``keisson-default``) that is no file here names a bundled profile.
+    """
+    p = Path(bundled.resolve(str(path)) if not _chain else path)
     errs = Errors()
     data = _load_one(p, errs)
     spath = str(p)
