@@ -10,6 +10,7 @@ import importlib.resources
 from pathlib import Path
 
 SUFFIX = ".yaml"
+NOT_PROFILES = ("platform",)  # platform.yaml beside the profiles configures build
 
 
 def directory() -> Path:
@@ -20,7 +21,8 @@ def directory() -> Path:
 def names() -> list[str]:
     """Names of the bundled profiles, sorted."""
     d = directory()
-    return sorted(p.name.removesuffix(SUFFIX) for p in d.glob(f"*{SUFFIX}")) if d.is_dir() else []
+    found = sorted(p.name.removesuffix(SUFFIX) for p in d.glob(f"*{SUFFIX}")) if d.is_dir() else []
+    return [n for n in found if n not in NOT_PROFILES]
 
 
 def is_name(arg: str) -> bool:
