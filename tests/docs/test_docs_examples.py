@@ -8,6 +8,7 @@ its examples run in document order, so a later one may use what an earlier one w
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import sys
@@ -34,7 +35,11 @@ SKIP: dict[tuple[str, str], str] = {
     ("README.md", "seccompiler yama apply"): "changes this machine's sysctl",
     ("docs/yama.md", "seccompiler yama apply --scope 1 --persist"): "changes this machine",
     ("README.md", "kubectl get pods"): "needs a Kubernetes cluster",
+    ("README.md", "seccompiler node install --from /opt"): "runs in the node DaemonSet (/host)",
+    ("README.md", "seccompiler node label"): "needs a Kubernetes cluster",
 }
+# An example writes only inside its scratch directory: outputs and roots are relative.
+OUTSIDE = re.compile(r"(?:--root|-o|--output|--report)[ =]/")
 # Examples that need YAMA in the running kernel: skipped where it is not compiled in.
 NEEDS_YAMA = (
     "seccompiler yama status",
@@ -47,6 +52,7 @@ HAS_YAMA = Path("/proc/sys/kernel/yama/ptrace_scope").exists()
 def _generated(work: Path) -> None:
     """Inputs the examples name that are made, not kept: images, raw BPF, a node image root."""
     (work / "node-image").mkdir()
+    (work / "node-root").mkdir()
     # ld [2]: a load that is not 4-byte aligned, which the kernel refuses; then ret ALLOW.
     (work / "bad.bpf").write_bytes(
         struct.pack("<HBBI", 0x20, 0, 0, 2) + struct.pack("<HBBI", 0x06, 0, 0, 0x7FFF0000)
@@ -106,6 +112,9 @@ def test_doc_examples_run_as_shown(doc: str, tmp_path: Path) -> None:
         reason = _skip_reason(ex)
         if reason:
             skipped.append(f"{ex.where()}: {reason}")
+            continue
+        if OUTSIDE.search(ex.command):
+            failures.append(f"{ex.where()}: $ {ex.command}\n  writes outside its directory")
             continue
         outcome = docrun.run(ex, work, env, replacements)
         if outcome.problem:
