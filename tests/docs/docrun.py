@@ -65,18 +65,18 @@ def examples(path: Path, name: str) -> list[Example]:
     """Every example of one Markdown file, in document order."""
     found: list[Example] = []
     block: list[tuple[int, str]] | None = None
-    lang = ""
+    lang, indent = "", 0
     for no, line in enumerate(path.read_text().splitlines(), 1):
         fence = _FENCE.match(line)
         if fence and block is None:
-            block, lang = [], fence.group(2)
+            block, lang, indent = [], fence.group(2), len(fence.group(1))
             continue
         if fence and block is not None:
             found.extend(_block_examples(name, lang, block))
             block = None
             continue
-        if block is not None:
-            block.append((no, line))
+        if block is not None:  # a block inside a list item is indented with it
+            block.append((no, line[indent:] if line[:indent].isspace() else line))
     return found
 
 
