@@ -93,6 +93,15 @@ def test_exit_codes(tmp_path: Path, argv: list[str], code: int) -> None:
     assert main(argv) == code
 
 
+def test_compile_to_stdout_is_refused_not_a_directory_named_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.chdir(tmp_path)
+    assert main(["compile", DEFAULT, "-o", "-"]) == 2
+    assert "'-o -'" in capsys.readouterr().err
+    assert not (tmp_path / "-").exists()
+
+
 def test_malformed_yaml_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text("seccompiler: 1\nrules: [\n")
