@@ -9,7 +9,7 @@ import pytest
 
 from seccompiler.backends.bpf import compile_family
 from seccompiler.compile import load_program
-from seccompiler.prove.symbolic import Word
+from seccompiler.prove.words import Word
 from seccompiler.prove.verify import verify_bpf
 
 Pred = tuple[str, int, int, bool]  # ("eq", mask, value, holds) or ("ge", 0, bound, holds)
