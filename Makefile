@@ -37,8 +37,9 @@ lint:
 typecheck:
 	$(VENV)/bin/mypy
 
+# One worker per core: the suite is mostly independent processes (CLI runs, probes, runc).
 pytest:
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto
 
 bench: setup test-deps
 	$(PY) bench/run.py

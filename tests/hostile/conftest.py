@@ -20,14 +20,12 @@ def hostile() -> Callable[..., Outcome]:
     return run_case
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    store = getattr(session.config, "workeroutput", None)
+    if store is not None:  # a pytest-xdist worker: the controller prints the whole tally
+        store["hostile"] = TALLY.as_dict()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not TALLY.cases:
-        return
-    terminalreporter.write_line(TALLY.line())
-    for kind, cases in (
-        ("traceback", TALLY.tracebacks),
-        ("escape", TALLY.escapes),
-        ("hang", TALLY.hangs),
-    ):
-        for case in cases:
-            terminalreporter.write_line(f"  {kind}: {case}")
+    if TALLY.cases:
+        TALLY.report(terminalreporter.write_line)

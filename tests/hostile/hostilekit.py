@@ -31,8 +31,9 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_TIMEOUT = 20.0
 TRACEBACK_EXIT = 99  # the child's status when an exception escaped main()
@@ -49,6 +50,27 @@ class Tally:
 
     def escape(self, what: str) -> None:
         self.escapes.append(what)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def merge(self, other: dict[str, Any]) -> None:
+        """Add a tally another test process kept (pytest-xdist workers send theirs)."""
+        self.cases += other["cases"]
+        self.tracebacks += other["tracebacks"]
+        self.escapes += other["escapes"]
+        self.hangs += other["hangs"]
+
+    def report(self, write: Callable[[str], object]) -> None:
+        """The summary line, then each offending case."""
+        write(self.line())
+        for kind, cases in (
+            ("traceback", self.tracebacks),
+            ("escape", self.escapes),
+            ("hang", self.hangs),
+        ):
+            for case in cases:
+                write(f"  {kind}: {case}")
 
     def line(self) -> str:
         return (
