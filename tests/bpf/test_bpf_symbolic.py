@@ -9,8 +9,8 @@ import pytest
 
 from seccompiler.backends.bpf import compile_family
 from seccompiler.compile import load_program
-from seccompiler.prove.words import Word
 from seccompiler.prove.verify import verify_bpf
+from seccompiler.prove.words import Word
 
 Pred = tuple[str, int, int, bool]  # ("eq", mask, value, holds) or ("ge", 0, bound, holds)
 
