@@ -26,6 +26,7 @@ from seccompiler.bpf.check import BpfRejected
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
 from seccompiler.program import U32, U64, AbiProgram, Action, ArgCond, Op, Program
 from seccompiler.prove import symbolic
+from seccompiler.prove.words import Unsupported
 
 Method = Literal["auto", "symbolic", "sampling"]
 
@@ -213,7 +214,7 @@ def verify_bpf(
     if method != "sampling":
         try:
             report = _verify_symbolic(program, f, family, cross_check)
-        except symbolic.Unsupported as exc:
+        except Unsupported as exc:
             if method == "symbolic":
                 raise
             fallback = exc.why

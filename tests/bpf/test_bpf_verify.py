@@ -12,8 +12,8 @@ from seccompiler.bpf import insn as b
 from seccompiler.bpf.emulate import Filter, SeccompData
 from seccompiler.compile import load_program
 from seccompiler.program import Program
-from seccompiler.prove.symbolic import Unsupported
 from seccompiler.prove.verify import Method, boundary_values, verify_bpf
+from seccompiler.prove.words import Unsupported
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = str(REPO / "profiles" / "keisson-default.yaml")
