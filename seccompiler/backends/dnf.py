@@ -184,6 +184,34 @@ def _term_implies(t: Term, k: Term) -> bool:
     return all(any(x.index == y.index and _lit_implies(x, y) for x in t) for y in k)
 
 
+def _absorb(terms: list[Term]) -> list[Term]:
+    """Drop each term that implies an earlier kept one: it adds nothing to the union.
+
+    A one-literal masked_eq term ``x & m == v`` implies a kept ``x & m2 == v2`` on the same
+    argument exactly when ``m2`` is within ``m`` and ``v & m2 == v2``; those kept terms are
+    indexed by (argument, mask) so each check costs one look-up per distinct mask instead of
+    one comparison per kept term. Every other term is compared with every kept one.
+    """
+    kept: list[Term] = []
+    masked: dict[int, dict[int, set[int]]] = {}  # arg index → mask → values of kept terms
+    others: list[Term] = []  # kept terms that are not one masked_eq literal
+    for t in terms:
+        lit = next(iter(t)) if len(t) == 1 else None
+        if lit is not None and lit.op == "masked_eq":
+            by_mask = masked.get(lit.index, {})
+            if any(
+                m & ~lit.mask == 0 and lit.value & m in values for m, values in by_mask.items()
+            ) or any(_term_implies(t, k) for k in others):
+                continue
+            masked.setdefault(lit.index, {}).setdefault(lit.mask, set()).add(lit.value)
+        elif any(_term_implies(t, k) for k in kept):
+            continue
+        else:
+            others.append(t)
+        kept.append(t)
+    return kept
+
+
 def _and(a: Dnf, b: Dnf, outside: Pins | None = None, work: Work | None = None) -> Dnf:
     """Conjunction; ``b`` may be the negation of a rule whose fixed bits are ``outside``."""
     out: set[Term] = set()
@@ -196,10 +224,7 @@ def _and(a: Dnf, b: Dnf, outside: Pins | None = None, work: Work | None = None) 
             if t is not None:
                 out.add(t)
     terms = sorted(out, key=lambda t: (len(t), sum(bin(x.mask).count("1") for x in t), sorted(t)))
-    kept: list[Term] = []
-    for t in terms:  # absorption: a term that implies a kept one adds nothing to the union
-        if not any(_term_implies(t, k) for k in kept):
-            kept.append(t)
+    kept = _absorb(terms)
     if work is not None:
         work.spend(len(a) * len(b) + len(terms) * len(kept))
     if len(kept) > MAX_TERMS:
