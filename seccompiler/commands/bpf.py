@@ -20,6 +20,7 @@ from seccompiler.bpf.asm import assemble_listing
 from seccompiler.bpf.disasm import disassemble
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
 from seccompiler.bpf.insn import Endian, decode, encode
+from seccompiler.commands.group import HelpGroup
 from seccompiler.commands.sources import parse_abis
 
 
@@ -54,12 +55,12 @@ _ENDIAN = click.option(
 _OUT = click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here.")
 
 
-@click.group("bpf")
+@click.group("bpf", cls=HelpGroup)
 def bpf_group() -> None:
     """Disassemble, assemble and emulate raw seccomp BPF."""
 
 
-@bpf_group.command("disasm")
+@bpf_group.command("disasm", short_help="Print raw BPF as a listing `bpf asm` reads back.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_ABI
 @_ENDIAN
@@ -78,7 +79,7 @@ def disasm_cmd(
     return 0
 
 
-@bpf_group.command("asm")
+@bpf_group.command("asm", short_help="Assemble a listing into raw BPF.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_ENDIAN
 @_OUT
@@ -109,7 +110,7 @@ def _parse_int(text: str, what: str, bits: int = 64) -> int:
     return value & ((1 << bits) - 1)
 
 
-@bpf_group.command("emulate")
+@bpf_group.command("emulate", short_help="Run a filter on one syscall as the kernel would.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_ABI
 @_ENDIAN

@@ -6,12 +6,13 @@ import click
 
 from seccompiler.base.fsio import check_output, check_replaceable, replace_tree
 from seccompiler.base.inroot import RootDir
+from seccompiler.commands.options import DirPath
 from seccompiler.frontend import bundled
 from seccompiler.platform.artifacts import dist
 from seccompiler.platform.build import build_dist
 
 
-@click.command("build")
+@click.command("build", short_help="Compile every profile into node and cluster artifacts.")
 @click.argument("profiles_dir", required=False, type=click.Path(file_okay=False))
 @click.option(
     "-o",
@@ -19,7 +20,7 @@ from seccompiler.platform.build import build_dist
     "outdir",
     default="dist",
     show_default=True,
-    type=click.Path(file_okay=False),
+    type=DirPath(),
     help="Directory to replace with the build.",
 )
 @click.option(
@@ -29,7 +30,7 @@ from seccompiler.platform.build import build_dist
 )
 @click.option(
     "--root",
-    type=click.Path(file_okay=False),
+    type=DirPath(),
     help="Also install the node-side files into this node image root at their real paths.",
 )
 @click.option("--timings", is_flag=True, help="Print the wall time of each stage.")

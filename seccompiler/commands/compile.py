@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
-from seccompiler.commands.options import abi_option, caps_option
+from seccompiler.commands.options import DirPath, abi_option, caps_option
 from seccompiler.compile import (
     FORMATS,
     load_program,
@@ -19,14 +18,14 @@ from seccompiler.compile import (
 )
 
 
-@click.command("compile")
+@click.command("compile", short_help="Compile a policy into OCI JSON, raw BPF and PFC.")
 @click.argument("policy", type=click.Path(dir_okay=False))
 @click.option(
     "-o",
     "--output",
     "outdir",
     required=True,
-    type=click.Path(file_okay=False),
+    type=DirPath(),
     help="Directory to write into (created if missing).",
 )
 @click.option(
@@ -49,11 +48,6 @@ def compile_cmd(
     Every BPF filter is checked against the policy by exhaustive emulation before anything
     is written; nothing is written unless every output is ready.
     """
-    if outdir == "-":
-        raise UsageError(
-            "compile writes a directory of files; '-o -' (standard output) cannot hold them",
-            hint="name a directory, e.g. -o out/",
-        )
     program = load_program(policy, caps=caps or None, abis=abis or None)
     files = render_outputs(program, parse_formats(formats))
     summary = prove_outputs(program, files)

@@ -17,7 +17,7 @@ def _side(label: str, src: Source) -> Side:
     return side_from_filters(label, src.abis, src.filters)
 
 
-@click.command("diff")
+@click.command("diff", short_help="Show the syscalls two policies or filters answer differently.")
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
 @abi_option("Compare these ABIs.")

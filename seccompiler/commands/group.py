@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -10,7 +11,25 @@ from seccompiler import __version__
 from seccompiler.commands.cli import COMMANDS
 
 
-class LazyGroup(click.Group):
+class HelpGroup(click.Group):
+    """A group whose command listing shows each command's one-line help whole.
+
+    click cuts a short help to fit the line and ends it with "..."; here a long one is
+    wrapped instead, and every command carries a ``short_help`` that fits in 80 columns.
+    """
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=sys.maxsize)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class LazyGroup(HelpGroup):
     """A group whose subcommands are imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -11,9 +11,11 @@ import click
 
 from seccompiler.base.errors import Location, SeccompilerError
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.commands.group import HelpGroup
 from seccompiler.commands.options import (
     Failed,
     file_option,
+    not_stdout,
     profile_option,
     record_options,
     shown,
@@ -61,7 +63,9 @@ def _program(policy: str) -> Program:
         raise shown(exc) from None
 
 
-@click.group("image")
+@click.group(
+    "image", cls=HelpGroup, short_help="Test and record profiles against container images."
+)
 def image_group() -> None:
     """Test profiles against container images, and record profiles from them.
 
@@ -77,7 +81,11 @@ _ref_opt = click.option(
 _cmd_arg = click.argument("command", nargs=-1, type=click.UNPROCESSED)
 
 
-@image_group.command("test", context_settings={"ignore_unknown_options": True})
+@image_group.command(
+    "test",
+    short_help="Run a command in an image under a profile, audited.",
+    context_settings={"ignore_unknown_options": True},
+)
 @_image_arg
 @profile_option("Policy to compile and run the programs under.")
 @file_option(
@@ -86,7 +94,12 @@ _cmd_arg = click.argument("command", nargs=-1, type=click.UNPROCESSED)
     help="YAML file of commands with expected status and output; each is run with and "
     "without the profile.",
 )
-@file_option("--report", help="Also write the report as JSON.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    callback=not_stdout("the summary goes there"),
+    help="Also write the report as JSON to this file.",
+)
 @_ref_opt
 @timeout_option("Seconds before a single COMMAND is killed.")
 @_cmd_arg
@@ -179,7 +192,11 @@ def _single_json(
     return doc
 
 
-@image_group.command("record", context_settings={"ignore_unknown_options": True})
+@image_group.command(
+    "record",
+    short_help="Record the policy a command in an image needs.",
+    context_settings={"ignore_unknown_options": True},
+)
 @_image_arg
 @record_options
 @_ref_opt

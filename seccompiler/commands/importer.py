@@ -11,7 +11,7 @@ from seccompiler.commands.sources import parse_abis
 from seccompiler.frontend import ocijson
 
 
-@click.command("import")
+@click.command("import", short_help="Turn a Docker, Podman or OCI JSON profile into a policy.")
 @click.argument("profile", type=click.Path(dir_okay=False))
 @file_option("-o", "--output", help="Policy file to write (default: -).")
 @abi_option()

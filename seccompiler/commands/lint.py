@@ -15,7 +15,7 @@ from seccompiler.platform import runtimes, targets
 from seccompiler.prove.lint import Finding, failing, lint_filter, lint_profile, lint_program
 
 
-@click.command("lint")
+@click.command("lint", short_help="Report risky allowances and runtime pitfalls of a filter.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @abi_option()
 @caps_option()

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import click
 
+from seccompiler.commands.group import HelpGroup
+from seccompiler.commands.options import DirPath
 from seccompiler.platform import nodeapi, nodeinstall, yama
 
 
-@click.group("node")
+@click.group(
+    "node", cls=HelpGroup, short_help="Install a build on a node and label the node ready."
+)
 def node_group() -> None:
     """Install a build's node files on a node and label the node for scheduling."""
 
 
-@node_group.command("install")
+@node_group.command(
+    "install", short_help="Verify a build against its manifest and install it on a node."
+)
 @click.option(
     "--from",
     "src",
@@ -24,7 +30,7 @@ def node_group() -> None:
     "--root",
     default="/",
     show_default=True,
-    type=click.Path(file_okay=False),
+    type=DirPath(),
     help="The node's root directory (the DaemonSet mounts it at /host).",
 )
 @click.option(
@@ -72,7 +78,7 @@ def install_cmd(src: str, root: str, apply_yama: bool, proc_root: str) -> int:
     return 0
 
 
-@node_group.command("label")
+@node_group.command("label", short_help="Label the node with the build installed on it.")
 @click.option("--from", "src", required=True, type=click.Path(file_okay=False))
 @click.option("--node", "node_name", required=True, envvar="NODE_NAME", help="The node's name.")
 @click.option(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import click
 from click.decorators import FC
@@ -31,9 +31,46 @@ def shown(exc: SeccompilerError, status: int = OWN_FAILURE) -> Failed:
     return Failed(status)
 
 
+STDOUT = "-"  # as an output file: standard output
+
+
 def file_option(*decls: str, help: str, required: bool = False) -> Decorator[Any]:
     """An option naming a file (not a directory)."""
     return click.option(*decls, type=click.Path(dir_okay=False), required=required, help=help)
+
+
+def stdout_or_file(output: str | None) -> str | None:
+    """The file an output option names, or None for standard output (no option, or '-')."""
+    return None if output in (None, STDOUT) else output
+
+
+class DirPath(click.Path):
+    """A directory to write into: '-' (standard output) cannot hold one and is refused."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == STDOUT:
+            opt = param.opts[0] if param is not None and param.opts else "the option"
+            self.fail(
+                f"'{opt} -' means standard output, which cannot hold a directory of files; "
+                f"name a directory (e.g. {opt} out/)",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+def not_stdout(why: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback refusing '-' for a file that cannot go to standard output."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value == STDOUT:
+            raise click.BadParameter(f"'-' (standard output) is not possible here: {why}")
+        return value
+
+    return check
 
 
 def profile_option(help: str) -> Decorator[Any]:
@@ -105,4 +142,10 @@ def record_options(f: FC) -> FC:
     f = file_option(
         "--base", help="Write only what this policy does not already allow (the output extends it)."
     )(f)
-    return cast(FC, file_option("-o", "--output", help="Policy file to write.")(f))
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False),
+        callback=lambda ctx, param, value: stdout_or_file(value),
+        help="Policy file to write (default, or '-': standard output).",
+    )(f)

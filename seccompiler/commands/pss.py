@@ -11,8 +11,9 @@ import click
 import yaml
 
 from seccompiler.base.errors import InputError, UsageError
-from seccompiler.base.fsio import check_writable, write_atomic
-from seccompiler.commands.options import file_option
+from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.commands.group import HelpGroup
+from seccompiler.commands.options import file_option, stdout_or_file
 from seccompiler.platform.pss.admission import (
     PodSecurityConfig,
     load_configuration,
@@ -66,7 +67,9 @@ def _dump(docs: Sequence[dict[str, Any]]) -> str:
     )
 
 
-@click.group("pss")
+@click.group(
+    "pss", cls=HelpGroup, short_help="Pod Security Standards: check, label and guard namespaces."
+)
 def pss_group() -> None:
     """Pod Security Standards: check manifests, label namespaces, guard against privileged."""
 
@@ -165,7 +168,7 @@ def _judge(
     return judge, "each namespace's labels"
 
 
-@pss_group.command("check")
+@pss_group.command("check", short_help="Check Pods and workload templates against the standards.")
 @click.argument("files", nargs=-1, required=True)
 @click.option(
     "--level",
@@ -293,7 +296,7 @@ def _check_text(
 # --- label --------------------------------------------------------------------------------------
 
 
-@pss_group.command("label")
+@pss_group.command("label", short_help="Print the Pod Security labels of a namespace.")
 @click.argument("namespace")
 @click.option("--level", required=True, help="Enforce level: baseline or restricted.")
 @click.option("--version", "version_text", default="latest", show_default=True)
@@ -302,6 +305,7 @@ def _check_text(
 @click.option(
     "--kubectl", "as_kubectl", is_flag=True, help="Print the kubectl label command instead."
 )
+@file_option("-o", "--output", help="File to write (default, or '-': standard output).")
 @click.option(
     "--check-existing",
     "existing",
@@ -316,8 +320,13 @@ def label_cmd(
     warn: str | None,
     as_kubectl: bool,
     existing: tuple[str, ...],
+    output: str | None,
 ) -> int:
     """Print the Namespace manifest (or kubectl command) that sets Pod Security labels."""
+    target = stdout_or_file(output)
+    if target is not None:
+        check_output(target, list(existing))
+        check_writable(target)
     plan = plan_labels(namespace, level, version_text, audit, warn)
     for note in plan.notes:
         click.echo(f"Warning: {note}", err=True)
@@ -331,10 +340,12 @@ def label_cmd(
         enforce = LevelVersion(Level(level), _version("--version", version_text))
         for warning in dry_run_namespace(namespace, enforce, pods):
             click.echo(f"Warning: {warning}", err=True)
-    if as_kubectl:
-        click.echo(kubectl_command(plan))
+    text = kubectl_command(plan) + "\n" if as_kubectl else _dump([namespace_manifest(plan)])
+    if target is None:
+        click.echo(text, nl=False)
     else:
-        click.echo(_dump([namespace_manifest(plan)]), nl=False)
+        write_atomic(target, text)
+        click.echo(f"wrote {target}")
     return status
 
 
@@ -359,8 +370,16 @@ def _changes(path: str, old_path: str | None) -> list[tuple[str, NamespaceChange
     ]
 
 
-@pss_group.command("guard")
-@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), help="Write here.")
+@pss_group.command(
+    "guard", short_help="Emit the policy that keeps namespaces at baseline or above."
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help=f"Directory to write {GUARD_FILE} into (default, or '-': standard output).",
+)
 @click.option("--allow-namespace", "allow", multiple=True, help="Namespace the guard ignores.")
 @click.option("--floor-version", help="Refuse enforce-version older than this (v1.N).")
 @file_option(
@@ -396,11 +415,11 @@ def guard_cmd(
         click.echo(f"checked {len(changes)} namespaces: {denied} denials")
         return 1 if denied else 0
     text = _dump(docs)
-    if out_dir is None:
+    if stdout_or_file(out_dir) is None:
         click.echo(text, nl=False)
     else:
-        target = Path(out_dir) / GUARD_FILE
+        target = Path(out_dir or "") / GUARD_FILE
         check_writable(target)
         write_atomic(target, text)
-        click.echo(f"wrote {target}", err=True)
+        click.echo(f"wrote {target}")
     return 0

@@ -107,7 +107,11 @@ def record(
     )
 
 
-@click.command("record", context_settings={"ignore_unknown_options": True})
+@click.command(
+    "record",
+    short_help="Observe a workload's syscalls and write the policy it needs.",
+    context_settings={"ignore_unknown_options": True},
+)
 @record_options
 @timeout_option("Seconds before the workload is killed.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)

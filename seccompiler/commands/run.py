@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.commands.options import caps_option, file_option, profile_option
+from seccompiler.commands.options import caps_option, not_stdout, profile_option
 from seccompiler.commands.runfast import OWN_FAILURE, RunArgs, execute, report_table
 
 __all__ = ["OWN_FAILURE", "report_table", "run_cmd"]
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.command(
+    "run",
+    short_help="Run a program under a policy's filter, optionally audited.",
+    context_settings={"ignore_unknown_options": True},
+)
 @profile_option("Policy to compile and run the program under.")
 @click.option(
     "--audit",
     is_flag=True,
     help="Report every syscall the policy refuses (answered as the policy says).",
 )
-@file_option("--report", help="Write the audit report as JSON to this file (implies --audit).")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    callback=not_stdout("the program's own output goes there"),
+    help="Write the audit report as JSON to this file (implies --audit).",
+)
 @caps_option("Capabilities, as for compile.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_cmd(

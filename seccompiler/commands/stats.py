@@ -90,7 +90,7 @@ def stats_json(label: str, s: FilterStats) -> dict[str, Any]:
     }
 
 
-@click.command("stats")
+@click.command("stats", short_help="Size, path lengths and cache coverage of a filter.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @abi_option()
 @caps_option()

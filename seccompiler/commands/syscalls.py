@@ -92,7 +92,7 @@ def _text(r: dict[str, Any], chosen: list[abimod.Abi]) -> list[str]:
     return [f"{r['group']:<16} {r['size']:>3}  {r['description']}"]
 
 
-@click.command("syscalls")
+@click.command("syscalls", short_help="Look up syscall names, numbers and groups per ABI.")
 @click.argument("queries", nargs=-1)
 @click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="ABIs to show.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")

@@ -64,7 +64,7 @@ def render_text(report: livetest.Report) -> list[str]:
     return lines
 
 
-@click.command("test")
+@click.command("test", short_help="Prove in this kernel that a policy's filter does what it says.")
 @click.argument("policy", type=click.Path(dir_okay=False))
 @abi_option("ABIs to probe (default: every one this machine can enter).", "x86_64,x86,x32")
 @click.option(

@@ -11,7 +11,7 @@ from seccompiler.commands.sources import Source, load, parse_abis
 from seccompiler.prove.verify import VerifyReport, verify_bpf
 
 
-@click.command("verify")
+@click.command("verify", short_help="Prove a filter answers what its policy says, on every input.")
 @click.argument("policy", type=click.Path(dir_okay=False))
 @file_option("--bpf", "bpf_path", help="Raw filter to check (default: compile POLICY now).")
 @abi_option()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from seccompiler.base.fsio import check_writable, write_atomic
 from seccompiler.commands.cli import render_error
+from seccompiler.commands.group import HelpGroup
+from seccompiler.commands.options import DirPath, file_option, stdout_or_file
 from seccompiler.platform import yama
 
 _proc_root = click.option(
@@ -22,7 +25,7 @@ def _absent(err: yama.YamaAbsent) -> int:
     return yama.ABSENT_EXIT
 
 
-@click.group("yama")
+@click.group("yama", cls=HelpGroup)
 def yama_group() -> None:
     """YAMA ptrace_scope: report, set, persist and check it.
 
@@ -42,17 +45,38 @@ def status_cmd(proc_root: str) -> int:
     return 0
 
 
-@yama_group.command("apply")
+@yama_group.command("apply", short_help="Set ptrace_scope now and, with --persist, at every boot.")
 @click.option("--scope", type=click.IntRange(0, 3), required=True, help="ptrace_scope to set.")
 @click.option("--persist", is_flag=True, help="Also write the sysctl.d drop-in (atomically).")
 @_proc_root
 @click.option(
     "--root",
-    type=click.Path(file_okay=False),
+    type=DirPath(),
     help="Node image root: write only the drop-in under it, leave the running kernel alone.",
 )
-def apply_cmd(scope: int, persist: bool, proc_root: str, root: str | None) -> int:
+@file_option(
+    "-o",
+    "--output",
+    help="Write only the drop-in, to this file ('-': standard output); leave the kernel alone.",
+)
+def apply_cmd(
+    scope: int, persist: bool, proc_root: str, root: str | None, output: str | None
+) -> int:
     """Set ptrace_scope now (needs CAP_SYS_PTRACE) and, with --persist, at every boot."""
+    if output is not None:
+        if root is not None or persist:
+            raise click.UsageError(
+                "-o writes the drop-in alone; it cannot be used with --root or --persist"
+            )
+        target = stdout_or_file(output)
+        data = yama.sysctl_dropin(scope)
+        if target is None:
+            click.echo(data.decode(), nl=False)
+            return 0
+        check_writable(target)
+        write_atomic(target, data)
+        click.echo(f"wrote {target}")
+        return 0
     if root is None:
         try:
             before = yama.write_scope(scope, proc_root)
@@ -65,7 +89,7 @@ def apply_cmd(scope: int, persist: bool, proc_root: str, root: str | None) -> in
     return 0
 
 
-@yama_group.command("check")
+@yama_group.command("check", short_help="Check ptrace_scope, or show it working with --live.")
 @_scope
 @click.option("--live", is_flag=True, help="Demonstrate the policy with real attach attempts.")
 @_proc_root
