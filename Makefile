@@ -20,8 +20,14 @@ system-deps:
 
 # runc and bubblewrap are the real consumers the live tests hand our filters to; gcc-multilib
 # builds the 32-bit program and gdb is the debugger the default profile must keep working.
+# clang with Debian's aarch64 and armhf C libraries and binutils cross-builds native/ (Debian's
+# gcc-aarch64-linux-gnu and gcc-arm-linux-gnueabihf conflict with gcc-multilib); qemu-user runs
+# the cross-built probes' self-check.
+CROSS_DEPS := clang binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf \
+	libc6-dev-arm64-cross libc6-dev-armhf-cross libgcc-12-dev-arm64-cross \
+	libgcc-12-dev-armhf-cross qemu-user
 test-deps:
-	@tools/ensure-system-deps runc bubblewrap busybox-static strace gcc-multilib gdb
+	@tools/ensure-system-deps runc bubblewrap busybox-static strace gcc-multilib gdb $(CROSS_DEPS)
 
 $(STAMP): pyproject.toml setup.py native/build.py $(wildcard native/*.c native/*.h)
 	$(PYTHON) -m venv $(VENV)

@@ -14,6 +14,8 @@ long sc_install_filter(const unsigned char *prog, size_t len, unsigned long flag
 long sc_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long sc_syscall_i386(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long sc_syscall_x32(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* Which entries this build has: SC_ENTRY_NATIVE 1, SC_ENTRY_INT80 2, SC_ENTRY_X32 4. */
+long sc_entries(void);
 long sc_notif_recv(int fd, struct sc_notif *out);
 long sc_notif_send(int fd, uint64_t id, int64_t val, int32_t error, uint32_t flags);
 long sc_notif_id_valid(int fd, uint64_t id);

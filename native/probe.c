@@ -4,7 +4,9 @@
  *
  * Each CALL (argument, or line on stdin when none is given) is
  *   ABI NR [KIND [A0 [A1 ... A5]]]
- * ABI is x86_64, x32 (NR includes the x32 bit) or x86 (entered through int 0x80); KIND is
+ * ABI is the build's own: on x86_64, x86_64, x32 (NR includes the x32 bit) or x86 (entered
+ * through int 0x80); on aarch64, aarch64; built for 32-bit arm, arm (a separate executable,
+ * seccompiler-probe-arm, since a 64-bit process cannot enter AArch32). KIND is
  * plain, fork (a return of 0 is the new process: it ends at once) or sigreturn (made on a
  * zeroed stack, so a sigreturn the filter lets through ends the process with SIGSEGV);
  * arguments are integers (0x.. allowed) or Z, the address of a zeroed page.
@@ -50,8 +52,14 @@
 #define MAX_FILTER (BPF_MAXINSNS * 8)
 
 enum kind { K_PLAIN, K_FORK, K_SIGRETURN };
+#if defined(__x86_64__)
 enum abi { A_X86_64, A_X32, A_X86 };
 static const char *const abi_names[] = {"x86_64", "x32", "x86"};
+#else
+enum abi { A_NATIVE };
+static const char *const abi_names[] = {SC_NATIVE_ABI};
+#endif
+#define N_ABIS (sizeof(abi_names) / sizeof(abi_names[0]))
 
 struct call {
     enum abi abi;
@@ -90,14 +98,11 @@ static int parse_call(char *text, struct call *c)
     memset(c, 0, sizeof(*c));
     if (!tok)
         return 0;
-    if (!strcmp(tok, "x86_64"))
-        c->abi = A_X86_64;
-    else if (!strcmp(tok, "x32"))
-        c->abi = A_X32;
-    else if (!strcmp(tok, "x86"))
-        c->abi = A_X86;
-    else
+    for (i = 0; i < (int)N_ABIS && strcmp(tok, abi_names[i]); i++)
+        ;
+    if (i == (int)N_ABIS)
         return -1;
+    c->abi = (enum abi)i;
     tok = strtok_r(NULL, " \t\r\n", &save);
     if (!tok)
         return -1;
@@ -114,12 +119,15 @@ static int parse_call(char *text, struct call *c)
             return -1;
     }
     for (i = 0; i < 6 && (tok = strtok_r(NULL, " \t\r\n", &save)); i++)
-        c->args[i] = !strcmp(tok, "Z") ? (unsigned long)zpage : strtoul(tok, NULL, 0);
+        c->args[i] = !strcmp(tok, "Z") ? (unsigned long)zpage
+                                       : (unsigned long)strtoull(tok, NULL, 0); /* low word */
     return 1;
 }
 
 /* fork, vfork, clone: the new process must not run on (vfork: share) our stack, so it
- * meets ud2 the instant the call returns 0 in it and dies of SIGILL without a syscall. */
+ * meets an undefined instruction (ud2, udf) the instant the call returns 0 in it and dies
+ * of SIGILL without a syscall. */
+#if defined(__x86_64__)
 static long call_fork(const struct call *c)
 {
     long ret;
@@ -152,7 +160,8 @@ static long call_fork(const struct call *c)
 }
 
 /* sigreturn reads a signal frame at the stack pointer: point it at zeroes, so that a
- * sigreturn the filter lets through loads rip=0 and the process dies of SIGSEGV. */
+ * sigreturn the filter lets through loads pc=0 (or finds the frame bad) and the process
+ * dies of SIGSEGV. */
 static long call_sigreturn(const struct call *c)
 {
     long ret;
@@ -177,6 +186,79 @@ static long call_sigreturn(const struct call *c)
     return ret;
 }
 
+#elif defined(__aarch64__)
+static long call_fork(const struct call *c)
+{
+    const unsigned long *a = c->args;
+    register long x8 __asm__("x8") = c->nr;
+    register long x0 __asm__("x0") = (long)a[0];
+    register long x1 __asm__("x1") = (long)a[1];
+    register long x2 __asm__("x2") = (long)a[2];
+    register long x3 __asm__("x3") = (long)a[3];
+    register long x4 __asm__("x4") = (long)a[4];
+    register long x5 __asm__("x5") = (long)a[5];
+    __asm__ volatile("svc #0\n\t"
+                     "cbnz x0, 1f\n\t"
+                     "udf #0\n"
+                     "1:"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                     : "memory", "cc");
+    return x0;
+}
+
+static long call_sigreturn(const struct call *c)
+{
+    unsigned char *top = zstack + sizeof(zstack) / 2;
+    register long x8 __asm__("x8") = c->nr;
+    register long x0 __asm__("x0") = 0;
+    __asm__ volatile("mov x9, sp\n\t"
+                     "mov sp, %[top]\n\t"
+                     "svc #0\n\t"
+                     "mov sp, x9"
+                     : "+r"(x0)
+                     : "r"(x8), [top] "r"(top)
+                     : "x9", "memory", "cc");
+    return x0;
+}
+#elif defined(__arm__)
+static long call_fork(const struct call *c)
+{
+    const unsigned long *a = c->args;
+    register long r7 __asm__("r7") = c->nr;
+    register long r0 __asm__("r0") = (long)a[0];
+    register long r1 __asm__("r1") = (long)a[1];
+    register long r2 __asm__("r2") = (long)a[2];
+    register long r3 __asm__("r3") = (long)a[3];
+    register long r4 __asm__("r4") = (long)a[4];
+    register long r5 __asm__("r5") = (long)a[5];
+    __asm__ volatile("svc #0\n\t"
+                     "cmp r0, #0\n\t"
+                     "bne 1f\n\t"
+                     "udf #0\n"
+                     "1:"
+                     : "+r"(r0)
+                     : "r"(r7), "r"(r1), "r"(r2), "r"(r3), "r"(r4), "r"(r5)
+                     : "memory", "cc");
+    return r0;
+}
+
+static long call_sigreturn(const struct call *c)
+{
+    unsigned char *top = zstack + sizeof(zstack) / 2;
+    register long r7 __asm__("r7") = c->nr;
+    register long r0 __asm__("r0") = 0;
+    __asm__ volatile("mov r8, sp\n\t"
+                     "mov sp, %[top]\n\t"
+                     "svc #0\n\t"
+                     "mov sp, r8"
+                     : "+r"(r0)
+                     : "r"(r7), [top] "r"(top)
+                     : "r8", "memory", "cc");
+    return r0;
+}
+#endif
+
 static long do_call(const struct call *c)
 {
     const unsigned long *a = c->args;
@@ -184,9 +266,11 @@ static long do_call(const struct call *c)
         return call_fork(c);
     if (c->kind == K_SIGRETURN)
         return call_sigreturn(c);
+#if SC_HAVE_INT80
     if (c->abi == A_X86)
         return sc_int80(c->nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4],
                         (long)a[5]);
+#endif
     return sc_raw6(c->nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4],
                    (long)a[5]);
 }

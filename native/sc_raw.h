@@ -1,12 +1,18 @@
-/* Raw system calls on the three x86 entry paths, and filter installation.
+/* Raw system calls and filter installation, for each machine the native parts build on.
  *
  * Shared by the cffi module and the standalone probe and launcher. Everything here is
  * static inline so that each user carries its own copy and no libc wrapper (which may
  * check or rewrite arguments, or call other syscalls) stands between the caller and the
  * kernel. Facts: x86_64 syscall ABI (rax=nr; rdi rsi rdx r10 r8 r9; rcx/r11 clobbered),
  * i386 int 0x80 ABI (eax=nr; ebx ecx edx esi edi ebp; only the low 32 bits are seen), the
- * x32 bit is __X32_SYSCALL_BIT in arch/x86/include/uapi/asm/unistd.h, seccomp() and
- * struct sock_fprog are from linux/seccomp.h and linux/filter.h.
+ * x32 bit is __X32_SYSCALL_BIT in arch/x86/include/uapi/asm/unistd.h; aarch64 (svc #0,
+ * x8=nr, x0-x5 arguments, result in x0, every other register preserved); 32-bit arm EABI
+ * (svc #0, r7=nr, r0-r5 arguments, result in r0; r7 is Thumb's frame pointer, so the arm
+ * build is compiled in ARM state, see native/build.py). seccomp() and struct sock_fprog
+ * are from linux/seccomp.h and linux/filter.h.
+ *
+ * SC_NATIVE_ABI names the ABI sc_raw6 enters (our name, seccompiler/arch/abi.py);
+ * SC_HAVE_INT80 and SC_HAVE_X32 say whether the x86-only entries exist in this build.
  */
 #ifndef SC_RAW_H
 #define SC_RAW_H
@@ -19,11 +25,17 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#define SC_X32_BIT 0x40000000L
+/* The entries a build can have (runner/native.py reads them through sc_entries). */
+#define SC_ENTRY_NATIVE 1
+#define SC_ENTRY_INT80 2
+#define SC_ENTRY_X32 4
 
-#if !defined(__x86_64__)
-#error "the native part supports x86_64 hosts only"
-#endif
+#if defined(__x86_64__)
+
+#define SC_NATIVE_ABI "x86_64"
+#define SC_HAVE_INT80 1
+#define SC_HAVE_X32 1
+#define SC_X32_BIT 0x40000000L
 
 static inline long sc_raw6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
@@ -55,6 +67,58 @@ static inline long sc_int80(long nr, long a0, long a1, long a2, long a3, long a4
     /* int 0x80 returns a 32-bit value in eax: widen it as a signed int. */
     return (long)(int)ret;
 }
+
+#elif defined(__aarch64__)
+
+#define SC_NATIVE_ABI "aarch64"
+#define SC_HAVE_INT80 0
+#define SC_HAVE_X32 0
+
+static inline long sc_raw6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    register long x8 __asm__("x8") = nr;
+    register long x0 __asm__("x0") = a0;
+    register long x1 __asm__("x1") = a1;
+    register long x2 __asm__("x2") = a2;
+    register long x3 __asm__("x3") = a3;
+    register long x4 __asm__("x4") = a4;
+    register long x5 __asm__("x5") = a5;
+    __asm__ volatile("svc #0"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                     : "memory", "cc");
+    return x0;
+}
+
+#elif defined(__arm__)
+
+#if defined(__thumb__)
+#error "build the 32-bit arm parts in ARM state (-marm): Thumb keeps its frame pointer in r7"
+#endif
+#define SC_NATIVE_ABI "arm"
+#define SC_HAVE_INT80 0
+#define SC_HAVE_X32 0
+
+/* Registers are 32 bits wide: the kernel sees the low word of each argument. */
+static inline long sc_raw6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    register long r7 __asm__("r7") = nr;
+    register long r0 __asm__("r0") = a0;
+    register long r1 __asm__("r1") = a1;
+    register long r2 __asm__("r2") = a2;
+    register long r3 __asm__("r3") = a3;
+    register long r4 __asm__("r4") = a4;
+    register long r5 __asm__("r5") = a5;
+    __asm__ volatile("svc #0"
+                     : "+r"(r0)
+                     : "r"(r7), "r"(r1), "r"(r2), "r"(r3), "r"(r4), "r"(r5)
+                     : "memory", "cc");
+    return r0;
+}
+
+#else
+#error "seccompiler's native parts build for x86_64, aarch64 and 32-bit arm only"
+#endif
 
 static inline long sc_raw0(long nr) { return sc_raw6(nr, 0, 0, 0, 0, 0, 0); }
 
