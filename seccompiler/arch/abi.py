@@ -13,9 +13,12 @@ from typing import Literal
 
 X32_SYSCALL_BIT = 0x40000000
 
-# The ways native/native.c can make a raw system call: the native instruction, i386's
-# ``int 0x80`` from a 64-bit process, the native instruction with the x32 bit set.
-ENTRIES = ("", "native", "int80", "x32")
+# How the native parts make a raw system call on an ABI: the native instruction (syscall,
+# svc), i386's ``int 0x80`` from a 64-bit x86_64 process, the native instruction with the x32
+# bit set (those two exist in x86_64 builds only), or the separate 32-bit arm probe
+# ``seccompiler-probe-arm`` (a 64-bit aarch64 process cannot enter AArch32; whether the CPU
+# runs AArch32 at all is found out by running it).
+ENTRIES = ("", "native", "int80", "x32", "arm-probe")
 
 # The calls socketcall(2) and ipc(2) multiplex (linux/net.h SYS_*, linux/ipc.h), on the ABIs
 # whose record says ``multiplexed``.
@@ -62,7 +65,7 @@ class Abi:
     goarch: str = ""  # Go's GOARCH name: Docker's ``includes.arches``, OCI image platforms
     machines: tuple[str, ...] = ()  # what uname(2) reports on a machine native to this ABI
     multiplexed: bool = False  # socket and IPC calls also go through socketcall(2)/ipc(2)
-    entry: str = ""  # how runner/native.c enters it from its family ('' when it cannot)
+    entry: str = ""  # how the native parts enter it from its family ('' when they cannot)
 
     def __post_init__(self) -> None:
         if not 0 < self.audit_arch <= 0xFFFFFFFF:
@@ -87,9 +90,9 @@ _ABIS: tuple[Abi, ...] = (
     Abi("x32", "x32", 0xC000003E, 32, "little", "x86_64", "SCMP_ARCH_X32", X32_SYSCALL_BIT,
         goarch="x32", entry="x32"),
     Abi("aarch64", "aarch64", 0xC00000B7, 64, "little", "aarch64", "SCMP_ARCH_AARCH64",
-        goarch="arm64", machines=("aarch64",)),
+        goarch="arm64", machines=("aarch64",), entry="native"),
     Abi("arm", "arm", 0x40000028, 32, "little", "aarch64", "SCMP_ARCH_ARM",
-        goarch="arm", machines=("armv7l", "armv8l")),
+        goarch="arm", machines=("armv7l", "armv8l"), entry="arm-probe"),
     Abi("riscv64", "riscv64", 0xC00000F3, 64, "little", "riscv64", "SCMP_ARCH_RISCV64",
         goarch="riscv64", machines=("riscv64",)),
     Abi("ppc64le", "ppc64", 0xC0000015, 64, "little", "ppc64le", "SCMP_ARCH_PPC64LE",

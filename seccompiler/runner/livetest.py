@@ -202,9 +202,12 @@ def _retry_slow(
 
 def _enterable(abis: Sequence[str] | None) -> tuple[tuple[str, ...], list[tuple[str, str, str]]]:
     """The ABIs to probe (those asked for, else all this machine can enter), and the rest."""
-    enterable = host.enterable()
-    chosen = tuple(abis) if abis else enterable
-    unprobed = [(a, "*", "this machine cannot enter it") for a in chosen if a not in enterable]
+    why = host.unenterable()
+    enterable = tuple(a for a in host.probe_abis() if a not in why)
+    chosen = tuple(abis) if abis else host.probe_abis()
+    unprobed = [
+        (a, "*", why.get(a, "this machine cannot enter it")) for a in chosen if a not in enterable
+    ]
     return tuple(a for a in chosen if a in enterable), unprobed
 
 

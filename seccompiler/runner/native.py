@@ -2,9 +2,11 @@
 
 The package build (``pip install .``; ``make setup`` in a checkout, through
 ``native/build.py``) builds ``seccompiler._native`` and puts the static
-``seccompiler-probe`` and ``seccompiler-launch`` into the package's ``_bin/``. Nothing here
-loads a filter by itself; ``install_filter`` acts on the calling process and is meant for
-children.
+``seccompiler-probe`` and ``seccompiler-launch`` into the package's ``_bin/``; on an aarch64
+machine with a 32-bit arm compiler also ``seccompiler-probe-arm``, the probe of the arm ABI.
+Which raw entries the module has depends on the machine it was built for (``entries``):
+``int 0x80`` and x32 numbers exist in x86_64 builds only. Nothing here loads a filter by
+itself; ``install_filter`` acts on the calling process and is meant for children.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ REBUILD = (
 )
 PROBE = "seccompiler-probe"
 LAUNCHER = "seccompiler-launch"
+ARM_PROBE = "seccompiler-probe-arm"
+# The probe that makes the calls of an ABI, by the record's ``entry`` (default: PROBE).
+PROBES = {"arm-probe": ARM_PROBE}
+NO_ARM_PROBE = (
+    "no 32-bit arm probe in this install: it is built on aarch64 where a 32-bit arm compiler"
+    " is present (Debian: gcc-arm-linux-gnueabihf, or clang with libc6-dev-armhf-cross)"
+)
+# native/sc_raw.h SC_ENTRY_*: the bits of sc_entries().
+ENTRY_BITS = {"native": 1, "int80": 2, "x32": 4}
 
 # linux/seccomp.h
 FILTER_FLAG_TSYNC = 1 << 0
@@ -48,11 +59,27 @@ def _module() -> ModuleType:
 
 
 def executable(name: str) -> Path:
-    """Path of a native executable (``PROBE`` or ``LAUNCHER``), checked to exist."""
+    """Path of a native executable (``PROBE``, ``ARM_PROBE`` or ``LAUNCHER``), checked to exist."""
     path = BIN_DIR / name
     if not path.is_file() or not os.access(path, os.X_OK):
+        if name == ARM_PROBE:
+            raise NativeMissing(f"{path}: {NO_ARM_PROBE}", hint=REBUILD)
         raise NativeMissing(f"{path}: the native {name} is missing from this install", hint=REBUILD)
     return path
+
+
+def probe_for(abi: str) -> str:
+    """The probe executable that makes calls on ``abi`` (by its record's entry)."""
+    from seccompiler.arch import abi as abimod
+
+    record = abimod.ABIS.get(abi)
+    return PROBES.get(record.entry, PROBE) if record is not None else PROBE
+
+
+def entries() -> frozenset[str]:
+    """The raw entries the native module was built with (``Abi.entry`` values)."""
+    bits = int(_module().lib.sc_entries())
+    return frozenset(name for name, bit in ENTRY_BITS.items() if bits & bit)
 
 
 def _check(rc: int) -> int:
@@ -72,7 +99,11 @@ def install_filter(bpf: bytes, *, new_listener: bool = False) -> int:
 
 
 def syscall(abi: str, nr: int, *args: int) -> int:
-    """Make a raw system call on ``abi`` (x86_64, x86 through int 0x80, or x32); ret or -errno."""
+    """Make a raw system call on ``abi`` from this process; ret or -errno.
+
+    The native ABI, and on x86_64 x86 (through int 0x80) and x32; arm is entered by the arm
+    probe only (``probe_for``), never from this 64-bit process.
+    """
     from seccompiler.arch import abi as abimod
 
     m = _module()
@@ -82,6 +113,13 @@ def syscall(abi: str, nr: int, *args: int) -> int:
     record = abimod.ABIS.get(abi)
     if record is None or not record.entry or record.family != abimod.host().family:
         raise UsageError(f"cannot make a system call on ABI '{abi}' from this machine")
+    if record.entry not in fn:
+        raise UsageError(
+            f"cannot make a system call on ABI '{abi}' from this process",
+            hint=f"its calls are made by {probe_for(abi)}",
+        )
+    if record.entry not in entries():
+        raise UsageError(f"this build of the native module has no '{record.entry}' entry")
     return int(fn[record.entry](nr, *signed))
 
 

@@ -2,6 +2,9 @@
 
 The probe (native/probe.c) makes each call in a child of its own under the filter and prints
 one JSON line per call; this module writes the call list, runs it, and parses the lines.
+Calls on an ABI the main probe cannot enter (arm, from a 64-bit aarch64 process) go to the
+probe its record names (``native.probe_for``), under the same filter; the answers come back
+in the order of the calls.
 """
 
 from __future__ import annotations
@@ -117,7 +120,40 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Observation]:
     """Run the probe on ``calls`` under ``bpf`` (None: no filter of its own)."""
-    exe = native.executable(native.PROBE)
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(calls):
+        groups.setdefault(native.probe_for(c.abi), []).append(i)
+    if len(groups) <= 1:
+        name = next(iter(groups), native.PROBE)
+        return _run_probe(name, calls, bpf, sandbox, timeout_ms, progress)
+    out: list[Observation | None] = [None] * len(calls)
+    done = 0
+    for name, where in groups.items():
+        step = None
+        if progress is not None:
+            step = _offset(progress, done, len(calls))
+        got = _run_probe(name, [calls[i] for i in where], bpf, sandbox, timeout_ms, step)
+        for i, o in zip(where, got, strict=True):
+            out[i] = o
+        done += len(where)
+    return [o for o in out if o is not None]
+
+
+def _offset(
+    progress: Callable[[int, int], None], base: int, total: int
+) -> Callable[[int, int], None]:
+    return lambda n, _of: progress(base + n, total)
+
+
+def _run_probe(
+    name: str,
+    calls: Sequence[Call],
+    bpf: bytes | None,
+    sandbox: bool,
+    timeout_ms: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[Observation]:
+    exe = native.executable(name)
     with tempfile.TemporaryDirectory(prefix="seccompiler-probe-") as tmp:
         cmd = [str(exe), "--timeout-ms", str(timeout_ms)]
         if bpf is not None:
