@@ -7,7 +7,6 @@ workload, shell completion) run the console script.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
