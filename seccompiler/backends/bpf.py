@@ -256,14 +256,11 @@ class _Gen:
         if c.op is Op.MASKED_EQ:
             if wide and m_hi:
                 self.ld(hi_off)
-                bld.emit(b.stmt(b.ALU | b.AND | b.K, m_hi))
-                bld.emit(Jump(b.JEQ, v_hi, None, fail))
+                self.masked_eq(m_hi, v_hi, fail)
             elif wide and v_hi:
                 bld.emit(Goto(fail))  # value has bits the mask clears: never equal
             self.ld(lo_off)
-            if m_lo != 0xFFFFFFFF:
-                bld.emit(b.stmt(b.ALU | b.AND | b.K, m_lo))
-            bld.emit(Jump(b.JEQ, v_lo, None, fail))
+            self.masked_eq(m_lo, v_lo, fail)
         elif c.op in (Op.EQ, Op.NE):
             hit, miss = (None, fail) if c.op is Op.EQ else (fail, ok)
             if wide:
@@ -283,6 +280,22 @@ class _Gen:
             self.ld(lo_off)
             bld.emit(Jump(b.JGT if strict else b.JGE, v_lo, t, f))
         bld.place(ok)
+
+    def masked_eq(self, m: int, v: int, fail: Label) -> None:
+        """Fall through when ``A & m == v``, jump to ``fail`` when not.
+
+        No bit of ``m`` set (v == 0), or its one bit set (v == m), is one ``jset`` that
+        leaves A as it is; other tests mask A first.
+        """
+        if m == 0xFFFFFFFF:
+            self.bld.emit(Jump(b.JEQ, v, None, fail))
+        elif m and v == 0:
+            self.bld.emit(Jump(b.JSET, m, fail, None))
+        elif m and v == m and m & (m - 1) == 0:
+            self.bld.emit(Jump(b.JSET, m, None, fail))
+        else:
+            self.bld.emit(b.stmt(b.ALU | b.AND | b.K, m))
+            self.bld.emit(Jump(b.JEQ, v, None, fail))
 
 
 def families(program: Program) -> list[str]:

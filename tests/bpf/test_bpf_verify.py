@@ -92,10 +92,10 @@ def _mutate(insns: list[b.Insn], pick: str) -> list[b.Insn]:
         i = next(
             i
             for i, x in enumerate(out)
-            if x.code == b.ALU | b.AND | b.K and bin(x.k).count("1") > 1
+            if x.code in (b.ALU | b.AND | b.K, b.JMP | b.JSET | b.K) and bin(x.k).count("1") > 1
         )
         x = out[i]
-        out[i] = b.stmt(x.code, x.k & (x.k - 1))  # the lowest bit of the mask left out
+        out[i] = b.Insn(x.code, x.jt, x.jf, x.k & (x.k - 1))  # the mask's lowest bit left out
     elif pick == "arch-check-accepts-anything":
         i = next(
             i for i, x in enumerate(out) if x.code == b.JMP | b.JEQ | b.K and x.k == 0xC000003E
