@@ -32,7 +32,7 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 100
 
 
-class _KubernetesLoader(_LOADER):  # type: ignore[valid-type,misc]
+class KubernetesLoader(_LOADER):  # type: ignore[valid-type,misc]
     """YAML as the Kubernetes API server reads it (sigs.k8s.io/yaml over go-yaml v2).
 
     go-yaml v2 keeps YAML 1.1's one-letter booleans, which PyYAML leaves out: a plain
@@ -46,7 +46,7 @@ class _KubernetesLoader(_LOADER):  # type: ignore[valid-type,misc]
     }
 
 
-_KubernetesLoader.add_implicit_resolver(
+KubernetesLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
 )
 
@@ -258,10 +258,10 @@ def load_all_text(
 ) -> Iterator[Any]:
     """Yield each document of a YAML stream as located values.
 
-    ``kubernetes`` reads plain scalars as the API server does (see ``_KubernetesLoader``).
+    ``kubernetes`` reads plain scalars as the API server does (see ``KubernetesLoader``).
     """
     try:
-        loader = (_KubernetesLoader if kubernetes else _LOADER)(text)
+        loader = (KubernetesLoader if kubernetes else _LOADER)(text)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(path, text, exc) from None
     builder = _Builder(path, loader, Budget(path, max_nodes))

@@ -27,6 +27,7 @@ from typing import Any
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import DEFAULT_MAX_BYTES, read_text
 from seccompiler.base.jsontext import check_surrogates
+from seccompiler.base.yamlfast import read_fast
 from seccompiler.base.yamlsrc import MAX_NODES, LList, LMap, load_all_text
 from seccompiler.platform.pss.model import Pod, decode_pod, fields
 
@@ -35,6 +36,7 @@ MAX_LIST_DEPTH = 8
 MAX_JSON_BYTES = 1 << 30  # JSON is streamed; kubectl writes ~12 KB a pod, indented
 _WS = re.compile(r"[ \t\n\r]*")
 _JSON_START = re.compile(r"[ \t\n\r]*[{\[]")
+_Marks = dict[int, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -158,10 +160,37 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
                 _relocate(text, path, fast, failed)
                 _extend(out, fast)
                 return
+    elif _fast(text, path, out):
+        return
     try:
         _collect(load_all_text(text, path, max(MAX_NODES, len(text)), kubernetes=True), path, out)
     except InputError as exc:
         out.errors.append(exc)
+
+
+def _fast(text: str, path: str, out: Manifests) -> bool:
+    """Read YAML through ``yamlfast`` when it can, and nothing in it is wrong.
+
+    The objects are the same as the located reading gives, at the same places; when the
+    text leaves the fast reader's subset or anything in it is wrong, nothing is added and
+    the caller reads it located, for exact errors.
+    """
+    fast = read_fast(text, max(MAX_NODES, len(text)))
+    if fast is None:
+        return False
+    got = Manifests()
+    try:
+        _collect(fast.docs, path, got, fast.marks)
+    except _Unplaced:
+        return False
+    if got.errors:
+        return False
+    _extend(out, got)
+    return True
+
+
+class _Unplaced(Exception):
+    """A fast-read object without a recorded position: read the text located instead."""
 
 
 class _Dup(ValueError):
@@ -307,10 +336,22 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _collect(docs: Iterable[Any], path: str, out: Manifests) -> None:
+def _collect(docs: Iterable[Any], path: str, out: Manifests, marks: _Marks | None = None) -> None:
     for i, doc in enumerate(docs):
         if doc is not None:
-            _object(doc, path, f"document {i + 1}" if i else "", out, None, 0)
+            _object(doc, path, f"document {i + 1}" if i else "", out, None, 0, None, marks)
+
+
+def _place(obj: Any, path: str, at: Location | None, marks: _Marks | None) -> Location:
+    """Where ``obj`` starts: its own mark, the fast reader's record of it, or ``at``."""
+    if isinstance(obj, LMap | LList):
+        return obj.mark.location()
+    if marks is not None and isinstance(obj, dict):
+        where = marks.get(id(obj))
+        if where is None:
+            raise _Unplaced
+        return Location(path, where[0], where[1])
+    return at or Location(path)
 
 
 def _object(
@@ -321,13 +362,17 @@ def _object(
     inherit: tuple[str, str] | None,
     depth: int,
     at: Location | None = None,
+    marks: _Marks | None = None,
 ) -> None:
-    """Classify one object, recursing into Lists (``inherit``: a typed list's item type)."""
-    loc = obj.mark.location() if isinstance(obj, LMap | LList) else (at or Location(path))
+    """Classify one object, recursing into Lists (``inherit``: a typed list's item type).
+
+    ``marks``: the positions of a fast reading's objects (``yamlfast``).
+    """
+    loc = _place(obj, path, at, marks)
     if isinstance(obj, list):
         for i in range(len(obj)):
             item_at = _item_location(obj, i, path)
-            _object(obj[i], path, f"{pointer}[{i}]", out, inherit, depth + 1, item_at)
+            _object(obj[i], path, f"{pointer}[{i}]", out, inherit, depth + 1, item_at, marks)
         return
     if not isinstance(obj, dict):
         out.errors.append(
@@ -359,7 +404,7 @@ def _object(
             for i in range(len(seq)):
                 item = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
                 item_at = _item_location(seq, i, path)
-                _object(seq[i], path, item, out, item_type, depth + 1, item_at)
+                _object(seq[i], path, item, out, item_type, depth + 1, item_at, marks)
             return
         meta = fields.mapping(obj, "metadata", "metadata") or {}
         name = fields.string(meta, "name", "metadata.name") or ""

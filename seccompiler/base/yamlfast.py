@@ -1,0 +1,256 @@
+"""Block YAML of the plain kind kubectl writes, read fast; anything else is left to yamlsrc.
+
+``yamlsrc`` builds every value through PyYAML's node graph with its position, which costs
+tens of microseconds a value: a 10,000-pod ``kubectl get pods -o yaml`` takes seconds. This
+reader takes a narrow subset of YAML line by line: block mappings and sequences, plain keys,
+plain scalars on one line, quoted scalars without escapes on one line, ``{}`` and ``[]``.
+Plain scalars are resolved by the very resolvers and constructors of the located loader
+(YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
+each document and of each sequence item that is a mapping, which is where a manifest's
+objects are located; everything else is found again through ``yamlsrc`` when needed.
+
+``read_fast`` first lets libyaml parse the whole stream in C (no Python objects), so that
+what it accepts is exactly what ``yamlsrc`` accepts. It answers ``None`` whenever the text
+leaves the subset (anchors, aliases, tags, flow collections, block or multi-line scalars,
+escapes, comments after a value, tabs, other line breaks, duplicate keys, deep nesting):
+the caller then reads the text with ``yamlsrc``, which gives the same values, and errors
+with their positions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from seccompiler.base.yamlsrc import KubernetesLoader
+
+MAX_FAST_DEPTH = 64  # deeper documents are left to yamlsrc, which has the depth limit
+
+# One line: its indent, a sequence dash, then a plain or quoted key, ':' and nothing or a
+# value; or anything else (a scalar after a dash, a blank line, a comment).
+_LINE = re.compile(
+    r"""( *)(-(?: +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*|"[^"\\]*"|'[^']*'):(?: +(.*))?$|(.*))"""
+)
+# Scalars the subset leaves to yamlsrc: indicators, and what may continue on the next line.
+_PLAIN_START = frozenset("?:,[]{}#&*!|>'\"%@`")
+_AWAY = re.compile(r"[\t\r\x85\u2028\u2029\ufeff\ud800-\udfff]")
+_SPECIAL = frozenset("?:,[]{}#&*!|>'\"%@`-")  # first characters _scalar looks at closely
+_STR = "tag:yaml.org,2002:str"
+_MISS = object()
+_KEYS: dict[str, str] = {}  # key text → key
+_VALUES: dict[str, Any] = {}  # plain scalar text → its value, for the texts that repeat
+
+
+class _Outside(Exception):
+    """The text leaves the subset: read it with yamlsrc."""
+
+
+@dataclass
+class FastDocs:
+    """The documents of a stream, and where its objects start."""
+
+    docs: list[Any]
+    # id() of each document root and sequence item that is a mapping → (line, column), 1-based
+    marks: dict[int, tuple[int, int]]
+
+
+_LOADER = KubernetesLoader("")
+_RESOLVERS = KubernetesLoader.yaml_implicit_resolvers
+
+
+def _plain(text: str) -> Any:
+    """A plain scalar's value, exactly as the located loader resolves and constructs it."""
+    value = _VALUES.get(text)
+    if value is not None or text in _VALUES:
+        return value
+    tag = _STR
+    for rtag, regexp in _RESOLVERS.get(text[0] if text else "", ()):
+        if regexp.match(text):
+            tag = rtag
+            break
+    if tag == _STR:
+        value = text
+    else:
+        build = KubernetesLoader.yaml_constructors.get(tag)
+        if build is None or tag.endswith((":merge", ":value")):
+            raise _Outside
+        try:
+            value = build(_LOADER, yaml.ScalarNode(tag, text))
+        except Exception:
+            raise _Outside from None
+    if len(_VALUES) < 65536:
+        _VALUES[text] = value
+    return value
+
+
+def _scalar(text: str) -> Any:
+    """The value written after ``key:`` or ``-`` on the same line ('' is left to the caller)."""
+    text = text.rstrip(" ")
+    c = text[0]
+    if c == '"':
+        if text[-1] != '"' or len(text) < 2 or '"' in text[1:-1] or "\\" in text:
+            raise _Outside
+        return text[1:-1]
+    if c == "'":
+        if text[-1] != "'" or len(text) < 2 or "'" in text[1:-1]:
+            raise _Outside
+        return text[1:-1]
+    if c in _PLAIN_START:
+        if text == "{}":
+            return {}
+        if text == "[]":
+            return []
+        raise _Outside
+    if " #" in text or ": " in text or (c == "-" and text[1:2] in ("", " ")):
+        raise _Outside
+    return _plain(text)
+
+
+def _key(text: str) -> str:
+    key = _KEYS.get(text)
+    if key is None:
+        if text[0] in "\"'":
+            key = text[1:-1]
+        else:
+            value = _plain(text)
+            if isinstance(value, str):
+                key = value
+            else:  # as yamlsrc turns a key that is not a string into one
+                key = str(value) if not isinstance(value, bool) else str(value).lower()
+        if len(_KEYS) < 65536:
+            _KEYS[text] = key
+    return key
+
+
+def _document(lines: list[str], first: int, end: int, marks: dict[int, tuple[int, int]]) -> Any:
+    """Read ``lines[first:end]``, one document, into plain dicts and lists."""
+    # The open containers, innermost last: (column of their keys or dashes, container).
+    stack: list[tuple[int, Any]] = []
+    # A ``key:`` or ``-`` with nothing after it: its column, and where its value goes.
+    pending: tuple[int, Any, Any, bool] | None = None  # (column, container, key, is_key)
+    root: Any = None
+    match = _LINE.match
+    values = _VALUES
+    plain = _plain
+    keys = _KEYS
+    key_of = _key
+    special = _SPECIAL
+    for n in range(first, end):
+        # _LINE matches every line: its last group takes anything.
+        indent, dash, raw_key, value, other = match(lines[n]).groups()  # type: ignore[union-attr]
+        if dash is None and raw_key is None and (not other or other[0] == "#"):
+            continue  # a blank line or a comment
+        col = len(indent)
+        # Where this line's container stands: opened by a pending key or dash, or an open one.
+        if pending is not None:
+            pcol, parent, pkey, is_key = pending
+            pending = None
+            if col > pcol or (dash is not None and is_key and col == pcol):
+                container: Any = [] if dash is not None else {}
+                if len(stack) >= MAX_FAST_DEPTH:
+                    raise _Outside
+                stack.append((col, container))
+                parent[pkey] = container
+                if dash is None and not is_key:
+                    marks[id(container)] = (n + 1, col + 1)
+        elif not stack:
+            if root is not None:
+                raise _Outside  # a second root in one document: not valid in the subset
+            root = [] if dash is not None else {}
+            stack.append((col, root))
+            if dash is None:
+                marks[id(root)] = (n + 1, col + 1)
+        top_col, container = stack[-1]
+        while top_col > col or (top_col == col and dash is None and type(container) is list):
+            stack.pop()
+            if not stack:
+                raise _Outside
+            top_col, container = stack[-1]
+        if top_col != col:
+            raise _Outside
+        if dash is not None:
+            if type(container) is not list:
+                raise _Outside
+            if raw_key is None:
+                if not other or other[0] == "#":  # nothing, or a comment
+                    container.append(None)
+                    pending = (col, container, len(container) - 1, False)
+                else:
+                    container.append(_scalar(other))
+                continue
+            # "- key: value": a mapping item whose keys stand after the dash.
+            item: dict[str, Any] = {}
+            container.append(item)
+            inner = col + len(dash)
+            marks[id(item)] = (n + 1, inner + 1)
+            if len(stack) >= MAX_FAST_DEPTH:
+                raise _Outside
+            stack.append((inner, item))
+            container = item
+        else:
+            if raw_key is None or type(container) is not dict:
+                raise _Outside
+            inner = col
+        key = keys.get(raw_key)
+        if key is None:
+            key = key_of(raw_key)
+        if key in container:
+            raise _Outside  # yamlsrc names both places
+        if value and value[0] != "#":  # a value, not a comment
+            if value[0] in special or " #" in value or ": " in value or value[-1] == " ":
+                container[key] = _scalar(value)
+            else:
+                v = values.get(value, _MISS)
+                container[key] = plain(value) if v is _MISS else v
+        else:
+            container[key] = None
+            pending = (inner, container, key, True)
+    return root
+
+
+def read_fast(text: str, max_nodes: int) -> FastDocs | None:
+    """The documents of ``text`` if it is valid YAML within the subset, else ``None``."""
+    if _AWAY.search(text) is not None:
+        return None
+    lines = text.split("\n")
+    if 3 * len(lines) > max_nodes:  # each line adds at most three values
+        return None
+    parser_class = getattr(yaml, "CSafeLoader", None)
+    if parser_class is None:
+        return None  # without libyaml, the check below would cost what yamlsrc costs
+    parser = parser_class(text)
+    try:
+        parser.raw_parse()  # libyaml's grammar, in C: anything it refuses, yamlsrc reports
+    except Exception:
+        return None
+    finally:
+        parser.dispose()
+    marks: dict[int, tuple[int, int]] = {}
+    docs: list[Any] = []
+    try:
+        start = 0
+        explicit = False  # the current document began with '---'
+        for n, line in enumerate(lines):
+            if line.startswith(("---", "...", "%")):
+                if line.rstrip(" ") != "---":
+                    raise _Outside
+                if explicit or _content(lines, start, n):
+                    docs.append(_document(lines, start, n, marks))
+                start, explicit = n + 1, True
+        if explicit or _content(lines, start, len(lines)):
+            docs.append(_document(lines, start, len(lines), marks))
+    except _Outside:
+        return None
+    return FastDocs(docs, marks)
+
+
+def _content(lines: list[str], start: int, end: int) -> bool:
+    """Whether ``lines[start:end]`` hold more than blanks and comments (an implicit document)."""
+    for n in range(start, end):
+        body = lines[n].lstrip(" ")
+        if body and body[0] != "#":
+            return True
+    return False

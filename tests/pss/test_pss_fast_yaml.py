@@ -1,0 +1,283 @@
+"""The fast YAML reading of manifests against the located one: same values, same places.
+
+``pss check`` reads YAML through ``base.yamlfast`` when the text stays in its subset, and
+through ``base.yamlsrc`` otherwise. A generated corpus (YAML 1.1 scalars plain and quoted,
+both sequence styles, comments, anchors, flow, multi-document streams, Lists, duplicate keys,
+malformed text) must give identical objects, positions, verdicts and errors both ways.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from seccompiler.base import yamlfast
+from seccompiler.base.yamlsrc import LList, LMap, load_all_text
+from seccompiler.platform.pss import manifests
+from seccompiler.platform.pss.evaluate import Judge, fixed_policy
+from seccompiler.platform.pss.manifests import Manifests, parse_text
+from seccompiler.platform.pss.versions import Level
+
+# Plain scalars that YAML 1.1 (as the API server reads it) does not take as strings, those
+# that look alike but are strings, and (rarer) those that leave the fast reader's subset.
+BOOLS = ["y", "Y", "n", "N", "yes", "No", "ON", "off", "true", "False", "TRUE", "~", "null"]
+INTS = [
+    "0",
+    "-0",
+    "+1",
+    "-1",
+    "80",
+    "8080",
+    "80.0",
+    "0x1F",
+    "0o17",
+    "017",
+    "09",
+    "0b101",
+    "1_000",
+    "1:20",
+    "190:20:30",
+    "9223372036854775808",
+    "2147483648",
+    "NULL",
+    "1e3",
+]
+STRINGS = [
+    "tRue", "1.0e+3", "6.8523015e+5", ".inf", "-.Inf", ".NaN", "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00", "RuntimeDefault", "Localhost", "Unconfined", "ALL",
+    "NET_RAW", "SYS_ADMIN", "/", "/etc", "a:b", "http://x:80/", "-x", "x-", "a b", "it's",
+    "Default", "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "runtime/default",
+    "localhost/p", "'q'", '"dq"', "",
+]  # fmt: skip
+OUTSIDE = ["2001-13-45", "<<", "=", "*a", "&a x", "!!str 5", "[1, 2]", "{a: 1}", "|", ">",
+           "'it''s'", '"e\\n"', "- x", "#c", "x #c", "a #b", "{}", "[]"]  # fmt: skip
+NAMES = ["web", "pod-1", "kube-proxy", "it's", "a b", "x-", "-x", "a:b", "'q'", '"dq"', "''"]
+ANY = BOOLS + INTS + STRINGS
+# Fields the checks read, where the scalars go.
+BOOL_FIELDS = ["privileged", "allowPrivilegeEscalation", "runAsNonRoot", "hostProcess"]
+POD_BOOLS = ["hostNetwork", "hostPID", "hostIPC", "hostUsers"]
+KEYS = ["name", "y", "on", "null", "1", "0x10", "1.5", "'q'", '"dq"', "a.b/c", "2001-01-01"]
+
+
+def _scalar(rng: random.Random, pool: list[str] = STRINGS) -> str:
+    roll = rng.random()
+    text = rng.choice(OUTSIDE if roll < 0.01 else ANY if roll < 0.04 else pool)
+    style = rng.random()
+    if style < 0.15 and "'" not in text:
+        return f"'{text}'"
+    if style < 0.25 and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return text
+
+
+def _pod(rng: random.Random) -> dict[str, Any]:
+    sc = {f: _scalar(rng, BOOLS) for f in rng.sample(BOOL_FIELDS, rng.randint(0, 3))}
+    if rng.random() < 0.4:
+        sc["capabilities"] = {"add": [_scalar(rng)], "drop": [_scalar(rng), "ALL"]}
+    if rng.random() < 0.3:
+        sc["seccompProfile"] = {"type": _scalar(rng)}
+    if rng.random() < 0.2:
+        sc["runAsUser"] = _scalar(rng, INTS)
+    container: dict[str, Any] = {"name": _scalar(rng, NAMES), "image": "x"}
+    if sc or rng.random() < 0.1:
+        container["securityContext"] = sc or None
+    if rng.random() < 0.3:
+        container["ports"] = [{"containerPort": "80", "hostPort": _scalar(rng, INTS)}]
+    spec: dict[str, Any] = {"containers": [container]}
+    for f in rng.sample(POD_BOOLS, rng.randint(0, 2)):
+        spec[f] = _scalar(rng, BOOLS)
+    if rng.random() < 0.3:
+        spec["volumes"] = [{"name": "v", rng.choice(["hostPath", "emptyDir", "nfs"]): None}]
+    if rng.random() < 0.2:
+        spec["securityContext"] = {"sysctls": [{"name": _scalar(rng), "value": _scalar(rng)}]}
+    meta: dict[str, Any] = {"name": _scalar(rng, NAMES)}
+    if rng.random() < 0.3:
+        meta["annotations"] = {rng.choice(KEYS): _scalar(rng)}
+    if rng.random() < 0.2:
+        meta["namespace"] = _scalar(rng, NAMES)
+    kind = rng.choice(["Pod", "Pod", "Pod", "Deployment", "Namespace", "ConfigMap"])
+    obj: dict[str, Any] = {"apiVersion": "apps/v1" if kind == "Deployment" else "v1"}
+    obj["kind"] = kind
+    obj["metadata"] = meta
+    if kind == "Deployment":
+        obj["spec"] = {"template": {"metadata": {"labels": {"app": "a"}}, "spec": spec}}
+    else:
+        obj["spec"] = spec
+    if rng.random() < 0.05:
+        obj[rng.choice(["kind", "spec"])] = "again"  # a duplicate key
+    return obj
+
+
+def _emit(value: Any, indent: int, rng: random.Random, out: list[str], lead: str) -> None:
+    """Write ``value`` in block style, with the style choices kubectl and people make."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        first = True
+        for k, v in value.items():
+            head = lead if first else pad
+            first = False
+            if rng.random() < 0.03:
+                out.append(pad + "# a comment")
+            _field(head + k, v, indent, rng, out)
+        if not value:
+            out.append(lead + "{}")
+    elif isinstance(value, list):
+        for item in value:
+            dash = "-" + " " * rng.choice([1, 1, 1, 3])
+            if isinstance(item, dict | list) and item:
+                _emit(item, indent + len(dash), rng, out, pad + dash)
+            else:
+                out.append(pad + dash + ("" if item is None else item))
+            lead = pad
+    else:
+        out.append(lead + value)
+
+
+def _field(head: str, v: Any, indent: int, rng: random.Random, out: list[str]) -> None:
+    if isinstance(v, dict) and v:
+        out.append(head + ":")
+        _emit(v, indent + 2, rng, out, " " * (indent + 2))
+    elif isinstance(v, list) and v:
+        out.append(head + ":")
+        step = rng.choice([0, 2])  # kubectl indents sequences; PyYAML does not
+        _emit(v, indent + step, rng, out, " " * (indent + step))
+    elif v is None:
+        out.append(head + ":" + rng.choice(["", " ", "  # none"]))
+    elif isinstance(v, dict | list):
+        out.append(head + (": {}" if isinstance(v, dict) else ": []"))
+    else:
+        out.append(head + ": " + v + rng.choice(["", "", " "]))
+
+
+def _stream(rng: random.Random) -> str:
+    docs = []
+    for _ in range(rng.randint(1, 3)):
+        shape = rng.random()
+        if shape < 0.4:
+            doc: Any = {"apiVersion": "v1", "kind": "List", "items": []}
+            doc["items"] = [_pod(rng) for _ in range(rng.randint(0, 3))]
+            if rng.random() < 0.2:
+                doc["items"].append({"apiVersion": "v1", "kind": "List", "items": [_pod(rng)]})
+        else:
+            doc = _pod(rng)
+        lines: list[str] = []
+        _emit(doc, 0, rng, lines, "")
+        if rng.random() < 0.1:
+            lines.insert(rng.randrange(len(lines) + 1), "")
+        docs.append("\n".join(lines) + "\n")
+    lead = rng.choice(["", "", "---\n", "# head\n---\n", "---\n---\n"])
+    return lead + rng.choice(["---\n", "---\n\n"]).join(docs) + rng.choice(["", "", "---\n"])
+
+
+def _located(text: str, path: str) -> Manifests:
+    out = Manifests()
+    reading = manifests.read_fast
+    manifests.read_fast = lambda *_: None  # type: ignore[assignment]
+    try:
+        parse_text(text, path, out)
+    finally:
+        manifests.read_fast = reading
+    return out
+
+
+def _fast(text: str, path: str) -> Manifests:
+    out = Manifests()
+    parse_text(text, path, out)
+    return out
+
+
+def _summary(m: Manifests) -> Any:
+    judges = [Judge(fixed_policy(level)) for level in (Level.BASELINE, Level.RESTRICTED)]
+    verdicts = [[j.judge(o).violates for j in judges] for o in m.objects if o.pod is not None]
+    errors = [(e.message, e.hint, str(e.location)) for e in m.errors]
+    objects = [
+        (str(o.location), o.pointer, o.kind, o.name, o.namespace, o.resource, o.pod, o.owner_uid)
+        for o in m.objects
+    ]
+    skipped = [(str(s.location), s.pointer, s.api_version, s.kind, s.name) for s in m.skipped]
+    namespaces = [(str(loc), name, dict(labels)) for loc, name, labels in m.namespaces]
+    return objects, skipped, namespaces, errors, verdicts
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _corpus(count: int, seed: int) -> Iterator[str]:
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield _stream(rng)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_reading_gives_what_the_located_reading_gives(seed: int) -> None:
+    fast_used = 0
+    for text in _corpus(150, seed):
+        fast = _fast(text, "m.yaml")
+        assert _summary(fast) == _summary(_located(text, "m.yaml")), text
+        fast_used += yamlfast.read_fast(text, 10**6) is not None and not fast.errors
+    assert fast_used > 30  # the corpus exercises the fast reader, not only its fallback
+
+
+def test_fast_values_and_places_match_the_located_loader() -> None:
+    checked = 0
+    for text in _corpus(300, 99):
+        fast = yamlfast.read_fast(text, 10**6)
+        if fast is None:
+            continue
+        checked += 1
+        located = list(load_all_text(text, "m.yaml", kubernetes=True))
+        assert fast.docs == _plain(located), text
+        for loc_doc, fast_doc in zip(located, fast.docs, strict=True):
+            _same_places(loc_doc, fast_doc, fast.marks, True, text)
+    assert checked > 50
+
+
+def _same_places(loc: Any, fast: Any, marks: Any, placed: bool, text: str) -> None:
+    """Every document root and sequence item that is a mapping has the located position."""
+    if isinstance(loc, LMap):
+        if placed and loc:
+            assert marks[id(fast)] == (loc.mark.line, loc.mark.column), text
+        for key in loc:
+            _same_places(loc[key], fast[key], marks, False, text)
+    elif isinstance(loc, LList):
+        for i, item in enumerate(loc):
+            if isinstance(item, LMap) and item:
+                where = loc.where(i)
+                assert marks[id(fast[i])] == (where.line, where.column), text
+            _same_places(item, fast[i], marks, True, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x {b: 1}\nc: *x\n",  # anchors and aliases
+        "a: !!str 5\n",  # tags
+        "a: [1, 2]\n",  # flow
+        "a: |\n  text\n",  # block scalar
+        "a: one\n  two\n",  # a plain scalar over two lines
+        'a: "e\\n"\n',  # escapes
+        "a: b # c\n",  # a comment after a value
+        "a:\tb\n",  # a tab
+        "a: b\r\nc: d\r\n",  # other line breaks
+        "a: b\na: c\n",  # a duplicate key
+        "? a\n: b\n",  # a complex key
+        "%YAML 1.1\n---\na: b\n",  # a directive
+        "a: b\n...\n",  # a document end
+        "- - a\n",  # a sequence in a sequence on one line
+        "a: 2001-13-45\n",  # a timestamp that is no date
+        "<<: {a: 1}\n",  # a merge key
+        "a: [\n",  # malformed
+        "a: b\n c: d\n",  # malformed
+        "a:\n" + "".join(f"{' ' * (2 * i)}- b:\n" for i in range(1, 80)),  # deep
+    ],
+)
+def test_outside_the_subset_is_left_to_the_located_reader(text: str) -> None:
+    assert yamlfast.read_fast(text, 10**6) is None
