@@ -1,8 +1,9 @@
 /* seccompiler-launch: run a program under a seccomp filter, optionally handing the filter's
  * user-notification listener to a supervisor.
  *
- *   seccompiler-launch --filter-fd N [--listener-sock FD] [--status-fd FD] [--namespaces]
- *                      [--root DIR] [--workdir DIR] [--user UID:GID] -- PROGRAM ARGS...
+ *   seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD] [--status-fd FD]
+ *                      [--namespaces] [--root DIR] [--workdir DIR] [--user UID:GID]
+ *                      -- PROGRAM ARGS...
  *
  * The launcher (L) stays outside the filter for its whole life. It starts the workload (W)
  * with clone(CLONE_VM | CLONE_FILES): W shares L's memory and descriptor table until its
@@ -14,6 +15,11 @@
  * refuses sendmsg, write or futex -- answered by the supervisor, which may not have the
  * listener yet -- cannot deadlock the start. execve copies W's table, so the listener
  * (close-on-exec) never reaches the program.
+ *
+ * --answer-fd: instead of handing the listener over, L answers every notification itself
+ * with the result of the filter read from FD (the policy's real filter; native/answer.h)
+ * and writes a line for each refused call to the status fd (below), so that a supervisor
+ * in Python needs not run at all. L then waits for W and its descendants while answering.
  *
  * W uses raw system calls only: it shares L's thread-local errno. If execve fails, W
  * stores the error and leaves through exit_group or, if the filter refuses that, ud2.
@@ -29,7 +35,10 @@
  * The status line written to --status-fd when W is gone: "exit N", "signal N",
  * or "error STAGE ERRNO" (STAGE: filter, namespaces, root, user, install, exec, notfound,
  * launch);
- * the first line, "pid N", gives W's PID. Exit status: W's, 128+N for signal N, 125 for
+ * the first line, "pid N", gives W's PID. With --answer-fd, each refused call is reported
+ * before the last line as "refused PID ARCH NR ARG0..ARG5 RESULT EXE" (decimal numbers,
+ * RESULT the filter's return value, EXE the executable's path in hex, "3f" when unknown),
+ * and each process killed for the policy as "killed TGID". Exit status: W's, 128+N for signal N, 125 for
  * errors before execve, 126 if the program cannot run, 127 if it is not found.
  */
 #define _GNU_SOURCE
@@ -37,6 +46,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,6 +63,7 @@
 #include <unistd.h>
 
 #include "sc_raw.h"
+#include "answer.h"
 
 #define MAX_FILTER (BPF_MAXINSNS * 8)
 #define STACK_SIZE (256 * 1024)
@@ -74,6 +85,8 @@ static struct {
     int has_user;
     long uid, gid;
     int want_listener;
+    struct sock_filter answer[BPF_MAXINSNS]; /* --answer-fd: the filter that decides */
+    size_t alen;
     int newpid;
     char **argv;
     char **envp;
@@ -264,6 +277,163 @@ static void reap_descendants(void)
     }
 }
 
+/* --answer-fd: L answers the notifications itself. A SIGCHLD handler wakes poll through
+ * this pipe (set up before W exists; execve resets the handler in W). */
+static int chld_pipe[2] = {-1, -1};
+static int answer_err; /* an unexpected error while answering: the run failed */
+
+static void on_child(int sig)
+{
+    int saved = errno;
+    char byte = 0;
+    (void)sig;
+    if (write(chld_pipe[1], &byte, 1) < 0)
+        errno = saved; /* full: poll wakes anyway */
+    errno = saved;
+}
+
+static void report_call(const struct seccomp_notif *n, uint32_t ret, const char *exe, ssize_t el)
+{
+    char buf[512 + 2 * 4096];
+    int len = snprintf(buf, 512, "refused %u %u %u", n->pid, n->data.arch, (unsigned)n->data.nr);
+    for (int i = 0; i < 6; i++)
+        len += snprintf(buf + len, 512 - (size_t)len, " %llu", (unsigned long long)n->data.args[i]);
+    len += snprintf(buf + len, 512 - (size_t)len, " %u ", ret);
+    for (ssize_t i = 0; i < el; i++)
+        len += snprintf(buf + len, 3, "%02x", (unsigned char)exe[i]);
+    buf[len++] = '\n';
+    if (status_fd >= 0 && write(status_fd, buf, (size_t)len) < 0)
+        answer_err = errno;
+}
+
+static long tgid_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    ssize_t n;
+    char *p;
+    int fd;
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pid;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return pid;
+    buf[n] = 0;
+    p = strstr(buf, "\nTgid:");
+    return p ? strtol(p + 6, NULL, 10) : pid;
+}
+
+/* Receive one notification and answer it as the real filter says (notify.py's Supervisor
+ * does the same in Python). */
+static void answer_one(int fd, size_t notif_size)
+{
+    union {
+        struct seccomp_notif n;
+        unsigned char buf[1024];
+    } u;
+    struct seccomp_notif_resp resp;
+    char exe[4096], path[64];
+    ssize_t el;
+    uint32_t ret;
+    enum sc_answer how;
+    int err;
+    long tgid;
+
+    memset(&u, 0, notif_size);
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &u) < 0) {
+        if (errno != ENOENT && errno != EINTR) /* ENOENT: the task died meanwhile */
+            answer_err = errno;
+        return;
+    }
+    ret = sc_bpf_run(cfg.answer, cfg.alen, &u.n.data);
+    how = sc_answer_of(ret, &err);
+    snprintf(path, sizeof(path), "/proc/%u/exe", u.n.pid);
+    el = readlink(path, exe, sizeof(exe));
+    if (el < 0 || el == sizeof(exe))
+        exe[0] = '?', el = 1;
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &u.n.id) < 0)
+        return; /* the pid may already be someone else's */
+    if (how != SC_CONTINUE)
+        report_call(&u.n, ret, exe, el);
+    memset(&resp, 0, sizeof(resp));
+    resp.id = u.n.id;
+    switch (how) {
+    case SC_CONTINUE:
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        break;
+    case SC_ERRNO:
+        resp.error = -err;
+        break;
+    case SC_KILL:
+        tgid = tgid_of((pid_t)u.n.pid);
+        status_line("killed %ld\n", tgid, 0, NULL);
+        kill((pid_t)tgid, SIGKILL);
+        return;
+    case SC_TRAP:
+        sc_raw6(SYS_tgkill, tgid_of((pid_t)u.n.pid), u.n.pid, SIGSYS, 0, 0, 0);
+        resp.val = u.n.data.nr;
+        break;
+    case SC_ENOSYS:
+        resp.error = -ENOSYS;
+        break;
+    }
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
+        answer_err = errno;
+}
+
+/* Answer notifications until W and every descendant (we are their subreaper) are gone;
+ * return W's wait status. */
+static int answer_until_gone(int listener)
+{
+    struct seccomp_notif_sizes sizes;
+    struct pollfd pfd[2];
+    char drain[64];
+    int st, wst = 0;
+    pid_t p;
+
+    if (sc_raw6(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, (long)&sizes, 0, 0, 0) < 0 ||
+        sizes.seccomp_notif > 1024 || sizes.seccomp_notif < sizeof(struct seccomp_notif)) {
+        answer_err = EOVERFLOW;
+        kill(workload, SIGKILL);
+        sizes.seccomp_notif = 0;
+        listener = -1;
+    }
+    for (;;) {
+        while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
+            if (p == workload && !workload_gone) {
+                wst = st;
+                workload_gone = 1;
+                if (forwarded)
+                    stop_orphans(forwarded);
+            }
+        }
+        if (p < 0 && errno == ECHILD)
+            break;
+        pfd[0].fd = listener;
+        pfd[0].events = POLLIN;
+        pfd[1].fd = chld_pipe[0];
+        pfd[1].events = POLLIN;
+        if (poll(pfd, 2, -1) < 0)
+            continue; /* EINTR: a signal, perhaps SIGCHLD */
+        if (pfd[1].revents & POLLIN)
+            while (read(chld_pipe[0], drain, sizeof(drain)) > 0)
+                ;
+        if (pfd[0].revents & POLLIN)
+            answer_one(listener, sizes.seccomp_notif);
+        else if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+            listener = -1; /* nobody left under the filter; wait for the rest */
+        if (answer_err && listener >= 0) {
+            /* cannot answer: stop the workload rather than leave it waiting */
+            kill(workload, SIGKILL);
+            signal_orphans(SIGKILL);
+            listener = -1;
+        }
+    }
+    return wst;
+}
+
 /* The new network namespace starts with loopback down; programs expect 127.0.0.1. */
 static int loopback_up(void)
 {
@@ -306,14 +476,14 @@ static int send_fd(int sock, int fd)
     return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-static int read_filter_fd(int fd)
+static int read_filter_fd(int fd, void *into, size_t *len)
 {
     ssize_t r;
-    cfg.flen = 0;
-    while ((r = read(fd, cfg.filter + cfg.flen, sizeof(cfg.filter) - cfg.flen)) > 0)
-        cfg.flen += (size_t)r;
+    *len = 0;
+    while ((r = read(fd, (char *)into + *len, MAX_FILTER - *len)) > 0)
+        *len += (size_t)r;
     close(fd);
-    return r < 0 ? -1 : 0;
+    return r < 0 || *len == 0 || *len % 8 ? -1 : 0;
 }
 
 /* Wait until W has published its listener or given up, without blocking on W itself. */
@@ -337,7 +507,7 @@ static void await_workload(void)
 int main(int argc, char **argv, char **envp)
 {
     static char stack[STACK_SIZE] __attribute__((aligned(16)));
-    int argi = 1, sock = -1, filter_fd = -1, namespaces = 0, st = 0;
+    int argi = 1, sock = -1, filter_fd = -1, answer_fd = -1, namespaces = 0, st = 0;
     struct sigaction sa;
     pid_t w;
 
@@ -349,6 +519,8 @@ int main(int argc, char **argv, char **envp)
             break;
         } else if (!strcmp(a, "--filter-fd") && v) {
             filter_fd = atoi(v), argi++;
+        } else if (!strcmp(a, "--answer-fd") && v) {
+            answer_fd = atoi(v), argi++;
         } else if (!strcmp(a, "--listener-sock") && v) {
             sock = atoi(v), argi++;
         } else if (!strcmp(a, "--status-fd") && v) {
@@ -367,17 +539,20 @@ int main(int argc, char **argv, char **envp)
             goto usage;
         }
     }
-    if (argi >= argc || filter_fd < 0)
+    if (argi >= argc || filter_fd < 0 || (sock >= 0 && answer_fd >= 0))
         goto usage;
     if (status_fd >= 0)
         fcntl(status_fd, F_SETFD, FD_CLOEXEC);
     if (sock >= 0)
         fcntl(sock, F_SETFD, FD_CLOEXEC);
-    if (read_filter_fd(filter_fd) < 0 || cfg.flen == 0 || cfg.flen % 8)
+    if (read_filter_fd(filter_fd, cfg.filter, &cfg.flen) < 0)
         return fail("filter", EINVAL);
+    if (answer_fd >= 0 && read_filter_fd(answer_fd, cfg.answer, &cfg.alen) < 0)
+        return fail("filter", EINVAL);
+    cfg.alen /= sizeof(struct sock_filter);
     cfg.argv = argv + argi;
     cfg.envp = envp;
-    cfg.want_listener = sock >= 0;
+    cfg.want_listener = sock >= 0 || answer_fd >= 0;
     if (namespaces) {
         if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET))
             return fail("namespaces", errno);
@@ -407,12 +582,26 @@ int main(int argc, char **argv, char **envp)
     sa.sa_handler = kill_orphans;
     sa.sa_flags = 0;
     sigaction(SIGALRM, &sa, NULL);
+    if (answer_fd >= 0) {
+        if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK))
+            return fail("launch", errno);
+        sa.sa_handler = on_child;
+        sa.sa_flags = SA_RESTART; /* poll still returns; status writes are not cut short */
+        sigaction(SIGCHLD, &sa, NULL);
+    }
     workload = clone(w_main, stack + sizeof(stack), CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
     if (workload < 0)
         return fail("launch", errno);
     status_line("pid %ld\n", workload, 0, NULL);
     await_workload();
-    if (shm->listener >= 0 && cfg.want_listener) {
+    if (shm->listener >= 0 && cfg.want_listener && answer_fd >= 0) {
+        st = answer_until_gone(shm->listener);
+        close(shm->listener);
+        if (answer_err) {
+            status_line("error answer %ld\n", answer_err, 0, NULL);
+            return 125;
+        }
+    } else if (shm->listener >= 0 && cfg.want_listener) {
         if (send_fd(sock, shm->listener) < 0) {
             kill(workload, SIGKILL);
             waitpid(workload, &st, __WALL);
@@ -422,7 +611,9 @@ int main(int argc, char **argv, char **envp)
     }
     if (sock >= 0)
         close(sock);
-    if (shm->failed != -1) {
+    if (workload_gone) {
+        /* answered until the last was gone: st is W's status */
+    } else if (shm->failed != -1) {
         do
             w = waitpid(workload, &st, __WALL);
         while (w < 0 && errno == EINTR);
@@ -430,7 +621,7 @@ int main(int argc, char **argv, char **envp)
         st = shm->err;
     }
     workload_gone = 1;
-    if (cfg.want_listener)
+    if (cfg.want_listener && answer_fd < 0)
         reap_descendants();
     if (shm->failed > 0) {
         status_line("error %s %ld\n", shm->err, 0, stage_names[shm->failed]);
@@ -445,7 +636,7 @@ int main(int argc, char **argv, char **envp)
     status_line("exit %ld\n", WEXITSTATUS(st), 0, NULL);
     return WEXITSTATUS(st);
 usage:
-    fprintf(stderr, "usage: seccompiler-launch --filter-fd N [--listener-sock FD] "
+    fprintf(stderr, "usage: seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD] "
                     "[--status-fd FD] [--namespaces] [--root DIR] [--user UID:GID] "
                     "-- PROGRAM ARGS...\n");
     return 125;

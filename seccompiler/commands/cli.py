@@ -5,15 +5,19 @@ Exit codes, the same for every command: 0 success; 1 the input was read and foun
 ``docker run`` does. Commands are loaded lazily so that start-up stays fast: this module
 imports neither click nor any command, and ``run ... -- PROGRAM`` in its plain form is
 parsed without click (``commands/runfast.py``), since a user pays its start-up on every
-launch of the program it wraps.
+launch of the program it wraps: on that path this module imports nothing itself, and
+the error types are loaded when an error is to be rendered.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
-from seccompiler.base.errors import ErrorList, InputError, SeccompilerError, UsageError
+TYPE_CHECKING = False  # typing itself is not imported on this path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from seccompiler.base.errors import SeccompilerError
 
 # name -> "module:attribute"; each module lives in seccompiler/commands/.
 COMMANDS: dict[str, str] = {
@@ -38,6 +42,8 @@ COMMANDS: dict[str, str] = {
 
 def render_error(err: SeccompilerError) -> str:
     """Render an error the way compilers do: ``file:line:col: error: message``."""
+    from seccompiler.base.errors import ErrorList, InputError
+
     if isinstance(err, ErrorList) and err.errors:
         return "\n".join(render_error(e) for e in err.errors)
     where = ""
@@ -82,16 +88,17 @@ def _click_main(args: list[str]) -> object:
 def _guarded(run: Callable[[], object]) -> int:
     try:
         rv = run()
-    except UsageError as exc:
-        print(render_error(exc), file=sys.stderr)
-        return 2
-    except SeccompilerError as exc:
-        print(render_error(exc), file=sys.stderr)
-        return 1
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from seccompiler.base.errors import SeccompilerError, UsageError
+
+        if not isinstance(exc, SeccompilerError):
+            raise
+        print(render_error(exc), file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
     if isinstance(rv, int):
         return rv
     return 0

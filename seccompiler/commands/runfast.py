@@ -4,34 +4,62 @@
 ``run [--profile P] [--audit] [--report F] [--caps C]... -- PROGRAM [ARG...]``, is parsed
 here; anything else (help, a missing ``--``, an unknown option, a directory for a file)
 goes to the click command in ``commands/run.py``, which owns the options' help and errors.
-Imported here: only what a launch needs. The compiler is loaded when the filter cache
-misses (``runner/filtercache.py``), the emulator on the first refused syscall.
+
+Imported on a launch whose filters are cached: nothing beyond what the interpreter starts
+with (``runner/filtercache.py``, ``runner/launcher.py``); under ``--audit`` the launcher
+answers refusals itself. The compiler is loaded when the cache misses, the tables and the
+report's types when there is something to report: a refusal, a failure, a signal.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from dataclasses import dataclass
 
-from seccompiler.base.errors import SeccompilerError
-from seccompiler.runner import filtercache
-from seccompiler.runner.supervise import RunResult, filter_decide, run_filter
+from seccompiler.runner import filtercache, launcher
+
+TYPE_CHECKING = False  # typing itself is not imported on this path
+if TYPE_CHECKING:
+    from seccompiler.runner.supervise import RunResult
 
 OWN_FAILURE = 125  # as docker run: the tool itself failed, the program never ran
 _VALUED = ("--profile", "--report", "--caps")
+_NOTHING_REFUSED = "audit: no syscall was refused"
 
 
-@dataclass(frozen=True)
 class RunArgs:
-    """A ``run`` invocation: what the click command and the plain parser both produce."""
+    """A ``run`` invocation: what the click command and the plain parser both produce.
 
-    policy: str
-    audit: bool
-    report: str | None
-    caps: tuple[str, ...]
-    command: tuple[str, ...]
+    A plain class: ``dataclasses`` alone costs more to import than a cached launch.
+    """
+
+    __slots__ = ("audit", "caps", "command", "policy", "report")
+
+    def __init__(
+        self,
+        policy: str,
+        audit: bool,
+        report: str | None,
+        caps: tuple[str, ...],
+        command: tuple[str, ...],
+    ) -> None:
+        self.policy = policy
+        self.audit = audit
+        self.report = report
+        self.caps = caps
+        self.command = command
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.policy, self.audit, self.report, self.caps, self.command)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunArgs) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "RunArgs" + repr(self._fields())
 
 
 def parse(args: list[str]) -> RunArgs | None:
@@ -72,6 +100,8 @@ def _say(line: str) -> None:
 
 
 def _signame(n: int) -> str:
+    import signal
+
     try:
         return signal.Signals(n).name
     except ValueError:
@@ -82,7 +112,7 @@ def report_table(result: RunResult) -> list[str]:
     """The audit report as aligned text, one line per (program, syscall, action)."""
     counts = result.counts()
     if not counts:
-        return ["audit: no syscall was refused"]
+        return [_NOTHING_REFUSED]
     rows = [("COUNT", "SYSCALL", "ABI", "ACTION", "PIDS", "EXECUTABLE")]
     for (exe, abi_name, name, action), n in sorted(counts.items(), key=lambda kv: -kv[1]):
         pids = sorted({e.pid for e in result.events if (e.exe, e.name) == (exe, name)})
@@ -97,10 +127,21 @@ def report_table(result: RunResult) -> list[str]:
     return lines
 
 
+def _plain_exit(text: str) -> int | None:
+    """The workload's exit code when the status says nothing else (no refusal, no error,
+    no signal); None when there is more to report."""
+    last = None
+    for line in text.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "exit" and rest.isdigit():
+            last = int(rest)
+        elif word != "pid":
+            return None
+    return last
+
+
 def execute(args: RunArgs) -> int:
     """Run the program under the policy's filter; return its status (125 on our failure)."""
-    from seccompiler.commands.cli import render_error
-
     audit = args.audit or args.report is not None
     if args.report is not None:  # refused before anything runs: exit 2
         from seccompiler.base.fsio import check_output, check_writable
@@ -109,17 +150,45 @@ def execute(args: RunArgs) -> int:
         check_writable(args.report)
     try:
         filters = filtercache.filters_for(args.policy, args.caps)
-    except SeccompilerError as exc:
-        _say(render_error(exc))
+    except Exception as exc:
+        _say_ours(exc)
         _say(f"seccompiler: the policy {args.policy} does not compile; not running")
         return OWN_FAILURE
+    bpf, answer = (filters.audit, filters.real) if audit else (filters.real, None)
     try:
-        bpf = filters.audit if audit else filters.real
-        decide = filter_decide(filters.real) if audit else None
-        result = run_filter(list(args.command), bpf, decide, audit=audit)
-    except SeccompilerError as exc:  # e.g. no x86_64 ABI in the policy, native parts missing
-        _say(render_error(exc))
+        if not launcher.available():
+            from seccompiler.runner import native
+
+            native.executable(native.LAUNCHER)  # raises, saying how to rebuild
+        text, _ = launcher.launch(list(args.command), bpf, answer)
+    except OSError as exc:  # the launcher cannot be started
+        from seccompiler.runner.supervise import RunResult
+
+        return _report(args, RunResult(OWN_FAILURE, error=str(exc), error_stage="launch"), audit)
+    except Exception as exc:  # e.g. the native parts are missing
+        _say_ours(exc)
         return OWN_FAILURE
+    status = _plain_exit(text)
+    if status is not None and args.report is None:  # nothing refused, nothing to explain
+        if audit:
+            _say(_NOTHING_REFUSED)
+        return status
+    from seccompiler.runner.supervise import parse_status
+
+    return _report(args, parse_status(text), audit)
+
+
+def _say_ours(exc: Exception) -> None:
+    """Say why seccompiler failed; re-raise what is not one of our errors."""
+    from seccompiler.base.errors import SeccompilerError
+    from seccompiler.commands.cli import render_error
+
+    if not isinstance(exc, SeccompilerError):
+        raise exc
+    _say(render_error(exc))
+
+
+def _report(args: RunArgs, result: RunResult, audit: bool) -> int:
     name = args.command[0]
     if result.error:
         what = {"notfound": "command not found", "exec": "cannot execute"}.get(

@@ -3,44 +3,74 @@
 Compiling a policy costs far more than the launch it precedes, so ``run`` keeps the two
 filters it needs (the real one and the audit one) in ``$XDG_CACHE_HOME/seccompiler`` (or
 ``~/.cache/seccompiler``). An entry is found by a digest of what decides the filters: the
-tool (its version and the content of every file of the package, tables included), the
-policy file's path and content, and the capabilities. It records the content digest of
-every file the policy extends, and is used only when all of them still match, its own
-checksum holds and its filters are whole BPF programs; anything else is a miss, and a
-miss compiles afresh and replaces the entry (temp file and rename). A cache that cannot
-be read or written is no cache: the filters are compiled, and nothing fails for it.
+tool (its version, and the size and change times of every file of the package: the same
+test Python applies to its own bytecode, plus the ctime no edit can keep), the policy
+file's path and SHA-256, and the capabilities. It records the SHA-256 of every file the
+policy extends and ends with the SHA-256 of everything before it; it is used only when
+that checksum holds, every recorded file still matches and its filters are whole BPF
+programs; anything else is a miss, and a miss compiles afresh and replaces the entry
+(temp file and rename). A cache that cannot be read or written is no cache: the filters
+are compiled, and nothing fails for it.
+
+A hit reads the policy once, stats the package and reads one entry; it imports nothing
+beyond what the interpreter starts with (no YAML, no JSON, no compiler).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
+import stat
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
 import seccompiler
 
-FORMAT = 1
+TYPE_CHECKING = False  # typing itself is not imported on this path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+FORMAT = "seccompiler-filter-cache 2"
 SETTLED_NS = 2_000_000_000  # files written this recently are not trusted to be final
 MAX_ENTRY = 1 << 20  # two filters of at most 4096 instructions, hex-encoded, and a header
-_PACKAGE = Path(seccompiler.__file__).resolve().parent
+MAX_POLICY = 64 << 20  # as base/fsread.py: larger inputs are the compiler's to refuse
+MAX_INSNS = 4096
+_PACKAGE = os.path.dirname(os.path.realpath(seccompiler.__file__))
+_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _tool: str | None = None
 
 
-@dataclass(frozen=True)
+def _sha256_class() -> Callable[[bytes], object]:
+    """SHA-256 from the interpreter's built-in module (the same digest as ``hashlib``'s,
+    without loading OpenSSL, which costs more than the rest of a cache hit)."""
+    for name in ("_sha2", "_sha256"):  # CPython 3.12+, 3.11
+        try:
+            return __import__(name).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+_sha256 = _sha256_class()
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data``, in hex."""
+    return _sha256(data).hexdigest()  # type: ignore[attr-defined,no-any-return]
+
+
 class Filters:
     """The filters ``run`` loads: the policy's own, and the one that notifies refusals."""
 
-    real: bytes
-    audit: bytes
-    cached: bool  # True when read from the cache
+    __slots__ = ("audit", "cached", "real")
+
+    def __init__(self, real: bytes, audit: bytes, cached: bool) -> None:
+        self.real = real
+        self.audit = audit
+        self.cached = cached  # True when read from the cache
 
 
-def cache_dir() -> Path | None:
+def cache_dir() -> str | None:
     """``$XDG_CACHE_HOME/seccompiler``, else ``~/.cache/seccompiler``; None without either."""
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # the XDG spec: a relative value is ignored
@@ -48,84 +78,128 @@ def cache_dir() -> Path | None:
         if not os.path.isabs(home):
             return None
         base = os.path.join(home, ".cache")
-    return Path(base) / "seccompiler"
+    return os.path.join(base, "seccompiler")
+
+
+def _walk(directory: str, rel: str, out: list[str]) -> None:
+    with os.scandir(directory) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for e in entries:
+        if e.name == "__pycache__":
+            continue
+        if e.is_dir(follow_symlinks=False):
+            _walk(e.path, rel + e.name + "/", out)
+        else:
+            st = e.stat(follow_symlinks=False)
+            out.append(f"{rel}{e.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}")
 
 
 def tool_fingerprint() -> str:
-    """The version and a digest of every file of the installed package (code and tables)."""
+    """The version, and the name, size and change times of every file of the package."""
     global _tool
     if _tool is None:
-        h = hashlib.sha256(seccompiler.__version__.encode())
-        for root, dirs, files in os.walk(_PACKAGE):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(files):
-                path = os.path.join(root, name)
-                h.update(os.path.relpath(path, _PACKAGE).encode() + b"\0")
-                with open(path, "rb") as fh:
-                    h.update(hashlib.sha256(fh.read()).digest())
-        _tool = f"{seccompiler.__version__}+{h.hexdigest()[:32]}"
+        files: list[str] = []
+        _walk(_PACKAGE, "", files)
+        text = "\n".join([seccompiler.__version__, *files])
+        _tool = f"{seccompiler.__version__}+{sha256_hex(os.fsencode(text))[:32]}"
     return _tool
 
 
-def _digest(path: str) -> str | None:
-    from seccompiler.base.errors import SeccompilerError
-    from seccompiler.base.fsread import read_bytes  # not fsio: run needs no writer's imports
+def _read_regular(path: str, limit: int) -> bytes | None:
+    """The content of a regular file of at most ``limit`` bytes; None for anything else.
 
-    try:  # never blocks on a FIFO nor reads /dev/zero forever: those are for the compiler
-        return hashlib.sha256(read_bytes(path)).hexdigest()
-    except (OSError, SeccompilerError):
-        return None
-
-
-def _key(policy: Path, caps: tuple[str, ...], content: str) -> str:
-    text = json.dumps([FORMAT, tool_fingerprint(), str(policy), list(caps), content])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _body_digest(entry: dict[str, object]) -> str:
-    body = {k: v for k, v in entry.items() if k != "checksum"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def _read(path: Path, key: str) -> Filters | None:
-    """The entry at ``path`` if it is whole and still current, else None."""
-    from seccompiler.base.errors import SeccompilerError
-    from seccompiler.base.fsread import read_bytes  # not fsio: run needs no writer's imports
-
+    Opened without blocking and refused unless regular: a FIFO or a device named as a
+    policy is for the compiler to refuse, never a hang here.
+    """
     try:
-        raw = read_bytes(path, MAX_ENTRY)
-        entry = json.loads(raw)
-        if not isinstance(entry, dict):
-            return None
-        if entry.get("checksum") != _body_digest(entry) or entry.get("key") != key:
-            return None
-        sources = entry["sources"]
-        if not sources or any(_digest(p) != d for p, d in sources):
-            return None
-        real, audit = bytes.fromhex(entry["real"]), bytes.fromhex(entry["audit"])
-    except (OSError, ValueError, KeyError, TypeError, SeccompilerError):
+        fd = os.open(path, _READ)
+    except OSError:
         return None
-    if not all(f and len(f) % 8 == 0 for f in (real, audit)):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, limit + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def resolve_name(policy: str) -> str:
+    """A bundled profile's name (``keisson-default``) as its file, as ``frontend/bundled.py``
+    resolves it (a test keeps the two equal); anything else as it is."""
+    if "/" in policy or "." in policy or policy in ("", "-") or os.path.exists(policy):
+        return policy
+    path = os.path.join(_PACKAGE, "profiles", policy + ".yaml")
+    return path if os.path.isfile(path) else policy
+
+
+def _digest(path: str) -> str | None:
+    data = _read_regular(path, MAX_POLICY)
+    return None if data is None else sha256_hex(data)
+
+
+def _key(policy: str, caps: tuple[str, ...], content: str) -> str:
+    fields = [FORMAT, tool_fingerprint(), policy, *caps, "", content]
+    return sha256_hex(os.fsencode("\0".join(fields)))
+
+
+def _filter(hexed: str) -> bytes | None:
+    data = bytes.fromhex(hexed)
+    return data if data and len(data) % 8 == 0 and len(data) <= 8 * MAX_INSNS else None
+
+
+def _read(path: str, key: str, policy: str) -> Filters | None:
+    """The entry at ``path`` if it is whole and still current, else None."""
+    raw = _read_regular(path, MAX_ENTRY)
+    if raw is None:
+        return None
+    body, sep, last = raw.rstrip(b"\n").rpartition(b"\n")
+    if not sep or last != b"checksum " + sha256_hex(body + b"\n").encode():
+        return None
+    try:
+        lines = body.decode("ascii").split("\n")
+        if lines[:2] != [FORMAT, f"key {key}"] or len(lines) < 5:
+            return None
+        for line in lines[2:-2]:
+            word, digest, name = line.split(" ")
+            source = os.fsdecode(bytes.fromhex(name))
+            if word != "source" or (source != policy and _digest(source) != digest):
+                return None
+        (w1, real_hex), (w2, audit_hex) = (line.split(" ") for line in lines[-2:])
+        real, audit = _filter(real_hex), _filter(audit_hex)
+    except ValueError:  # not ASCII, not hex, not the fields expected
+        return None
+    if (w1, w2) != ("real", "audit") or real is None or audit is None:
         return None
     return Filters(real, audit, cached=True)
 
 
-def _write(path: Path, key: str, sources: Iterable[str], real: bytes, audit: bytes) -> None:
+def _write(path: str, key: str, sources: Iterable[str], real: bytes, audit: bytes) -> None:
+    import contextlib
+
     from seccompiler.base.errors import SeccompilerError
     from seccompiler.base.fsio import write_atomic
 
-    entry: dict[str, object] = {
-        "format": FORMAT,
-        "key": key,
-        "tool": tool_fingerprint(),
-        "sources": [[s, _digest(s)] for s in sources],
-        "real": real.hex(),
-        "audit": audit.hex(),
-    }
-    entry["checksum"] = _body_digest(entry)
-    # an unwritable cache costs a compilation, no more
-    with contextlib.suppress(OSError, SeccompilerError):
-        write_atomic(path, json.dumps(entry, sort_keys=True) + "\n", mode=0o600)
+    lines = [FORMAT, f"key {key}"]
+    for s in sources:
+        digest = _digest(s)
+        if digest is None:
+            return  # a source that cannot be read back cannot be checked: no entry
+        lines.append(f"source {digest} {os.fsencode(s).hex()}")
+    lines += [f"real {real.hex()}", f"audit {audit.hex()}"]
+    body = "\n".join(lines) + "\n"
+    text = body + f"checksum {sha256_hex(body.encode())}\n"
+    with contextlib.suppress(OSError, SeccompilerError):  # unwritable: a compilation, no more
+        write_atomic(path, text, mode=0o600)
 
 
 def compile_filters(policy: str, caps: tuple[str, ...]) -> tuple[bytes, bytes, tuple[str, ...]]:
@@ -148,24 +222,24 @@ def filters_for(policy: str, caps: tuple[str, ...] = ()) -> Filters:
     """
     caps = tuple(sorted(set(caps)))
     where = cache_dir()
-    path = Path(policy).absolute()
-    content = _digest(str(path))
+    path = os.path.abspath(resolve_name(policy))
+    content = _digest(path)
     if where is None or content is None:  # unreadable: let the compiler say why
         real, audit, _ = compile_filters(policy, caps)
         return Filters(real, audit, cached=False)
     key = _key(path, caps, content)
-    entry = where / f"{key}.json"
-    found = _read(entry, key)
+    entry = os.path.join(where, f"{key}.entry")
+    found = _read(entry, key, path)
     if found is not None:
         return found
     start = time.time_ns()
     real, audit, sources = compile_filters(policy, caps)
-    files = [str(Path(s).absolute()) for s in sources]
-    if str(path) not in files:
-        files.append(str(path))
+    files = [os.path.abspath(s) for s in sources]
+    if path not in files:
+        files.append(path)
     # The digests are taken after compiling: a file written meanwhile (or just before,
     # timestamps being coarse) could be recorded with content the filters do not reflect.
-    if _digest(str(path)) == content and not _changed_since(files, start - SETTLED_NS):
+    if _digest(path) == content and not _changed_since(files, start - SETTLED_NS):
         _write(entry, key, files, real, audit)
     return Filters(real, audit, cached=False)
 

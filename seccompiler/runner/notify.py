@@ -67,6 +67,17 @@ def _name(a: Abi | None, nr: int) -> str:
     return tables.table(a).name_of(nr) or f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})"
 
 
+def event_of(fields: Sequence[str]) -> SyscallEvent:
+    """A refused call as the launcher reports it: PID ARCH NR ARG0..ARG5 RESULT EXE (hex)."""
+    from seccompiler.program import Action
+
+    pid, arch, nr, *args, ret = (int(f) for f in fields[:10])
+    exe = os.fsdecode(bytes.fromhex(fields[10])) if len(fields) > 10 else "?"
+    a = abi_of(arch, nr)
+    name = a.name if a else f"{arch:#x}"
+    return SyscallEvent(pid, exe, name, nr, _name(a, nr), tuple(args), Action.from_ret(ret))
+
+
 def _exe(pid: int) -> str:
     try:
         return os.readlink(f"/proc/{pid}/exe")

@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from seccompiler.runner import native
-from seccompiler.runner.notify import Supervisor, SyscallEvent, abi_of, notify_action
+from seccompiler.runner.launcher import terminal_sent_it
+from seccompiler.runner.notify import Supervisor, SyscallEvent, abi_of, event_of, notify_action
 
 TYPE_CHECKING = False  # typing itself is not imported on this path
 if TYPE_CHECKING:
@@ -121,20 +122,6 @@ def filter_decide(bpf: bytes) -> Decide:
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
 
 
-def _terminal_sent_it() -> bool:
-    """Whether we are in the foreground of our terminal, whose SIGINT reaches the workload too."""
-    try:
-        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        return os.tcgetpgrp(fd) == os.getpgrp()
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def _signals_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
     """Pass SIGTERM, SIGHUP, SIGINT and SIGQUIT on to the workload, through the launcher.
@@ -147,7 +134,7 @@ def _signals_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
     """
 
     def forward(sig: int, _frame: object) -> None:
-        if sig in (signal.SIGINT, signal.SIGQUIT) and _terminal_sent_it():
+        if sig in (signal.SIGINT, signal.SIGQUIT) and terminal_sent_it():
             return
         proc.send_signal(sig)
 
@@ -198,10 +185,21 @@ def _launch_cmd(
     return [*cmd, "--", *argv]
 
 
+def parse_status(text: str) -> RunResult:
+    """The launcher's status text (native/launch.c), refused calls and kills included."""
+    result = RunResult(status=125)
+    _parse_status(text, result, set())
+    return result
+
+
 def _parse_status(text: str, result: RunResult, killed: set[int]) -> None:
     for line in text.splitlines():
         word, _, rest = line.partition(" ")
-        if word == "pid":
+        if word == "refused":  # answered by the launcher itself (--answer-fd)
+            result.events.append(event_of(rest.split(" ")))
+        elif word == "killed":
+            killed.add(int(rest))
+        elif word == "pid":
             result.pid = int(rest)
         elif word == "exit":
             result.status = int(rest)
@@ -367,6 +365,7 @@ __all__ = [
     "abi_of",
     "audit_program",
     "filter_decide",
+    "parse_status",
     "record_program",
     "run_filter",
     "run_supervised",

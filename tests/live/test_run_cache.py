@@ -80,7 +80,8 @@ def test_caps_and_the_tool_are_part_of_the_key(
     "damage",
     [
         lambda b: b[: len(b) // 2],  # truncated
-        lambda b: b.replace(b'"real": "', b'"real": "00'),  # a filter edited
+        lambda b: b.replace(b"\nreal ", b"\nreal 00"),  # a filter edited
+        lambda b: b.replace(b"\naudit ", b"\naudit 0000000000000000"),  # an instruction added
         lambda b: b"",
         lambda b: b"\xff" * 100,
     ],
@@ -120,10 +121,10 @@ def test_no_usable_cache_still_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")
-    assert filtercache.cache_dir() == Path("/x/cache/seccompiler")
+    assert filtercache.cache_dir() == "/x/cache/seccompiler"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, as the XDG spec says
     monkeypatch.setenv("HOME", "/home/u")
-    assert filtercache.cache_dir() == Path("/home/u/.cache/seccompiler")
+    assert filtercache.cache_dir() == "/home/u/.cache/seccompiler"
 
 
 P = str(DEFAULT)
@@ -160,3 +161,19 @@ def test_click_still_answers_what_the_plain_parser_leaves(
     assert "directory" in capsys.readouterr().err
     assert cli.main(["run", "--help"]) == 0
     assert "--audit" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arg", ["keisson-default", "keisson-strict", "no-such-profile", str(DEFAULT), "", "-", "a.yaml"]
+)
+def test_bundled_names_resolve_as_the_frontend_resolves_them(arg: str) -> None:
+    from seccompiler.frontend import bundled
+
+    assert os.path.realpath(filtercache.resolve_name(arg)) == os.path.realpath(bundled.resolve(arg))
+
+
+def test_a_bundled_profile_by_name_is_cached(cache: Path) -> None:
+    first = filtercache.filters_for("keisson-default")
+    again = filtercache.filters_for("keisson-default")
+    assert (first.cached, again.cached) == (False, True) and again.real == first.real
+    assert again.real == filtercache.filters_for(str(DEFAULT)).real

@@ -1,0 +1,126 @@
+"""``run --audit`` answers refusals in the launcher (native/answer.h), by the policy's real
+filter: the workload sees exactly what the Python supervisor (``run_supervised``, answering
+from the program) gives it, and the report names the same calls, for every action, on
+every ABI the probe can enter, with argument conditions on both halves of a 64-bit word.
+
+And ``run`` on a cached filter loads nothing but its own few modules: no compiler, YAML,
+JSON, click or cffi.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from livekit import DEFAULT, policy_text
+
+from seccompiler.arch import tables
+from seccompiler.commands import cli
+from seccompiler.compile import load_program
+from seccompiler.runner import native
+from seccompiler.runner.supervise import run_supervised
+
+pytestmark = pytest.mark.live
+
+RULES = """\
+- action: errno(EPERM)
+  syscalls: [mkdir]
+  reason: test
+- action: errno(0)
+  syscalls: [rmdir]
+  reason: test
+- action: trap(7)
+  syscalls: [getppid]
+  reason: test
+- action: kill-thread
+  syscalls: [getpid]
+  reason: test
+- action: kill-process
+  syscalls: [getuid]
+  reason: test
+- action: log
+  syscalls: [getgid]
+  reason: test
+- action: errno(EACCES)
+  syscalls: [personality]
+  args: [{index: 0, op: eq, value: 8}]
+  reason: test
+- action: errno(E2BIG)
+  syscalls: [prctl]
+  args: [{index: 1, op: masked_eq, mask: 0xff00000000, value: 0x100000000}]
+  reason: test
+"""
+
+
+def _calls() -> list[str]:
+    def nr(abi: str, name: str) -> int:
+        return tables.table(abi).by_name[name]
+
+    calls = []
+    for abi in ("x86_64", "x86"):
+        calls += [f"{abi} {nr(abi, n)} plain Z" for n in ("mkdir", "rmdir")]
+        calls += [f"{abi} {nr(abi, n)}" for n in ("getppid", "getpid", "getuid", "getgid")]
+        calls += [f"{abi} {nr(abi, 'personality')} plain {v}" for v in (8, 0xFFFFFFFF)]
+    prctl = nr("x86_64", "prctl")
+    calls += [f"x86_64 {prctl} plain 3 {v}" for v in (0x100000000, 0x1, 0x200000000)]
+    calls.append(f"x32 {nr('x32', 'getpid')}")
+    return calls
+
+
+def test_the_launcher_answers_as_the_python_supervisor(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(policy_text(RULES))
+    argv = [str(native.executable(native.PROBE)), "--no-sandbox", *_calls()]
+    report = tmp_path / "report.json"
+    capfd.readouterr()
+
+    status = cli.main(["run", "--profile", str(policy), "--report", str(report), "--", *argv])
+    native_out = capfd.readouterr().out.splitlines()
+    python = run_supervised(argv, load_program(str(policy)))
+    python_out = capfd.readouterr().out.splitlines()
+
+    assert (status, python.status) == (0, 0)
+    assert len(native_out) == len(_calls())
+    assert native_out == python_out  # what every call returned, or how it ended
+    outcomes = [json.loads(line) for line in native_out]
+    assert {o["outcome"] for o in outcomes} >= {"returned", "trapped", "signaled"}
+    theirs = [(e.abi, e.name, list(e.args), str(e.action)) for e in python.events]
+    ours = [
+        (e["abi"], e["name"], e["args"], e["action"])
+        for e in json.loads(report.read_text())["events"]
+    ]
+    assert ours == theirs
+    assert [a for *_, a in ours].count("errno(E2BIG)") == 1  # only the high word matched
+
+
+def test_a_cached_run_imports_only_its_own_modules(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from seccompiler.commands import cli\n"
+        "rc = cli.main(['run', '--profile', sys.argv[1], '--audit', '--', 'true'])\n"
+        "print(rc, *sorted(set(sys.modules) - before))\n"
+    )
+    run = [sys.executable, "-c", code, str(DEFAULT)]
+    subprocess.run(run, env=env, check=True, capture_output=True)  # fills the cache
+    proc = subprocess.run(run, env=env, check=True, capture_output=True, text=True)
+    rc, *loaded = proc.stdout.split()
+    assert proc.stderr == "audit: no syscall was refused\n"
+    assert rc == "0"
+    ours = {
+        "seccompiler",
+        "seccompiler.commands",
+        "seccompiler.commands.cli",
+        "seccompiler.commands.runfast",
+        "seccompiler.runner",
+        "seccompiler.runner.filtercache",
+        "seccompiler.runner.launcher",
+    }
+    assert set(loaded) - ours <= {"__future__", "_sha2", "_sha256"}, sorted(set(loaded) - ours)
