@@ -12,8 +12,18 @@
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "sc_raw.h"
 
 #define SC_RET_DATA 0x0000ffffU
 #define SC_MAX_ERRNO 4095U
@@ -139,6 +149,102 @@ static enum sc_answer sc_answer_of(uint32_t ret, int *err)
     default: /* kill-process, kill-thread, and unknown values (the kernel kills) */
         return SC_KILL;
     }
+}
+
+static void report_call(int out, const struct seccomp_notif *n, uint32_t ret, const char *exe,
+                        ssize_t el, int *fault)
+{
+    char buf[512 + 2 * 4096];
+    int len = snprintf(buf, 512, "refused %u %u %u", n->pid, n->data.arch, (unsigned)n->data.nr);
+    for (int i = 0; i < 6; i++)
+        len += snprintf(buf + len, 512 - (size_t)len, " %llu", (unsigned long long)n->data.args[i]);
+    len += snprintf(buf + len, 512 - (size_t)len, " %u ", ret);
+    for (ssize_t i = 0; i < el; i++)
+        len += snprintf(buf + len, 3, "%02x", (unsigned char)exe[i]);
+    buf[len++] = '\n';
+    if (out >= 0 && write(out, buf, (size_t)len) < 0)
+        *fault = errno;
+}
+
+static long tgid_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    ssize_t n;
+    char *p;
+    int fd;
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pid;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return pid;
+    buf[n] = 0;
+    p = strstr(buf, "\nTgid:");
+    return p ? strtol(p + 6, NULL, 10) : pid;
+}
+
+/* Receive one notification from listener `fd` and answer it as filter `f` says
+ * (seccompiler/runner/notify.py's Supervisor does the same in Python); report refused
+ * calls and kills on `out`. An error that leaves a task unanswered is stored in *fault. */
+static void answer_one(int fd, size_t notif_size, const struct sock_filter *f, size_t n,
+                       int out, int *fault)
+{
+    union {
+        struct seccomp_notif n;
+        unsigned char buf[1024];
+    } u;
+    struct seccomp_notif_resp resp;
+    char exe[4096], path[64], line[64];
+    ssize_t el;
+    uint32_t ret;
+    enum sc_answer how;
+    int err, len;
+    long tgid;
+
+    memset(&u, 0, notif_size);
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &u) < 0) {
+        if (errno != ENOENT && errno != EINTR) /* ENOENT: the task died meanwhile */
+            *fault = errno;
+        return;
+    }
+    ret = sc_bpf_run(f, n, &u.n.data);
+    how = sc_answer_of(ret, &err);
+    snprintf(path, sizeof(path), "/proc/%u/exe", u.n.pid);
+    el = readlink(path, exe, sizeof(exe));
+    if (el < 0 || el == sizeof(exe))
+        exe[0] = '?', el = 1;
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &u.n.id) < 0)
+        return; /* the pid may already be someone else's */
+    if (how != SC_CONTINUE)
+        report_call(out, &u.n, ret, exe, el, fault);
+    memset(&resp, 0, sizeof(resp));
+    resp.id = u.n.id;
+    switch (how) {
+    case SC_CONTINUE:
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        break;
+    case SC_ERRNO:
+        resp.error = -err;
+        break;
+    case SC_KILL:
+        tgid = tgid_of((pid_t)u.n.pid);
+        len = snprintf(line, sizeof(line), "killed %ld\n", tgid);
+        if (out >= 0 && write(out, line, (size_t)len) < 0)
+            *fault = errno;
+        kill((pid_t)tgid, SIGKILL);
+        return;
+    case SC_TRAP:
+        sc_raw6(SYS_tgkill, tgid_of((pid_t)u.n.pid), u.n.pid, SIGSYS, 0, 0, 0);
+        resp.val = u.n.data.nr;
+        break;
+    case SC_ENOSYS:
+        resp.error = -ENOSYS;
+        break;
+    }
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
+        *fault = errno;
 }
 
 #endif

@@ -292,97 +292,6 @@ static void on_child(int sig)
     errno = saved;
 }
 
-static void report_call(const struct seccomp_notif *n, uint32_t ret, const char *exe, ssize_t el)
-{
-    char buf[512 + 2 * 4096];
-    int len = snprintf(buf, 512, "refused %u %u %u", n->pid, n->data.arch, (unsigned)n->data.nr);
-    for (int i = 0; i < 6; i++)
-        len += snprintf(buf + len, 512 - (size_t)len, " %llu", (unsigned long long)n->data.args[i]);
-    len += snprintf(buf + len, 512 - (size_t)len, " %u ", ret);
-    for (ssize_t i = 0; i < el; i++)
-        len += snprintf(buf + len, 3, "%02x", (unsigned char)exe[i]);
-    buf[len++] = '\n';
-    if (status_fd >= 0 && write(status_fd, buf, (size_t)len) < 0)
-        answer_err = errno;
-}
-
-static long tgid_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    ssize_t n;
-    char *p;
-    int fd;
-    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pid;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return pid;
-    buf[n] = 0;
-    p = strstr(buf, "\nTgid:");
-    return p ? strtol(p + 6, NULL, 10) : pid;
-}
-
-/* Receive one notification and answer it as the real filter says (notify.py's Supervisor
- * does the same in Python). */
-static void answer_one(int fd, size_t notif_size)
-{
-    union {
-        struct seccomp_notif n;
-        unsigned char buf[1024];
-    } u;
-    struct seccomp_notif_resp resp;
-    char exe[4096], path[64];
-    ssize_t el;
-    uint32_t ret;
-    enum sc_answer how;
-    int err;
-    long tgid;
-
-    memset(&u, 0, notif_size);
-    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &u) < 0) {
-        if (errno != ENOENT && errno != EINTR) /* ENOENT: the task died meanwhile */
-            answer_err = errno;
-        return;
-    }
-    ret = sc_bpf_run(cfg.answer, cfg.alen, &u.n.data);
-    how = sc_answer_of(ret, &err);
-    snprintf(path, sizeof(path), "/proc/%u/exe", u.n.pid);
-    el = readlink(path, exe, sizeof(exe));
-    if (el < 0 || el == sizeof(exe))
-        exe[0] = '?', el = 1;
-    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &u.n.id) < 0)
-        return; /* the pid may already be someone else's */
-    if (how != SC_CONTINUE)
-        report_call(&u.n, ret, exe, el);
-    memset(&resp, 0, sizeof(resp));
-    resp.id = u.n.id;
-    switch (how) {
-    case SC_CONTINUE:
-        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-        break;
-    case SC_ERRNO:
-        resp.error = -err;
-        break;
-    case SC_KILL:
-        tgid = tgid_of((pid_t)u.n.pid);
-        status_line("killed %ld\n", tgid, 0, NULL);
-        kill((pid_t)tgid, SIGKILL);
-        return;
-    case SC_TRAP:
-        sc_raw6(SYS_tgkill, tgid_of((pid_t)u.n.pid), u.n.pid, SIGSYS, 0, 0, 0);
-        resp.val = u.n.data.nr;
-        break;
-    case SC_ENOSYS:
-        resp.error = -ENOSYS;
-        break;
-    }
-    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT)
-        answer_err = errno;
-}
-
 /* Answer notifications until W and every descendant (we are their subreaper) are gone;
  * return W's wait status. */
 static int answer_until_gone(int listener)
@@ -421,7 +330,8 @@ static int answer_until_gone(int listener)
             while (read(chld_pipe[0], drain, sizeof(drain)) > 0)
                 ;
         if (pfd[0].revents & POLLIN)
-            answer_one(listener, sizes.seccomp_notif);
+            answer_one(listener, sizes.seccomp_notif, cfg.answer, cfg.alen, status_fd,
+                       &answer_err);
         else if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))
             listener = -1; /* nobody left under the filter; wait for the rest */
         if (answer_err && listener >= 0) {
