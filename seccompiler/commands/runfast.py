@@ -160,7 +160,7 @@ def execute(args: RunArgs) -> int:
             from seccompiler.runner import native
 
             native.executable(native.LAUNCHER)  # raises, saying how to rebuild
-        text, _ = launcher.launch(list(args.command), bpf, answer)
+        text, code = launcher.launch(list(args.command), bpf, answer)
     except OSError as exc:  # the launcher cannot be started
         from seccompiler.runner.supervise import RunResult
 
@@ -168,6 +168,9 @@ def execute(args: RunArgs) -> int:
     except Exception as exc:  # e.g. the native parts are missing
         _say_ours(exc)
         return OWN_FAILURE
+    if not any(line.startswith(("exit ", "signal ", "error ")) for line in text.splitlines()):
+        # the launcher itself was ended (a signal before it could pass any on): its status
+        text += f"signal {-code}\n" if code < 0 else f"exit {code}\n"
     status = _plain_exit(text)
     if status is not None and args.report is None:  # nothing refused, nothing to explain
         if audit:

@@ -42,14 +42,8 @@ def _memfd(data: bytes) -> int:
     return fd
 
 
-def launch(argv: list[str], bpf: bytes, answer: bytes | None) -> tuple[str, int]:
-    """Run ``argv`` under ``bpf``; with ``answer``, the launcher answers notifications by it.
-
-    Returns the launcher's status text and its exit status. SIGTERM, SIGHUP, SIGINT and
-    SIGQUIT are passed on to the launcher, which passes them to the workload (a terminal's
-    Ctrl-C already reaches the workload, so it is not sent twice). Raises OSError when the
-    launcher cannot be started.
-    """
+def _spawn(argv: list[str], bpf: bytes, answer: bytes | None) -> tuple[int, int]:
+    """Start the launcher; its pid and the read end of its status pipe."""
     fds = [_memfd(bpf)]
     if answer is not None:
         fds.append(_memfd(answer))
@@ -66,32 +60,52 @@ def launch(argv: list[str], bpf: bytes, answer: bytes | None) -> tuple[str, int]
     finally:
         for fd in (*fds, status_w):
             os.close(fd)
+    return pid, status_r
+
+
+def launch(argv: list[str], bpf: bytes, answer: bytes | None) -> tuple[str, int]:
+    """Run ``argv`` under ``bpf``; with ``answer``, the launcher answers notifications by it.
+
+    Returns the launcher's status text and its exit status. SIGTERM, SIGHUP, SIGINT and
+    SIGQUIT are passed on to the launcher, which passes them to the workload (a terminal's
+    Ctrl-C already reaches the workload, so it is not sent twice). Raises OSError when the
+    launcher cannot be started.
+    """
+    target: list[int] = []  # the launcher's pid, once it runs
+    pending: list[int] = []  # signals that came before
 
     def forward(sig: int, _frame: object) -> None:
         if sig in (_signal.SIGINT, _signal.SIGQUIT) and terminal_sent_it():
             return
-        os.kill(pid, sig)
+        if target:
+            os.kill(target[0], sig)
+        else:
+            pending.append(sig)
 
     previous: dict[int, object] = {}
     chunks: list[bytes] = []
-    reaped = False
     try:
-        try:
+        try:  # before the launcher starts: a signal that comes early is passed on all the same
             for sig in _FORWARDED:
                 previous[sig] = _signal.signal(sig, forward)
         except ValueError:  # not the main thread: signals stay with whoever handles them
             pass
-        while chunk := os.read(status_r, 65536):
-            chunks.append(chunk)
-        _, status = os.waitpid(pid, 0)
-        reaped = True
-    except BaseException:
-        if not reaped:  # stop the launcher, and the workload with it (PDEATHSIG)
-            os.kill(pid, _signal.SIGKILL)
-            os.waitpid(pid, 0)
-        raise
+        pid, status_r = _spawn(argv, bpf, answer)
+        target.append(pid)
+        for sig in pending:
+            os.kill(pid, sig)
+        reaped = False
+        try:
+            while chunk := os.read(status_r, 65536):
+                chunks.append(chunk)
+            _, status = os.waitpid(pid, 0)
+            reaped = True
+        finally:
+            os.close(status_r)
+            if not reaped:  # stop the launcher, and the workload with it (PDEATHSIG)
+                os.kill(pid, _signal.SIGKILL)
+                os.waitpid(pid, 0)
     finally:
-        os.close(status_r)
         for sig, handler in previous.items():
             _signal.signal(sig, handler)
     return b"".join(chunks).decode(errors="replace"), os.waitstatus_to_exitcode(status)
