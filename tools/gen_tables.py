@@ -51,7 +51,8 @@ def generate(source: Path) -> str:
     lines = [
         f"# generated from ../shared/data/{source.name} (libseccomp src/syscalls.csv,"
         f" Linux {kernel}) by tools/gen_tables.py — do not edit",
-        "# numbers as the table gives them; x32 numbers exclude __X32_SYSCALL_BIT; - = absent",
+        "# numbers as the table gives them; x32 numbers exclude __X32_SYSCALL_BIT, MIPS numbers"
+        " their ABI's base (4000 o32, 5000 n64, 6000 n32); - = absent",
         "\t".join(["name", *index]),
     ]
     for row in sorted(rows[1:], key=lambda r: r[0]):

@@ -3,6 +3,9 @@
 Audit arch tokens are from linux/audit.h (AUDIT_ARCH_* = EM_* | __AUDIT_ARCH_64BIT 0x80000000
 | __AUDIT_ARCH_LE 0x40000000). The x32 ABI shares x86_64's token; the kernel tells it apart
 by ``__X32_SYSCALL_BIT`` (0x40000000) in the syscall number (arch/x86/include/uapi/asm/unistd.h).
+MIPS (EM_MIPS 8) tells n32 from n64 by __AUDIT_ARCH_CONVENTION_MIPS64_N32 (0x20000000), and
+numbers each ABI's syscalls from its own base: o32 from 4000, n64 from 5000, n32 from 6000
+(arch/mips/include/uapi/asm/unistd.h __NR_*_Linux, 1000 wide); PA-RISC is EM_PARISC 15.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 X32_SYSCALL_BIT = 0x40000000
+# The first syscall number of each MIPS ABI, and how many numbers each base opens.
+MIPS_NR_BASES = {"o32": 4000, "n64": 5000, "n32": 6000}
+MIPS_NR_SPAN = 1000
 
 # How the native parts make a raw system call on an ABI: the native instruction (syscall,
 # svc), i386's ``int 0x80`` from a 64-bit x86_64 process, the native instruction with the x32
@@ -70,7 +76,7 @@ class Abi:
     def __post_init__(self) -> None:
         if not 0 < self.audit_arch <= 0xFFFFFFFF:
             raise ValueError(f"bad audit arch for {self.name}")
-        if self.nr_offset not in (0, X32_SYSCALL_BIT):
+        if self.nr_offset not in (0, X32_SYSCALL_BIT, *MIPS_NR_BASES.values()):
             raise ValueError(f"bad syscall number offset for {self.name}")
         if not self.goarch:
             raise ValueError(f"no GOARCH name for {self.name}")
@@ -80,6 +86,21 @@ class Abi:
     @property
     def is_x32(self) -> bool:
         return self.nr_offset == X32_SYSCALL_BIT
+
+    @property
+    def nr_range(self) -> tuple[int, int]:
+        """The numbers a call of this ABI can carry, as the kernel sees them (inclusive).
+
+        x32 numbers are those with the x32 bit; a MIPS ABI's, its base's 1000; anything else
+        fits in ``seccomp_data.nr`` except, on x86_64, numbers with the x32 bit (x32 calls).
+        """
+        if self.is_x32:
+            return X32_SYSCALL_BIT, 2 * X32_SYSCALL_BIT - 1
+        if self.nr_offset:
+            return self.nr_offset, self.nr_offset + MIPS_NR_SPAN - 1
+        if has_x32_numbers(self.audit_arch):
+            return 0, X32_SYSCALL_BIT - 1
+        return 0, 0xFFFFFFFF
 
 
 _ABIS: tuple[Abi, ...] = (
@@ -107,6 +128,28 @@ _ABIS: tuple[Abi, ...] = (
         goarch="s390", machines=("s390",), multiplexed=True),
     Abi("loongarch64", "loongarch64", 0xC0000102, 64, "little", "loongarch64",
         "SCMP_ARCH_LOONGARCH64", goarch="loong64", machines=("loongarch64",)),
+    # MIPS: uname(2) says "mips" or "mips64" whatever the byte order, so no record claims a
+    # machine. A 64-bit kernel also runs n32 and o32 programs (one filter per byte order).
+    # n32 passes 32-bit values in 64-bit registers: a filter reads the low word, as
+    # libseccomp (ARCH_SIZE_32) does. o32 multiplexes through socketcall and ipc.
+    Abi("mips64", "mips64", 0x80000008, 64, "big", "mips64", "SCMP_ARCH_MIPS64",
+        MIPS_NR_BASES["n64"], goarch="mips64"),
+    Abi("mips64n32", "mips64n32", 0xA0000008, 32, "big", "mips64", "SCMP_ARCH_MIPS64N32",
+        MIPS_NR_BASES["n32"], goarch="mips64p32"),
+    Abi("mips", "mips", 0x00000008, 32, "big", "mips64", "SCMP_ARCH_MIPS",
+        MIPS_NR_BASES["o32"], goarch="mips", multiplexed=True),
+    Abi("mipsel64", "mips64", 0xC0000008, 64, "little", "mipsel64", "SCMP_ARCH_MIPSEL64",
+        MIPS_NR_BASES["n64"], goarch="mips64le"),
+    Abi("mipsel64n32", "mips64n32", 0xE0000008, 32, "little", "mipsel64",
+        "SCMP_ARCH_MIPSEL64N32", MIPS_NR_BASES["n32"], goarch="mips64p32le"),
+    Abi("mipsel", "mips", 0x40000008, 32, "little", "mipsel64", "SCMP_ARCH_MIPSEL",
+        MIPS_NR_BASES["o32"], goarch="mipsle", multiplexed=True),
+    # PA-RISC: a 64-bit kernel runs 32-bit programs too. Go has no port; its GOARCH-style
+    # names here are the kernel's (SECCOMP_ARCH_NATIVE_NAME), which no Go arch can collide with.
+    Abi("parisc64", "parisc64", 0x8000000F, 64, "big", "parisc64", "SCMP_ARCH_PARISC64",
+        goarch="parisc64", machines=("parisc64",)),
+    Abi("parisc", "parisc", 0x0000000F, 32, "big", "parisc64", "SCMP_ARCH_PARISC",
+        goarch="parisc", machines=("parisc",)),
 )  # fmt: skip
 
 ABIS: dict[str, Abi] = {a.name: a for a in _ABIS}

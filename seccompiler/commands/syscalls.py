@@ -28,7 +28,7 @@ def _abis(selected: tuple[str, ...]) -> list[abimod.Abi]:
 def _fmt_nr(a: abimod.Abi, nr: int | None) -> str:
     if nr is None:
         return "-"
-    return f"{nr - a.nr_offset} ({nr:#x})" if a.nr_offset else str(nr)
+    return f"{nr - a.nr_offset} ({nr:#x})" if a.is_x32 else str(nr)
 
 
 def _lookup_name(name: str, abis: list[abimod.Abi]) -> dict[str, Any]:
