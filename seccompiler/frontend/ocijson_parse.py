@@ -74,7 +74,7 @@ class Profile:
     default: Action
     arches: tuple[str, ...]  # ABIs we know, in file order (natives and their sub-arches)
     arch_map: dict[str, tuple[str, ...]]  # native → sub-arches (Docker format)
-    unknown_arches: tuple[str, ...]  # SCMP_ARCH_* names without an ABI here (mips, …)
+    unknown_arches: tuple[str, ...]  # SCMP_ARCH_* names without an ABI here (sh, m68k, …)
     rules: tuple[JsonRule, ...]
     docker_format: bool
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)

@@ -146,3 +146,28 @@ def test_the_runner_sees_the_abi_through_its_record(a: abimod.Abi) -> None:
         assert a.name not in host.probe_abis()
         return
     assert (a.name in host.probe_abis()) == bool(a.entry)
+
+
+# The records' facts, from linux/audit.h (EM_* | __AUDIT_ARCH_64BIT 0x80000000 | __AUDIT_ARCH_LE
+# 0x40000000 | __AUDIT_ARCH_CONVENTION_MIPS64_N32 0x20000000; EM_MIPS 8, EM_PARISC 15) and the
+# kernels' unistd.h (read(2)'s number: MIPS ABIs count from 4000, 5000, 6000).
+RECORDS = [
+    ("mips64", 0x80000008, "big", 64, "mips64", 5000),
+    ("mips64n32", 0xA0000008, "big", 32, "mips64", 6000),
+    ("mips", 0x00000008, "big", 32, "mips64", 4003),
+    ("mipsel64", 0xC0000008, "little", 64, "mipsel64", 5000),
+    ("mipsel64n32", 0xE0000008, "little", 32, "mipsel64", 6000),
+    ("mipsel", 0x40000008, "little", 32, "mipsel64", 4003),
+    ("parisc64", 0x8000000F, "big", 64, "parisc64", 3),
+    ("parisc", 0x0000000F, "big", 32, "parisc64", 3),
+]
+
+
+@pytest.mark.parametrize(("name", "token", "endian", "bits", "family", "read"), RECORDS)
+def test_mips_and_parisc_records(
+    name: str, token: int, endian: str, bits: int, family: str, read: int
+) -> None:
+    a = abimod.ABIS[name]
+    assert (a.audit_arch, a.endian, a.bits, a.family) == (token, endian, bits, family)
+    assert tables.table(a).by_name["read"] == read
+    assert a.multiplexed == ("socketcall" in tables.table(a).by_name)
