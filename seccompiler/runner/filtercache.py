@@ -81,17 +81,27 @@ def cache_dir() -> str | None:
     return os.path.join(base, "seccompiler")
 
 
-def _walk(directory: str, rel: str, out: list[str]) -> None:
-    with os.scandir(directory) as it:
-        entries = sorted(it, key=lambda e: e.name)
+def _walk(directory: str, rel: str, out: list[str], seen: set[str]) -> None:
+    seen.add(os.path.realpath(directory))  # a checkout links profiles/ in: followed, once
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:  # an unreadable part is part of the fingerprint, as such
+        out.append(f"{rel}\0{exc.errno}")
+        return
     for e in entries:
         if e.name == "__pycache__":
             continue
-        if e.is_dir(follow_symlinks=False):
-            _walk(e.path, rel + e.name + "/", out)
-        else:
-            st = e.stat(follow_symlinks=False)
-            out.append(f"{rel}{e.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}")
+        if e.is_dir():
+            if os.path.realpath(e.path) not in seen:
+                _walk(e.path, rel + e.name + "/", out, seen)
+            continue
+        try:
+            st = e.stat()
+        except OSError as exc:  # a dangling link
+            out.append(f"{rel}{e.name}\0{exc.errno}")
+            continue
+        out.append(f"{rel}{e.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}")
 
 
 def tool_fingerprint() -> str:
@@ -99,7 +109,7 @@ def tool_fingerprint() -> str:
     global _tool
     if _tool is None:
         files: list[str] = []
-        _walk(_PACKAGE, "", files)
+        _walk(_PACKAGE, "", files, set())
         text = "\n".join([seccompiler.__version__, *files])
         _tool = f"{seccompiler.__version__}+{sha256_hex(os.fsencode(text))[:32]}"
     return _tool

@@ -177,3 +177,30 @@ def test_a_bundled_profile_by_name_is_cached(cache: Path) -> None:
     again = filtercache.filters_for("keisson-default")
     assert (first.cached, again.cached) == (False, True) and again.real == first.real
     assert again.real == filtercache.filters_for(str(DEFAULT)).real
+
+
+def test_the_tool_fingerprint_follows_every_file_of_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "mod.py").write_text("x = 1\n")
+    (pkg / "data" / "t.tsv").write_text("a\n")
+    (pkg / "linked").symlink_to(pkg / "data")  # as a checkout links profiles/ in
+    (pkg / "dangling").symlink_to(tmp_path / "nowhere")
+
+    def fingerprint() -> str:
+        monkeypatch.setattr(filtercache, "_tool", None)
+        monkeypatch.setattr(filtercache, "_PACKAGE", str(pkg))
+        return filtercache.tool_fingerprint()
+
+    seen = {fingerprint()}
+    for path, text in [(pkg / "mod.py", "x = 2\n"), (pkg / "data" / "t.tsv", "b\n")]:
+        stat = path.stat()
+        path.write_text(text)  # same size, and the old times put back: the ctime still moves
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        seen.add(fingerprint())
+    (pkg / "data" / "new.tsv").write_text("")
+    seen.add(fingerprint())
+    assert len(seen) == 4
+    assert fingerprint() in seen  # and nothing else moves it
