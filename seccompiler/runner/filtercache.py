@@ -81,8 +81,7 @@ def cache_dir() -> str | None:
     return os.path.join(base, "seccompiler")
 
 
-def _walk(directory: str, rel: str, out: list[str], seen: set[str]) -> None:
-    seen.add(os.path.realpath(directory))  # a checkout links profiles/ in: followed, once
+def _walk(directory: str, rel: str, out: list[str], seen: set[tuple[int, int]]) -> None:
     try:
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -92,16 +91,17 @@ def _walk(directory: str, rel: str, out: list[str], seen: set[str]) -> None:
     for e in entries:
         if e.name == "__pycache__":
             continue
-        if e.is_dir():
-            if os.path.realpath(e.path) not in seen:
-                _walk(e.path, rel + e.name + "/", out, seen)
-            continue
         try:
-            st = e.stat()
+            st = e.stat()  # through links: a checkout links profiles/ in
         except OSError as exc:  # a dangling link
             out.append(f"{rel}{e.name}\0{exc.errno}")
             continue
-        out.append(f"{rel}{e.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}")
+        if stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) not in seen:  # each directory once, loops or not
+                seen.add((st.st_dev, st.st_ino))
+                _walk(e.path, rel + e.name + "/", out, seen)
+        else:
+            out.append(f"{rel}{e.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}")
 
 
 def tool_fingerprint() -> str:
@@ -109,7 +109,8 @@ def tool_fingerprint() -> str:
     global _tool
     if _tool is None:
         files: list[str] = []
-        _walk(_PACKAGE, "", files, set())
+        top = os.stat(_PACKAGE)
+        _walk(_PACKAGE, "", files, {(top.st_dev, top.st_ino)})
         text = "\n".join([seccompiler.__version__, *files])
         _tool = f"{seccompiler.__version__}+{sha256_hex(os.fsencode(text))[:32]}"
     return _tool
