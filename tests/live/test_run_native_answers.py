@@ -124,3 +124,31 @@ def test_a_cached_run_imports_only_its_own_modules(tmp_path: Path) -> None:
         "seccompiler.runner.launcher",
     }
     assert set(loaded) - ours <= {"__future__", "_sha2", "_sha256"}, sorted(set(loaded) - ours)
+
+
+@pytest.mark.parametrize(
+    ("script", "closed", "status", "err"),
+    [
+        ("exit 7", False, 7, "audit: no syscall was refused\n"),
+        ("exit 7", True, 7, ""),  # no standard error at all: the status all the same
+        ("kill -TERM $$", False, 143, "seccompiler: sh killed by SIGTERM\naudit: no syscall"),
+    ],
+)
+def test_the_console_script_ends_with_the_workload(
+    tmp_path: Path, script: str, closed: bool, status: int, err: str
+) -> None:
+    """The console script skips the interpreter's teardown after run: what it said is out."""
+    cli_exe = Path(sys.executable).with_name("seccompiler")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = [str(cli_exe), "run", "--profile", str(DEFAULT), "--audit", "--", "sh", "-c", script]
+    proc = subprocess.run(
+        argv,
+        env=env,
+        capture_output=not closed,
+        stdout=subprocess.PIPE if closed else None,
+        preexec_fn=(lambda: os.close(2)) if closed else None,  # Python starts without stderr
+        text=True,
+    )
+    assert proc.returncode == status
+    if not closed:
+        assert proc.stderr.startswith(err) and proc.stdout == ""
