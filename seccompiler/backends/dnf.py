@@ -184,8 +184,10 @@ def _term_implies(t: Term, k: Term) -> bool:
     return all(any(x.index == y.index and _lit_implies(x, y) for x in t) for y in k)
 
 
-def _absorb(terms: list[Term]) -> list[Term]:
+def _absorb(terms: list[Term], most: int | None = None) -> list[Term]:
     """Drop each term that implies an earlier kept one: it adds nothing to the union.
+
+    With ``most``, stop once more than ``most`` are kept: the caller refuses that many anyway.
 
     A one-literal masked_eq term ``x & m == v`` implies a kept ``x & m2 == v2`` on the same
     argument exactly when ``m2`` is within ``m`` and ``v & m2 == v2``; those kept terms are
@@ -209,6 +211,8 @@ def _absorb(terms: list[Term]) -> list[Term]:
         else:
             others.append(t)
         kept.append(t)
+        if most is not None and len(kept) > most:
+            break
     return kept
 
 
@@ -224,7 +228,7 @@ def _and(a: Dnf, b: Dnf, outside: Pins | None = None, work: Work | None = None) 
             if t is not None:
                 out.add(t)
     terms = sorted(out, key=lambda t: (len(t), sum(bin(x.mask).count("1") for x in t), sorted(t)))
-    kept = _absorb(terms)
+    kept = _absorb(terms, MAX_TERMS)
     if work is not None:
         work.spend(len(a) * len(b) + len(terms) * len(kept))
     if len(kept) > MAX_TERMS:
