@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from seccompiler.backends import bpf
 from seccompiler.base.errors import InputError, UsageError
 from seccompiler.frontend.policy import load_policy
 from seccompiler.frontend.resolve import resolve
 from seccompiler.program import KILL_PROCESS, Program
+
+if TYPE_CHECKING:
+    from seccompiler.backends.oci import Memo
 
 # The OCI and PFC backends and the proof are imported where they are used: ``test`` and
 # ``run`` load policies through this module and need neither.
@@ -45,15 +49,21 @@ def parse_formats(raw: Iterable[str]) -> tuple[str, ...]:
     return tuple(out) or FORMATS
 
 
-def render_outputs(program: Program, formats: Iterable[str] = FORMATS) -> dict[str, bytes]:
-    """Relative path → content for every requested format and family."""
+def render_outputs(
+    program: Program, formats: Iterable[str] = FORMATS, memo: Memo | None = None
+) -> dict[str, bytes]:
+    """Relative path → content for every requested format and family.
+
+    ``memo`` keeps the OCI rendering's work for other renderings of the same program.
+    """
     from seccompiler.backends import oci, pfc
 
     wanted = set(formats)
     files: dict[str, bytes] = {}
+    memo = {} if memo is None else memo  # the families share their rules
     for family in bpf.families(program):
         if "oci" in wanted:
-            files[f"oci/{family}.json"] = oci.render_family(program, family)
+            files[f"oci/{family}.json"] = oci.render_family(program, family, memo)
         if "bpf" in wanted:
             files[f"bpf/{family}.bpf"] = bpf.compile_family(program, family)
         if "pfc" in wanted:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from seccompiler.arch.abi import MULTIPLEXED_NUMBERS
-from seccompiler.backends.dnf import TRUE, Lit, NotExpressible, TooMuchWork, Work, regions
+from seccompiler.backends.dnf import TRUE, Dnf, Lit, NotExpressible, TooMuchWork, Work, regions
 from seccompiler.base.errors import Location
 from seccompiler.frontend.scmp import ACTION_NAMES, OP_NAMES
 from seccompiler.program import AbiProgram, Action, ActionKind, Op, Program
@@ -92,14 +92,42 @@ def _decisions(progs: tuple[AbiProgram, ...]) -> dict[str, tuple[tuple[Any, ...]
     return out
 
 
+# Regions already written out, by (rules, fallback, default), for renderings of one program:
+# its families share most rules, and a default that cannot render a syscall fails on it the
+# same way each time (the default profile's personality query was most of a compile's time,
+# once per family). Running out of work is not kept: it depends on what was spent before.
+Memo = dict[tuple[Any, ...], dict[Action, Dnf] | NotExpressible]
+
+
+def _regions(
+    rules: tuple[Any, ...], fallback: Action, default: Action, work: Work, memo: Memo
+) -> dict[Action, Dnf]:
+    key = (rules, fallback, default)
+    found = memo.get(key)
+    if found is None:
+        try:
+            found = regions(rules, fallback, default, work)
+        except TooMuchWork:
+            raise
+        except NotExpressible as exc:
+            found = exc
+        memo[key] = found
+    if isinstance(found, NotExpressible):
+        raise found.with_traceback(None)
+    return found
+
+
 def _syscalls(
-    decisions: dict[str, tuple[tuple[Any, ...], Action]], default: Action, work: Work
+    decisions: dict[str, tuple[tuple[Any, ...], Action]],
+    default: Action,
+    work: Work,
+    memo: Memo,
 ) -> list[dict[str, Any]]:
     plain: dict[Action, list[str]] = {}
     conditional: list[dict[str, Any]] = []
     for name, (rules, fallback) in sorted(decisions.items()):
         work.syscall = name
-        found = regions(rules, fallback, default, work)
+        found = _regions(rules, fallback, default, work, memo)
         for action, dnf in sorted(found.items(), key=_by_action):
             if action == default or not dnf:
                 continue
@@ -120,13 +148,16 @@ def _syscalls(
     ] + conditional
 
 
-def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any]:
+def to_oci(
+    program: Program, abis: Iterable[str] | None = None, memo: Memo | None = None
+) -> dict[str, Any]:
     """The ``linux.seccomp`` object for the given ABIs of the program (default: all).
 
     ``defaultAction`` is the program's ``unknown`` action when every decision can be written
     against it; otherwise the first of the program's other actions that allows an exact
     rendering (a default-deny policy needs its deny action there). Numbers the table does not
     know then get that action; ``default_is_unknown`` tells callers whether that happened.
+    ``memo``: shared by the renderings of one program (``render_outputs`` passes one).
     """
     wanted = set(abis) if abis is not None else None
     progs = tuple(p for p in program.abis if wanted is None or p.abi.name in wanted)
@@ -152,7 +183,7 @@ def to_oci(program: Program, abis: Iterable[str] | None = None) -> dict[str, Any
     work = Work()  # one budget for every default tried
     for default in dict.fromkeys(candidates):
         try:
-            syscalls = _syscalls(decisions, default, work)
+            syscalls = _syscalls(decisions, default, work, {} if memo is None else memo)
             _check_multiplexed(syscalls, progs)
         except TooMuchWork:
             raise
@@ -234,15 +265,15 @@ def default_is_unknown(program: Program, doc: dict[str, Any]) -> bool:
     )
 
 
-def render(program: Program, abis: Iterable[str] | None = None) -> bytes:
+def render(program: Program, abis: Iterable[str] | None = None, memo: Memo | None = None) -> bytes:
     """Deterministic JSON text of ``to_oci``."""
-    return (json.dumps(to_oci(program, abis), indent=2) + "\n").encode()
+    return (json.dumps(to_oci(program, abis, memo), indent=2) + "\n").encode()
 
 
-def render_family(program: Program, family: str) -> bytes:
+def render_family(program: Program, family: str, memo: Memo | None = None) -> bytes:
     """The OCI profile for one kernel family of the program."""
     progs = program.families()[family]
-    return render(program, [p.abi.name for p in progs])
+    return render(program, [p.abi.name for p in progs], memo)
 
 
-__all__ = ["NotExpressible", "default_is_unknown", "render", "render_family", "to_oci"]
+__all__ = ["Memo", "NotExpressible", "default_is_unknown", "render", "render_family", "to_oci"]

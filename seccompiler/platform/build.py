@@ -122,10 +122,11 @@ def _build_profile(
         _check_name(program.name, path, seen)
         abis = targets.fleet_abis(program, cfg)
     files: dict[str, bytes] = {}
+    memo: oci.Memo = {}  # the OCI renderings of this program share their work
     for fmt in ("oci", "bpf", "pfc"):
         with t.stage(f"render {fmt.upper()}"):
             families = cfg.families or tuple(program.families())
-            files.update(_fleet_files(render_outputs(program, (fmt,)), families))
+            files.update(_fleet_files(render_outputs(program, (fmt,), memo), families))
     with t.stage("verify BPF against the policy"):
         proofs = prove_outputs(program, files)
     result.proofs.extend(f"{program.name}: {line}" for line in proofs)
@@ -135,8 +136,8 @@ def _build_profile(
         # One file serves every node of the fleet: the policy's ABIs those nodes have.
         profile = artifacts.CompiledProfile(
             program.name,
-            oci.render(program, abis),
-            oci.render(targets.audit_variant(program), abis),
+            oci.render(program, abis, memo),
+            oci.render(targets.audit_variant(program), abis, memo),
         )
     with t.stage("runtime targets"):
         shipped = {
