@@ -37,9 +37,8 @@ _LINE = re.compile(
 # Scalars the subset leaves to yamlsrc: indicators, and what may continue on the next line.
 _PLAIN_START = frozenset("?:,[]{}#&*!|>'\"%@`")
 _AWAY = re.compile(r"[\t\r\x85\u2028\u2029\ufeff\ud800-\udfff]")
-_SPECIAL = frozenset("?:,[]{}#&*!|>'\"%@`-")  # first characters _scalar looks at closely
+_MARKER = re.compile(r"^(?:---|\.\.\.|%)", re.MULTILINE)  # document markers, directives
 _STR = "tag:yaml.org,2002:str"
-_MISS = object()
 _KEYS: dict[str, str] = {}  # key text → key
 _VALUES: dict[str, Any] = {}  # plain scalar text → its value, for the texts that repeat
 
@@ -125,90 +124,131 @@ def _key(text: str) -> str:
     return key
 
 
-def _document(lines: list[str], first: int, end: int, marks: dict[int, tuple[int, int]]) -> Any:
+# What one line says, once its text is known (the same lines recur in every pod of a List):
+# its column; the column of its key after a dash (0 when no dash); its key or None; and
+# its value: _OPEN for none on this line (a nested block or null follows), else the value.
+_Line = tuple[int, int, str | None, Any]
+_OPEN = object()
+_SKIP: _Line = (-1, 0, None, None)  # a blank line or a comment
+
+
+def _line(text: str) -> _Line:
+    # _LINE matches every line: its last group takes anything.
+    indent, dash, raw_key, value, other = _LINE.match(text).groups()  # type: ignore[union-attr]
+    if raw_key is None:
+        if dash is None:
+            if not other or other[0] == "#":
+                return _SKIP
+            raise _Outside  # a scalar where a key should be
+        if not other or other[0] == "#":  # nothing after the dash, or a comment
+            return (len(indent), 0, None, _OPEN)
+        return (len(indent), 0, None, _scalar(other))
+    col = len(indent)
+    inner = col + len(dash) if dash is not None else 0
+    key = _key(raw_key)
+    if value and value[0] != "#":  # a value, not a comment
+        return (col, inner, key, _scalar(value))
+    return (col, inner, key, _OPEN)
+
+
+def _document(
+    lines: list[str],
+    first: int,
+    end: int,
+    marks: dict[int, tuple[int, int]],
+    seen: dict[str, _Line],
+) -> Any:
     """Read ``lines[first:end]``, one document, into plain dicts and lists."""
-    # The open containers, innermost last: (column of their keys or dashes, container).
-    stack: list[tuple[int, Any]] = []
+    # The open containers, innermost last: (column of their keys or dashes, container,
+    # whether it is a mapping); the innermost is also in top_col, container, in_map.
+    stack: list[tuple[int, Any, bool]] = []
+    top_col, in_map = -1, False
+    container: Any = None
     # A ``key:`` or ``-`` with nothing after it: its column, and where its value goes.
     pending: tuple[int, Any, Any, bool] | None = None  # (column, container, key, is_key)
     root: Any = None
-    match = _LINE.match
-    values = _VALUES
-    plain = _plain
-    keys = _KEYS
-    key_of = _key
-    special = _SPECIAL
     for n in range(first, end):
-        # _LINE matches every line: its last group takes anything.
-        indent, dash, raw_key, value, other = match(lines[n]).groups()  # type: ignore[union-attr]
-        if dash is None and raw_key is None and (not other or other[0] == "#"):
-            continue  # a blank line or a comment
-        col = len(indent)
+        text = lines[n]
+        known = seen.get(text)
+        if known is None:
+            known = _line(text)
+            if len(seen) < 100_000:
+                seen[text] = known
+        col, inner, key, value = known
+        if col < 0:
+            continue
+        dash = key is None or inner > 0
         # Where this line's container stands: opened by a pending key or dash, or an open one.
         if pending is not None:
             pcol, parent, pkey, is_key = pending
             pending = None
-            if col > pcol or (dash is not None and is_key and col == pcol):
-                container: Any = [] if dash is not None else {}
+            if col > pcol or (dash and is_key and col == pcol):
                 if len(stack) >= MAX_FAST_DEPTH:
                     raise _Outside
-                stack.append((col, container))
+                in_map = not dash
+                container = {} if in_map else []
+                top_col = col
+                stack.append((col, container, in_map))
                 parent[pkey] = container
-                if dash is None and not is_key:
+                if in_map and not is_key:
                     marks[id(container)] = (n + 1, col + 1)
         elif not stack:
             if root is not None:
                 raise _Outside  # a second root in one document: not valid in the subset
-            root = [] if dash is not None else {}
-            stack.append((col, root))
-            if dash is None:
+            in_map = not dash
+            root = container = {} if in_map else []
+            top_col = col
+            stack.append((col, root, in_map))
+            if in_map:
                 marks[id(root)] = (n + 1, col + 1)
-        top_col, container = stack[-1]
-        while top_col > col or (top_col == col and dash is None and type(container) is list):
-            stack.pop()
-            if not stack:
+        if col != top_col or in_map == dash:
+            while top_col > col or (top_col == col and not dash and not in_map):
+                stack.pop()
+                if not stack:
+                    raise _Outside
+                top_col, container, in_map = stack[-1]
+            if top_col != col:
                 raise _Outside
-            top_col, container = stack[-1]
-        if top_col != col:
-            raise _Outside
-        if dash is not None:
-            if type(container) is not list:
+        if dash:
+            if in_map:
                 raise _Outside
-            if raw_key is None:
-                if not other or other[0] == "#":  # nothing, or a comment
+            if key is None:
+                if value is _OPEN:
                     container.append(None)
                     pending = (col, container, len(container) - 1, False)
                 else:
-                    container.append(_scalar(other))
+                    container.append(_fresh(value))
                 continue
             # "- key: value": a mapping item whose keys stand after the dash.
-            item: dict[str, Any] = {}
-            container.append(item)
-            inner = col + len(dash)
-            marks[id(item)] = (n + 1, inner + 1)
             if len(stack) >= MAX_FAST_DEPTH:
                 raise _Outside
-            stack.append((inner, item))
-            container = item
+            item: dict[str, Any] = {}
+            container.append(item)
+            top_col = inner
+            marks[id(item)] = (n + 1, inner + 1)
+            container, in_map = item, True
+            stack.append((inner, item, True))
+        elif not in_map:
+            raise _Outside
         else:
-            if raw_key is None or type(container) is not dict:
-                raise _Outside
             inner = col
-        key = keys.get(raw_key)
-        if key is None:
-            key = key_of(raw_key)
         if key in container:
             raise _Outside  # yamlsrc names both places
-        if value and value[0] != "#":  # a value, not a comment
-            if value[0] in special or " #" in value or ": " in value or value[-1] == " ":
-                container[key] = _scalar(value)
-            else:
-                v = values.get(value, _MISS)
-                container[key] = plain(value) if v is _MISS else v
-        else:
+        if value is _OPEN:
             container[key] = None
             pending = (inner, container, key, True)
+        else:
+            container[key] = _fresh(value)
     return root
+
+
+def _fresh(value: Any) -> Any:
+    """A line's value for one place: an empty ``{}`` or ``[]`` is a new one each time."""
+    if type(value) is dict:
+        return {}
+    if type(value) is list:
+        return []
+    return value
 
 
 def read_fast(text: str, max_nodes: int) -> FastDocs | None:
@@ -229,19 +269,23 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
     finally:
         parser.dispose()
     marks: dict[int, tuple[int, int]] = {}
+    seen: dict[str, _Line] = {}
     docs: list[Any] = []
     try:
         start = 0
         explicit = False  # the current document began with '---'
-        for n, line in enumerate(lines):
-            if line.startswith(("---", "...", "%")):
-                if line.rstrip(" ") != "---":
-                    raise _Outside
-                if explicit or _content(lines, start, n):
-                    docs.append(_document(lines, start, n, marks))
-                start, explicit = n + 1, True
+        line = 0
+        at = 0
+        for m in _MARKER.finditer(text):
+            line += text.count("\n", at, m.start())
+            at = m.start()
+            if lines[line].rstrip(" ") != "---":
+                raise _Outside
+            if explicit or _content(lines, start, line):
+                docs.append(_document(lines, start, line, marks, seen))
+            start, explicit = line + 1, True
         if explicit or _content(lines, start, len(lines)):
-            docs.append(_document(lines, start, len(lines), marks))
+            docs.append(_document(lines, start, len(lines), marks, seen))
     except _Outside:
         return None
     return FastDocs(docs, marks)

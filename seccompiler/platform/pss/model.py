@@ -49,6 +49,8 @@ VOLUME_SOURCES = (
     "secret",
 )
 
+_SOURCE_ORDER = {key: i for i, key in enumerate(VOLUME_SOURCES)}
+
 
 @dataclass(frozen=True, slots=True)
 class SELinux:
@@ -312,10 +314,10 @@ def _container(c: Mapping[str, Any], path: str) -> Container:
             ports.append(_D.integer(port, "hostPort", f"{path}.ports[{i}]", 32) or 0)
     hosts: list[str] = []
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        handler = _D.mapping(c, probe, path)
+        handler = _D.mapping(c, probe, path) if c.get(probe) is not None else None
         if handler is not None:
             _hosts(handler, f"{path}.{probe}", hosts)
-    lifecycle = _D.mapping(c, "lifecycle", path)
+    lifecycle = _D.mapping(c, "lifecycle", path) if c.get("lifecycle") is not None else None
     if lifecycle is not None:
         for hook in ("postStart", "preStop"):
             handler = _D.mapping(lifecycle, hook, f"{path}.lifecycle")
@@ -351,11 +353,12 @@ def _container(c: Mapping[str, Any], path: str) -> Container:
 
 def _volume(vol: Mapping[str, Any], path: str) -> Volume:
     name = _D.string(vol, "name", path) or ""
-    sources = []
-    for key in VOLUME_SOURCES:
-        if vol.get(key) is not None:
-            _D.mapping(vol, key, path)
-            sources.append(key)
+    # The volume's own keys, not all thirty sources: a volume has two or three.
+    sources = [key for key in vol if key in _SOURCE_ORDER and vol[key] is not None]
+    if len(sources) > 1:
+        sources.sort(key=_SOURCE_ORDER.__getitem__)  # the first wrong one is upstream's
+    for key in sources:
+        _D.mapping(vol, key, path)
     # The API server's defaulting (core/v1 SetDefaults_Volume) makes a volume with no source
     # an emptyDir before admission sees it.
     return Volume(name, frozenset(sources or ("emptyDir",)))
