@@ -258,6 +258,14 @@ class Rule:
         return all(c.matches(args[c.index], abi) for c in self.conditions)
 
 
+def number_label(abi: Abi, nr: int) -> str:
+    """The name of a syscall the table has no name for, from a policy's ``nr:``: ``#480``.
+
+    x32 numbers are shown without the x32 bit, as the table lists them.
+    """
+    return f"#{nr & ~X32_SYSCALL_BIT if abi.is_x32 else nr}"
+
+
 @dataclass(frozen=True)
 class SyscallProgram:
     """The decision for one syscall number: the first matching rule, else ``fallback``."""
@@ -271,6 +279,11 @@ class SyscallProgram:
     def __post_init__(self) -> None:
         if any(not r.conditions for r in self.rules):
             raise ValueError(f"{self.name}: an unconditional rule must be the fallback")
+
+    @property
+    def numbered(self) -> bool:
+        """Named by number in the policy (``nr:``): no name the runtimes could look up."""
+        return self.name.startswith("#")
 
     def decide(self, args: Sequence[int], abi: Abi) -> Action:
         for rule in self.rules:

@@ -9,7 +9,9 @@ shape the output (facts from seccomp_rule_add(3) and the runtime-spec):
   different actions never overlap;
 - a rule whose action equals ``defaultAction`` is dropped by runc: we never emit one.
 There is no per-architecture filtering in the flat format, so a profile covers one set of
-ABIs whose decisions agree per syscall name (in practice: one kernel family).
+ABIs whose decisions agree per syscall name (in practice: one kernel family). Syscalls a
+policy names by number (``nr:``) have no name to write: they are left to ``defaultAction``,
+and refused at their rule where it would answer them otherwise.
 ``defaultAction`` is the program's ``unknown`` action where possible, so numbers newer than
 the table (and names the runtime's libseccomp does not know, which runtimes skip) get it.
 """
@@ -49,6 +51,29 @@ def _check_ordered32(progs: tuple[AbiProgram, ...]) -> None:
                         )
 
 
+def _check_numbered(progs: tuple[AbiProgram, ...], default: Action) -> None:
+    """Refuse, at its rule, a syscall named by number that the runtime would answer otherwise.
+
+    The format names syscalls, and runtimes skip names their libseccomp does not know, so a
+    number the table has no name for is left to ``defaultAction``: exact only when the policy
+    answers it with that very action, whatever the arguments.
+    """
+    for p in progs:
+        for _nr, sp in sorted(p.syscalls.items()):
+            if not sp.numbered or (not sp.rules and sp.fallback == default):
+                continue
+            o = sp.rules[0].origin if sp.rules else sp.fallback_origin
+            says = f"{sp.fallback}" if not sp.rules else "by its arguments"
+            raise NotExpressible(
+                f"syscall {sp.name} on {p.abi.name} is ruled by number, and OCI JSON names "
+                f"syscalls: the runtime would answer it {default} (the profile's default) "
+                f"where the policy decides {says}",
+                hint=f"leave {p.abi.name} out of this rule's 'nr:' (or 'abis:') for the JSON "
+                "you ship, or emit only BPF and PFC (--format bpf,pfc), which say it exactly",
+                location=Location(o.path, o.line, o.column) if o else None,
+            )
+
+
 def _by_action(item: tuple[Action, Any]) -> tuple[int, int]:
     return item[0].sort_key()
 
@@ -80,6 +105,8 @@ def _decisions(progs: tuple[AbiProgram, ...]) -> dict[str, tuple[tuple[Any, ...]
     seen_in: dict[str, str] = {}
     for p in progs:
         for sp in p.syscalls.values():
+            if sp.numbered:
+                continue  # no name to write: _check_numbered
             key = (tuple((r.conditions, r.action) for r in sp.rules), sp.fallback)
             if sp.name in out and out[sp.name] != key:
                 raise NotExpressible(
@@ -185,6 +212,7 @@ def to_oci(
         try:
             syscalls = _syscalls(decisions, default, work, {} if memo is None else memo)
             _check_multiplexed(syscalls, progs)
+            _check_numbered(progs, default)
         except TooMuchWork:
             raise
         except NotExpressible as exc:

@@ -18,7 +18,7 @@ from seccompiler.arch.tables import table
 from seccompiler.bpf import insn as isa
 from seccompiler.bpf.check import COND_JUMPS
 from seccompiler.bpf.insn import Endian, Insn
-from seccompiler.program import MAX_ERRNO, ActionKind, errno_name
+from seccompiler.program import MAX_ERRNO, ActionKind, errno_name, number_label
 
 ALU_NAMES: dict[int, str] = {
     isa.ADD: "add", isa.SUB: "sub", isa.MUL: "mul", isa.DIV: "div", isa.MOD: "mod",
@@ -192,6 +192,8 @@ def _comments(insns: Sequence[Insn], endian: Endian, abi: Abi | None) -> list[st
             ):
                 target = _abi_for(st.arch, k, abi)
                 name = table(target).name_of(k) if target else None
+                if target and not name and code & 0xF0 == isa.JEQ and k <= target.nr_range[1]:
+                    name = number_label(target, k)  # a number singled out, without a name
                 if name and target:
                     rel = {isa.JEQ: "", isa.JGE: ">= ", isa.JGT: "> "}[code & 0xF0]
                     out[pc] = f"{target.name}: {rel}{name}"

@@ -29,7 +29,7 @@ class AbiStats:
     """Figures for the syscalls of one ABI, as a filter answers them."""
 
     abi: str
-    syscalls: int  # numbers in the table
+    syscalls: int  # numbers in the table, and those a policy names by number
     allowed: int  # of them answered ALLOW (args zero)
     min_path: int
     mean_path: float
@@ -70,12 +70,21 @@ def default_mix() -> dict[str, int] | None:
     return load_mix(DEFAULT_MIX) if DEFAULT_MIX.is_file() else None
 
 
-def abi_stats(f: Filter, abi: Abi, mix: Mapping[str, int] | None = None) -> AbiStats:
-    """Path lengths and cache coverage of ``f`` for every syscall of ``abi``."""
+def abi_stats(
+    f: Filter,
+    abi: Abi,
+    mix: Mapping[str, int] | None = None,
+    extra: Mapping[int, str] | None = None,
+) -> AbiStats:
+    """Path lengths and cache coverage of ``f`` for every syscall of ``abi``.
+
+    ``extra`` adds numbers the table has no name for, with the names to show them by (a
+    policy's ``nr:`` rules, ``#480``).
+    """
     t = table(abi)
     paths: dict[str, int] = {}
     allowed: set[int] = set()
-    for nr, name in sorted(t.by_nr.items()):
+    for nr, name in sorted({**t.by_nr, **(extra or {})}.items()):
         r = f.run(SeccompData(nr, abi.audit_arch))
         paths[name] = r.steps
         if r.action.kind is ActionKind.ALLOW:
@@ -109,8 +118,12 @@ def abi_stats(f: Filter, abi: Abi, mix: Mapping[str, int] | None = None) -> AbiS
 
 
 def filter_stats(
-    f: Filter, abis: Sequence[Abi], mix: Mapping[str, int] | None = None
+    f: Filter,
+    abis: Sequence[Abi],
+    mix: Mapping[str, int] | None = None,
+    extra: Mapping[str, Mapping[int, str]] | None = None,
 ) -> FilterStats:
-    """Size, headroom to BPF_MAXINSNS, and per-ABI figures."""
+    """Size, headroom to BPF_MAXINSNS, and per-ABI figures (``extra``: per ABI name)."""
     n = len(f.insns)
-    return FilterStats(n, BPF_MAXINSNS - n, tuple(abi_stats(f, a, mix) for a in abis))
+    per_abi = tuple(abi_stats(f, a, mix, (extra or {}).get(a.name)) for a in abis)
+    return FilterStats(n, BPF_MAXINSNS - n, per_abi)

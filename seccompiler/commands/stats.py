@@ -122,8 +122,12 @@ def stats_cmd(
     src = load(file, abis=abis, caps=caps, kernel=kernel)
     weights = load_mix(mix) if mix else default_mix()
     results = []
+    numbered = {  # a policy's syscalls by number (nr:), shown as #480
+        p.abi.name: {nr: sp.name for nr, sp in p.syscalls.items() if sp.numbered}
+        for p in (src.program.abis if src.program is not None else ())
+    }
     for fam, (f, fam_abis) in family_filters(src, layout).items():
-        results.append((f"{file} [{fam}]", filter_stats(f, fam_abis, weights)))
+        results.append((f"{file} [{fam}]", filter_stats(f, fam_abis, weights, numbered)))
     if not results:
         raise UsageError(
             f"no filter of {file} could be built here: {'; '.join(src.notes)}",

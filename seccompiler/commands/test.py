@@ -35,7 +35,7 @@ def _abis(values: tuple[str, ...]) -> list[str] | None:
 def _names(values: tuple[str, ...]) -> list[str] | None:
     names = _split(values)
     for n in names:
-        if n not in tables.all_names():
+        if n not in tables.all_names() and not (n[:1] == "#" and n[1:].isdigit()):
             hint = ", ".join(tables.suggest(n))
             raise UsageError(f"unknown syscall '{n}'", hint=f"did you mean {hint}?" if hint else "")
     return names or None

@@ -24,6 +24,7 @@ from seccompiler.frontend.policy_fields import (
     parse_arg,
     parse_caps,
     parse_names,
+    parse_numbers,
 )
 from seccompiler.frontend.policy_spec import (
     LANGUAGE_VERSION,
@@ -44,13 +45,21 @@ def _parse_rule(item: Any, mark: Mark, errs: Errors) -> RuleSpec | None:
         errs.add(mark, "a rule is a mapping with action and syscalls", code="bad-rule")
         return None
     check_keys(item, RULE_KEYS, "rule", errs)
-    if "action" not in item or "syscalls" not in item:
-        errs.add(item.mark, "a rule needs both 'action' and 'syscalls'", code="bad-rule")
+    if "action" not in item or ("syscalls" not in item and "nr" not in item):
+        errs.add(
+            item.mark,
+            "a rule needs both 'action' and 'syscalls'",
+            "or 'nr' for syscalls the table has no name for yet",
+            code="bad-rule",
+        )
         return None
     action = parse_action(item["action"], item.where("action"), errs)
-    names = parse_names(item["syscalls"], item.where("syscalls"), "syscalls", errs)
-    if not names:
-        errs.add(item.where("syscalls"), "a rule needs at least one syscall", code="bad-rule")
+    names: list[tuple[str, Mark]] = []
+    if "syscalls" in item:
+        names = parse_names(item["syscalls"], item.where("syscalls"), "syscalls", errs)
+        if not names:
+            errs.add(item.where("syscalls"), "a rule needs at least one syscall", code="bad-rule")
+    numbers = parse_numbers(item["nr"], item.where("nr"), errs) if "nr" in item else []
     names = [(n, m) for n, m in names if check_name(n, m, errs)]
     excluded = []
     for n, m in parse_names(item.get("except", LList()), item.where("except"), "except", errs):
@@ -96,6 +105,7 @@ def _parse_rule(item: Any, mark: Mark, errs: Errors) -> RuleSpec | None:
         reason.strip(),
         item.mark,
         item.where("action"),
+        tuple(numbers),
     )
 
 
@@ -119,6 +129,19 @@ def _check_conflicts(rules: list[RuleSpec], errs: Errors) -> None:
                     )
                     continue
                 seen[key] = (rule.action, rule)
+        for abi_name, nr, _ in rule.numbers:
+            key = (f"#{nr}", abi_name)
+            prev = seen.get(key)
+            if prev is not None and prev[0] != rule.action:
+                errs.add(
+                    rule.action_mark,
+                    f"syscall number {nr} on {abi_name} is given {rule.action} here and "
+                    f"{prev[0]} at line {prev[1].mark.line}",
+                    "remove one",
+                    "conflict",
+                )
+                continue
+            seen[key] = (rule.action, rule)
 
 
 def expand_names(rule: RuleSpec) -> dict[str, str]:
@@ -225,6 +248,13 @@ def _check_on_abis(rules: list[RuleSpec], abis: tuple[str, ...], errs: Errors) -
                     f"syscall '{name_}' exists on none of the policy's ABIs ({', '.join(abis)})",
                     code="absent-on-abis",
                 )
+        if rule.numbers and not any(a in abis for a, _, _ in rule.numbers):
+            errs.add(
+                rule.numbers[0][2],
+                f"'nr' names numbers only for ABIs the policy does not cover ({', '.join(abis)})",
+                "add the ABI to 'abis:', or give the number for one the policy covers",
+                "absent-on-abis",
+            )
 
 
 # Argument positions that differ by ABI: clone's flags come second on s390 and s390x

@@ -263,3 +263,78 @@ def parse_caps(value: Any, mark: Mark, errs: Errors) -> frozenset[str]:
             continue
         out.add(cap)
     return frozenset(out)
+
+
+def _number_error(a: abimod.Abi, nr: int) -> tuple[str, str] | None:
+    """Why ``nr`` cannot be a call of ``a`` (message, hint), or None when it can."""
+    lo, hi = a.nr_range
+    if lo <= nr <= hi:
+        return None
+    if nr < 0 or nr > 0xFFFFFFFF:
+        return (
+            f"syscall number {nr} does not fit seccomp_data.nr (0 to 0xffffffff)",
+            "write the number the kernel sees, as a non-negative 32-bit value",
+        )
+    if a.nr_offset and not a.is_x32:
+        fixed = nr + a.nr_offset
+        maybe = f"; did you mean {fixed}?" if lo <= fixed <= hi else ""
+        return (
+            f"syscall number {nr} is outside {a.name}'s numbers ({lo}-{hi})",
+            f"{a.name} numbers its calls from {a.nr_offset}, as the kernel sees them{maybe}",
+        )
+    return (
+        f"syscall number {nr:#x} has the x32 bit (0x40000000) set: on {a.name} the kernel "
+        "runs it as an x32 call",
+        "write x32 numbers under 'x32:', and this ABI's without the bit",
+    )
+
+
+def parse_numbers(value: Any, mark: Mark, errs: Errors) -> list[tuple[str, int, Mark]]:
+    """``nr: {ABI: number or [numbers]}``: syscalls the table has no name for yet.
+
+    A number is written as the kernel sees it (seccomp_data.nr); x32's may leave out the x32
+    bit. One the table names on that ABI is refused: the name says more, and keeps working
+    when the number moves on another ABI.
+    """
+    if not isinstance(value, LMap) or not value:
+        errs.add(
+            mark,
+            "nr must map ABIs to syscall numbers, e.g. nr: {x86_64: 480, aarch64: 480}",
+            code="bad-nr",
+        )
+        return []
+    out: list[tuple[str, int, Mark]] = []
+    for key, raw in value.items():
+        a = abimod.lookup(str(key))
+        if a is None:
+            close = tables.suggest(str(key), frozenset(abimod.ABIS))
+            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(abimod.ABIS)}"
+            errs.add(value.where_key(key), f"unknown ABI '{key}'", hint, "unknown-abi")
+            continue
+        items = list(raw) if isinstance(raw, LList) else [raw]
+        wheres = [raw.where(i) for i in range(len(items))] if isinstance(raw, LList) else []
+        for i, nr in enumerate(items):
+            where = wheres[i] if wheres else value.where(key)
+            if isinstance(nr, bool) or not isinstance(nr, int):
+                errs.add(where, f"a syscall number is an integer, not {nr!r}", code="bad-nr")
+                continue
+            if a.is_x32 and 0 <= nr < abimod.X32_SYSCALL_BIT:
+                nr |= abimod.X32_SYSCALL_BIT
+            problem = _number_error(a, nr)
+            if problem is not None:
+                errs.add(where, problem[0], problem[1], "nr-range")
+                continue
+            name = tables.table(a).name_of(nr)
+            if name is not None:
+                errs.add(
+                    where,
+                    f"syscall number {nr & ~abimod.X32_SYSCALL_BIT if a.is_x32 else nr} is "
+                    f"'{name}' on {a.name}",
+                    f"name it: syscalls: [{name}] (numbers are for syscalls newer than the "
+                    f"table, Linux {tables.kernel_version()})",
+                    "nr-named",
+                )
+                continue
+            if all((b, n) != (a.name, nr) for b, n, _ in out):
+                out.append((a.name, nr, where))
+    return out

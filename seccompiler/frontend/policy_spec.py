@@ -23,7 +23,7 @@ TOP_KEYS = (
     "bad-arch",
     "rules",
 )
-RULE_KEYS = ("action", "syscalls", "except", "args", "abis", "caps", "reason")
+RULE_KEYS = ("action", "syscalls", "nr", "except", "args", "abis", "caps", "reason")
 ARG_KEYS = ("index", "op", "value", "mask", "width")
 
 
@@ -52,6 +52,8 @@ class RuleSpec:
     reason: str
     mark: Mark
     action_mark: Mark
+    # ``nr:``, numbers the table has no name for: (ABI, number as the kernel sees it, where)
+    numbers: tuple[tuple[str, int, Mark], ...] = ()
 
 
 @dataclass(frozen=True)

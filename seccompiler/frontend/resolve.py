@@ -3,7 +3,9 @@
 Semantics: rules apply in order and the last matching rule wins, so later rules (and files
 that extend others) override earlier ones. A rule whose capabilities are not all granted, or
 whose ``abis`` exclude the ABI, does not apply. Syscalls no rule names get ``default``;
-numbers the table does not know get ``unknown``.
+numbers the table does not know get ``unknown``, unless an applying rule names them with
+``nr:`` (a syscall newer than the table): then they are the policy's syscalls like named
+ones, shown as ``#480``, and get ``default`` where no rule decides.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from seccompiler.program import (
     Program,
     Rule,
     SyscallProgram,
+    number_label,
 )
 
 
@@ -120,6 +123,7 @@ def _origin(policy_rule: RuleSpec, reason: str) -> Origin:
 def resolve_abi(policy: Policy, abi_name: str, caps: frozenset[str]) -> AbiProgram:
     abi = abimod.ABIS[abi_name]
     table = tables.table(abi)
+    names = dict(table.by_nr)  # the table's, and the numbers the applying rules name
     per_nr: dict[int, list[Rule]] = {}
     conditional: dict[int, int] = {}  # conditional rules so far, per number
     total = 0
@@ -128,10 +132,17 @@ def resolve_abi(policy: Policy, abi_name: str, caps: frozenset[str]) -> AbiProgr
             continue
         if not spec.caps <= caps:
             continue
-        for name, reason in expand_names(spec).items():
-            nr = table.by_name.get(name)
-            if nr is None:
+        covered: list[tuple[int | None, str, str]] = [
+            (table.by_name.get(n), n, why) for n, why in expand_names(spec).items()
+        ]
+        for a, number, _ in spec.numbers:  # nr: numbers the table has no name for
+            if a == abi_name:
+                names[number] = number_label(abi, number)
+                covered.append((number, names[number], spec.reason))
+        for found, name, reason in covered:
+            if found is None:
                 continue
+            nr = found
             origin = _origin(spec, reason)
             alts = _conds(spec, name, abi_name, MAX_SYSCALL_RULES - conditional.get(nr, 0))
             if spec.args:
@@ -141,7 +152,7 @@ def resolve_abi(policy: Policy, abi_name: str, caps: frozenset[str]) -> AbiProgr
                     raise _too_many(spec, "the policy", abi_name, total)
             per_nr.setdefault(nr, []).extend(Rule(conds, spec.action, origin) for conds in alts)
     syscalls: dict[int, SyscallProgram] = {}
-    for nr, name in sorted(table.by_nr.items()):
+    for nr, name in sorted(names.items()):
         fallback: Action = policy.default
         fallback_origin: Origin | None = None
         ordered: list[Rule] = []

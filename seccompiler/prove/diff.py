@@ -244,7 +244,7 @@ def diff(a: Side, b: Side, abis: Sequence[Abi] | None = None) -> DiffResult:
         if not (a.covers(abi) and b.covers(abi)):
             continue
         t = table(abi)
-        for nr, name in sorted(t.by_nr.items()):
+        for nr, name in sorted({**t.by_nr, **_numbered(a, abi), **_numbered(b, abi)}.items()):
             if a.program is not None and b.program is not None:
                 found = _program_changes(a, b, abi, nr)
             else:
@@ -269,6 +269,12 @@ def diff(a: Side, b: Side, abis: Sequence[Abi] | None = None) -> DiffResult:
     if a.bad_arch is not None and b.bad_arch is not None and a.bad_arch != b.bad_arch:
         changes.append(Change("(other arches)", "(any)", None, str(a.bad_arch), str(b.bad_arch)))
     return DiffResult(changes, only_a, only_b)
+
+
+def _numbered(side: Side, abi: Abi) -> dict[int, str]:
+    """The numbers a side's policy names with ``nr:`` on ``abi`` (no name in the table)."""
+    p = side.program.abi(abi.name) if side.program is not None else None
+    return {nr: sp.name for nr, sp in p.syscalls.items() if sp.numbered} if p else {}
 
 
 def _describe_n(answers: dict[int, Action]) -> str:

@@ -199,6 +199,17 @@ def _arg(c: ArgCond, abi: Abi) -> tuple[object, bool]:
     return sc.Arg(c.index, _OPS[c.op], c.value), False  # type: ignore[attr-defined]
 
 
+def takes_number(abi: Abi) -> bool:
+    """Whether libseccomp adds a rule by a raw number (``nr:``) to an ``abi`` filter.
+
+    seccomp_rule_add takes numbers in the native arch's numbering and translates them to
+    every other arch through the name (arch.c, arch_syscall_translate): a number no name
+    has is taken as it is on the native arch only.
+    """
+    sc = _lib()
+    return bool(_token(abi) == sc.system_arch())  # type: ignore[attr-defined]
+
+
 def _add(
     f: object,
     action: Action,
@@ -206,14 +217,17 @@ def _add(
     conds: Sequence[object],
     where: Location,
     tolerate_conflict: bool = False,
+    nr: int | None = None,
 ) -> bool:
     """Add one rule; False when libseccomp reports a conflicting rule and that is tolerated.
 
     A conflict (EEXIST) happens on x86, where libseccomp also files a socket call's rule
-    under socketcall(SYS_*) and so may collide with a rule for socketcall itself.
+    under socketcall(SYS_*) and so may collide with a rule for socketcall itself. ``nr``
+    adds the rule by that raw number instead of by name.
     """
     try:
-        f.add_rule(action.ret, _native_nr(name), *conds)  # type: ignore[attr-defined]
+        number = _native_nr(name) if nr is None else nr
+        f.add_rule(action.ret, number, *conds)  # type: ignore[attr-defined]
     except OSError as exc:
         if tolerate_conflict and exc.errno == errno.EEXIST:
             return False
@@ -275,6 +289,9 @@ def _split(args: tuple[ArgCond, ...]) -> list[tuple[ArgCond, ...]]:
 def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFilter:
     """Compile a Program for one family with libseccomp: one filter per ABI, merged.
 
+    Syscalls the policy names by number go in by that number on the native arch, and are
+    ``skipped`` elsewhere (see ``takes_number``).
+
     libseccomp has one default action for a filter, the native ABI's, which also answers
     numbers newer than its tables (so ``unknown`` is not expressed). A syscall
     whose fallback differs from the default while it also has conditional rules cannot be
@@ -295,12 +312,13 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
     for p in progs:
         f = _new_filter(default, [p.abi], optimize)
         f.set_attr(SCMP_FLTATR_ACT_BADARCH, program.bad_arch.ret)  # type: ignore[attr-defined]
-        for _nr, sp in sorted(p.syscalls.items()):
+        for nr_, sp in sorted(p.syscalls.items()):
             if sp.fallback == default and not sp.rules:
                 continue
-            if not knows(p.abi, sp.name):
+            if not (takes_number(p.abi) if sp.numbered else knows(p.abi, sp.name)):
                 skipped.append((p.abi.name, sp.name))
                 continue
+            raw = nr_ if sp.numbered else None
             if sp.rules and sp.fallback != default:
                 approx.append((p.abi.name, sp.name))
             for rule in sp.rules:
@@ -312,11 +330,9 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
                     conds.append(arg)
                     if rough:
                         approx.append((p.abi.name, sp.name))
-                if not _add(f, rule.action, sp.name, conds, where, tolerate_conflict=True):
+                if not _add(f, rule.action, sp.name, conds, where, True, raw):
                     approx.append((p.abi.name, sp.name))
-            if sp.fallback != default and not _add(
-                f, sp.fallback, sp.name, [], where, tolerate_conflict=True
-            ):
+            if sp.fallback != default and not _add(f, sp.fallback, sp.name, [], where, True, raw):
                 approx.append((p.abi.name, sp.name))
         if merged is None:
             merged = f

@@ -252,8 +252,8 @@ def _runtime_names(program: Program, version: str) -> list[Finding]:
         if not libseccomp_ref.supports(p.abi):
             continue
         for sp in p.syscalls.values():
-            if sp.fallback == p.default and not sp.rules:
-                continue
+            if sp.numbered or (sp.fallback == p.default and not sp.rules):
+                continue  # a rule by number: the OCI backend refuses it where it would differ
             if not libseccomp_ref.knows(p.abi, sp.name):
                 origin = sp.fallback_origin or next((r.origin for r in sp.rules), None)
                 entry = missing.setdefault(sp.name, ([], origin, str(p.default)))
