@@ -71,7 +71,8 @@ def render_text(report: livetest.Report) -> list[str]:
     "--syscalls",
     multiple=True,
     metavar="NAME[,NAME…]",
-    help="Only these syscalls (default: every syscall of each ABI, and one unknown number).",
+    help="Only these syscalls, by name or as #NR for a policy's nr: rules (default: every "
+    "syscall of each ABI, and one unknown number).",
 )
 @caps_option("Capabilities, as for compile.")
 @format_option(show_default=True)
