@@ -53,10 +53,16 @@ def test_names_this_libseccomp_does_not_know_are_reported() -> None:
 
 
 def _moby_for(family: str) -> ocijson.Profile:
-    """Docker's profile; for ppc64 (big-endian), with its ppc64le entries moved to ppc64."""
+    """Docker's profile; for ppc64 (big-endian), with its ppc64le entries moved to ppc64;
+    for parisc64, which Docker's archMap leaves out, with an entry for it."""
+    doc = json.loads((DATA / "moby-default.json").read_text())
+    if family == "parisc64":
+        doc["archMap"].append(
+            {"architecture": "SCMP_ARCH_PARISC64", "subArchitectures": ["SCMP_ARCH_PARISC"]}
+        )
+        return ocijson.parse(json.dumps(doc), "moby-default-parisc64.json")
     if family != "ppc64":
         return ocijson.load(str(DATA / "moby-default.json"))
-    doc = json.loads((DATA / "moby-default.json").read_text())
     doc["archMap"].append(
         {"architecture": "SCMP_ARCH_PPC64", "subArchitectures": ["SCMP_ARCH_PPC"]}
     )
@@ -64,16 +70,33 @@ def _moby_for(family: str) -> ocijson.Profile:
     return ocijson.parse(text, "moby-default-ppc64.json")
 
 
+# Where libseccomp 2.5.4's table is older than the kernel's: parisc's _llseek (140) became
+# 32-bit only (syscall.tbl "140 32 _llseek"), yet 2.5.4 still files Docker's allow under 140
+# for parisc64, where the kernel has no such call and the profile's default answers.
+STALE_IN_LIBSECCOMP = {"parisc64": {("parisc64", 140)}}
+
+
 @pytest.mark.parametrize("optimize", [1, 2], ids=["runc-layout", "binary-tree"])
-@pytest.mark.parametrize("family", ["s390x", "ppc64"])
-def test_big_endian_libseccomp_filter_means_the_json(family: str, optimize: int) -> None:
+@pytest.mark.parametrize(
+    ("family", "abis"),
+    [
+        ("s390x", {"s390x", "s390"}),
+        ("ppc64", {"ppc64", "ppc"}),
+        ("mips64", {"mips64", "mips64n32", "mips"}),
+        ("parisc64", {"parisc64", "parisc"}),
+    ],
+)
+def test_big_endian_libseccomp_filter_means_the_json(
+    family: str, abis: set[str], optimize: int
+) -> None:
     """libseccomp exports big-endian filters in their byte order; read so, they agree."""
     profile = _moby_for(family)
     ref = libseccomp_ref.build_profile(profile, family, optimize=optimize)
-    assert set(ref.abis) == {"s390x": {"s390x", "s390"}, "ppc64": {"ppc64", "ppc"}}[family]
+    assert set(ref.abis) == abis
     res = ocijson.resolve(profile, abis=ref.abis, knows=libseccomp_ref.knows)
     report = verify_bpf(res.program, ref.bpf, family)
-    assert report.ok, "\n".join(report.lines()[:20])
+    found = {(d.abi, d.nr) for d in report.disagreements}
+    assert found == STALE_IN_LIBSECCOMP.get(family, set()), "\n".join(report.lines()[:20])
     assert report.method == "symbolic", report.fallback
     assert all((s.classes or 0) > 300 for s in report.summaries[:-1]), report.lines()
 
