@@ -312,6 +312,8 @@ def parse_numbers(value: Any, mark: Mark, errs: Errors) -> list[tuple[str, int, 
             errs.add(value.where_key(key), f"unknown ABI '{key}'", hint, "unknown-abi")
             continue
         items = list(raw) if isinstance(raw, LList) else [raw]
+        if not items:
+            errs.add(value.where(key), f"nr gives {a.name} no number", code="bad-nr")
         wheres = [raw.where(i) for i in range(len(items))] if isinstance(raw, LList) else []
         for i, nr in enumerate(items):
             where = wheres[i] if wheres else value.where(key)
