@@ -152,3 +152,15 @@ def test_the_console_script_ends_with_the_workload(
     assert proc.returncode == status
     if not closed:
         assert proc.stderr.startswith(err) and proc.stdout == ""
+
+
+def test_a_daemonised_child_is_answered_by_the_launcher_to_the_end(tmp_path: Path) -> None:
+    """The launcher answers until the last descendant is gone, not just the workload."""
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    script = f"(sleep 0.5; unshare -U true 2> {out}; echo $? >> {out}) &"
+    argv = ["run", "--profile", str(DEFAULT), "--report", str(report), "--", "sh", "-c", script]
+    assert cli.main(argv) == 0
+    lines = out.read_text().splitlines()
+    assert "Operation not permitted" in lines[0] and lines[-1] == "1"  # EPERM, not ENOSYS
+    refused = [(r["syscall"], r["action"]) for r in json.loads(report.read_text())["refused"]]
+    assert refused == [("unshare", "errno(EPERM)")]
