@@ -53,6 +53,10 @@ RULES = """\
   syscalls: [prctl]
   args: [{index: 1, op: masked_eq, mask: 0xff00000000, value: 0x100000000}]
   reason: test
+- action: errno(EDOM)
+  syscalls: [getpriority]
+  args: [{index: 0, op: masked_eq, mask: 4, value: 4}]
+  reason: test
 """
 
 
@@ -67,6 +71,8 @@ def _calls() -> list[str]:
         calls += [f"{abi} {nr(abi, 'personality')} plain {v}" for v in (8, 0xFFFFFFFF)]
     prctl = nr("x86_64", "prctl")
     calls += [f"x86_64 {prctl} plain 3 {v}" for v in (0x100000000, 0x1, 0x200000000)]
+    getpriority = nr("x86_64", "getpriority")
+    calls += [f"x86_64 {getpriority} plain {which} 0" for which in (4, 0, 5, 1)]
     calls.append(f"x32 {nr('x32', 'getpid')}")
     return calls
 
@@ -97,6 +103,7 @@ def test_the_launcher_answers_as_the_python_supervisor(
     ]
     assert ours == theirs
     assert [a for *_, a in ours].count("errno(E2BIG)") == 1  # only the high word matched
+    assert [a for *_, a in ours].count("errno(EDOM)") == 2  # a one-bit mask: jset
 
 
 def test_a_cached_run_imports_only_its_own_modules(tmp_path: Path) -> None:
