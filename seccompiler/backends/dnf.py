@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from seccompiler.base.errors import InputError
 from seccompiler.program import U32, Action, ArgCond, Op
@@ -71,6 +72,20 @@ class Lit:
 
 
 Term = frozenset[Lit]
+# ``Lit``'s own order (its fields in turn) as a key sorting compares without Python calls
+_LIT_ORDER = attrgetter("index", "op", "value", "mask")
+
+
+def lits_in_order(term: Term) -> list[Lit]:
+    """The term's literals in ``Lit`` order."""
+    return sorted(term, key=_LIT_ORDER)
+
+
+def term_order(term: Term) -> list[tuple[int, str, int, int]]:
+    """A key that orders terms as lists of their sorted literals compare."""
+    return sorted(map(_LIT_ORDER, term))
+
+
 Dnf = list[Term]  # [] is false; [frozenset()] is true
 TRUE: Dnf = [frozenset()]
 _NEG = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
@@ -147,7 +162,7 @@ def _merge_same_arg(a: Lit, b: Lit) -> Lit | bool | None:
 
 def _simplify(term: Term) -> Term | None:
     by_arg: dict[int, Lit] = {}
-    for lit in sorted(term):
+    for lit in lits_in_order(term):
         prev = by_arg.get(lit.index)
         if prev is None:
             by_arg[lit.index] = lit
@@ -227,7 +242,7 @@ def _and(a: Dnf, b: Dnf, outside: Pins | None = None, work: Work | None = None) 
             t = _simplify(x | y)
             if t is not None:
                 out.add(t)
-    terms = sorted(out, key=lambda t: (len(t), sum(bin(x.mask).count("1") for x in t), sorted(t)))
+    terms = sorted(out, key=lambda t: (len(t), sum(x.mask.bit_count() for x in t), term_order(t)))
     kept = _absorb(terms, MAX_TERMS)
     if work is not None:
         work.spend(len(a) * len(b) + len(terms) * len(kept))

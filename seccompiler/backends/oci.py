@@ -23,7 +23,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from seccompiler.arch.abi import MULTIPLEXED_NUMBERS
-from seccompiler.backends.dnf import TRUE, Dnf, Lit, NotExpressible, TooMuchWork, Work, regions
+from seccompiler.backends.dnf import (
+    TRUE,
+    Dnf,
+    Lit,
+    NotExpressible,
+    TooMuchWork,
+    Work,
+    lits_in_order,
+    regions,
+    term_order,
+)
 from seccompiler.base.errors import Location
 from seccompiler.frontend.scmp import ACTION_NAMES, OP_NAMES
 from seccompiler.program import AbiProgram, Action, ActionKind, Op, Program
@@ -161,12 +171,12 @@ def _syscalls(
             if dnf == TRUE:
                 plain.setdefault(action, []).append(name)
                 continue
-            for term in sorted(dnf, key=lambda t: sorted(t)):
+            for term in sorted(dnf, key=term_order):
                 conditional.append(
                     {
                         "names": [name],
                         **_action_json(action),
-                        "args": [_lit_json(lit) for lit in sorted(term)],
+                        "args": [_lit_json(lit) for lit in lits_in_order(term)],
                     }
                 )
     return [
