@@ -54,6 +54,7 @@ class FastDocs:
     docs: list[Any]
     # id() of each document root and sequence item that is a mapping → (line, column), 1-based
     marks: dict[int, tuple[int, int]]
+    spans: list[tuple[int, int]]  # each document's lines, as 0-based [first, end)
 
 
 _LOADER = KubernetesLoader("")
@@ -271,6 +272,7 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
     marks: dict[int, tuple[int, int]] = {}
     seen: dict[str, _Line] = {}
     docs: list[Any] = []
+    spans: list[tuple[int, int]] = []
     try:
         start = 0
         explicit = False  # the current document began with '---'
@@ -283,12 +285,14 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
                 raise _Outside
             if explicit or _content(lines, start, line):
                 docs.append(_document(lines, start, line, marks, seen))
+                spans.append((start, line))
             start, explicit = line + 1, True
         if explicit or _content(lines, start, len(lines)):
             docs.append(_document(lines, start, len(lines), marks, seen))
+            spans.append((start, len(lines)))
     except _Outside:
         return None
-    return FastDocs(docs, marks)
+    return FastDocs(docs, marks, spans)
 
 
 def _content(lines: list[str], start: int, end: int) -> bool:

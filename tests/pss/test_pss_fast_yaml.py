@@ -3,7 +3,9 @@
 ``pss check`` reads YAML through ``base.yamlfast`` when the text stays in its subset, and
 through ``base.yamlsrc`` otherwise. A generated corpus (YAML 1.1 scalars plain and quoted,
 both sequence styles, comments, anchors, flow, multi-document streams, Lists, duplicate keys,
-malformed text) must give identical objects, positions, verdicts and errors both ways.
+malformed text, fields of the wrong type) must give identical objects, positions, verdicts
+and errors both ways; errors found on the fast path are located by reading their document,
+or their List item, again.
 """
 
 from __future__ import annotations
@@ -281,3 +283,29 @@ def _same_places(loc: Any, fast: Any, marks: Any, placed: bool, text: str) -> No
 )
 def test_outside_the_subset_is_left_to_the_located_reader(text: str) -> None:
     assert yamlfast.read_fast(text, 10**6) is None
+
+
+def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() -> None:
+    items = "".join(
+        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n"
+        f"  spec:\n    hostNetwork: {'80' if i == 30 else 'true'}\n"
+        for i in range(50)
+    )
+    text = "apiVersion: v1\nkind: List\nitems:\n" + items
+    read: list[int] = []
+    real = manifests.load_all_text
+
+    def located_reading(piece: str, *args: Any, **kwargs: Any) -> Any:
+        read.append(len(piece.strip("\n")))
+        return real(piece, *args, **kwargs)
+
+    manifests.load_all_text = located_reading  # type: ignore[assignment]
+    try:
+        fast = _fast(text, "m.yaml")
+    finally:
+        manifests.load_all_text = real
+    assert read and max(read) < len(text) / 20  # the one item, not the List
+    assert len(fast.objects) == 49
+    (error,) = fast.errors
+    assert str(error.location) == f"m.yaml:{4 + 6 * 30 + 5}:18"
+    assert _summary(fast) == _summary(_located(text, "m.yaml"))

@@ -169,28 +169,106 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
 
 
 def _fast(text: str, path: str, out: Manifests) -> bool:
-    """Read YAML through ``yamlfast`` when it can, and nothing in it is wrong.
+    """Read YAML through ``yamlfast`` when it can, with the same result as a located reading.
 
-    The objects are the same as the located reading gives, at the same places; when the
-    text leaves the fast reader's subset or anything in it is wrong, nothing is added and
-    the caller reads it located, for exact errors.
+    The objects come out the same, at the same places. A document with an error in it is
+    read again located, alone at its place in the file, for the error's line and column; in
+    a List only the items with an error are. Returns False, having added nothing, when the
+    text leaves the fast reader's subset (the caller then reads all of it located).
     """
     fast = read_fast(text, max(MAX_NODES, len(text)))
     if fast is None:
         return False
     got = Manifests()
+    lines: list[str] | None = None
     try:
-        _collect(fast.docs, path, got, fast.marks)
-    except _Unplaced:
-        return False
-    if got.errors:
+        for i, (doc, span) in enumerate(zip(fast.docs, fast.spans, strict=True)):
+            if doc is None:
+                continue
+            pointer = f"document {i + 1}" if i else ""
+            part = Manifests()
+            failed: list[_FailedItem] = []
+            _object(doc, path, pointer, part, None, 0, None, fast.marks, failed)
+            if part.errors:
+                lines = lines or text.split("\n")
+                if not _relocate_items(lines, path, part, failed, fast.marks, span):
+                    part = _located_document(lines, path, pointer, span)
+            _extend(got, part)
+    except (_Unplaced, InputError):
         return False
     _extend(out, got)
     return True
 
 
+# A List item whose reading added errors: the item, its pointer and item type, its errors'
+# place in the list of errors [first, end).
+_FailedItem = tuple[Any, str, tuple[str, str] | None, int, int]
+
+
 class _Unplaced(Exception):
     """A fast-read object without a recorded position: read the text located instead."""
+
+
+def _located_document(
+    lines: list[str], path: str, pointer: str, span: tuple[int, int]
+) -> Manifests:
+    """One document read again located, alone, at its place in the file."""
+    first, end = span
+    piece = "\n" * first + "\n".join(lines[first:end])
+    docs = list(load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True))
+    if len(docs) != 1:
+        raise _Unplaced
+    again = Manifests()
+    _object(docs[0], path, pointer, again, None, 0)
+    return again
+
+
+def _relocate_items(
+    lines: list[str],
+    path: str,
+    part: Manifests,
+    failed: list[_FailedItem],
+    marks: _Marks,
+    span: tuple[int, int],
+) -> bool:
+    """Give each failing item of a List the errors of a located reading of it alone.
+
+    False when the errors are not all the items' own, or an item is not a ``- key: …``
+    mapping: the caller then reads the whole document again.
+    """
+    if sum(end - first for *_, first, end in failed) != len(part.errors):
+        return False
+    errors = list(part.errors)
+    for item, pointer, item_type, first, end in reversed(failed):
+        where = marks.get(id(item)) if isinstance(item, dict) else None
+        if where is None:
+            return False
+        row, col = where[0] - 1, where[1] - 1
+        head = lines[row][:col]
+        if head.strip(" ") != "-":
+            return False
+        dash = head.index("-")
+        last = row + 1
+        while last < span[1]:
+            body = lines[last].lstrip(" ")
+            if body and body[0] != "#" and len(lines[last]) - len(body) <= dash:
+                break
+            last += 1
+        piece = (
+            "\n" * row
+            + " " * (dash + 1)
+            + "\n".join([lines[row][dash + 1 :], *lines[row + 1 : last]])
+        )
+        docs = list(load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True))
+        if len(docs) != 1:
+            return False
+        again = Manifests()
+        _object(docs[0], path, pointer, again, item_type, 1)
+        if not again.errors:
+            return False
+        errors[first:end] = again.errors
+    part.errors = errors
+    return True
 
 
 class _Dup(ValueError):
@@ -363,10 +441,12 @@ def _object(
     depth: int,
     at: Location | None = None,
     marks: _Marks | None = None,
+    failed: list[_FailedItem] | None = None,
 ) -> None:
     """Classify one object, recursing into Lists (``inherit``: a typed list's item type).
 
-    ``marks``: the positions of a fast reading's objects (``yamlfast``).
+    ``marks``: the positions of a fast reading's objects (``yamlfast``); ``failed`` gets the
+    items of this object, when it is a List, whose reading added errors.
     """
     loc = _place(obj, path, at, marks)
     if isinstance(obj, list):
@@ -404,7 +484,10 @@ def _object(
             for i in range(len(seq)):
                 item = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
                 item_at = _item_location(seq, i, path)
+                before = len(out.errors)
                 _object(seq[i], path, item, out, item_type, depth + 1, item_at, marks)
+                if failed is not None and len(out.errors) > before:
+                    failed.append((seq[i], item, item_type, before, len(out.errors)))
             return
         meta = fields.mapping(obj, "metadata", "metadata") or {}
         name = fields.string(meta, "name", "metadata.name") or ""
