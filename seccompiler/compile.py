@@ -20,6 +20,7 @@ from seccompiler.program import KILL_PROCESS, Program
 
 if TYPE_CHECKING:
     from seccompiler.backends.oci import Memo
+    from seccompiler.prove.verify import VerifyReport
 
 # The OCI and PFC backends and the proof are imported where they are used: ``test`` and
 # ``run`` load policies through this module and need neither.
@@ -104,15 +105,20 @@ class ProofFailed(InputError):
 
 def prove_outputs(program: Program, files: Mapping[str, bytes]) -> list[str]:
     """Verify every ``bpf/<family>.bpf`` among ``files``; return one summary line per ABI."""
+    return [line for report in prove_reports(program, files) for line in report.lines()]
+
+
+def prove_reports(program: Program, files: Mapping[str, bytes]) -> list[VerifyReport]:
+    """Verify every ``bpf/<family>.bpf`` among ``files``; ``ProofFailed`` on any disagreement."""
     from seccompiler.prove.verify import verify_bpf
 
-    lines: list[str] = []
+    reports: list[VerifyReport] = []
     for rel, data in sorted(files.items()):
         if not rel.startswith("bpf/"):
             continue
         family = rel.removeprefix("bpf/").removesuffix(".bpf")
         report = verify_bpf(program, data, family)
-        lines.extend(report.lines())
+        reports.append(report)
         if report.rejected is not None:
             raise ProofFailed(
                 f"{rel}: the kernel would refuse this filter: {report.rejected.message}",
@@ -124,4 +130,4 @@ def prove_outputs(program: Program, files: Mapping[str, bytes]) -> list[str]:
                 f"cases, first: {report.disagreements[0]}",
                 hint="this is a compiler bug; please report it with the policy",
             )
-    return lines
+    return reports

@@ -6,7 +6,7 @@ import click
 
 from seccompiler.base.fsio import check_output, check_replaceable, replace_tree
 from seccompiler.base.inroot import RootDir
-from seccompiler.commands.options import DirPath
+from seccompiler.commands.options import DirPath, echo_json, file_json, format_option
 from seccompiler.frontend import bundled
 from seccompiler.platform.artifacts import dist
 from seccompiler.platform.build import build_dist
@@ -33,15 +33,23 @@ from seccompiler.platform.build import build_dist
     type=DirPath(),
     help="Also install the node-side files into this node image root at their real paths.",
 )
-@click.option("--timings", is_flag=True, help="Print the wall time of each stage.")
+@click.option("--timings", is_flag=True, help="Print the wall time of each stage (stderr).")
+@format_option()
 def build_cmd(
-    profiles_dir: str | None, outdir: str, check: bool, root: str | None, timings: bool
+    profiles_dir: str | None,
+    outdir: str,
+    check: bool,
+    root: str | None,
+    timings: bool,
+    fmt: str,
 ) -> int:
     """Compile every profile in PROFILES_DIR (default: the bundled ones) into OUTPUT's artifacts.
 
     Every output is checked first (filters proved against their policy, manifests against
     their schemas, CEL evaluated); OUTPUT is then replaced whole, so a failing build leaves
-    the previous one untouched, and the same sources always give the same bytes.
+    the previous one untouched, and the same sources always give the same bytes. What was
+    written (or, with --check, what is stale) goes to standard output, the proofs to
+    standard error.
     """
     source = profiles_dir if profiles_dir is not None else str(bundled.directory())
     check_output(outdir, [source], "output directory")
@@ -57,26 +65,49 @@ def build_cmd(
             click.echo(f"{seconds * 1000:9.1f} ms  {stage}", err=True)
         click.echo(f"{result.timings.total * 1000:9.1f} ms  total", err=True)
     if check:
-        return _check(result.files, outdir, root)
+        return _check(result.files, outdir, root, fmt)
     replace_tree(outdir, result.files, dist.is_ours)
     for line in result.proofs:
         click.echo(line, err=True)
+    installed = dist.install(result.files, root) if root is not None else []
+    base = outdir.rstrip("/")
+    if fmt == "json":
+        echo_json(
+            {
+                "output": outdir,
+                "files": [
+                    file_json(f"{base}/{rel}", data) for rel, data in sorted(result.files.items())
+                ],
+                "installed": [f"{root.rstrip('/')}{path}" for path in installed] if root else [],
+                "proofs": result.proofs,
+            }
+        )
+        return 0
     click.echo(f"wrote {len(result.files)} files to {outdir}/")
-    if root is not None:
-        for path in dist.install(result.files, root):
-            click.echo(f"installed {root.rstrip('/')}{path}")
+    for path in installed:
+        click.echo(f"installed {(root or '').rstrip('/')}{path}")
     return 0
 
 
-def _check(files: dict[str, bytes], outdir: str, root: str | None) -> int:
+def _check(files: dict[str, bytes], outdir: str, root: str | None, fmt: str) -> int:
     diffs = [(outdir, d) for d in dist.compare(outdir, files)]
     if root is not None:
         node = {p.lstrip("/"): data for p, data in dist.node_files(files).items()}
         diffs += [(root, d) for d in dist.compare_in_root(root, node)]
-    if not diffs:
+    found = [(d.kind, f"{base.rstrip('/')}/{d.path}") for base, d in diffs]
+    if fmt == "json":
+        echo_json(
+            {
+                "output": outdir,
+                "files": len(files),
+                "up_to_date": not diffs,
+                "differences": [{"kind": kind, "path": path} for kind, path in found],
+            }
+        )
+    elif not diffs:
         click.echo(f"{outdir}/ is up to date ({len(files)} files)")
-        return 0
-    click.echo(f"stale: {len(diffs)} difference{'s' if len(diffs) != 1 else ''}", err=True)
-    for base, d in diffs:
-        click.echo(f"{d.kind}: {base.rstrip('/')}/{d.path}", err=True)
-    return 1
+    else:
+        click.echo(f"stale: {len(diffs)} difference{'s' if len(diffs) != 1 else ''}")
+        for kind, path in found:
+            click.echo(f"{kind}: {path}")
+    return 1 if diffs else 0

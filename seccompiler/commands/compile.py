@@ -6,14 +6,22 @@ from pathlib import Path
 
 import click
 
+from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
-from seccompiler.commands.options import DirPath, abi_option, caps_option
+from seccompiler.commands.options import (
+    REPORT_FORMATS,
+    DirPath,
+    abi_option,
+    caps_option,
+    echo_json,
+    file_json,
+)
 from seccompiler.compile import (
     FORMATS,
     load_program,
     notes,
     parse_formats,
-    prove_outputs,
+    prove_reports,
     render_outputs,
 )
 
@@ -32,8 +40,9 @@ from seccompiler.compile import (
     "--format",
     "formats",
     multiple=True,
-    metavar="oci,bpf,pfc",
-    help=f"Formats to emit (default: all of {', '.join(FORMATS)}).",
+    metavar="oci,bpf,pfc|json",
+    help=f"Formats to emit (default: all of {', '.join(FORMATS)}); 'json' (alone or among "
+    "them) prints the result as one JSON document.",
 )
 @abi_option("Only these ABIs of the policy (default: all it names).")
 @caps_option(
@@ -46,21 +55,50 @@ def compile_cmd(
     """Compile POLICY into OCI JSON, raw BPF and PFC under OUTPUT.
 
     Every BPF filter is checked against the policy by exhaustive emulation before anything
-    is written; nothing is written unless every output is ready.
+    is written; nothing is written unless every output is ready. The files written and the
+    proof of each ABI go to standard output (with --format json, as one JSON document);
+    notes go to standard error.
     """
+    outputs, report = _split_formats(formats)
     program = load_program(policy, caps=caps or None, abis=abis or None)
-    files = render_outputs(program, parse_formats(formats))
-    summary = prove_outputs(program, files)
+    files = render_outputs(program, parse_formats(outputs))
+    proofs = prove_reports(program, files)
     out = Path(outdir)
     for rel in sorted(files):  # all or nothing: every target is checked before any is written
         check_output(out / rel, [policy])
         check_writable(out / rel)
     for rel, data in sorted(files.items()):
         write_atomic(out / rel, data)
-    for rel in sorted(files):
-        click.echo(f"wrote {out / rel}")
-    for line in summary:
-        click.echo(line)
-    for line in notes(program, files):
+    said = notes(program, files)
+    if report == "json":
+        echo_json(
+            {
+                "policy": policy,
+                "name": program.name,
+                "abis": [p.abi.name for p in program.abis],
+                "outputs": [
+                    {"format": rel.split("/")[0], "family": Path(rel).stem}
+                    | file_json(out / rel, data)
+                    for rel, data in sorted(files.items())
+                ],
+                "proofs": [r.to_json() for r in proofs],
+                "notes": said,
+            }
+        )
+    else:
+        for rel in sorted(files):
+            click.echo(f"wrote {out / rel}")
+        for r in proofs:
+            click.echo("\n".join(r.lines()))
+    for line in said:
         click.echo(line, err=True)
     return 0
+
+
+def _split_formats(values: tuple[str, ...]) -> tuple[list[str], str]:
+    """``--format`` values: the files to emit, and the report's format (text or json)."""
+    words = [w.strip().lower() for v in values for w in v.split(",") if w.strip()]
+    reports = {w for w in words if w in REPORT_FORMATS}
+    if len(reports) > 1:
+        raise UsageError("give --format text or --format json, not both")
+    return [w for w in words if w not in REPORT_FORMATS], reports.pop() if reports else "text"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -91,15 +94,29 @@ def kernel_option(help: str = "Kernel for a JSON profile's minKernel.") -> Decor
     return click.option("--kernel", metavar="VERSION", help=help)
 
 
+REPORT_FORMATS = ("text", "json")
+
+
 def format_option(*, show_default: bool = False) -> Decorator[Any]:
-    """``--format text|json``."""
+    """``--format text|json``: the report as text, or as one JSON document on stdout."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json"]),
+        type=click.Choice(REPORT_FORMATS),
         default="text",
         show_default=show_default,
+        help="text, or json: one JSON document on standard output (notes stay on stderr).",
     )
+
+
+def echo_json(doc: object) -> None:
+    """A ``--format json`` result: one document, keys sorted, on standard output."""
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def file_json(path: str | Path, data: bytes) -> dict[str, object]:
+    """A written file as ``--format json`` lists it: where it is, its size and sha256."""
+    return {"path": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: beyond it a timer cannot be armed on every platform

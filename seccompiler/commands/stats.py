@@ -136,6 +136,8 @@ def stats_cmd(
     if fmt == "json":
         doc = [stats_json(label, s) for label, s in results]
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        for note in src.notes:
+            click.echo(f"note: {note}", err=True)
         return 0
     for label, s in results:
         click.echo("\n".join(render_stats(label, s)))
@@ -144,7 +146,7 @@ def stats_cmd(
                 for name, steps in sorted(a.paths.items(), key=lambda kv: (-kv[1], kv[0])):
                     click.echo(f"    {a.abi:<12}{name:<28}{steps:>5}")
     for note in src.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {note}", err=True)
     if weights is None:
-        click.echo("note: no syscall mix found; weighted columns left out (use --mix)")
+        click.echo("note: no syscall mix found; weighted columns left out (use --mix)", err=True)
     return 0

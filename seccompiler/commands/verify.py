@@ -6,7 +6,14 @@ import click
 
 from seccompiler.base.errors import InputError, UsageError
 from seccompiler.base.fsio import read_bytes
-from seccompiler.commands.options import abi_option, caps_option, file_option, kernel_option
+from seccompiler.commands.options import (
+    abi_option,
+    caps_option,
+    echo_json,
+    file_option,
+    format_option,
+    kernel_option,
+)
 from seccompiler.commands.sources import Source, load, parse_abis
 from seccompiler.prove.verify import VerifyReport, verify_bpf
 
@@ -17,18 +24,21 @@ from seccompiler.prove.verify import VerifyReport, verify_bpf
 @abi_option()
 @caps_option()
 @kernel_option()
+@format_option()
 def verify_cmd(
     policy: str,
     bpf_path: str | None,
     abis: tuple[str, ...],
     caps: tuple[str, ...],
     kernel: str | None,
+    fmt: str,
 ) -> int:
     """Prove the BPF answers what POLICY says for every arch, syscall number and argument.
 
     POLICY is a policy (its BPF defaults to our compiler's output) or a JSON profile (its BPF
     defaults to libseccomp's, built as runc builds it, with the names that libseccomp does not
-    know left out on both sides). Exits 1 on any disagreement.
+    know left out on both sides). Exits 1 on any disagreement. The verdicts go to standard
+    output, notes to standard error.
     """
     # with a raw filter, the policy is read whole: the filter answers for every ABI of its
     # family, and --abi only narrows what is reported
@@ -41,6 +51,7 @@ def verify_cmd(
     program = src.program
     families = list(dict.fromkeys(a.family for a in src.abis))
     reports: list[VerifyReport] = []
+    notes: list[str] = []
     if bpf_path is not None:
         data = read_bytes(bpf_path)
         chosen = parse_abis(abis)
@@ -66,22 +77,43 @@ def verify_cmd(
             verify_bpf(program, compile_family(program, f), f, cross_check=True) for f in families
         ]
     else:
-        reports += _verify_profile(src, families, caps, kernel)
+        reports += _verify_profile(src, families, caps, kernel, notes)
     if not reports:
         raise UsageError(
             f"nothing of {policy} could be verified here",
             hint="choose ABIs this libseccomp can build with --abi, or give the filter with --bpf",
         )
-    for r in reports:
-        click.echo(f"{r.family}: {r.instructions} instructions")
-        click.echo("\n".join(f"  {line}" for line in r.lines()))
-    return 0 if all(r.ok for r in reports) else 1
+    ok = all(r.ok for r in reports)
+    if fmt == "json":
+        echo_json(
+            {
+                "policy": policy,
+                "bpf": bpf_path,
+                "ok": ok,
+                "reports": [r.to_json() for r in reports],
+                "notes": notes,
+            }
+        )
+    else:
+        for r in reports:
+            click.echo(f"{r.family}: {r.instructions} instructions")
+            click.echo("\n".join(f"  {line}" for line in r.lines()))
+    return 0 if ok else 1
 
 
 def _verify_profile(
-    src: Source, families: list[str], caps: tuple[str, ...], kernel: str | None
+    src: Source, families: list[str], caps: tuple[str, ...], kernel: str | None, notes: list[str]
 ) -> list[VerifyReport]:
-    """A JSON profile against libseccomp's filter for it, built as runc builds it."""
+    """A JSON profile against libseccomp's filter for it, built as runc builds it.
+
+    Each note (a family or names libseccomp cannot build) is added to ``notes`` and shown on
+    standard error as it is found.
+    """
+
+    def note(text: str) -> None:
+        notes.append(text)
+        click.echo(f"note: {text}", err=True)
+
     from seccompiler.frontend import ocijson
     from seccompiler.prove import libseccomp_ref
 
@@ -90,8 +122,8 @@ def _verify_profile(
     for fam in families:
         names = [a.name for a in src.abis if a.family == fam]
         if not all(libseccomp_ref.supports(a) for a in src.abis if a.family == fam):
-            click.echo(
-                f"note: libseccomp {libseccomp_ref.version()} cannot build a faithful "
+            note(
+                f"libseccomp {libseccomp_ref.version()} cannot build a faithful "
                 f"{fam} filter on this machine"
             )
             continue
@@ -103,7 +135,7 @@ def _verify_profile(
         )
         if res.skipped:
             left = ", ".join(sorted({n for _, n in res.skipped}))
-            click.echo(f"note: libseccomp {libseccomp_ref.version()} does not know: {left}")
+            note(f"libseccomp {libseccomp_ref.version()} does not know: {left}")
         out.append(verify_bpf(res.program, ref.bpf, fam, cross_check=True))
     return out
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 from seccompiler.base.fsio import check_writable, write_atomic
 from seccompiler.commands.cli import render_error
 from seccompiler.commands.group import HelpGroup
-from seccompiler.commands.options import DirPath, file_option, stdout_or_file
+from seccompiler.commands.options import (
+    DirPath,
+    echo_json,
+    file_option,
+    format_option,
+    stdout_or_file,
+)
 from seccompiler.platform import yama
 
 _proc_root = click.option(
@@ -33,15 +41,24 @@ def yama_group() -> None:
     """
 
 
+def _scope_json(scope: int) -> dict[str, object]:
+    name, meaning = yama.SCOPES[scope]
+    return {"scope": scope, "name": name, "meaning": meaning}
+
+
 @yama_group.command("status")
 @_proc_root
-def status_cmd(proc_root: str) -> int:
+@format_option()
+def status_cmd(proc_root: str, fmt: str) -> int:
     """Print the running ptrace_scope and what it means."""
     try:
         scope = yama.read_scope(proc_root)
     except yama.YamaAbsent as err:
         return _absent(err)
-    click.echo(f"{yama.SYSCTL} = {yama.describe(scope)}")
+    if fmt == "json":
+        echo_json({"sysctl": yama.SYSCTL, **_scope_json(scope)})
+    else:
+        click.echo(f"{yama.SYSCTL} = {yama.describe(scope)}")
     return 0
 
 
@@ -59,10 +76,13 @@ def status_cmd(proc_root: str) -> int:
     "--output",
     help="Write only the drop-in, to this file ('-': standard output); leave the kernel alone.",
 )
+@format_option()
 def apply_cmd(
-    scope: int, persist: bool, proc_root: str, root: str | None, output: str | None
+    scope: int, persist: bool, proc_root: str, root: str | None, output: str | None, fmt: str
 ) -> int:
     """Set ptrace_scope now (needs CAP_SYS_PTRACE) and, with --persist, at every boot."""
+    before: int | None = None
+    wrote: str | None = None
     if output is not None:
         if root is not None or persist:
             raise click.UsageError(
@@ -71,21 +91,28 @@ def apply_cmd(
         target = stdout_or_file(output)
         data = yama.sysctl_dropin(scope)
         if target is None:
+            if fmt == "json":
+                raise click.UsageError("-o - and --format json both want standard output")
             click.echo(data.decode(), nl=False)
             return 0
         check_writable(target)
         write_atomic(target, data)
-        click.echo(f"wrote {target}")
+        wrote = target
+    else:
+        if root is None:
+            try:
+                before = yama.write_scope(scope, proc_root)
+            except yama.YamaAbsent as err:
+                return _absent(err)
+        if persist or root is not None:
+            wrote = str(yama.persist(scope, root))
+    if fmt == "json":
+        echo_json({"sysctl": yama.SYSCTL, "before": before, "wrote": wrote, **_scope_json(scope)})
         return 0
-    if root is None:
-        try:
-            before = yama.write_scope(scope, proc_root)
-        except yama.YamaAbsent as err:
-            return _absent(err)
+    if before is not None:
         click.echo(f"{yama.SYSCTL}: {before} -> {scope}")
-    if persist or root is not None:
-        path = yama.persist(scope, root)
-        click.echo(f"wrote {path}")
+    if wrote is not None:
+        click.echo(f"wrote {wrote}")
     return 0
 
 
@@ -98,29 +125,47 @@ def apply_cmd(
     type=click.Path(file_okay=False),
     help="Check the node image's sysctl configuration instead of the running kernel.",
 )
-def check_cmd(scope: int | None, live: bool, proc_root: str, root: str | None) -> int:
+@format_option()
+def check_cmd(scope: int | None, live: bool, proc_root: str, root: str | None, fmt: str) -> int:
     """Exit 0 when ptrace_scope is SCOPE (or, with --live, behaves as it claims), else 1."""
     if scope is None and not live:
         raise click.UsageError("give --scope N, --live, or both")
     if live and root is not None:
         raise click.UsageError("--live tests the running kernel; it cannot be used with --root")
+    doc: dict[str, object] = {"sysctl": yama.SYSCTL, "scope": None, "live": None}
+    lines: list[str] = []
     try:
         ok = True
         if scope is not None:
             result = yama.check_scope(scope, proc_root, root)
-            click.echo(("ok: " if result.ok else "mismatch: ") + result.reason)
+            lines.append(("ok: " if result.ok else "mismatch: ") + result.reason)
+            doc["scope"] = {"wanted": scope, "ok": result.ok, "reason": result.reason}
             ok = result.ok
         if live:
             outcome = yama.live_check(proc_root)
+            probes = []
             for probe in outcome.probes:
                 who = "declared tracer" if probe.declared else "sibling"
                 want = yama.expected_attach(outcome.scope, probe.declared)
                 verdict = "as expected" if (probe.errno == 0) == want else "UNEXPECTED"
-                click.echo(
+                lines.append(
                     f"scope {outcome.scope}: {who} attach {yama.errno_text(probe.errno)} "
                     f"({verdict})"
                 )
+                probes.append(
+                    {
+                        "tracer": "declared" if probe.declared else "sibling",
+                        "attached": probe.errno == 0,
+                        "expected": want,
+                        "errno": errno.errorcode.get(probe.errno) if probe.errno else None,
+                    }
+                )
+            doc["live"] = {"scope": outcome.scope, "ok": outcome.ok, "probes": probes}
             ok = ok and outcome.ok
     except yama.YamaAbsent as err:
         return _absent(err)
+    if fmt == "json":
+        echo_json({**doc, "ok": ok})
+    else:
+        click.echo("\n".join(lines))
     return 0 if ok else 1

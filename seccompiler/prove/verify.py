@@ -95,6 +95,42 @@ class VerifyReport:
     def ok(self) -> bool:
         return self.rejected is None and self.total_disagreements == 0 and not self.cross_check
 
+    def to_json(self) -> dict[str, object]:
+        """The report as JSON (``verify``, ``compile --format json``): per ABI, then the rest."""
+        return {
+            "family": self.family,
+            "instructions": self.instructions,
+            "ok": self.ok,
+            "method": self.method,
+            "fallback": self.fallback or None,
+            "rejected": str(self.rejected) if self.rejected is not None else None,
+            "abis": [
+                {
+                    "abi": s.abi,
+                    "agrees": not s.disagreements,
+                    "disagreements": s.disagreements,
+                    "classes": s.classes,  # the symbolic proof: classes covering every input
+                    "numbers": s.numbers if s.classes is None else None,  # sampling: how much
+                    "inputs": s.inputs if s.classes is None else None,
+                }
+                for s in self.summaries
+            ],
+            "disagreements": [
+                {
+                    "abi": d.abi,
+                    "arch": d.arch,
+                    "nr": d.nr,
+                    "syscall": d.syscall or None,
+                    "args": list(d.args),
+                    "policy": str(d.expected),
+                    "filter": str(d.got),
+                }
+                for d in self.disagreements
+            ],
+            "total_disagreements": self.total_disagreements,
+            "cross_check": list(self.cross_check),
+        }
+
     def lines(self) -> list[str]:
         """The report as text: one summary line per ABI, then every disagreement kept."""
         if self.rejected is not None:

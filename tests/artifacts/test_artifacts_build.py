@@ -115,9 +115,9 @@ def test_check_catches_hand_edits(
         target.write_text("hello\n")
     edited = tree(out)
     assert main(["build", str(PROFILES), "-o", str(out), "--check"]) == 1
-    err = capsys.readouterr().err
-    assert f"{kind}: {out}/{path}" in err
-    assert err.count("\n") == 2  # the summary and exactly this one difference
+    stale = capsys.readouterr().out  # the differences are the check's result
+    assert f"{kind}: {out}/{path}" in stale
+    assert stale.count("\n") == 2  # the summary and exactly this one difference
     assert tree(out) == edited  # --check writes nothing
     assert before != edited
 
@@ -137,7 +137,7 @@ def test_root_installs_node_files_and_check_sees_drift(
     (root / "etc/sysctl.d/60-keisson-yama.conf").write_text("kernel.yama.ptrace_scope = 0\n")
     capsys.readouterr()
     assert main(["build", str(PROFILES), "-o", str(out), "--check", "--root", str(root)]) == 1
-    assert f"changed: {root}/etc/sysctl.d/60-keisson-yama.conf" in capsys.readouterr().err
+    assert f"changed: {root}/etc/sysctl.d/60-keisson-yama.conf" in capsys.readouterr().out
 
 
 def test_failed_check_leaves_dist_untouched(

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -171,3 +172,255 @@ def test_dash_output_is_refused_where_a_directory_is_needed(
     assert option in err and "standard output" in err, err
     assert "Traceback" not in err
     assert not (work / "-").exists()
+
+
+# --- streams: results on stdout, notes and errors on stderr --------------------------------------
+
+BAD_ARCH = (
+    "seccompiler: 1\nname: ba\nabis: [x86_64, x86]\ndefault: allow\nbad-arch: errno(EPERM)\n"
+    "rules:\n  - {action: errno(EPERM), syscalls: [uselib]}\n"
+)
+NEWER = {**PROFILE, "syscalls": [{"names": ["read", "mseal"], "action": "SCMP_ACT_ALLOW"}]}
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n"
+POD += "  - {name: a, image: x, securityContext: {privileged: true}}\n"
+
+
+@pytest.fixture
+def streams(work: Path) -> Path:
+    """``work``, plus inputs whose commands print notes, and a fake /proc with YAMA."""
+    (work / "ba.yaml").write_text(BAD_ARCH)
+    (work / "bad.yaml").write_text(SMALL.replace("uselib", "uselbi"))
+    (work / "newer.json").write_text(json.dumps(NEWER))
+    (work / "pod.yaml").write_text(POD)
+    (work / "proc/sys/kernel/yama").mkdir(parents=True)
+    (work / "proc/sys/kernel/yama/ptrace_scope").write_text("1\n")
+    (work / "proc/cmdline").write_text("quiet\n")
+    (work / "noyama/sys/kernel").mkdir(parents=True)
+    (work / "noyama/cmdline").write_text("quiet\n")
+    return work
+
+
+JSON = "<json>"  # stdout is one JSON document and nothing else
+EMPTY = ""  # the stream is empty
+# name -> (argv, exit status, what stdout holds, what stderr holds)
+STREAMS: dict[str, tuple[list[str], int, str, str]] = {
+    "syscalls": (["syscalls", "openat", "--abi", "x86"], 0, "openat", EMPTY),
+    "syscalls unknown": (["syscalls", "opnat"], 1, EMPTY, "error: unknown syscall 'opnat'"),
+    "compile": (["compile", "ba.yaml", "-o", "o"], 0, "wrote o/bpf/x86_64.bpf", "note: oci/"),
+    "compile json": (["compile", "ba.yaml", "-o", "o", "--format", "json"], 0, JSON, "note: oci/"),
+    "compile error": (["compile", "bad.yaml", "-o", "o"], 1, EMPTY, "unknown syscall 'uselbi'"),
+    "verify": (["verify", "small.yaml"], 0, "x86_64: all 2^32 numbers", EMPTY),
+    "verify json": (["verify", "small.yaml", "--format", "json"], 0, JSON, EMPTY),
+    "verify raw bpf": (["verify", "out/bpf/x86_64.bpf"], 2, EMPTY, "error: out/bpf/x86_64.bpf"),
+    "stats note": (["stats", "newer.json"], 0, "instructions", "note: libseccomp"),
+    "stats json": (["stats", "newer.json", "--format", "json"], 0, JSON, "note: libseccomp"),
+    "diff": (["diff", "small.yaml", "profile.json", "--abi", "x86_64"], 1, "A: small", EMPTY),
+    "diff json": (["diff", "small.yaml", "small.yaml", "--format", "json"], 0, JSON, EMPTY),
+    "lint json": (["lint", "small.yaml", "--format", "json"], 1, JSON, EMPTY),  # findings
+    "import": (["import", "profile.json"], 0, "seccompiler: 1", EMPTY),
+    "bpf emulate": (
+        ["bpf", "emulate", "out/bpf/x86_64.bpf", "--abi", "x86_64", "--syscall", "uselib"],
+        0,
+        "errno(EPERM)",
+        EMPTY,
+    ),
+    "bpf disasm missing": (["bpf", "disasm", "nope.bpf"], 2, EMPTY, "nope.bpf"),
+    "pss check": (["pss", "check", "pod.yaml"], 1, 'pods "a" is forbidden', EMPTY),
+    "pss check json": (["pss", "check", "pod.yaml", "--format", "json"], 1, JSON, EMPTY),
+    "pss label warning": (
+        ["pss", "label", "apps", "--level", "baseline", "--version", "v1.20"],
+        0,
+        "kind: Namespace",
+        "Warning: enforce-version v1.20",
+    ),
+    "pss guard -o": (["pss", "guard", "-o", "."], 0, "wrote pod-security-guard.yaml", EMPTY),
+    "yama status": (["yama", "status", "--proc-root", "proc"], 0, "ptrace_scope = 1", EMPTY),
+    "yama absent": (["yama", "status", "--proc-root", "noyama"], 3, EMPTY, "YAMA"),
+    "yama check json": (
+        ["yama", "check", "--scope", "1", "--proc-root", "proc", "--format", "json"],
+        0,
+        JSON,
+        EMPTY,
+    ),
+    "usage error": (["compile", "small.yaml"], 2, EMPTY, "Missing option '-o'"),
+}
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_results_go_to_stdout_and_notes_to_stderr(
+    name: str, streams: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    argv, status, out_holds, err_holds = STREAMS[name]
+    capfd.readouterr()
+    assert main(argv) == status
+    out, err = capfd.readouterr()
+    if out_holds == JSON:
+        json.loads(out)  # the whole of stdout is one document
+    elif out_holds == EMPTY:
+        assert out == ""
+    else:
+        assert out_holds in out
+    if err_holds == EMPTY:
+        assert err == ""
+    else:
+        assert err_holds in err
+    assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdout"),
+    [
+        (
+            ["run", "--profile", "small.yaml", "--audit", "--", "sh", "-c", "echo $((6 * 7))x"],
+            "42x\n",
+        ),
+        (["test", "small.yaml", "--syscalls", "uselib,getpid"], "0 mismatches"),
+    ],
+    ids=["run", "test"],
+)
+def test_programs_run_keep_their_streams(work: Path, argv: list[str], stdout: str) -> None:
+    """``run`` leaves stdout to the program (its report goes to stderr); ``test`` reports on
+    stdout, its progress on stderr only on a terminal."""
+    proc = subprocess.run([str(EXE), *argv], cwd=work, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    if argv[0] == "run":
+        assert proc.stdout == stdout
+        assert "audit: no syscall was refused" in proc.stderr
+    else:
+        assert stdout in proc.stdout and proc.stderr == ""
+
+
+# --- --format json: what a pipeline reads ------------------------------------------------------
+
+
+def _json(
+    capfd: pytest.CaptureFixture[str], argv: list[str], status: int | None = 0
+) -> dict[str, Any]:
+    capfd.readouterr()
+    rc = main(argv)
+    assert status is None or rc == status
+    doc = json.loads(capfd.readouterr().out)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def _sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_compile_json_lists_each_file_written_with_its_digest_and_each_abis_proof(
+    streams: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    doc = _json(capfd, ["compile", "ba.yaml", "-o", "o", "--format", "bpf,json"])
+    assert (doc["policy"], doc["name"], doc["abis"]) == ("ba.yaml", "ba", ["x86_64", "x86"])
+    [bpf] = doc["outputs"]
+    assert (bpf["format"], bpf["family"], bpf["path"]) == ("bpf", "x86_64", "o/bpf/x86_64.bpf")
+    assert bpf["sha256"] == _sha256("o/bpf/x86_64.bpf")
+    assert bpf["bytes"] == (streams / "o/bpf/x86_64.bpf").stat().st_size
+    [proof] = doc["proofs"]
+    assert proof["ok"] and proof["family"] == "x86_64" and proof["method"] == "symbolic"
+    assert [a["abi"] for a in proof["abis"]] == ["x86_64", "x86", "other arches"]
+    assert all(a["agrees"] and a["classes"] > 0 for a in proof["abis"])
+    assert doc["notes"] == []  # the bad-arch note is about OCI JSON, not written here
+    doc = _json(capfd, ["compile", "ba.yaml", "-o", "o", "--format", "json"])
+    assert sorted(o["format"] for o in doc["outputs"]) == ["bpf", "oci", "pfc"]
+    assert any("bad-arch is errno(EPERM)" in n for n in doc["notes"])
+    capfd.readouterr()
+    assert main(["compile", "ba.yaml", "-o", "o", "--format", "text,json"]) == 2
+
+
+def test_verify_json_gives_the_verdict_per_abi_and_each_disagreement(
+    streams: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    doc = _json(capfd, ["verify", "small.yaml", "--format", "json"])
+    assert doc["ok"] is True and doc["bpf"] is None
+    [report] = doc["reports"]
+    assert [(a["abi"], a["agrees"]) for a in report["abis"]] == [
+        ("x86_64", True),
+        ("other arches", True),
+    ]
+    # the filter of a policy that allows uselib, checked against one that refuses it
+    (streams / "allow.yaml").write_text(SMALL.replace("errno(EPERM)", "allow"))
+    assert main(["compile", "allow.yaml", "-o", "allow", "--format", "bpf"]) == 0
+    argv = ["verify", "small.yaml", "--bpf", "allow/bpf/x86_64.bpf", "--format", "json"]
+    doc = _json(capfd, argv, status=1)
+    assert doc["ok"] is False and doc["bpf"] == "allow/bpf/x86_64.bpf"
+    [report] = doc["reports"]
+    assert {(d["syscall"], d["policy"], d["filter"]) for d in report["disagreements"]} == {
+        ("uselib", "errno(EPERM)", "allow")
+    }
+    doc = _json(capfd, ["verify", "newer.json", "--format", "json"], status=None)
+    assert doc["notes"] == [f"libseccomp {_libseccomp()} does not know: mseal"]
+
+
+def _libseccomp() -> str:
+    from seccompiler.prove import libseccomp_ref
+
+    return libseccomp_ref.version()
+
+
+def test_build_json_lists_every_file_with_its_digest_and_check_lists_differences(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    os.chdir(tmp_path)
+    doc = _json(capfd, ["build", "-o", "dist", "--format", "json"])
+    files = {f["path"]: f for f in doc["files"]}
+    on_disk = sorted(str(p) for p in Path("dist").rglob("*") if p.is_file())
+    assert sorted(files) == on_disk and "dist/MANIFEST.json" in files
+    assert all(f["sha256"] == _sha256(path) for path, f in files.items())
+    assert any(": agrees" in p for p in doc["proofs"]) and doc["installed"] == []
+    doc = _json(capfd, ["build", "-o", "dist", "--check", "--format", "json"])
+    assert (doc["up_to_date"], doc["differences"], doc["files"]) == (True, [], len(files))
+    Path("dist/MANIFEST.json").unlink()
+    doc = _json(capfd, ["build", "-o", "dist", "--check", "--format", "json"], status=1)
+    assert doc["differences"] == [{"kind": "missing", "path": "dist/MANIFEST.json"}]
+
+
+def test_yama_json_reports_status_apply_and_check(
+    streams: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    proc = ["--proc-root", "proc", "--format", "json"]
+    doc = _json(capfd, ["yama", "status", *proc])
+    assert (doc["sysctl"], doc["scope"], doc["name"]) == (
+        "kernel.yama.ptrace_scope",
+        1,
+        "restricted",
+    )
+    doc = _json(capfd, ["yama", "apply", "--scope", "2", *proc])
+    assert (doc["before"], doc["scope"], doc["wrote"]) == (1, 2, None)
+    assert (streams / "proc/sys/kernel/yama/ptrace_scope").read_text().strip() == "2"
+    (streams / "img").mkdir()
+    doc = _json(capfd, ["yama", "apply", "--scope", "1", "--root", "img", "--format", "json"])
+    assert (doc["before"], doc["wrote"]) == (None, "img/etc/sysctl.d/60-keisson-yama.conf")
+    doc = _json(capfd, ["yama", "check", "--scope", "1", "--root", "img", "--format", "json"])
+    assert doc["ok"] is True and doc["scope"]["wanted"] == 1 and doc["live"] is None
+    doc = _json(capfd, ["yama", "check", "--scope", "1", *proc], status=1)
+    assert doc["ok"] is False and "2" in doc["scope"]["reason"]
+    capfd.readouterr()
+    assert main(["yama", "apply", "--scope", "1", "-o", "-", "--format", "json"]) == 2
+
+
+# --- shell completion ---------------------------------------------------------------------------
+
+
+def _complete(env: dict[str, str], shell_words: str | None = None) -> str:
+    full = {**os.environ, **env, "PATH": f"{EXE.parent}:{os.environ.get('PATH', '')}"}
+    argv = ["bash", "-c", shell_words] if shell_words else [str(EXE)]
+    return subprocess.run(
+        argv, env=full, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
+def test_bash_completion_script_loads_and_completes_subcommands_and_options() -> None:
+    script = 'eval "$(_SECCOMPILER_COMPLETE=bash_source seccompiler)"; '
+    line = "COMP_WORDS=(seccompiler bpf d); COMP_CWORD=2; _seccompiler_completion seccompiler; "
+    shown = _complete({}, script + line + 'echo "${COMPREPLY[@]}"')
+    assert shown.split() == ["disasm"]
+    asked = {"COMP_WORDS": "seccompiler yama check --l", "COMP_CWORD": "3"}
+    assert _complete({**asked, "_SECCOMPILER_COMPLETE": "bash_complete"}) == "plain,--live\n"
+
+
+@pytest.mark.parametrize(("shell", "mark"), [("zsh", "#compdef seccompiler"), ("fish", "complete")])
+def test_zsh_and_fish_completion_scripts_are_produced(shell: str, mark: str) -> None:
+    script = _complete({"_SECCOMPILER_COMPLETE": f"{shell}_source"})
+    assert mark in script and f"_SECCOMPILER_COMPLETE={shell}_complete" in script

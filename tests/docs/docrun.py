@@ -7,6 +7,9 @@ An example is either
   them), or
 - a line of a ```sh block that runs `seccompiler` (no output shown; only the status counts).
 
+A line runs `seccompiler` when the word starts a command: at the start of the line, after
+`|`, `;`, `&` or `$(`, and after environment assignments (`VAR=value seccompiler …`).
+
 Blocks without either (synopses, YAML, sample listings) are not examples. A command must
 exit 0 unless its trailing comment says `exit N`. In shown output a line that is only `…`
 stands for any number of lines and `…` inside a line for any text. Before comparing, the
@@ -57,8 +60,16 @@ def _status(command: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+# A command that runs seccompiler: at the start, after a pipe, a separator or "$(", and
+# after any environment assignments (``_SECCOMPILER_COMPLETE=bash_source seccompiler``).
+_RUNS = re.compile(
+    r"""(?:^|[|;&(]\s*)(?:[A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|'[^']*'|[^\s"']*)\s+)*"""
+    r"seccompiler(?:\s|\)|$)"
+)
+
+
 def _runs_seccompiler(line: str) -> bool:
-    return re.search(r"(^|[|;&]\s*)seccompiler\s", line) is not None
+    return _RUNS.search(line) is not None
 
 
 def examples(path: Path, name: str) -> list[Example]:

@@ -32,7 +32,7 @@ TOOLS = ("git", "kubectl", "runc", "bwrap", "strace")
 
 # Examples that must not run here, keyed by (document, the start of the command), with why.
 SKIP: dict[tuple[str, str], str] = {
-    ("README.md", "seccompiler yama apply"): "changes this machine's sysctl",
+    ("README.md", "seccompiler yama apply --scope 1 --persist"): "changes this machine's sysctl",
     ("docs/yama.md", "seccompiler yama apply --scope 1 --persist"): "changes this machine",
     ("README.md", "kubectl get pods"): "needs a Kubernetes cluster",
     ("README.md", "seccompiler node install --from /opt"): "runs in the node DaemonSet (/host)",
@@ -130,6 +130,9 @@ def test_every_document_has_examples_or_none_expected() -> None:
     counts = {doc: len(docrun.examples(REPO / doc, doc)) for doc in DOCS}
     assert counts["README.md"] >= 20, counts
     assert counts["docs/toolchain.md"] >= 15, counts
+    assert counts["docs/cli.md"] >= 8, counts
+    # the runtime and rollout pages show what lint and syscalls print, on stdout (piped)
+    assert counts["docs/runtimes.md"] >= 1 and counts["docs/rollout.md"] >= 2, counts
 
 
 def _doc(tmp_path: Path, body: str) -> Path:
@@ -184,6 +187,24 @@ def test_a_wrong_exit_status_is_caught(tmp_path: Path) -> None:
 )
 def test_output_matching(shown: tuple[str, ...], output: str, ok: bool) -> None:
     assert docrun.matches(shown, docrun.normalise(output, {})) is ok
+
+
+def test_commands_after_assignments_and_in_substitutions_are_examples(tmp_path: Path) -> None:
+    doc = _doc(
+        tmp_path,
+        '```sh\neval "$(_SECCOMPILER_COMPLETE=bash_source seccompiler)"\n'
+        "echo seccompiler; cat seccompiler.fish\n```\n\n"
+        '```console\n$ COMP_WORDS="seccompiler com" COMP_CWORD=1 '
+        "_SECCOMPILER_COMPLETE=bash_complete seccompiler\nplain,compile\n```\n",
+    )
+    sourced, completed = docrun.examples(doc, "doc.md")
+    assert sourced.command.startswith("eval") and sourced.shown is None
+    assert completed.shown == ("plain,compile",)
+    env = docrun.environment(_bindir())
+    assert docrun.run(sourced, tmp_path, env, {}).problem is None
+    assert docrun.run(completed, tmp_path, env, {}).problem is None
+    wrong = docrun.Example("doc.md", 7, completed.command, ("plain,build",), 0)
+    assert docrun.run(wrong, tmp_path, env, {}).problem == "output differs from the document"
 
 
 def test_sh_blocks_without_seccompiler_and_synopses_are_not_examples(tmp_path: Path) -> None:
