@@ -7,6 +7,7 @@ workload, shell completion) run the console script.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
