@@ -10,8 +10,8 @@ OCI/BPF/PFC rendering and the BPF proof — what the build cost before the node 
 artifacts), so the price of the artifacts and their checks is visible.
 
 With ``--every-abi`` the bundled profiles are first rewritten to list every ABI the tables
-know (all seven families instead of the three the bundled profile names), which is the
-largest build the tool can be asked for.
+know but s390 and s390x (whose clone flags are argument 1, so the bundled clone rule is
+refused there), which is about the largest build the tool can be asked for.
 
 Usage: python bench/bench_build.py [--runs N] [--every-abi] [PROFILES_DIR]
 """
@@ -55,7 +55,9 @@ def main() -> int:
 def every_abi(src: Path, tmp: Path) -> str:
     out = tmp / "profiles"
     out.mkdir()
-    listing = f"abis: [{', '.join(ABIS)}]"
+    # s390 and s390x take clone's flags in argument 1, where the bundled clone rule (argument
+    # 0) is refused as an error
+    listing = f"abis: [{', '.join(a for a in ABIS if a not in ('s390', 's390x'))}]"
     for path in sorted(src.glob("*.yaml")):
         lines = [listing if ln.startswith("abis:") else ln for ln in path.read_text().splitlines()]
         (out / path.name).write_text("\n".join(lines) + "\n")
