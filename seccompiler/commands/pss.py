@@ -13,7 +13,7 @@ import yaml
 from seccompiler.base.errors import InputError, UsageError
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
 from seccompiler.commands.group import HelpGroup
-from seccompiler.commands.options import file_option, stdout_or_file
+from seccompiler.commands.options import file_option, format_option, stdout_or_file
 from seccompiler.platform.pss.admission import (
     PodSecurityConfig,
     load_configuration,
@@ -196,7 +196,7 @@ def _judge(
     "--cluster-version",
     help="The API server's minor version (v1.N): newer policy versions are evaluated at it.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option()
 def check_cmd(
     files: tuple[str, ...],
     level: str | None,

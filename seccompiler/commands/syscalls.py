@@ -10,6 +10,7 @@ import click
 from seccompiler.arch import abi as abimod
 from seccompiler.arch import catalog, tables
 from seccompiler.base.errors import InputError, SyscallNotFound, UsageError
+from seccompiler.commands.options import format_option
 
 
 def _abis(selected: tuple[str, ...]) -> list[abimod.Abi]:
@@ -95,7 +96,7 @@ def _text(r: dict[str, Any], chosen: list[abimod.Abi]) -> list[str]:
 @click.command("syscalls", short_help="Look up syscall names, numbers and groups per ABI.")
 @click.argument("queries", nargs=-1)
 @click.option("--abi", "abis", multiple=True, metavar="ABI[,ABI…]", help="ABIs to show.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option()
 def syscalls_cmd(queries: tuple[str, ...], abis: tuple[str, ...], fmt: str) -> int:
     """Look up syscall NAMEs, NUMBERs or @GROUPs per ABI (no query: list the groups).
 

@@ -243,6 +243,18 @@ STREAMS: dict[str, tuple[list[str], int, str, str]] = {
         JSON,
         EMPTY,
     ),
+    "image test bad policy": (
+        ["image", "test", ".", "--profile", "bad.yaml", "--", "true"],
+        125,
+        EMPTY,
+        "the policy bad.yaml does not compile",
+    ),
+    "node install missing": (
+        ["node", "install", "--from", "nowhere", "--root", "."],
+        2,
+        EMPTY,
+        "nowhere: no such directory",
+    ),
     "usage error": (["compile", "small.yaml"], 2, EMPTY, "Missing option '-o'"),
 }
 
