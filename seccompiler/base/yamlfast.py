@@ -3,7 +3,8 @@
 ``yamlsrc`` builds every value through PyYAML's node graph with its position, which costs
 tens of microseconds a value: a 10,000-pod ``kubectl get pods -o yaml`` takes seconds. This
 reader takes a narrow subset of YAML line by line: block mappings and sequences, plain keys,
-plain scalars on one line, quoted scalars without escapes on one line, ``{}`` and ``[]``.
+plain scalars on one line, quoted scalars without escapes on one line, literal block
+scalars (``|``, ``|-``) without empty lines, ``{}`` and ``[]``.
 Plain scalars are resolved by the very resolvers and constructors of the located loader
 (YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
 each document and of each sequence item that is a mapping, which is where a manifest's
@@ -11,7 +12,7 @@ objects are located; everything else is found again through ``yamlsrc`` when nee
 
 ``read_fast`` first lets libyaml parse the whole stream in C (no Python objects), so that
 what it accepts is exactly what ``yamlsrc`` accepts. It answers ``None`` whenever the text
-leaves the subset (anchors, aliases, tags, flow collections, block or multi-line scalars,
+leaves the subset (anchors, aliases, tags, flow collections, folded or multi-line scalars,
 escapes, comments after a value, tabs, other line breaks, duplicate keys, deep nesting):
 the caller then reads the text with ``yamlsrc``, which gives the same values, and errors
 with their positions.
@@ -131,6 +132,9 @@ def _key(text: str) -> str:
 _Line = tuple[int, int, str | None, Any]
 _OPEN = object()
 _SKIP: _Line = (-1, 0, None, None)  # a blank line or a comment
+_CLIP = object()  # "|": a literal block scalar follows, with its final line break
+_STRIP = object()  # "|-": the same without it
+_BLOCKS = {"|": _CLIP, "|-": _STRIP}
 
 
 def _line(text: str) -> _Line:
@@ -143,13 +147,50 @@ def _line(text: str) -> _Line:
             raise _Outside  # a scalar where a key should be
         if not other or other[0] == "#":  # nothing after the dash, or a comment
             return (len(indent), 0, None, _OPEN)
-        return (len(indent), 0, None, _scalar(other))
+        block = _BLOCKS.get(other.rstrip(" "))
+        return (len(indent), 0, None, _scalar(other) if block is None else block)
     col = len(indent)
     inner = col + len(dash) if dash is not None else 0
     key = _key(raw_key)
     if value and value[0] != "#":  # a value, not a comment
-        return (col, inner, key, _scalar(value))
+        block = _BLOCKS.get(value.rstrip(" "))
+        return (col, inner, key, _scalar(value) if block is None else block)
     return (col, inner, key, _OPEN)
+
+
+def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> tuple[str, int]:
+    """The literal block scalar whose lines start at ``first``: its text, and the line after.
+
+    ``parent``: the column its lines must stand right of. Empty lines inside it, before it,
+    or keeping spaces are left to yamlsrc (their rules are YAML's subtlest).
+    """
+    out: list[str] = []
+    ind = -1  # the scalar's indentation: that of its first line
+    n = first
+    while n < end:
+        text = lines[n]
+        body = text.lstrip(" ")
+        col = len(text) - len(body)
+        if not body:  # an empty line: the scalar has ended if no line of it follows
+            after = n + 1
+            while after < end and not lines[after].strip(" "):
+                after += 1
+            if ind < 0 or col > ind:
+                raise _Outside
+            if after < end and len(lines[after]) - len(lines[after].lstrip(" ")) >= ind:
+                raise _Outside
+            break
+        if ind < 0:
+            if col <= parent:
+                raise _Outside  # an empty block scalar
+            ind = col
+        elif col < ind:
+            break
+        out.append(text[ind:])
+        n += 1
+    if ind < 0:
+        raise _Outside
+    return "\n".join(out) + ("" if strip else "\n"), n
 
 
 def _document(
@@ -168,7 +209,10 @@ def _document(
     # A ``key:`` or ``-`` with nothing after it: its column, and where its value goes.
     pending: tuple[int, Any, Any, bool] | None = None  # (column, container, key, is_key)
     root: Any = None
+    after_block = 0  # the first line after the last block scalar read
     for n in range(first, end):
+        if n < after_block:
+            continue
         text = lines[n]
         known = seen.get(text)
         if known is None:
@@ -217,6 +261,9 @@ def _document(
                 if value is _OPEN:
                     container.append(None)
                     pending = (col, container, len(container) - 1, False)
+                elif value is _CLIP or value is _STRIP:
+                    text, after_block = _block(lines, n + 1, end, col, value is _STRIP)
+                    container.append(text)
                 else:
                     container.append(_fresh(value))
                 continue
@@ -238,6 +285,8 @@ def _document(
         if value is _OPEN:
             container[key] = None
             pending = (inner, container, key, True)
+        elif value is _CLIP or value is _STRIP:
+            container[key], after_block = _block(lines, n + 1, end, inner, value is _STRIP)
         else:
             container[key] = _fresh(value)
     return root

@@ -2,7 +2,8 @@
 
 ``pss check`` reads YAML through ``base.yamlfast`` when the text stays in its subset, and
 through ``base.yamlsrc`` otherwise. A generated corpus (YAML 1.1 scalars plain and quoted,
-both sequence styles, comments, anchors, flow, multi-document streams, Lists, duplicate keys,
+both sequence styles, literal block scalars, comments, anchors, flow, multi-document streams,
+Lists, duplicate keys,
 malformed text, fields of the wrong type) must give identical objects, positions, verdicts
 and errors both ways; errors found on the fast path are located by reading their document,
 or their List item, again.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -64,6 +66,27 @@ POD_BOOLS = ["hostNetwork", "hostPID", "hostIPC", "hostUsers"]
 KEYS = ["name", "y", "on", "null", "1", "0x10", "1.5", "'q'", '"dq"', "a.b/c", "2001-01-01"]
 
 
+BLOCK_LINES = ["echo hi", "a: b", "x #y", "  more", '{"json": [1, 2]}', "- item", "'q'", "# no"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A literal block scalar: its header ('|' or '|-'), its lines, their extra indent."""
+
+    header: str
+    lines: list[str]
+    extra: int
+
+
+def _block(rng: random.Random) -> Block:
+    lines = [rng.choice(BLOCK_LINES) for _ in range(rng.randint(1, 3))]
+    if rng.random() < 0.1:  # an empty line inside, or one that keeps spaces: left to yamlsrc
+        lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(["", "   "]))
+    if rng.random() < 0.2:
+        lines.append("")  # a trailing empty line, which chomping drops
+    return Block(rng.choice(["|", "|-"]), lines, rng.choice([0, 0, 2]))
+
+
 def _scalar(rng: random.Random, pool: list[str] = STRINGS) -> str:
     roll = rng.random()
     text = rng.choice(OUTSIDE if roll < 0.01 else ANY if roll < 0.04 else pool)
@@ -84,6 +107,8 @@ def _pod(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.2:
         sc["runAsUser"] = _scalar(rng, INTS)
     container: dict[str, Any] = {"name": _scalar(rng, NAMES), "image": "x"}
+    if rng.random() < 0.2:
+        container["args"] = [_block(rng), _scalar(rng)]
     if sc or rng.random() < 0.1:
         container["securityContext"] = sc or None
     if rng.random() < 0.3:
@@ -97,7 +122,9 @@ def _pod(rng: random.Random) -> dict[str, Any]:
         spec["securityContext"] = {"sysctls": [{"name": _scalar(rng), "value": _scalar(rng)}]}
     meta: dict[str, Any] = {"name": _scalar(rng, NAMES)}
     if rng.random() < 0.3:
-        meta["annotations"] = {rng.choice(KEYS): _scalar(rng)}
+        meta["annotations"] = {
+            rng.choice(KEYS): _scalar(rng) if rng.random() < 0.8 else _block(rng)
+        }
     if rng.random() < 0.2:
         meta["namespace"] = _scalar(rng, NAMES)
     kind = rng.choice(["Pod", "Pod", "Pod", "Deployment", "Namespace", "ConfigMap"])
@@ -131,6 +158,9 @@ def _emit(value: Any, indent: int, rng: random.Random, out: list[str], lead: str
             dash = "-" + " " * rng.choice([1, 1, 1, 3])
             if isinstance(item, dict | list) and item:
                 _emit(item, indent + len(dash), rng, out, pad + dash)
+            elif isinstance(item, Block):
+                out.append(pad + dash + item.header)
+                out += [_indented(line, indent + 2 + item.extra) for line in item.lines]
             else:
                 out.append(pad + dash + ("" if item is None else item))
             lead = pad
@@ -150,8 +180,15 @@ def _field(head: str, v: Any, indent: int, rng: random.Random, out: list[str]) -
         out.append(head + ":" + rng.choice(["", " ", "  # none"]))
     elif isinstance(v, dict | list):
         out.append(head + (": {}" if isinstance(v, dict) else ": []"))
+    elif isinstance(v, Block):
+        out.append(head + ": " + v.header)
+        out += [_indented(line, indent + 2 + v.extra) for line in v.lines]
     else:
         out.append(head + ": " + v + rng.choice(["", "", " "]))
+
+
+def _indented(line: str, indent: int) -> str:
+    return " " * indent + line if line.strip() else line
 
 
 def _stream(rng: random.Random) -> str:
@@ -263,7 +300,10 @@ def _same_places(loc: Any, fast: Any, marks: Any, placed: bool, text: str) -> No
         "a: &x {b: 1}\nc: *x\n",  # anchors and aliases
         "a: !!str 5\n",  # tags
         "a: [1, 2]\n",  # flow
-        "a: |\n  text\n",  # block scalar
+        "a: >\n  text\n",  # a folded scalar
+        "a: |\n  x\n\n  y\n",  # an empty line inside a literal one
+        "a: |+\n  x\n",  # a literal scalar that keeps its final empty lines
+        "a: |2\n   x\n",  # an indentation indicator
         "a: one\n  two\n",  # a plain scalar over two lines
         'a: "e\\n"\n',  # escapes
         "a: b # c\n",  # a comment after a value
