@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from seccompiler.base import yamlfast
 from seccompiler.base.yamlsrc import LList, LMap, load_all_text
@@ -349,3 +350,13 @@ def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() 
     (error,) = fast.errors
     assert str(error.location) == f"m.yaml:{4 + 6 * 30 + 5}:18"
     assert _summary(fast) == _summary(_located(text, "m.yaml"))
+
+
+def test_without_libyaml_everything_is_read_located(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  hostNetwork: true\n"
+    assert yamlfast.read_fast(text, 10**6) is not None
+    monkeypatch.delattr(yaml, "CSafeLoader")  # PyYAML built without libyaml
+    assert yamlfast.read_fast(text, 10**6) is None
+    (pod,) = _fast(text, "m.yaml").objects
+    assert str(pod.location) == "m.yaml:1:1"
+    assert pod.pod is not None and pod.pod.host_network
