@@ -28,7 +28,8 @@ from seccompiler.platform.pss.evaluate import (
 )
 from seccompiler.platform.pss.guard import NamespaceChange, guard_denials, guard_manifests
 from seccompiler.platform.pss.labels import kubectl_command, namespace_manifest, plan_labels
-from seccompiler.platform.pss.manifests import Manifests, PodObject, read_manifests
+from seccompiler.platform.pss.manifests import read_manifests
+from seccompiler.platform.pss.objects import Manifests, PodObject
 from seccompiler.platform.pss.registry import NEWEST, Evaluator
 from seccompiler.platform.pss.versions import (
     Level,

@@ -33,7 +33,8 @@ from seccompiler.platform.artifacts import (
 )
 from seccompiler.platform.pss.admission import parse_configuration
 from seccompiler.platform.pss.evaluate import Judge, namespace_policy
-from seccompiler.platform.pss.manifests import Manifests, parse_text
+from seccompiler.platform.pss.manifests import parse_text
+from seccompiler.platform.pss.objects import Manifests
 from seccompiler.platform.pss.versions import Level, LevelVersion, Policy
 
 OCI = json.dumps(

@@ -8,7 +8,8 @@ from typing import Any
 import yaml
 
 from seccompiler.base.yamlsrc import KubernetesDumper
-from seccompiler.platform.pss.manifests import WORKLOADS, Manifests, parse_text
+from seccompiler.platform.pss.manifests import parse_text
+from seccompiler.platform.pss.objects import WORKLOADS, Manifests
 
 # A pod that passes every check at every level and version.
 RESTRICTED_POD: dict[str, Any] = {

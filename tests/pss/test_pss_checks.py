@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pss_helpers import base_pod, parse_yaml, wrap
 
-from seccompiler.platform.pss.manifests import WORKLOADS
+from seccompiler.platform.pss.objects import WORKLOADS
 from seccompiler.platform.pss.registry import DEFAULT
 from seccompiler.platform.pss.versions import Level, LevelVersion, parse_version
 

@@ -23,7 +23,8 @@ from seccompiler.base import yamlfast
 from seccompiler.base.yamlsrc import LList, LMap, load_all_text
 from seccompiler.platform.pss import manifests
 from seccompiler.platform.pss.evaluate import Judge, fixed_policy
-from seccompiler.platform.pss.manifests import Manifests, parse_text
+from seccompiler.platform.pss.manifests import parse_text
+from seccompiler.platform.pss.objects import Manifests
 from seccompiler.platform.pss.versions import Level
 
 # Plain scalars that YAML 1.1 (as the API server reads it) does not take as strings, those

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from pss_helpers import base_pod, wrap
 
 from seccompiler.base.errors import InputError
-from seccompiler.platform.pss.manifests import Manifests, parse_text, read_manifests
+from seccompiler.platform.pss.manifests import parse_text, read_manifests
+from seccompiler.platform.pss.objects import Manifests
 
 
 def parse(text: str, path: str = "m.yaml") -> Manifests:
@@ -265,9 +266,9 @@ def test_streamed_lists_read_as_whole_ones(doc: dict[str, object], names: list[s
     m = parse(text, "s.json")
     assert [o.name for o in m.objects] == names
     whole = Manifests()
-    from seccompiler.platform.pss.manifests import _collect
+    from seccompiler.platform.pss.objects import collect
 
-    _collect([json.loads(text)], "s.json", whole)
+    collect([json.loads(text)], "s.json", whole)
     assert [(o.name, o.pointer, o.kind) for o in m.objects] == [
         (o.name, o.pointer, o.kind) for o in whole.objects
     ]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from seccompiler.platform.pss.admission import PodSecurityConfig
-from seccompiler.platform.pss.manifests import PodObject
+from seccompiler.platform.pss.objects import PodObject
 from seccompiler.platform.pss.registry import DEFAULT, Evaluator, Result
 from seccompiler.platform.pss.versions import (
     LabelError,

@@ -1,10 +1,9 @@
-"""Read Kubernetes manifests into located pod objects: Pods and the pod templates of workloads.
+"""Read Kubernetes manifests into located pod objects (``objects``): files and standard input.
 
-Input is multi-document YAML (through ``seccompiler.base.yamlsrc``, which keeps positions) or
-JSON, from files or standard input (``-``), with ``List`` objects (``kubectl get … -o yaml``)
-unpacked. Kinds follow the admission controller's pod-spec resources; other kinds are
-skipped and counted. A value the API server could not decode is an ``InputError`` naming
-``file:line:col``; reading goes on with the next object so that one report lists them all.
+Input is multi-document YAML or JSON, from files or standard input (``-``), with ``List``
+objects (``kubectl get … -o yaml``) unpacked. YAML is read by ``seccompiler.base.yamlfast``
+when the text keeps to plain block YAML, else by ``seccompiler.base.yamlsrc``, which keeps
+positions; a document or List item with an error is read again located, alone, at its place.
 
 JSON is parsed with the standard library first, since ``kubectl get pods -A -o json`` can
 be large: a top-level object's ``items`` are decoded one at a time and each is dropped once
@@ -19,8 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -28,79 +26,21 @@ from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import DEFAULT_MAX_BYTES, read_text
 from seccompiler.base.jsontext import check_surrogates
 from seccompiler.base.yamlfast import read_fast
-from seccompiler.base.yamlsrc import MAX_NODES, LList, LMap, load_all_text
-from seccompiler.platform.pss.model import Pod, decode_pod, fields
+from seccompiler.base.yamlsrc import MAX_NODES, load_all_text
+from seccompiler.platform.pss.objects import (
+    FailedItem,
+    Manifests,
+    Marks,
+    Unplaced,
+    classify,
+    collect,
+    extend,
+)
 
 STDIN = "-"
-MAX_LIST_DEPTH = 8
 MAX_JSON_BYTES = 1 << 30  # JSON is streamed; kubectl writes ~12 KB a pod, indented
 _WS = re.compile(r"[ \t\n\r]*")
 _JSON_START = re.compile(r"[ \t\n\r]*[{\[]")
-_Marks = dict[int, tuple[int, int]]
-
-
-@dataclass(frozen=True)
-class Workload:
-    """Where a kind keeps its pod template, and the resource name the API server prints."""
-
-    group: str
-    resource: str
-    template: tuple[str, ...]  # keys from the object to the template; () for a Pod
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.resource}.{self.group}" if self.group else self.resource
-
-
-# The admission controller's pod-spec resources (admission.go defaultPodSpecResources).
-WORKLOADS: dict[str, Workload] = {
-    "Pod": Workload("", "pods", ()),
-    "PodTemplate": Workload("", "podtemplates", ("template",)),
-    "ReplicationController": Workload("", "replicationcontrollers", ("spec", "template")),
-    "ReplicaSet": Workload("apps", "replicasets", ("spec", "template")),
-    "Deployment": Workload("apps", "deployments", ("spec", "template")),
-    "StatefulSet": Workload("apps", "statefulsets", ("spec", "template")),
-    "DaemonSet": Workload("apps", "daemonsets", ("spec", "template")),
-    "Job": Workload("batch", "jobs", ("spec", "template")),
-    "CronJob": Workload("batch", "cronjobs", ("spec", "jobTemplate", "spec", "template")),
-}
-
-
-@dataclass(frozen=True)
-class PodObject:
-    """A Pod or a workload's pod template, with where it was read."""
-
-    location: Location
-    pointer: str  # where in the file: "items[3]", "document 2", "" for a lone document
-    kind: str
-    name: str
-    namespace: str | None
-    resource: str  # group-qualified, as the API server names it: "deployments.apps"
-    pod: Pod | None  # None when a workload has no template (upstream then skips it)
-    owner_uid: str | None = None  # the controller's uid, for the namespace dry-run order
-
-    @property
-    def is_pod(self) -> bool:
-        return self.kind == "Pod"
-
-
-@dataclass(frozen=True)
-class Skipped:
-    location: Location
-    pointer: str
-    api_version: str
-    kind: str
-    name: str
-
-
-@dataclass
-class Manifests:
-    """What a set of files held: pod objects, other objects, namespaces, and errors."""
-
-    objects: list[PodObject] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    namespaces: list[tuple[Location, str, Mapping[str, str]]] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
 
 
 def read_source(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
@@ -154,16 +94,16 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
                 return
         else:
             if not fast.errors:
-                _extend(out, fast)
+                extend(out, fast)
                 return
             if len(text) > DEFAULT_MAX_BYTES:
                 _relocate(text, path, fast, failed)
-                _extend(out, fast)
+                extend(out, fast)
                 return
     elif _fast(text, path, out):
         return
     try:
-        _collect(load_all_text(text, path, max(MAX_NODES, len(text)), kubernetes=True), path, out)
+        collect(load_all_text(text, path, max(MAX_NODES, len(text)), kubernetes=True), path, out)
     except InputError as exc:
         out.errors.append(exc)
 
@@ -187,26 +127,17 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
                 continue
             pointer = f"document {i + 1}" if i else ""
             part = Manifests()
-            failed: list[_FailedItem] = []
-            _object(doc, path, pointer, part, None, 0, None, fast.marks, failed)
+            failed: list[FailedItem] = []
+            classify(doc, path, pointer, part, None, 0, None, fast.marks, failed)
             if part.errors:
                 lines = lines or text.split("\n")
                 if not _relocate_items(lines, path, part, failed, fast.marks, span):
                     part = _located_document(lines, path, pointer, span)
-            _extend(got, part)
-    except (_Unplaced, InputError):
+            extend(got, part)
+    except (Unplaced, InputError):
         return False
-    _extend(out, got)
+    extend(out, got)
     return True
-
-
-# A List item whose reading added errors: the item, its pointer and item type, its errors'
-# place in the list of errors [first, end).
-_FailedItem = tuple[Any, str, tuple[str, str] | None, int, int]
-
-
-class _Unplaced(Exception):
-    """A fast-read object without a recorded position: read the text located instead."""
 
 
 def _located_document(
@@ -217,9 +148,9 @@ def _located_document(
     piece = "\n" * first + "\n".join(lines[first:end])
     docs = list(load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True))
     if len(docs) != 1:
-        raise _Unplaced
+        raise Unplaced
     again = Manifests()
-    _object(docs[0], path, pointer, again, None, 0)
+    classify(docs[0], path, pointer, again, None, 0)
     return again
 
 
@@ -227,8 +158,8 @@ def _relocate_items(
     lines: list[str],
     path: str,
     part: Manifests,
-    failed: list[_FailedItem],
-    marks: _Marks,
+    failed: list[FailedItem],
+    marks: Marks,
     span: tuple[int, int],
 ) -> bool:
     """Give each failing item of a List the errors of a located reading of it alone.
@@ -263,7 +194,7 @@ def _relocate_items(
         if len(docs) != 1:
             return False
         again = Manifests()
-        _object(docs[0], path, pointer, again, item_type, 1)
+        classify(docs[0], path, pointer, again, item_type, 1)
         if not again.errors:
             return False
         errors[first:end] = again.errors
@@ -299,7 +230,7 @@ def _json(text: str, path: str, out: Manifests) -> _Failed:
         doc, end = _DECODER.raw_decode(text, pos)
         if _skip(text, end) != len(text):
             raise ValueError("extra data after the JSON value")
-        _collect([doc], path, out)
+        collect([doc], path, out)
         return {}
     top: dict[str, Any] = {}
     streamed = Manifests()
@@ -325,7 +256,7 @@ def _json(text: str, path: str, out: Manifests) -> _Failed:
                 item, pos = _DECODER.raw_decode(text, pos)
                 before = len(streamed.errors)
                 own_types = own_types and _typed(item)
-                _object(item, path, f"items[{i}]", streamed, None, 1, Location(path))
+                classify(item, path, f"items[{i}]", streamed, None, 1, Location(path))
                 if len(streamed.errors) > before:
                     failed[i] = (start, pos, streamed.errors[before:])
                 i += 1
@@ -345,18 +276,18 @@ def _json(text: str, path: str, out: Manifests) -> _Failed:
     if _skip(text, pos + 1) != len(text):
         raise ValueError("extra data after the JSON value")
     shell = Manifests()
-    _collect([top], path, shell)  # the object, with its items taken out when streamed
+    collect([top], path, shell)  # the object, with its items taken out when streamed
     kind = top.get("kind")
     lists = isinstance(kind, str) and kind.endswith("List")
     if not streaming or shell.errors or not lists:
-        _extend(out, shell)  # exact: the items were not read, or would not be
+        extend(out, shell)  # exact: the items were not read, or would not be
         return {}
     if kind == "List" or own_types:  # each item reads the same wherever it stands
-        _extend(out, shell)
-        _extend(out, streamed)
+        extend(out, shell)
+        extend(out, streamed)
         return failed
     # Items of a typed List that leave their type to it: read the whole text again (rare).
-    _collect([json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)], path, out)
+    collect([json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)], path, out)
     return {}
 
 
@@ -382,7 +313,7 @@ def _relocate(text: str, path: str, fast: Manifests, failed: _Failed) -> None:
         again = Manifests()
         try:
             for doc in load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True):
-                _object(doc, path, f"items[{i}]", again, None, 1)
+                classify(doc, path, f"items[{i}]", again, None, 1)
         except InputError as exc:
             again.errors.append(exc)
         located[id(errors[0])] = again.errors or errors
@@ -403,153 +334,5 @@ def _json_error(text: str, path: str, exc: Exception) -> InputError:
     return InputError(f"malformed JSON: {exc}", location=Location(path))
 
 
-def _extend(out: Manifests, more: Manifests) -> None:
-    out.objects += more.objects
-    out.skipped += more.skipped
-    out.namespaces += more.namespaces
-    out.errors += more.errors
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-def _collect(docs: Iterable[Any], path: str, out: Manifests, marks: _Marks | None = None) -> None:
-    for i, doc in enumerate(docs):
-        if doc is not None:
-            _object(doc, path, f"document {i + 1}" if i else "", out, None, 0, None, marks)
-
-
-def _place(obj: Any, path: str, at: Location | None, marks: _Marks | None) -> Location:
-    """Where ``obj`` starts: its own mark, the fast reader's record of it, or ``at``."""
-    if isinstance(obj, LMap | LList):
-        return obj.mark.location()
-    if marks is not None and isinstance(obj, dict):
-        where = marks.get(id(obj))
-        if where is None:
-            raise _Unplaced
-        return Location(path, where[0], where[1])
-    return at or Location(path)
-
-
-def _object(
-    obj: Any,
-    path: str,
-    pointer: str,
-    out: Manifests,
-    inherit: tuple[str, str] | None,
-    depth: int,
-    at: Location | None = None,
-    marks: _Marks | None = None,
-    failed: list[_FailedItem] | None = None,
-) -> None:
-    """Classify one object, recursing into Lists (``inherit``: a typed list's item type).
-
-    ``marks``: the positions of a fast reading's objects (``yamlfast``); ``failed`` gets the
-    items of this object, when it is a List, whose reading added errors.
-    """
-    loc = _place(obj, path, at, marks)
-    if isinstance(obj, list):
-        for i in range(len(obj)):
-            item_at = _item_location(obj, i, path)
-            _object(obj[i], path, f"{pointer}[{i}]", out, inherit, depth + 1, item_at, marks)
-        return
-    if not isinstance(obj, dict):
-        out.errors.append(
-            InputError(
-                "expected a Kubernetes object (a mapping with apiVersion and kind)",
-                location=loc,
-            )
-        )
-        return
-    try:
-        api_version = fields.string(obj, "apiVersion", "apiVersion") or ""
-        kind = fields.string(obj, "kind", "kind") or ""
-        if inherit is not None:
-            api_version = api_version or inherit[0]
-            kind = kind or inherit[1]
-        if not kind:
-            raise InputError(
-                "object has no kind",
-                hint="every manifest needs apiVersion and kind",
-                location=loc,
-            )
-        items = obj.get("items")
-        if kind.endswith("List") and (items is not None or kind == "List"):
-            if depth >= MAX_LIST_DEPTH:
-                raise InputError("Lists nested too deeply", location=loc)
-            seq = fields.sequence(obj, "items", "items")
-            item_kind = kind[: -len("List")]
-            item_type = None if kind == "List" else (api_version, item_kind)
-            for i in range(len(seq)):
-                item = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
-                item_at = _item_location(seq, i, path)
-                before = len(out.errors)
-                _object(seq[i], path, item, out, item_type, depth + 1, item_at, marks)
-                if failed is not None and len(out.errors) > before:
-                    failed.append((seq[i], item, item_type, before, len(out.errors)))
-            return
-        meta = fields.mapping(obj, "metadata", "metadata") or {}
-        name = fields.string(meta, "name", "metadata.name") or ""
-        if not name:
-            name = fields.string(meta, "generateName", "metadata.generateName") or ""
-        namespace = fields.string(meta, "namespace", "metadata.namespace")
-        group = api_version.rpartition("/")[0]
-        if kind == "Namespace" and group == "":
-            labels = fields.string_map(meta, "labels", "metadata.labels")
-            out.namespaces.append((loc, name, labels))
-            return
-        workload = WORKLOADS.get(kind)
-        if workload is None or workload.group != group:
-            out.skipped.append(Skipped(loc, pointer, api_version, kind, name))
-            return
-        out.objects.append(
-            PodObject(
-                location=loc,
-                pointer=pointer,
-                kind=kind,
-                name=name,
-                namespace=namespace or None,
-                resource=workload.qualified,
-                pod=_template(obj, workload),
-                owner_uid=_controller_uid(meta),
-            )
-        )
-    except InputError as exc:
-        out.errors.append(exc)
-
-
-def _item_location(seq: Any, i: int, path: str) -> Location:
-    return seq.where(i).location() if isinstance(seq, LList) else Location(path)
-
-
-def _template(obj: Mapping[str, Any], workload: Workload) -> Pod | None:
-    if not workload.template:
-        return decode_pod(
-            fields.mapping(obj, "metadata", "metadata"), fields.mapping(obj, "spec", "spec")
-        )
-    node: Mapping[str, Any] | None = obj
-    trail = ""
-    for key in workload.template:
-        assert node is not None
-        node = fields.mapping(node, key, f"{trail}{key}")
-        trail += f"{key}."
-        if node is None:
-            return None
-    assert node is not None
-    return decode_pod(
-        fields.mapping(node, "metadata", f"{trail}metadata"),
-        fields.mapping(node, "spec", f"{trail}spec"),
-        trail,
-    )
-
-
-def _controller_uid(meta: Mapping[str, Any]) -> str | None:
-    refs = meta.get("ownerReferences")
-    if not isinstance(refs, list):
-        return None
-    for ref in refs:
-        if isinstance(ref, dict) and ref.get("controller") is True:
-            uid = ref.get("uid")
-            return uid if isinstance(uid, str) else None
-    return None
