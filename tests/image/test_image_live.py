@@ -388,7 +388,10 @@ def test_record_follows_the_i386_abi(tmp_path: Path) -> None:
     assert x86.decide(1, [0] * 6).kind.name == "ERRNO"  # i386 exit: never made that way
     r = cli("run", "--profile", "p.yaml", "--report", "r.json", "--", *workload, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert json.loads((tmp_path / "r.json").read_text())["refused"] == []
+    # The probe's own x86_64 calls vary with timing (on a loaded machine it samples the
+    # child's /proc files while waiting), so what must hold is that no i386 call is refused.
+    refused = json.loads((tmp_path / "r.json").read_text())["refused"]
+    assert [row for row in refused if row["abi"] == "x86"] == []
 
 
 def test_record_to_stdout_keeps_the_workload_output_apart(tmp_path: Path) -> None:
