@@ -64,7 +64,8 @@ def _name(a: Abi | None, nr: int) -> str:
 
     if a is None:
         return f"(nr {nr})"
-    return tables.table(a).name_of(nr) or f"(unknown {nr & ~abimod.X32_SYSCALL_BIT})"
+    # a number the table does not name: as a policy rules it by number (`nr:`) and shows it
+    return tables.table(a).name_of(nr) or f"#{nr & ~abimod.X32_SYSCALL_BIT}"
 
 
 def event_of(fields: Sequence[str]) -> SyscallEvent:

@@ -244,7 +244,8 @@ def render_policy(
     for (abi_name, nr), count in sorted(rec.unknown.items()):
         lines.append(
             f"# number {nr} on {abi_name} is not in the syscall table "
-            f"({_plural(count, 'call')}); 'unknown:' answers it."
+            f"({_plural(count, 'call')}); 'unknown:' answers it. To allow it, add a rule"
+            f" with 'nr: {{{abi_name}: {nr}}}'."
         )
     lines += ["seccompiler: 1", f"name: {_quote(name)}"]
     if base_ref is not None:

@@ -153,7 +153,16 @@ def test_unknown_numbers_are_noted_not_allowed(tmp_path: Path) -> None:
     events = [ev("read"), Ev(1, "x86_64", 999, None)]
     text = render_policy(aggregate(events), name="t", now=NOW)
     assert "# number 999 on x86_64 is not in the syscall table (1 call)" in text
-    compile_text(tmp_path, text)
+    prog = compile_text(tmp_path, text)
+    assert decide(prog, Ev(1, "x86_64", 999, None)) is ActionKind.ERRNO
+    # the comment's hint is a rule that compiles and allows exactly that number
+    hint = text.split("add a rule with '", 1)[1].split("'", 1)[0]
+    assert hint == "nr: {x86_64: 999}"
+    allowed = text.replace("rules:", f"rules:\n  - action: allow\n    {hint}", 1)
+    allowed = allowed.replace("rules: []", "rules:")
+    prog = compile_text(tmp_path, allowed, "allowed.yaml")
+    assert decide(prog, Ev(1, "x86_64", 999, None)) is ActionKind.ALLOW
+    assert decide(prog, Ev(1, "x86_64", 998, None)) is ActionKind.ERRNO
 
 
 def test_hostile_command_text_cannot_break_the_yaml(tmp_path: Path) -> None:

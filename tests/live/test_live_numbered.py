@@ -7,6 +7,7 @@ would answer ENOSYS itself; the policy answers EACCES, and that is what comes ba
 from __future__ import annotations
 
 import errno
+import json
 import textwrap
 from pathlib import Path
 
@@ -70,3 +71,20 @@ def test_seccompiler_test_probes_numbered_rules(tmp_path: Path) -> None:
     rows = [(r.point.call.abi, r.point.name, r.real.ret) for r in report.rows]
     assert sorted(rows) == sorted((abi, f"#{nr}", -errno.EACCES) for abi, nr in NUMBERS.items())
     assert report.mismatches == []
+
+
+@pytest.mark.parametrize("abi", sorted(NUMBERS))
+def test_run_audit_names_a_refused_number_as_the_policy_writes_it(tmp_path: Path, abi: str) -> None:
+    from seccompiler.commands import cli
+    from seccompiler.runner import native
+
+    nr = NUMBERS[abi]
+    policy = _policy(tmp_path, f"- action: errno(EACCES)\n  nr: {{{abi}: {nr}}}\n")
+    report = tmp_path / "report.json"
+    workload = [str(native.executable(native.PROBE)), "--no-sandbox", f"{abi} {nr}"]
+    argv = ["run", "--audit", "--profile", str(policy), "--report", str(report), "--"]
+    assert cli.main([*argv, *workload]) == 0
+    rows = json.loads(report.read_text())["refused"]
+    assert [(r["abi"], r["syscall"], r["action"]) for r in rows] == [
+        (abi, f"#{nr}", "errno(EACCES)")
+    ]
