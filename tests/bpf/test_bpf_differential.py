@@ -1,5 +1,6 @@
 """Differential: libseccomp's BPF for Docker's and Podman's profiles, run by our emulator,
-answers what the JSON means, on every syscall of x86_64, x86 and aarch64 (and x32, arm)."""
+answers what the JSON means, on every syscall of every family libseccomp builds (x86_64 with
+x86 and x32, aarch64 with arm, mipsel64, riscv64, and the big-endian ones)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,25 @@ def test_libseccomp_filter_means_the_json(
     assert report.ok, "\n".join(report.lines()[:20])
     assert report.method == "symbolic", report.fallback
     assert all((s.classes or 0) > 300 for s in report.summaries[:-1]), report.lines()
+
+
+@pytest.mark.parametrize("optimize", [1, 2], ids=["runc-layout", "binary-tree"])
+@pytest.mark.parametrize(
+    ("family", "abis"),
+    [
+        ("mipsel64", {"mipsel64", "mipsel64n32", "mipsel"}),
+        ("riscv64", {"riscv64"}),
+    ],
+)
+def test_other_little_endian_families_agree(family: str, abis: set[str], optimize: int) -> None:
+    """Docker's profile on the little-endian families beyond x86_64 and aarch64."""
+    profile = ocijson.load(str(DATA / "moby-default.json"))
+    ref = libseccomp_ref.build_profile(profile, family, optimize=optimize)
+    assert set(ref.abis) == abis
+    res = ocijson.resolve(profile, abis=ref.abis, knows=libseccomp_ref.knows)
+    report = verify_bpf(res.program, ref.bpf, family)
+    assert report.ok, "\n".join(report.lines()[:20])
+    assert report.method == "symbolic", report.fallback
 
 
 def test_names_this_libseccomp_does_not_know_are_reported() -> None:
