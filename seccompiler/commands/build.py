@@ -79,7 +79,8 @@ def build_cmd(
                     file_json(f"{base}/{rel}", data) for rel, data in sorted(result.files.items())
                 ],
                 "installed": [f"{root.rstrip('/')}{path}" for path in installed] if root else [],
-                "proofs": result.proofs,
+                "proofs": [{"profile": name, **r.to_json()} for name, r in result.reports],
+                "runtime_checks": result.runtime_checks,
             }
         )
         return 0

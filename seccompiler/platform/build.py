@@ -16,12 +16,13 @@ import yaml
 from seccompiler.backends import oci
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import check_regular
-from seccompiler.compile import load_program, prove_outputs, render_outputs
+from seccompiler.compile import load_program, prove_reports, render_outputs
 from seccompiler.platform import artifacts, nodeinstall, targets
 from seccompiler.platform import config as pconfig
 from seccompiler.platform.artifacts import installer, spo
 from seccompiler.platform.artifacts import paths as apaths
 from seccompiler.platform.artifacts.dist import Timings
+from seccompiler.prove.verify import VerifyReport
 
 # Top-level names the build itself uses; a profile may not be called this.
 RESERVED = frozenset({apaths.NODE_PREFIX, apaths.CLUSTER_PREFIX, artifacts.MANIFEST})
@@ -32,7 +33,9 @@ class BuildResult:
     """Relative path → bytes of the whole output tree, one summary line per proof, timings."""
 
     files: dict[str, bytes] = field(default_factory=dict)
-    proofs: list[str] = field(default_factory=list)
+    proofs: list[str] = field(default_factory=list)  # text: every proof and runtime check
+    reports: list[tuple[str, VerifyReport]] = field(default_factory=list)  # (profile, proof)
+    runtime_checks: list[str] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
 
 
@@ -128,8 +131,9 @@ def _build_profile(
             families = cfg.families or tuple(program.families())
             files.update(_fleet_files(render_outputs(program, (fmt,), memo), families))
     with t.stage("verify BPF against the policy"):
-        proofs = prove_outputs(program, files)
-    result.proofs.extend(f"{program.name}: {line}" for line in proofs)
+        reports = prove_reports(program, files)
+    result.reports.extend((program.name, r) for r in reports)
+    result.proofs.extend(f"{program.name}: {line}" for r in reports for line in r.lines())
     for rel, data in files.items():
         result.files[f"{program.name}/{rel}"] = data
     with t.stage("render kubelet OCI"):
@@ -144,7 +148,9 @@ def _build_profile(
             f"{program.name}/{rel}": data for rel, data in files.items() if rel.startswith("oci/")
         }
         shipped.update(artifacts.kubelet_dist_files(profile, kubelet_root))
-        result.proofs.extend(targets.check_runtimes(program, shipped, cfg))
+        checks = targets.check_runtimes(program, shipped, cfg)
+        result.runtime_checks.extend(checks)
+        result.proofs.extend(checks)
     return profile
 
 

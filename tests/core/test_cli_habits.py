@@ -381,7 +381,12 @@ def test_build_json_lists_every_file_with_its_digest_and_check_lists_differences
     on_disk = sorted(str(p) for p in Path("dist").rglob("*") if p.is_file())
     assert sorted(files) == on_disk and "dist/MANIFEST.json" in files
     assert all(f["sha256"] == _sha256(path) for path, f in files.items())
-    assert any(": agrees" in p for p in doc["proofs"]) and doc["installed"] == []
+    assert doc["installed"] == []
+    proofs = {(p["profile"], p["family"]): p for p in doc["proofs"]}
+    assert ("keisson-default", "x86_64") in proofs and all(p["ok"] for p in proofs.values())
+    x86 = next(a for a in proofs[("keisson-default", "x86_64")]["abis"] if a["abi"] == "x86")
+    assert x86["agrees"] and x86["classes"] > 100  # the symbolic proof, per ABI
+    assert any("runc-1.1.5" in line for line in doc["runtime_checks"]), doc["runtime_checks"]
     doc = _json(capfd, ["build", "-o", "dist", "--check", "--format", "json"])
     assert (doc["up_to_date"], doc["differences"], doc["files"]) == (True, [], len(files))
     Path("dist/MANIFEST.json").unlink()
