@@ -23,6 +23,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# Every test here runs on one worker: the wheel build uses the tree's build/ folder, which two
+# workers building at once would tear from under each other.
+pytestmark = pytest.mark.xdist_group("wheel")
 MANIFEST = """\
 apiVersion: v1
 kind: Pod
