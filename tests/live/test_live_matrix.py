@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,8 +22,11 @@ pytestmark = pytest.mark.live
 
 def _machine_state(cwd: Path) -> dict[str, object]:
     """What a probe that escaped its sandbox could most easily change."""
+    # Other tests running beside this one (pytest-xdist) mount under the temporary folder;
+    # a probe that escaped would change the machine's own mounts.
+    scratch = os.path.realpath(tempfile.gettempdir()) + "/"
     with open("/proc/self/mountinfo") as fh:
-        mounts = sorted(line.split()[4] for line in fh)
+        mounts = sorted(p for p in (line.split()[4] for line in fh) if not p.startswith(scratch))
     return {
         "hostname": socket.gethostname(),
         "domainname": Path("/proc/sys/kernel/domainname").read_text(),
@@ -36,13 +40,22 @@ def _machine_state(cwd: Path) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def default_report() -> tuple[livetest.Report, dict[str, object], dict[str, object]]:
+def default_report(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[livetest.Report, dict[str, object], dict[str, object]]:
     from seccompiler.compile import load_program
 
-    cwd = Path.cwd()
-    before = _machine_state(cwd)
-    report = livetest.run_matrix(load_program(str(DEFAULT)))
-    return report, before, _machine_state(cwd)
+    # the matrix runs from a folder of its own, which nothing else beside it writes to
+    cwd = tmp_path_factory.mktemp("matrix-cwd")
+    (cwd / "untouched").write_text("x")
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        before = _machine_state(cwd)
+        report = livetest.run_matrix(load_program(str(DEFAULT)))
+        return report, before, _machine_state(cwd)
+    finally:
+        os.chdir(old)
 
 
 def test_default_profile_has_no_mismatch(default_report: tuple[livetest.Report, ...]) -> None:
