@@ -187,8 +187,17 @@ static int w_main(void *unused)
             w_fail(ST_USER, rc);
     }
     sc_raw6(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
-    rc = sc_install(cfg.filter, cfg.flen,
-                    cfg.want_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+    /* With a listener, a call the supervisor has received waits for its answer unbroken by
+     * non-fatal signals (WAIT_KILLABLE_RECV, Linux 5.19): otherwise a signal arriving then
+     * (a SIGCHLD during a shell's fork) turns the call into EINTR, which the call made
+     * without a filter would have restarted. Older kernels refuse the flag: go without. */
+    rc = -EINVAL;
+    if (cfg.want_listener)
+        rc = sc_install(cfg.filter, cfg.flen,
+                        SECCOMP_FILTER_FLAG_NEW_LISTENER | SC_FLAG_WAIT_KILLABLE_RECV);
+    if (rc == -EINVAL)
+        rc = sc_install(cfg.filter, cfg.flen,
+                        cfg.want_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
     if (rc < 0)
         w_fail(ST_INSTALL, rc);
     /* From here on every system call is the filter's to judge. */

@@ -30,6 +30,9 @@
 #define SC_ENTRY_INT80 2
 #define SC_ENTRY_X32 4
 
+/* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (linux/seccomp.h, Linux 5.19), for older headers. */
+#define SC_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+
 #if defined(__x86_64__)
 
 #define SC_NATIVE_ABI "x86_64"
