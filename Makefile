@@ -45,7 +45,7 @@ typecheck:
 
 # One worker per core: the suite is mostly independent processes (CLI runs, probes, runc).
 pytest:
-	$(VENV)/bin/pytest -q -n auto --dist loadgroup
+	$(VENV)/bin/pytest -q -n auto
 
 bench: setup test-deps
 	$(PY) bench/run.py

@@ -10,6 +10,7 @@ on its command line.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -23,9 +24,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-# Every test here runs on one worker: the wheel build uses the tree's build/ folder, which two
-# workers building at once would tear from under each other.
-pytestmark = pytest.mark.xdist_group("wheel")
 MANIFEST = """\
 apiVersion: v1
 kind: Pod
@@ -69,17 +67,25 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     assert not base.resolve().is_relative_to(REPO), "the install must be outside the tree"
     wheels = base / "wheels"
     # The build backend comes from this environment (no download): the wheel is built from
-    # the tree's files exactly as `pip wheel .` does.
-    _pip(
-        Path(sys.executable),
-        "wheel",
-        "--no-deps",
-        "--no-build-isolation",
-        "-q",
-        "-w",
-        str(wheels),
-        str(REPO),
-    )
+    # the tree's files exactly as `pip wheel .` does. The build uses the tree's build/ folder,
+    # so test workers running beside each other (pytest-xdist) take turns, and each leaves it
+    # removed before the next one starts.
+    lock = tmp_path_factory.getbasetemp().parent / "wheel-build.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            _pip(
+                Path(sys.executable),
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-q",
+                "-w",
+                str(wheels),
+                str(REPO),
+            )
+        finally:
+            shutil.rmtree(REPO / "build", ignore_errors=True)
     [wheel] = wheels.glob("seccompiler-*.whl")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -87,7 +93,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     work = base / "work"
     work.mkdir()
     yield Installed(wheel, venv, work)
-    shutil.rmtree(REPO / "build", ignore_errors=True)
 
 
 def test_wheel_holds_tables_profiles_and_native_parts(installed: Installed) -> None:
