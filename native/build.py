@@ -1,8 +1,10 @@
-"""Build the native parts: the cffi module ``seccompiler._native`` and the probe and launcher.
+"""Build the native parts: the cffi module ``seccompiler._native``, the probe, the launcher
+and the installed command's front.
 
 Used two ways. The package build (``setup.py``: ``pip install .``, ``pip wheel .``) takes
-``ffi`` for the extension module and calls ``build_executables`` to put the probe and the
-launcher into the package (``seccompiler/_bin/``). ``make setup`` runs this file directly to
+``ffi`` for the extension module, calls ``build_executables`` to put the probe and the
+launcher into the package (``seccompiler/_bin/``) and ``build_front`` for the ``seccompiler``
+command itself (native/front.c). ``make setup`` runs this file directly to
 build both in place for a development checkout; outputs are rebuilt only when a source
 (``native/*.c``, ``native/*.h``, this file) is newer, so a second run is instant.
 The probe and launcher are linked statically: the probe runs inside minimal container root
@@ -55,7 +57,14 @@ MISSING_CC = (
 # The cffi declarations: the same header native/native.c includes, so one layout for both.
 CDEF = (HERE / "native.h").read_text()
 
-EXECUTABLES = {"seccompiler-probe": "probe.c", "seccompiler-launch": "launch.c"}
+EXECUTABLES = {
+    "seccompiler-probe": "probe.c",
+    "seccompiler-launch": "launch.c",
+    # the installed command (setup.py installs it as ``seccompiler``); kept here too for the
+    # tests and benchmarks of a development checkout
+    "seccompiler-front": "front.c",
+}
+FRONT = "seccompiler-front"
 ARM_PROBE = "seccompiler-probe-arm"
 
 
@@ -152,6 +161,14 @@ def build_executables(
         )
     elif force or _stale(out / ARM_PROBE, deps):
         _link(arm, [*cflags(arm), *(extra or [])], "probe.c", out / ARM_PROBE)
+
+
+def build_front(target_path: Path, cc: str | None = None) -> None:
+    """Compile and statically link the installed command's native front (front.c)."""
+    cc = cc or compiler()
+    require_compiler(cc)
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    _link(cc, cflags(cc), EXECUTABLES[FRONT], target_path)
 
 
 def module_path() -> Path:

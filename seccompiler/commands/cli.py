@@ -106,6 +106,9 @@ def _guarded(run: Callable[[], object]) -> int:
 
 
 def entry() -> None:
+    from seccompiler.runner import frontentry
+
+    frontentry.take_env()  # the native front's variables: never the workload's
     status = main()
     if sys.argv[1:2] == ["run"]:
         # run wraps a program and its work is done: nothing of it is left to flush or close

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from seccompiler.runner import filtercache, launcher
+from seccompiler.runner import filtercache, frontentry, launcher
 
 TYPE_CHECKING = False  # typing itself is not imported on this path
 if TYPE_CHECKING:
@@ -148,12 +148,37 @@ def execute(args: RunArgs) -> int:
 
         check_output(args.report, [args.policy], "report")
         check_writable(args.report)
+    try:  # the front ran the workload: only its report is left
+        text = frontentry.handed_status()
+    except frontentry.StatusUnreadable as exc:  # ran once already: never a second time
+        _say(f"seccompiler: {args.command[0]} has run, but {exc}; nothing to report")
+        return OWN_FAILURE
+    if text is None:
+        launched = _launch(args, audit)
+        if isinstance(launched, int):
+            return launched
+        text = launched
+    status = _plain_exit(text)
+    if status is not None and args.report is None:  # nothing refused, nothing to explain
+        if audit:
+            _say(_NOTHING_REFUSED)
+        return status
+    from seccompiler.runner.supervise import parse_status
+
+    return _report(args, parse_status(text), audit)
+
+
+def _launch(args: RunArgs, audit: bool) -> str | int:
+    """Run the workload; the launcher's status text, or our own exit status when it did not
+    run."""
     try:
         filters = filtercache.filters_for(args.policy, args.caps)
     except Exception as exc:
         _say_ours(exc)
         _say(f"seccompiler: the policy {args.policy} does not compile; not running")
         return OWN_FAILURE
+    if args.report is None and frontentry.front is not None:
+        frontentry.write(args.policy, args.caps, launcher.LAUNCHER, filters)
     bpf, answer = (filters.audit, filters.real) if audit else (filters.real, None)
     try:
         if not launcher.available():
@@ -171,14 +196,7 @@ def execute(args: RunArgs) -> int:
     if not any(line.startswith(("exit ", "signal ", "error ")) for line in text.splitlines()):
         # the launcher itself was ended (a signal before it could pass any on): its status
         text += f"signal {-code}\n" if code < 0 else f"exit {code}\n"
-    status = _plain_exit(text)
-    if status is not None and args.report is None:  # nothing refused, nothing to explain
-        if audit:
-            _say(_NOTHING_REFUSED)
-        return status
-    from seccompiler.runner.supervise import parse_status
-
-    return _report(args, parse_status(text), audit)
+    return text
 
 
 def _say_ours(exc: Exception) -> None:

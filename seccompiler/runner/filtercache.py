@@ -62,12 +62,21 @@ def sha256_hex(data: bytes) -> str:
 class Filters:
     """The filters ``run`` loads: the policy's own, and the one that notifies refusals."""
 
-    __slots__ = ("audit", "cached", "real")
+    __slots__ = ("audit", "cached", "real", "sources")
 
-    def __init__(self, real: bytes, audit: bytes, cached: bool) -> None:
+    def __init__(
+        self,
+        real: bytes,
+        audit: bytes,
+        cached: bool,
+        sources: tuple[tuple[str, str], ...] | None = None,
+    ) -> None:
         self.real = real
         self.audit = audit
         self.cached = cached  # True when read from the cache
+        # (path, SHA-256) of the policy and every file it extends, when the cache entry that
+        # holds these filters was just found current or written (None otherwise)
+        self.sources = sources
 
 
 def cache_dir() -> str | None:
@@ -81,12 +90,19 @@ def cache_dir() -> str | None:
     return os.path.join(base, "seccompiler")
 
 
-def _walk(directory: str, rel: str, out: list[str], seen: set[tuple[int, int]]) -> None:
+def _walk(
+    directory: str,
+    rel: str,
+    out: list[str],
+    seen: set[tuple[int, int]],
+    stats: list[tuple[str, os.stat_result]] | None,
+) -> None:
     try:
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:  # an unreadable part is part of the fingerprint, as such
         out.append(f"{rel}\0{exc.errno}")
+        _stats_broken.append(directory)
         return
     for e in entries:
         if e.name == "__pycache__":
@@ -95,13 +111,20 @@ def _walk(directory: str, rel: str, out: list[str], seen: set[tuple[int, int]]) 
             st = e.stat()  # through links: a checkout links profiles/ in
         except OSError as exc:  # a dangling link
             out.append(f"{rel}{e.name}\0{exc.errno}")
+            _stats_broken.append(e.path)
             continue
+        if stats is not None:
+            stats.append((e.path, st))
         if stat.S_ISDIR(st.st_mode):
             if (st.st_dev, st.st_ino) not in seen:  # each directory once, loops or not
                 seen.add((st.st_dev, st.st_ino))
-                _walk(e.path, rel + e.name + "/", out, seen)
+                _walk(e.path, rel + e.name + "/", out, seen, stats)
         else:
             out.append(f"{rel}{e.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}")
+
+
+_stats: list[tuple[str, os.stat_result]] = []  # what the fingerprint was taken of
+_stats_broken: list[str] = []  # parts that could not be read
 
 
 def tool_fingerprint() -> str:
@@ -110,10 +133,18 @@ def tool_fingerprint() -> str:
     if _tool is None:
         files: list[str] = []
         top = os.stat(_PACKAGE)
-        _walk(_PACKAGE, "", files, {(top.st_dev, top.st_ino)})
+        _stats.append((_PACKAGE, top))
+        _walk(_PACKAGE, "", files, {(top.st_dev, top.st_ino)}, _stats)
         text = "\n".join([seccompiler.__version__, *files])
         _tool = f"{seccompiler.__version__}+{sha256_hex(os.fsencode(text))[:32]}"
     return _tool
+
+
+def package_stats() -> list[tuple[str, os.stat_result]] | None:
+    """Every folder and file the fingerprint was taken of, with its stat then; None when a
+    part could not be read (a front entry then cannot be checked)."""
+    tool_fingerprint()
+    return None if _stats_broken else list(_stats)
 
 
 def _read_regular(path: str, limit: int) -> bytes | None:
@@ -180,37 +211,51 @@ def _read(path: str, key: str, policy: str) -> Filters | None:
         lines = body.decode("ascii").split("\n")
         if lines[:2] != [FORMAT, f"key {key}"] or len(lines) < 5:
             return None
+        sources = []
         for line in lines[2:-2]:
             word, digest, name = line.split(" ")
             source = os.fsdecode(bytes.fromhex(name))
             if word != "source" or (source != policy and _digest(source) != digest):
                 return None
+            sources.append((source, digest))
         (w1, real_hex), (w2, audit_hex) = (line.split(" ") for line in lines[-2:])
         real, audit = _filter(real_hex), _filter(audit_hex)
     except ValueError:  # not ASCII, not hex, not the fields expected
         return None
     if (w1, w2) != ("real", "audit") or real is None or audit is None:
         return None
-    return Filters(real, audit, cached=True)
+    return Filters(real, audit, cached=True, sources=tuple(sources))
 
 
-def _write(path: str, key: str, sources: Iterable[str], real: bytes, audit: bytes) -> None:
-    import contextlib
-
-    from seccompiler.base.errors import SeccompilerError
-    from seccompiler.base.fsio import write_atomic
-
+def _write(
+    path: str, key: str, sources: Iterable[str], real: bytes, audit: bytes
+) -> tuple[tuple[str, str], ...] | None:
+    """Write the entry; the (path, SHA-256) of its sources when it was written."""
     lines = [FORMAT, f"key {key}"]
+    recorded = []
     for s in sources:
         digest = _digest(s)
         if digest is None:
-            return  # a source that cannot be read back cannot be checked: no entry
+            return None  # a source that cannot be read back cannot be checked: no entry
         lines.append(f"source {digest} {os.fsencode(s).hex()}")
+        recorded.append((s, digest))
     lines += [f"real {real.hex()}", f"audit {audit.hex()}"]
+    return tuple(recorded) if write_checked(path, lines) else None
+
+
+def write_checked(path: str, lines: list[str]) -> bool:
+    """Write ``lines`` and a last line with the SHA-256 of all before it, atomically and
+    readable by the user only; False when it cannot be written (no cache, no failure)."""
+    from seccompiler.base.errors import SeccompilerError
+    from seccompiler.base.fsio import write_atomic
+
     body = "\n".join(lines) + "\n"
     text = body + f"checksum {sha256_hex(body.encode())}\n"
-    with contextlib.suppress(OSError, SeccompilerError):  # unwritable: a compilation, no more
+    try:
         write_atomic(path, text, mode=0o600)
+    except (OSError, SeccompilerError):  # unwritable: a compilation, no more
+        return False
+    return True
 
 
 def compile_filters(policy: str, caps: tuple[str, ...]) -> tuple[bytes, bytes, tuple[str, ...]]:
@@ -250,9 +295,10 @@ def filters_for(policy: str, caps: tuple[str, ...] = ()) -> Filters:
         files.append(path)
     # The digests are taken after compiling: a file written meanwhile (or just before,
     # timestamps being coarse) could be recorded with content the filters do not reflect.
+    written = None
     if _digest(path) == content and not _changed_since(files, start - SETTLED_NS):
-        _write(entry, key, files, real, audit)
-    return Filters(real, audit, cached=False)
+        written = _write(entry, key, files, real, audit)
+    return Filters(real, audit, cached=False, sources=written)
 
 
 def _changed_since(files: Iterable[str], when_ns: int) -> bool:

@@ -109,6 +109,39 @@ def test_wheel_holds_tables_profiles_and_native_parts(installed: Installed) -> N
         assert want in names, want
     assert any(re.fullmatch(r"seccompiler/_native\..*so", n) for n in names), sorted(names)
     assert not installed.wheel.name.endswith("-none-any.whl"), "native parts make it platform-bound"
+    # the command is the native front; the Python CLI is the entry point it hands over to
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        [front] = [
+            n for n in names if re.fullmatch(r"seccompiler-[^/]*\.data/scripts/seccompiler", n)
+        ]
+        assert wheel.read(front)[:4] == b"\x7fELF"
+        [points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        scripts = wheel.read(points).decode()
+    assert "seccompiler-py = seccompiler.commands.cli:entry" in scripts
+    assert re.search(r"^seccompiler =", scripts, re.M) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="live runs need root (namespaces)")
+def test_installed_front_serves_a_repeated_run(installed: Installed, tmp_path: Path) -> None:
+    """The installed command: a first run through the Python CLI leaves the front its entry,
+    the second is the front's alone (it would say why it handed a run over)."""
+    assert installed.cli.read_bytes()[:4] == b"\x7fELF"
+    # files written less than two seconds before a compilation are not cached: this install
+    # is seconds old, a user's is not
+    [profile] = installed.venv.glob(
+        "lib/python*/site-packages/seccompiler/profiles/keisson-default.yaml"
+    )
+    os.utime(profile, (1_000_000_000, 1_000_000_000))
+    env = {**installed.env(), "HOME": str(tmp_path), "SECCOMPILER_FRONT_DEBUG": "1"}
+    cmd = [str(installed.cli), "run", "--profile", "keisson-default", "--audit", "--", "true"]
+    runs = [
+        subprocess.run(cmd, cwd=installed.work, env=env, capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0]
+    assert "seccompiler front: no entry for this run yet" in runs[0].stderr
+    assert runs[1].stderr == "audit: no syscall was refused\n"
+    assert list((tmp_path / ".cache" / "seccompiler").glob("front-*.entry"))
 
 
 LIVE = pytest.mark.skipif(os.geteuid() != 0, reason="live runs need root (namespaces)")
