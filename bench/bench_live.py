@@ -14,17 +14,17 @@ Printed side by side in one run:
 Then the rows with a target, each with its anchor measured in the same run:
 - ``seccompiler test`` full matrix, the command as a user runs it: at most 3 s, on
   whatever load the machine has;
-- ``seccompiler run --audit -- git init`` as a user runs it (the console script, a warm
-  filter cache): its overhead over ``git init`` alone at most ``strace -f -c``'s. Measured
-  as installed: the console script pip wrote, run by a fresh virtual environment whose
+- ``seccompiler run --audit -- git init`` as a user runs it (the installed command, a
+  repeated run): its overhead over ``git init`` alone at most ``strace -f -c``'s. Measured
+  as installed: a fresh virtual environment whose ``bin/`` holds the native front as
+  ``seccompiler`` (native/front.c) and the console script as ``seccompiler-py``, whose
   site-packages finds this tree through a plain path entry, as an installed wheel's files
-  are found (no other package: a cached run imports none, and a miss there would fail
-  the bench), with the package's bytecode compiled as pip compiles it at install. The
-  development environment's editable install resolves the package through
-  setuptools' import hook, which no install has and which costs more than all of ``run``'s
-  own work; its figure is printed beside, for reference, and so is the time the same
-  interpreter takes to start and do nothing (``python -c pass``), the floor of any console
-  script. Each variant of each round runs in a fresh directory.
+  are found, with the package's bytecode compiled as pip compiles it at install; one run
+  first, as a user's first run, fills the filter cache and the front's entry. Printed
+  beside, for reference: the same run through the Python entry point (``seccompiler-py``,
+  what every run cost before the front), and the time the interpreter takes to start and
+  do nothing (``python -c pass``), the floor of any console script. Each variant of each
+  round runs in a fresh directory.
 
 Usage: python bench/bench_live.py [--repeat N]
 """
@@ -111,19 +111,21 @@ def _installed_like(tmp: str) -> str:
     subprocess.run(compileall, check=True, stdout=subprocess.DEVNULL)
     [site] = venv.glob("lib/python*/site-packages")
     (site / "seccompiler-tree.pth").write_text(f"{REPO}\n")
-    dev = Path(sys.executable).with_name("seccompiler").read_text().split("\n", 1)[1]
-    script = venv / "bin" / "seccompiler"
+    dev = Path(sys.executable).with_name("seccompiler-py").read_text().split("\n", 1)[1]
+    script = venv / "bin" / "seccompiler-py"
     script.write_text(f"#!{venv / 'bin' / 'python'}\n{dev}")
     script.chmod(0o755)
-    return str(script)
+    front = venv / "bin" / "seccompiler"  # the command as installed: the native front
+    shutil.copy2(REPO / "seccompiler" / "_bin" / "seccompiler-front", front)
+    return str(front)
 
 
 def _cli_overhead(repeat: int) -> dict[str, tuple[float, float]]:
     """Median wall and CPU times of git init alone, under strace -f -c, under ``run --audit``
-    (as installed, and from the development environment)."""
-    dev = str(Path(sys.executable).with_name("seccompiler"))
+    (as installed: the front, and the Python entry point)."""
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         exe = _installed_like(tmp)
+        py = str(Path(exe).with_name("seccompiler-py"))
 
         def git(tag: str) -> list[str]:
             shutil.rmtree(f"{tmp}/{tag}", ignore_errors=True)
@@ -133,14 +135,18 @@ def _cli_overhead(repeat: int) -> dict[str, tuple[float, float]]:
             "alone": lambda: git("alone"),
             "strace": lambda: ["strace", "-f", "-c", "-o", os.devnull, *git("strace")],
             "ours": lambda: [exe, "run", "--profile", str(DEFAULT), "--audit", "--", *git("ours")],
-            "dev": lambda: [dev, "run", "--profile", str(DEFAULT), "--audit", "--", *git("dev")],
+            "py": lambda: [py, "run", "--profile", str(DEFAULT), "--audit", "--", *git("py")],
             "python": lambda: [str(Path(exe).with_name("python")), "-c", "pass"],
         }
 
         def quiet(cmd: list[str]) -> None:
             subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
-        quiet(variants["dev"]())  # fills the filter cache, as a user's first run does
+        # the filter cache, filled from the development environment (this environment has
+        # no compiler's dependencies), then the front's entry, by a first run through it
+        dev = str(Path(sys.executable).with_name("seccompiler-py"))
+        quiet([dev, "run", "--profile", str(DEFAULT), "--", "true"])
+        quiet(variants["ours"]())
         wall: dict[str, list[float]] = {k: [] for k in variants}
         cpu: dict[str, list[float]] = {k: [] for k in variants}
         for _ in range(repeat):  # interleaved, so that load changes hit all alike
@@ -180,8 +186,8 @@ def print_targets(repeat: int) -> None:
             f"{theirs * 1e3:5.1f} ms | {ratio:5.2f} | <= 1.00  | {'yes' if ratio <= 1 else 'NO'}"
             f"   (git init alone {alone * 1e3:.1f} ms, under run {ours * 1e3:.1f} ms, "
             f"under strace {strace * 1e3:.1f} ms; the interpreter's start-up alone "
-            f"{t['python'][i] * 1e3:.1f} ms; overhead from the development environment's "
-            f"editable install {(t['dev'][i] - alone) * 1e3:.1f} ms)"
+            f"{t['python'][i] * 1e3:.1f} ms; overhead through the Python entry point "
+            f"seccompiler-py {(t['py'][i] - alone) * 1e3:.1f} ms)"
         )
 
 
