@@ -157,6 +157,84 @@ def render(family: str, results: list[tuple[str, int, dict[str, AbiStats]]]) -> 
     return "\n".join(lines)
 
 
+SHARES = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+X86_ENTRY = 4  # ld [arch], jeq x86_64 (not taken), jeq x86, ld [nr]: every x86 path's start
+
+
+def x86_least(program: Program, mix: dict[str, int], share: float) -> float:
+    """The least ``share * mean + (1 - share) * weighted`` of x86 paths over every tree of
+    jge splits and jeq chains the planner could choose (tree.least_cost: exact), with the
+    filter's own entry and leaf code."""
+    from seccompiler.backends import bpf as bpfmod
+    from seccompiler.backends import tree
+
+    [group] = [[p for p in program.abis if p.abi.name == "x86"]]
+    t = table(group[0].abi)
+    calls = {nr: mix.get(name, 0) for nr, name in t.by_nr.items()}
+    total = sum(calls.values())
+    ranges = bpfmod._ranges(group, program.bad_arch)
+    weights = []
+    for r in ranges:
+        inside = [nr for nr in t.by_nr if r.lo <= nr <= r.hi]
+        weights.append(
+            share * len(inside) / len(t.by_nr)
+            + (1 - share) * sum(calls[nr] for nr in inside) / total
+        )
+    leaves = sum(
+        w * (1 if r.syscall is None else bpfmod._leaf_cost(program, r))
+        for w, r in zip(weights, ranges, strict=True)
+    )
+    singles = [r.lo == r.hi for r in ranges]
+    return X86_ENTRY + leaves + tree.least_cost(weights, singles, [r.action for r in ranges])
+
+
+def x86_frontier(mix: dict[str, int]) -> str:
+    """The two x86 rows together, for every weighting the planner could be given.
+
+    The planner weighs each syscall ``share`` alike plus ``1 - share`` by the mix's calls
+    (``TABLE_SHARE`` in backends/bpf.py), so it looks for the tree with the least
+    ``share * mean + (1 - share) * weighted``. Each row: the planner's tree for that share,
+    and the least value any tree of its form could reach (``x86_least``). Where that least
+    is above ``share * 11 + (1 - share) * 10``, no such tree meets both x86 targets.
+    """
+    from seccompiler.backends import bpf as bpfmod
+
+    program = load_program(str(DEFAULT))
+    abi = next(p.abi for p in program.abis if p.abi.name == "x86")
+    lines = [
+        "the x86 rows together, the tree planned with each share of the table's syscalls "
+        "against the mix:",
+        f"  {'share':>5} {'mean':>7} {'weighted':>9} {'combined':>9} {'least':>8} "
+        f"{'targets':>8}  both met",
+    ]
+    saved = bpfmod.TABLE_SHARE
+    try:
+        for share in SHARES:
+            bpfmod.TABLE_SHARE = share
+            bpfmod._weights.cache_clear()  # the planning weights, cached per ABI
+            f = Filter.from_bytes(compile_family(program, "x86_64"), "little")
+            st = abi_stats(f, abi, mix)
+            assert st.weighted_path is not None
+            combined = share * st.mean_path + (1 - share) * st.weighted_path
+            least = x86_least(program, mix, share)
+            assert least <= combined + 1e-9, (share, least, combined)
+            bound = share * 11 + (1 - share) * 10
+            both = st.mean_path <= 11 and st.weighted_path <= 10
+            lines.append(
+                f"  {share:>5.2f} {st.mean_path:>7.2f} {st.weighted_path:>9.2f} {combined:>9.3f}"
+                f" {least:>8.3f} {bound:>8.3f}  {'yes' if both else 'no'}"
+                + (
+                    "   (least above the targets': no such tree meets both)"
+                    if least > bound
+                    else ""
+                )
+            )
+    finally:
+        bpfmod.TABLE_SHARE = saved
+        bpfmod._weights.cache_clear()
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--family", action="append", choices=["x86_64", "aarch64"])
@@ -174,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         if family == "x86_64":
             print()
             print(targets(results, caches))
+            print()
+            print(x86_frontier(mix))
     return 0
 
 

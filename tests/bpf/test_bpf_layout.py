@@ -52,6 +52,38 @@ def test_plan_is_cheapest(
     assert _cost(tree.plan(weights, single, kinds), weights) == pytest.approx(cost)
 
 
+def test_least_cost_is_the_plans_when_splits_alone_compete() -> None:
+    """Without single numbers there are no chains, and Knuth's bound is exact: the plan costs
+    the least; with chains the plan may cost more, never less, than the least."""
+    import random
+
+    rng = random.Random(7)
+    for n in (1, 2, 5, 17, 40):
+        weights = [rng.choice([0.0, 0.1, 1.0, 3.0, 20.0]) for _ in range(n)]
+        kinds = [rng.choice("abc") for _ in range(n)]
+        plain = tree.plan(weights, [False] * n, kinds)
+        assert _cost(plain, weights) == pytest.approx(tree.least_cost(weights, [False] * n, kinds))
+        singles = [rng.random() < 0.5 for _ in range(n)]
+        chained = tree.plan(weights, singles, kinds)
+        least = tree.least_cost(weights, singles, kinds)
+        assert least <= _cost(chained, weights) + 1e-9
+        assert least <= tree.least_cost(weights, [False] * n, kinds) + 1e-9  # chains only help
+
+
+@pytest.mark.parametrize(
+    ("weights", "single", "kinds", "cost"),
+    [
+        ([1.0], [False], ["a"], 0.0),
+        ([8.0, 1.0, 1.0], [False, False, False], ["a", "b", "c"], 8 + 2 + 2),
+        ([4.0, 0.1, 4.0], [False, True, False], ["a", "b", "a"], 8.1),
+    ],
+)
+def test_least_cost_of_small_cases(
+    weights: list[float], single: list[bool], kinds: list[str], cost: float
+) -> None:
+    assert tree.least_cost(weights, single, kinds) == pytest.approx(cost)
+
+
 def test_plan_keeps_items_within_budget() -> None:
     weights = [100.0] * 30 + [0.01]
     free = tree.depths(tree.plan(weights, [False] * 31, list(range(31))), 31)
