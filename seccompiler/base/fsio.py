@@ -13,15 +13,14 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
-import shutil
 import stat
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
+from seccompiler.base.dirswap import Parent, make_staging, swap_in
 from seccompiler.base.errors import UsageError
 from seccompiler.base.fsread import (
     DEFAULT_MAX_BYTES,
@@ -34,9 +33,6 @@ from seccompiler.base.fsread import (
     read_bytes,
     read_text,
 )
-
-STAGING_MAX_AGE = 3600.0  # seconds after which our own leftover staging folders are removed
-
 
 # --- outputs ---------------------------------------------------------------------------------
 
@@ -153,44 +149,6 @@ def holds_only_ours(directory: Path, ours: Recognise | None) -> bool:
     return ours is not None and ours(directory)
 
 
-def staging_name(name: str, kind: str) -> str:
-    """``.<name>.<kind>.<pid>.<unique>``: the pid tells a later run whether its owner died."""
-    return f".{name}.{kind}.{os.getpid()}.{time.monotonic_ns()}"
-
-
-def is_stale(entry: str, name: str, mtime: float) -> bool:
-    """Whether ``entry`` is a staging folder of ours whose run is over (or is very old)."""
-    for kind in ("new", "old"):
-        prefix = f".{name}.{kind}."
-        if entry.startswith(prefix):
-            pid = entry[len(prefix) :].split(".", 1)[0]
-            if time.time() - mtime > STAGING_MAX_AGE:
-                return True
-            if pid.isdigit() and int(pid) != os.getpid():
-                try:
-                    os.kill(int(pid), 0)
-                except ProcessLookupError:
-                    return True  # the run that made it was killed
-                except OSError:
-                    return False
-    return False
-
-
-def clean_stale_staging(parent: Path, name: str) -> None:
-    """Remove our own ``.<name>.new.*`` / ``.old.*`` folders left by a run that was killed."""
-    try:
-        entries = list(parent.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            st = entry.lstat()
-        except OSError:
-            continue
-        if stat.S_ISDIR(st.st_mode) and is_stale(entry.name, name, st.st_mtime):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
 def check_replaceable(target: str | Path, ours: Recognise | None = None) -> os.stat_result | None:
     """Refuse (usage error) a ``target`` that ``replace_tree`` would refuse; its lstat or None.
 
@@ -235,52 +193,30 @@ def replace_tree(
     dest = Path(os.path.abspath(target))
     st = check_replaceable(target, ours)
     _parent_dir(dest)
-    clean_stale_staging(dest.parent, dest.name)
+    parent = Parent(str(dest.parent))
     try:
-        staging = dest.parent / staging_name(dest.name, "new")
-        staging.mkdir(0o700)
+        staging = make_staging(parent, dest.name, 0o700)
     except OSError as exc:
         raise os_error(dest.parent, exc, "cannot write") from None
+    fill = partial(_write_tree, dest.parent, files)
     try:
-        for rel, content in sorted(files.items()):
-            out = staging / rel
-            if not out.resolve().is_relative_to(staging.resolve()):
-                raise ValueError(f"output path escapes the tree: {rel}")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(content)
-        for d in [staging, *staging.rglob("*")]:
-            if d.is_dir():
-                d.chmod(0o755)
-        if st is not None and exchange(_AT_FDCWD, staging, _AT_FDCWD, dest):
-            shutil.rmtree(staging, ignore_errors=True)  # now holds the old tree
-        elif st is not None:
-            old = dest.parent / staging_name(dest.name, "old")
-            os.rename(dest, old)
-            os.rename(staging, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(staging, dest)
+        swap_in(parent, dest.name, staging, st is not None, fill)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         raise os_error(target, exc, "cannot write") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2  # see linux/fs.h
-
-
-def exchange(afd: int, a: str | Path, bfd: int, b: str | Path) -> bool:
-    """Swap two paths in one step with renameat2(RENAME_EXCHANGE); False where unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    rc = fn(afd, os.fsencode(a), bfd, os.fsencode(b), _RENAME_EXCHANGE)
-    return bool(rc == 0)
+def _write_tree(parent: Path, files: Mapping[str, bytes], name: str) -> None:
+    """Write ``files`` below the new directory ``parent/name``, none outside it; dirs 0755."""
+    top = parent / name
+    for rel, content in sorted(files.items()):
+        out = top / rel
+        if not out.resolve().is_relative_to(top.resolve()):
+            raise ValueError(f"output path escapes the tree: {rel}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(content)
+    for d in [top, *top.rglob("*")]:
+        if d.is_dir():
+            d.chmod(0o755)
 
 
 __all__ = [

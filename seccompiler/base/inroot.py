@@ -11,14 +11,13 @@ import ctypes
 import errno
 import os
 import posixpath
-import shutil
 import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from seccompiler.base.dirswap import Parent, make_staging, swap_in
 from seccompiler.base.errors import UsageError
-from seccompiler.base.fsio import exchange, is_stale, staging_name
 from seccompiler.base.fsread import (
     DEFAULT_MAX_BYTES,
     DIR_FLAGS,
@@ -344,65 +343,49 @@ class RootDir:
             raise UsageError(f"{self.show(rel)}: not a directory name")
         dfd = self.makedirs(head)
         try:
-            exists = True
+            exists = self._replaceable(dfd, name, rel, ours)
+            parent = Parent(fd=dfd)
             try:
-                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-            except FileNotFoundError:
-                exists = False
-            else:
-                if not stat.S_ISDIR(st.st_mode):
-                    raise UsageError(
-                        f"{self.show(rel)}: is {file_kind(st.st_mode)}; refusing to replace it "
-                        "with a directory",
-                        hint="the node image has something else where our directory belongs",
-                    )
-                old = os.open(name, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
-                try:
-                    mine = not os.listdir(old) or ours(old)
-                finally:
-                    os.close(old)
-                if not mine:
-                    raise UsageError(
-                        f"{self.show(rel)}: holds files that are not ours; refusing to replace it",
-                        hint="move them away, or remove the directory yourself",
-                    )
-            self._clean_stale(dfd, name)
-            staging = staging_name(name, "new")
-            try:
-                os.mkdir(staging, 0o755, dir_fd=dfd)
-                sfd = os.open(staging, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
-                try:
-                    for fname, content in sorted(files.items()):
-                        _write_new(sfd, fname, content)
-                finally:
-                    os.close(sfd)
-                if not exists:
-                    os.rename(staging, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-                elif exchange(dfd, staging, dfd, name):
-                    shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
-                else:
-                    aside = staging_name(name, "old")
-                    os.rename(name, aside, src_dir_fd=dfd, dst_dir_fd=dfd)
-                    os.rename(staging, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-                    shutil.rmtree(aside, dir_fd=dfd, ignore_errors=True)
+                staging = make_staging(parent, name, 0o755)
+                swap_in(parent, name, staging, exists, lambda s: _write_tree(dfd, s, files))
             except OSError as exc:
-                shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
                 raise self._err(rel, exc, "cannot write") from None
-            except BaseException:
-                shutil.rmtree(staging, dir_fd=dfd, ignore_errors=True)
-                raise
         finally:
             os.close(dfd)
 
-    @staticmethod
-    def _clean_stale(dfd: int, name: str) -> None:
-        for entry in os.listdir(dfd):
-            try:
-                st = os.stat(entry, dir_fd=dfd, follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode) and is_stale(entry, name, st.st_mtime):
-                shutil.rmtree(entry, dir_fd=dfd, ignore_errors=True)
+    def _replaceable(self, dfd: int, name: str, rel: str, ours: Callable[[int], bool]) -> bool:
+        """Whether ``name`` exists below ``dfd``; refuse it unless it is a directory of ours."""
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            raise UsageError(
+                f"{self.show(rel)}: is {file_kind(st.st_mode)}; refusing to replace it "
+                "with a directory",
+                hint="the node image has something else where our directory belongs",
+            )
+        old = os.open(name, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
+        try:
+            mine = not os.listdir(old) or ours(old)
+        finally:
+            os.close(old)
+        if not mine:
+            raise UsageError(
+                f"{self.show(rel)}: holds files that are not ours; refusing to replace it",
+                hint="move them away, or remove the directory yourself",
+            )
+        return True
+
+
+def _write_tree(dfd: int, top: str, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` below the new directory ``top`` (a name below ``dfd``)."""
+    tfd = os.open(top, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
+    try:
+        for rel, content in sorted(files.items()):
+            _write_new(tfd, rel, content)
+    finally:
+        os.close(tfd)
 
 
 def _write_new(dirfd: int, rel: str, content: bytes) -> None:
