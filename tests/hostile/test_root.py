@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hostilekit import PROFILE, TALLY, Outcome, check_confined, read_only, snapshot
 
-from seccompiler.base import inroot
+from seccompiler.base import inroot, rootopen
 from seccompiler.base.errors import UsageError
 
 DROPIN = "etc/sysctl.d/60-keisson-yama.conf"
@@ -153,7 +153,7 @@ def test_both_resolvers_agree(
     root, outside = places
     escape(root, outside)
     if walk:
-        monkeypatch.setattr(inroot, "_openat2", lambda *a: None)
+        monkeypatch.setattr(rootopen, "_openat2", lambda *a: None)
     before = snapshot(outside)
     TALLY.cases += 1
     with inroot.RootDir(root) as r:
