@@ -363,7 +363,8 @@ static const char *resolution(const char *profile) {
     return "bundled";
 }
 
-static int check_stat(char *rest) {
+/* 0 when the file or folder is as recorded; *is_launcher tells whether it was `launcher` */
+static int check_stat(char *rest, const char *launcher, int *is_launcher) {
     /* DEV INO SIZE MTIME_NS CTIME_NS HEXPATH */
     char *f[6];
     for (int i = 0; i < 6; i++) {
@@ -387,6 +388,7 @@ static int check_stat(char *rest) {
              (unsigned long long)st.st_ctim.tv_sec * 1000000000ull + st.st_ctim.tv_nsec == v[4];
     if (!ok)
         why("changed since the entry was written: %s", path);
+    *is_launcher = launcher && strcmp(path, launcher) == 0;
     free(path);
     return ok ? 0 : -1;
 }
@@ -454,17 +456,20 @@ static int load_entry(const char *path, const char *key, const char *profile, st
     line = strsep(&rest, "\n");
     if (!line || strncmp(line, "key ", 4) != 0 || strcmp(line + 4, key) != 0)
         goto damaged;
-    int seen_policy = 0, seen_real = 0, seen_audit = 0;
+    int seen_policy = 0, seen_real = 0, seen_audit = 0, seen_source = 0, launcher_checked = 0;
     while ((line = strsep(&rest, "\n")) != NULL) {
         char *word = strsep(&line, " ");
         if (!line)
             goto damaged;
         if (strcmp(word, "stat") == 0) {
-            if (check_stat(line) != 0)
+            int is_launcher = 0;
+            if (check_stat(line, e->launcher, &is_launcher) != 0)
                 goto stale;
+            launcher_checked |= is_launcher;
         } else if (strcmp(word, "source") == 0) {
             if (check_source(line) != 0)
                 goto stale;
+            seen_source = 1;
         } else if (strcmp(word, "policy") == 0) {
             if (strcmp(line, resolution(profile)) != 0) {
                 why("the profile argument now resolves otherwise: %s", profile);
@@ -472,6 +477,8 @@ static int load_entry(const char *path, const char *key, const char *profile, st
             }
             seen_policy = 1;
         } else if (strcmp(word, "launcher") == 0) {
+            if (e->launcher) /* once, before the stat lines that check it */
+                goto damaged;
             e->launcher = unhex_str(line);
             if (!e->launcher)
                 goto damaged;
@@ -487,7 +494,8 @@ static int load_entry(const char *path, const char *key, const char *profile, st
             goto damaged;
         }
     }
-    if (!seen_policy || !seen_real || !seen_audit || !e->launcher)
+    /* the launcher is one of the package's files the entry checks, and the policy is read */
+    if (!seen_policy || !seen_real || !seen_audit || !seen_source || !launcher_checked)
         goto damaged;
     return 0;
 damaged:

@@ -133,7 +133,8 @@ def tool_fingerprint() -> str:
     if _tool is None:
         files: list[str] = []
         top = os.stat(_PACKAGE)
-        _stats.append((_PACKAGE, top))
+        _stats[:] = [(_PACKAGE, top)]
+        _stats_broken.clear()
         _walk(_PACKAGE, "", files, {(top.st_dev, top.st_ino)}, _stats)
         text = "\n".join([seccompiler.__version__, *files])
         _tool = f"{seccompiler.__version__}+{sha256_hex(os.fsencode(text))[:32]}"
@@ -144,7 +145,7 @@ def package_stats() -> list[tuple[str, os.stat_result]] | None:
     """Every folder and file the fingerprint was taken of, with its stat then; None when a
     part could not be read (a front entry then cannot be checked)."""
     tool_fingerprint()
-    return None if _stats_broken else list(_stats)
+    return None if _stats_broken or not _stats else list(_stats)
 
 
 def _read_regular(path: str, limit: int) -> bytes | None:

@@ -157,6 +157,12 @@ def _edit(path: Path) -> None:
     path.write_text(path.read_text() + "# edited\n")
 
 
+def _rewrite(entry: Path, change: Callable[[list[str]], list[str]]) -> None:
+    """The entry's lines changed, and checksummed again as the writer does."""
+    lines = entry.read_text().splitlines()[:-1]  # the checksum goes, and comes back
+    assert filtercache.write_checked(str(entry), change(lines))
+
+
 STALE: dict[str, Callable[[Rig, Path], object]] = {
     "the policy edited": lambda rig, e: _edit(rig.cwd / "p.yaml"),
     "a package file edited": lambda rig, e: _edit(rig.pkg / "module.py"),
@@ -172,6 +178,23 @@ STALE: dict[str, Callable[[Rig, Path], object]] = {
     "the entry cut short": lambda rig, e: e.write_bytes(e.read_bytes()[:-40]),
     "the entry emptied": lambda rig, e: e.write_bytes(b""),
     "the entry a FIFO": lambda rig, e: (e.unlink(), os.mkfifo(e)),
+    # rewritten with a valid checksum: the launcher must be one of the files it checks
+    "the launcher outside the checked files": lambda rig, e: _rewrite(
+        e,
+        lambda lines: [
+            f"launcher {os.fsencode('/bin/true').hex()}" if x.startswith("launcher ") else x
+            for x in lines
+        ],
+    ),
+    "the launcher named twice": lambda rig, e: _rewrite(
+        e, lambda lines: [*lines, f"launcher {os.fsencode('/bin/true').hex()}"]
+    ),
+    "no stat line": lambda rig, e: _rewrite(
+        e, lambda lines: [x for x in lines if not x.startswith("stat ")]
+    ),
+    "no source line": lambda rig, e: _rewrite(
+        e, lambda lines: [x for x in lines if not x.startswith("source ")]
+    ),
     "the entry a folder": lambda rig, e: (e.unlink(), e.mkdir()),
 }
 
@@ -314,6 +337,37 @@ def test_python_believes_only_the_front_beside_it(tmp_path: Path) -> None:
     finally:
         frontentry.front = frontentry.status_fd = None
         frontentry.status_named = False
+
+
+def test_the_entry_python_writes_records_every_file_of_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seccompiler
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(frontentry, "front", str(tmp_path / "bin" / "seccompiler"))
+    policy = tmp_path / "p.yaml"
+    policy.write_text(policy_text(NO_MKDIR))
+    os.utime(policy, (OLD, OLD))
+    filters = filtercache.filters_for(str(policy))
+    assert filters.sources == ((str(policy), filtercache.sha256_hex(policy.read_bytes())),)
+    assert frontentry.write(str(policy), (), str(native.BIN_DIR / native.LAUNCHER), filters)
+    [entry] = (tmp_path / "xdg" / "seccompiler").glob("front-*.entry")
+    recorded = {
+        os.fsdecode(bytes.fromhex(line.split(" ")[-1]))
+        for line in entry.read_text().splitlines()
+        if line.startswith("stat ")
+    }
+    package = os.path.dirname(os.path.realpath(seccompiler.__file__))
+    expected = {package}
+    for dirpath, dirs, files in os.walk(package, followlinks=True):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        expected.update(os.path.join(dirpath, n) for n in dirs + files)
+    assert expected == recorded
+    # no stat taken (the fingerprint came from elsewhere): no entry, rather than an unchecked one
+    monkeypatch.setattr(filtercache, "_stats", [])
+    assert filtercache.package_stats() is None
+    assert not frontentry.write(str(policy), (), str(native.BIN_DIR / native.LAUNCHER), filters)
 
 
 def test_a_status_python_cannot_read_does_not_run_the_workload_again(
