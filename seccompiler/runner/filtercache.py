@@ -125,11 +125,12 @@ def _walk(
 
 _stats: list[tuple[str, os.stat_result]] = []  # what the fingerprint was taken of
 _stats_broken: list[str] = []  # parts that could not be read
+_stats_of: str | None = None  # the fingerprint they were taken for
 
 
 def tool_fingerprint() -> str:
     """The version, and the name, size and change times of every file of the package."""
-    global _tool
+    global _tool, _stats_of
     if _tool is None:
         files: list[str] = []
         top = os.stat(_PACKAGE)
@@ -138,14 +139,16 @@ def tool_fingerprint() -> str:
         _walk(_PACKAGE, "", files, {(top.st_dev, top.st_ino)}, _stats)
         text = "\n".join([seccompiler.__version__, *files])
         _tool = f"{seccompiler.__version__}+{sha256_hex(os.fsencode(text))[:32]}"
+        _stats_of = _tool
     return _tool
 
 
 def package_stats() -> list[tuple[str, os.stat_result]] | None:
     """Every folder and file the fingerprint was taken of, with its stat then; None when a
-    part could not be read (a front entry then cannot be checked)."""
-    tool_fingerprint()
-    return None if _stats_broken or not _stats else list(_stats)
+    part could not be read, or the fingerprint was not taken here (a front entry then
+    cannot be checked)."""
+    tool = tool_fingerprint()
+    return None if tool != _stats_of or _stats_broken or not _stats else list(_stats)
 
 
 def _read_regular(path: str, limit: int) -> bytes | None:

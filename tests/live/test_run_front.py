@@ -346,6 +346,7 @@ def test_the_entry_python_writes_records_every_file_of_the_package(
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(frontentry, "front", str(tmp_path / "bin" / "seccompiler"))
+    monkeypatch.setattr(filtercache, "_tool", None)  # taken afresh, whatever ran before
     policy = tmp_path / "p.yaml"
     policy.write_text(policy_text(NO_MKDIR))
     os.utime(policy, (OLD, OLD))
@@ -364,8 +365,8 @@ def test_the_entry_python_writes_records_every_file_of_the_package(
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         expected.update(os.path.join(dirpath, n) for n in dirs + files)
     assert expected == recorded
-    # no stat taken (the fingerprint came from elsewhere): no entry, rather than an unchecked one
-    monkeypatch.setattr(filtercache, "_stats", [])
+    # the fingerprint not taken here: no entry, rather than an unchecked one
+    monkeypatch.setattr(filtercache, "_tool", "0.0.0+another-build")
     assert filtercache.package_stats() is None
     assert not frontentry.write(str(policy), (), str(native.BIN_DIR / native.LAUNCHER), filters)
 
