@@ -508,10 +508,14 @@ stale:
 
 static char self_path[PATH_MAX];
 
+/* The Python entry point beside this executable: found through /proc/self/exe, else through
+ * the path it was started by; started by name alone (no /proc, a PATH lookup), it is looked
+ * up on PATH as this one was -- never in the working directory. */
 static void python(char **argv, int status_fd) {
     char entry[PATH_MAX + sizeof PY_ENTRY];
-    char *slash = strrchr(self_path, '/');
-    int n = slash ? snprintf(entry, sizeof entry, "%.*s/%s", (int)(slash - self_path), self_path,
+    const char *where = self_path[0] ? self_path : argv[0] ? argv[0] : "";
+    const char *slash = strrchr(where, '/');
+    int n = slash ? snprintf(entry, sizeof entry, "%.*s/%s", (int)(slash - where), where,
                              PY_ENTRY)
                   : snprintf(entry, sizeof entry, "%s", PY_ENTRY);
     if (n < 0 || (size_t)n >= sizeof entry) {
@@ -526,7 +530,10 @@ static void python(char **argv, int status_fd) {
         setenv("SECCOMPILER_FRONT_STATUS", num, 1);
     }
     argv[0] = entry;
-    execv(entry, argv);
+    if (slash)
+        execv(entry, argv);
+    else
+        execvp(entry, argv);
     int err = errno;
     fprintf(stderr,
             "seccompiler: cannot start the Python entry point %s: %s (reinstall seccompiler)\n",
@@ -738,6 +745,11 @@ static int launch(const struct run *r, const struct entry *e, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    static char *no_args[] = {PY_ENTRY, NULL};
+    if (argc < 1) { /* started with no argv[0] at all */
+        argc = 1;
+        argv = no_args;
+    }
     const char *d = getenv("SECCOMPILER_FRONT_DEBUG");
     debug = d && *d && strcmp(d, "0") != 0;
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);

@@ -312,6 +312,39 @@ def test_a_signal_to_the_front_reaches_the_workload(rig: Rig) -> None:
     assert rig.handed_over() is None
 
 
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+def test_without_proc_the_entry_point_is_found_as_the_front_was(rig: Rig) -> None:
+    """No /proc/self/exe: the Python entry point beside the path the front was started by,
+    or, started by name, the one on PATH -- never one in the working directory."""
+    decoy = rig.cwd / "seccompiler-py"
+    decoy.write_text("#!/bin/sh\necho decoy > decoy-ran\n")
+    decoy.chmod(0o755)
+    for how, env in (
+        (str(rig.front), rig.env),
+        ("seccompiler", {**rig.env, "PATH": f"{rig.bin}:{os.environ['PATH']}"}),
+    ):
+        done = subprocess.run(
+            [
+                "unshare",
+                "--mount",
+                "sh",
+                "-c",
+                f'umount -l /proc && exec {how} "$@"',
+                "-",
+                "--version",
+            ],
+            cwd=rig.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 42, done.stderr
+        assert rig.handed_over() == "args --version\nfront \n"  # nothing to believe
+        assert not (rig.cwd / "decoy-ran").exists()
+        rig.log.unlink()
+
+
 # ---- the Python side ----
 
 
