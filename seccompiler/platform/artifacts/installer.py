@@ -48,11 +48,13 @@ def _volume_name(path: str) -> str:
 def manifests(files: Mapping[str, bytes], image: str, namespace: str) -> Sequence[dict[str, Any]]:
     """ServiceAccount, ClusterRole (get and patch nodes), binding and the DaemonSet."""
     node_files = {k: v for k, v in sorted(files.items()) if k.startswith(f"{NODE_PREFIX}/")}
-    digest = hashlib.sha256(
-        b"".join(k.encode() + b"\0" + hashlib.sha256(v).digest() for k, v in node_files.items())
-    ).hexdigest()
     meta = {"name": NAME, "namespace": namespace, "labels": dict(_LABELS)}
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
+    return [account, *_rbac(namespace), _daemonset(meta, node_files, image)]
+
+
+def _rbac(namespace: str) -> list[dict[str, Any]]:
+    """The ClusterRole that may get and patch nodes, and its binding to the installer."""
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -66,14 +68,20 @@ def manifests(files: Mapping[str, bytes], image: str, namespace: str) -> Sequenc
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
         "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": namespace}],
     }
-    dirs = host_dirs(node_files)
-    volumes = [
-        {"name": _volume_name(d), "hostPath": {"path": d, "type": "DirectoryOrCreate"}}
-        for d in dirs
-    ]
+    return [role, binding]
+
+
+def _digest(node_files: Mapping[str, bytes]) -> str:
+    """One digest of the node files' names and contents: a new build rolls the DaemonSet."""
+    return hashlib.sha256(
+        b"".join(k.encode() + b"\0" + hashlib.sha256(v).digest() for k, v in node_files.items())
+    ).hexdigest()
+
+
+def _install_container(image: str, dirs: Sequence[str]) -> dict[str, Any]:
+    """The init container: ``node install`` into the host directories, and the YAMA scope."""
     mounts = [{"name": _volume_name(d), "mountPath": HOST + d} for d in dirs]
-    env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
-    install = {
+    return {
         "name": "install",
         "image": image,
         "command": ["seccompiler", "node", "install", "--from", DIST_IN_IMAGE,
@@ -82,7 +90,12 @@ def manifests(files: Mapping[str, bytes], image: str, namespace: str) -> Sequenc
         "securityContext": {"privileged": True},
         "volumeMounts": mounts,
     }  # fmt: skip
-    label = {
+
+
+def _label_container(image: str) -> dict[str, Any]:
+    """The main container: label the node as ready, then sleep, with no privilege at all."""
+    env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    return {
         "name": "label",
         "image": image,
         "command": ["sh", "-c",
@@ -98,7 +111,16 @@ def manifests(files: Mapping[str, bytes], image: str, namespace: str) -> Sequenc
         "resources": {"requests": {"cpu": "1m", "memory": "32Mi"},
                       "limits": {"memory": "128Mi"}},
     }  # fmt: skip
-    daemonset = {
+
+
+def _daemonset(meta: dict[str, Any], node_files: Mapping[str, bytes], image: str) -> dict[str, Any]:
+    """The DaemonSet on every Linux node, rolled when the node files change."""
+    dirs = host_dirs(node_files)
+    volumes = [
+        {"name": _volume_name(d), "hostPath": {"path": d, "type": "DirectoryOrCreate"}}
+        for d in dirs
+    ]
+    return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
         "metadata": meta,
@@ -108,18 +130,17 @@ def manifests(files: Mapping[str, bytes], image: str, namespace: str) -> Sequenc
             "template": {
                 "metadata": {
                     "labels": dict(_LABELS),
-                    "annotations": {"seccomp.keisson.io/node-files": digest[:32]},
+                    "annotations": {"seccomp.keisson.io/node-files": _digest(node_files)[:32]},
                 },
                 "spec": {
                     "serviceAccountName": NAME,
                     "priorityClassName": "system-node-critical",
                     "nodeSelector": {"kubernetes.io/os": "linux"},
                     "tolerations": [{"operator": "Exists"}],
-                    "initContainers": [install],
-                    "containers": [label],
+                    "initContainers": [_install_container(image, dirs)],
+                    "containers": [_label_container(image)],
                     "volumes": volumes,
                 },
             },
         },
     }
-    return [account, role, binding, daemonset]
