@@ -149,23 +149,7 @@ def guard_manifests(
     """
     floor = _parse_floor(floor_version)
     allowed = _check_allow_list(allow_namespaces)
-    pattern = version_pattern(floor)
-    version_ok = "variables.version == 'latest'"
-    if pattern is not None:
-        version_ok += f" || variables.version.matches({_cel_string(pattern)})"
-    spec: dict[str, Any] = {
-        "failurePolicy": "Fail",
-        "matchConstraints": {
-            "resourceRules": [
-                {
-                    "apiGroups": [""],
-                    "apiVersions": ["v1"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": list(RESOURCES),
-                }
-            ]
-        },
-    }
+    spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": _match_constraints()}
     if allowed:
         names = ", ".join(_cel_string(n) for n in allowed)
         spec["matchConditions"] = [
@@ -174,7 +158,43 @@ def guard_manifests(
     spec["variables"] = _label_variables("enforce", ENFORCE_LABEL) + _label_variables(
         "version", ENFORCE_VERSION_LABEL
     )
-    spec["validations"] = [
+    spec["validations"] = _validations(floor, require_label)
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": POLICY_NAME, "labels": dict(MANAGED_BY)},
+        "spec": spec,
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": POLICY_NAME, "labels": dict(MANAGED_BY)},
+        "spec": {"policyName": POLICY_NAME, "validationActions": list(actions)},
+    }
+    return [policy, binding]
+
+
+def _match_constraints() -> dict[str, Any]:
+    """Creates and updates of namespaces and their ``status`` and ``finalize`` subresources."""
+    return {
+        "resourceRules": [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": list(RESOURCES),
+            }
+        ]
+    }
+
+
+def _validations(floor: Version | None, require_label: bool) -> list[dict[str, str]]:
+    """The guard's rules in CEL, in the order ``guard_denials`` checks them."""
+    pattern = version_pattern(floor)
+    version_ok = "variables.version == 'latest'"
+    if pattern is not None:
+        version_ok += f" || variables.version.matches({_cel_string(pattern)})"
+    validations = [
         {
             "expression": "!(variables.enforceChanged && variables.enforce == 'privileged')",
             "message": MSG_PRIVILEGED,
@@ -203,22 +223,10 @@ def guard_manifests(
         },
     ]
     if require_label:
-        spec["validations"].append(
+        validations.append(
             {"expression": "variables.enforceSet", "message": MSG_MISSING, "reason": "Forbidden"}
         )
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": POLICY_NAME, "labels": dict(MANAGED_BY)},
-        "spec": spec,
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": POLICY_NAME, "labels": dict(MANAGED_BY)},
-        "spec": {"policyName": POLICY_NAME, "validationActions": list(actions)},
-    }
-    return [policy, binding]
+    return validations
 
 
 @dataclass(frozen=True)
