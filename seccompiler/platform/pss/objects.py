@@ -150,60 +150,88 @@ def classify(
         )
         return
     try:
-        api_version = fields.string(obj, "apiVersion", "apiVersion") or ""
-        kind = fields.string(obj, "kind", "kind") or ""
-        if inherit is not None:
-            api_version = api_version or inherit[0]
-            kind = kind or inherit[1]
-        if not kind:
-            raise InputError(
-                "object has no kind",
-                hint="every manifest needs apiVersion and kind",
-                location=loc,
-            )
+        api_version, kind = _type_of(obj, inherit, loc)
         items = obj.get("items")
         if kind.endswith("List") and (items is not None or kind == "List"):
             if depth >= MAX_LIST_DEPTH:
                 raise InputError("Lists nested too deeply", location=loc)
-            seq = fields.sequence(obj, "items", "items")
-            item_kind = kind[: -len("List")]
-            item_type = None if kind == "List" else (api_version, item_kind)
-            for i in range(len(seq)):
-                item = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
-                item_at = _item_location(seq, i, path)
-                before = len(out.errors)
-                classify(seq[i], path, item, out, item_type, depth + 1, item_at, marks)
-                if failed is not None and len(out.errors) > before:
-                    failed.append((seq[i], item, item_type, before, len(out.errors)))
-            return
-        meta = fields.mapping(obj, "metadata", "metadata") or {}
-        name = fields.string(meta, "name", "metadata.name") or ""
-        if not name:
-            name = fields.string(meta, "generateName", "metadata.generateName") or ""
-        namespace = fields.string(meta, "namespace", "metadata.namespace")
-        group = api_version.rpartition("/")[0]
-        if kind == "Namespace" and group == "":
-            labels = fields.string_map(meta, "labels", "metadata.labels")
-            out.namespaces.append((loc, name, labels))
-            return
-        workload = WORKLOADS.get(kind)
-        if workload is None or workload.group != group:
-            out.skipped.append(Skipped(loc, pointer, api_version, kind, name))
-            return
-        out.objects.append(
-            PodObject(
-                location=loc,
-                pointer=pointer,
-                kind=kind,
-                name=name,
-                namespace=namespace or None,
-                resource=workload.qualified,
-                pod=_template(obj, workload),
-                owner_uid=_controller_uid(meta),
-            )
-        )
+            item_type = None if kind == "List" else (api_version, kind[: -len("List")])
+            _classify_items(obj, path, pointer, out, item_type, depth, marks, failed)
+        else:
+            _file_object(obj, pointer, out, api_version, kind, loc)
     except InputError as exc:
         out.errors.append(exc)
+
+
+def _type_of(
+    obj: Mapping[str, Any], inherit: tuple[str, str] | None, loc: Location
+) -> tuple[str, str]:
+    """The object's apiVersion and kind, a typed List's item type filling in what is missing."""
+    api_version = fields.string(obj, "apiVersion", "apiVersion") or ""
+    kind = fields.string(obj, "kind", "kind") or ""
+    if inherit is not None:
+        api_version = api_version or inherit[0]
+        kind = kind or inherit[1]
+    if not kind:
+        raise InputError(
+            "object has no kind",
+            hint="every manifest needs apiVersion and kind",
+            location=loc,
+        )
+    return api_version, kind
+
+
+def _classify_items(
+    obj: Mapping[str, Any],
+    path: str,
+    pointer: str,
+    out: Manifests,
+    item_type: tuple[str, str] | None,
+    depth: int,
+    marks: Marks | None,
+    failed: list[FailedItem] | None,
+) -> None:
+    """Classify each item of a List; ``failed`` gets those whose reading added errors."""
+    seq = fields.sequence(obj, "items", "items")
+    for i in range(len(seq)):
+        item = f"{pointer}.items[{i}]" if pointer else f"items[{i}]"
+        item_at = _item_location(seq, i, path)
+        before = len(out.errors)
+        classify(seq[i], path, item, out, item_type, depth + 1, item_at, marks)
+        if failed is not None and len(out.errors) > before:
+            failed.append((seq[i], item, item_type, before, len(out.errors)))
+
+
+def _file_object(
+    obj: Mapping[str, Any], pointer: str, out: Manifests, api_version: str, kind: str, loc: Location
+) -> None:
+    """File one object that is not a List: a namespace, a pod object or a skipped kind."""
+    meta = fields.mapping(obj, "metadata", "metadata") or {}
+    name = fields.string(meta, "name", "metadata.name") or ""
+    if not name:
+        name = fields.string(meta, "generateName", "metadata.generateName") or ""
+    namespace = fields.string(meta, "namespace", "metadata.namespace")
+    group = api_version.rpartition("/")[0]
+    if kind == "Namespace" and group == "":
+        labels = fields.string_map(meta, "labels", "metadata.labels")
+        out.namespaces.append((loc, name, labels))
+        return
+    workload = WORKLOADS.get(kind)
+    if workload is None or workload.group != group:
+        out.skipped.append(Skipped(loc, pointer, api_version, kind, name))
+        return
+    out.objects.append(
+        PodObject(
+            location=loc,
+            pointer=pointer,
+            kind=kind,
+            name=name,
+            namespace=namespace or None,
+            resource=workload.qualified,
+            pod=_template(obj, workload),
+            owner_uid=_controller_uid(meta),
+        )
+    )
 
 
 def _item_location(seq: Any, i: int, path: str) -> Location:
