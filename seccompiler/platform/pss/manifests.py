@@ -19,6 +19,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -219,6 +220,16 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=lambda c: 
 _Failed = dict[int, tuple[int, int, list[InputError]]]
 
 
+@dataclass
+class _Streamed:
+    """What reading a top-level object's ``items`` one at a time found."""
+
+    found: Manifests = field(default_factory=Manifests)
+    failed: _Failed = field(default_factory=dict)  # item index → its span in the text, errors
+    streaming: bool = False  # the object had an ``items`` array, read item by item
+    own_types: bool = True  # every item names its own apiVersion and kind
+
+
 def _json(text: str, path: str, out: Manifests) -> _Failed:
     """Read JSON into ``out``, streaming a top-level object's ``items``.
 
@@ -232,11 +243,28 @@ def _json(text: str, path: str, out: Manifests) -> _Failed:
             raise ValueError("extra data after the JSON value")
         collect([doc], path, out)
         return {}
+    streamed = _Streamed()
+    top = _json_object(text, pos, path, streamed)
+    shell = Manifests()
+    collect([top], path, shell)  # the object, with its items taken out when streamed
+    kind = top.get("kind")
+    lists = isinstance(kind, str) and kind.endswith("List")
+    if not streamed.streaming or shell.errors or not lists:
+        extend(out, shell)  # exact: the items were not read, or would not be
+        return {}
+    if kind == "List" or streamed.own_types:  # each item reads the same wherever it stands
+        extend(out, shell)
+        extend(out, streamed.found)
+        return streamed.failed
+    # Items of a typed List that leave their type to it: read the whole text again (rare).
+    collect([json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)], path, out)
+    return {}
+
+
+def _json_object(text: str, pos: int, path: str, streamed: _Streamed) -> dict[str, Any]:
+    """The top-level object opening at ``pos``, its ``items`` array classified into ``streamed``
+    one at a time and left empty; the object must end the text."""
     top: dict[str, Any] = {}
-    streamed = Manifests()
-    failed: _Failed = {}
-    own_types = True  # every item names its own apiVersion and kind
-    streaming = False
     pos = _skip(text, pos + 1)
     while text[pos] != "}":
         if text[pos] != '"':
@@ -248,24 +276,7 @@ def _json(text: str, path: str, out: Manifests) -> _Failed:
         pos = _skip(text, pos + 1)
         if key == "items" and text[pos] == "[":
             top[key] = []
-            streaming = True
-            pos = _skip(text, pos + 1)
-            i = 0
-            while text[pos] != "]":
-                start = pos
-                item, pos = _DECODER.raw_decode(text, pos)
-                before = len(streamed.errors)
-                own_types = own_types and _typed(item)
-                classify(item, path, f"items[{i}]", streamed, None, 1, Location(path))
-                if len(streamed.errors) > before:
-                    failed[i] = (start, pos, streamed.errors[before:])
-                i += 1
-                pos = _skip(text, pos)
-                if text[pos] == ",":
-                    pos = _skip(text, pos + 1)
-                elif text[pos] != "]":
-                    raise ValueError("expected ',' or ']'")
-            pos += 1
+            pos = _json_items(text, pos, path, streamed)
         else:
             top[key], pos = _DECODER.raw_decode(text, pos)
         pos = _skip(text, pos)
@@ -275,20 +286,29 @@ def _json(text: str, path: str, out: Manifests) -> _Failed:
             raise ValueError("expected ',' or '}'")
     if _skip(text, pos + 1) != len(text):
         raise ValueError("extra data after the JSON value")
-    shell = Manifests()
-    collect([top], path, shell)  # the object, with its items taken out when streamed
-    kind = top.get("kind")
-    lists = isinstance(kind, str) and kind.endswith("List")
-    if not streaming or shell.errors or not lists:
-        extend(out, shell)  # exact: the items were not read, or would not be
-        return {}
-    if kind == "List" or own_types:  # each item reads the same wherever it stands
-        extend(out, shell)
-        extend(out, streamed)
-        return failed
-    # Items of a typed List that leave their type to it: read the whole text again (rare).
-    collect([json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)], path, out)
-    return {}
+    return top
+
+
+def _json_items(text: str, pos: int, path: str, streamed: _Streamed) -> int:
+    """Classify each item of the array opening at ``pos``; the position after its end."""
+    streamed.streaming = True
+    pos = _skip(text, pos + 1)
+    i = 0
+    while text[pos] != "]":
+        start = pos
+        item, pos = _DECODER.raw_decode(text, pos)
+        before = len(streamed.found.errors)
+        streamed.own_types = streamed.own_types and _typed(item)
+        classify(item, path, f"items[{i}]", streamed.found, None, 1, Location(path))
+        if len(streamed.found.errors) > before:
+            streamed.failed[i] = (start, pos, streamed.found.errors[before:])
+        i += 1
+        pos = _skip(text, pos)
+        if text[pos] == ",":
+            pos = _skip(text, pos + 1)
+        elif text[pos] != "]":
+            raise ValueError("expected ',' or ']'")
+    return pos + 1
 
 
 def _skip(text: str, pos: int) -> int:
