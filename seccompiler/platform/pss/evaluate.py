@@ -150,13 +150,32 @@ def dry_run_namespace(
     at most ``max_pods`` of them; pods with the same reasons are reported together under the
     lexically first name.
     """
+    ordered = _prioritized(pods, exempt_runtime_classes)
+    checked = ordered[:max_pods]
+    groups = _names_by_reason(checked, enforce, evaluator)
+    warnings = []
+    if len(checked) < len(ordered):
+        warnings.append(
+            f"new PodSecurity enforce level only checked against the first {len(checked)}"
+            f" of {len(ordered)} existing pods"
+        )
+    if groups:
+        warnings.append(
+            f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce'
+            f' level "{enforce}"'
+        )
+    return warnings + sorted(_grouped(names, reason) for reason, names in groups.items())
+
+
+def _prioritized(pods: Sequence[PodObject], exempt: frozenset[str]) -> list[PodObject]:
+    """The pods to check, one of each controller's first, then the rest of them."""
     first: list[PodObject] = []
     later: list[PodObject] = []
     seen_owners: set[str] = set()
     for obj in pods:
         if obj.pod is None or not obj.is_pod:
             continue
-        if obj.pod.runtime_class and obj.pod.runtime_class in exempt_runtime_classes:
+        if obj.pod.runtime_class and obj.pod.runtime_class in exempt:
             continue
         if obj.owner_uid is None:
             first.append(obj)
@@ -165,41 +184,28 @@ def dry_run_namespace(
         else:
             seen_owners.add(obj.owner_uid)
             first.append(obj)
-    ordered = first + later
-    total = len(ordered)
-    checked = ordered[:max_pods]
+    return first + later
+
+
+def _names_by_reason(
+    pods: Sequence[PodObject], enforce: LevelVersion, evaluator: Evaluator
+) -> dict[str, list[str]]:
+    """The names of the pods ``enforce`` refuses, by their reasons, in order of first refusal."""
     groups: dict[str, list[str]] = {}
-    order: list[str] = []
-    for obj in checked:
+    for obj in pods:
         assert obj.pod is not None
         result = evaluator.evaluate(enforce, obj.pod)
-        if result.allowed:
-            continue
-        reason = result.reasons()
-        if reason not in groups:
-            groups[reason] = []
-            order.append(reason)
-        groups[reason].append(obj.name)
-    warnings = []
-    if len(checked) < total:
-        warnings.append(
-            f"new PodSecurity enforce level only checked against the first {len(checked)}"
-            f" of {total} existing pods"
-        )
-    if order:
-        warnings.append(
-            f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce'
-            f' level "{enforce}"'
-        )
-    decorated = []
-    for reason in order:
-        names = groups[reason]
-        name = min(names)
-        others = len(names) - 1
-        if others == 0:
-            decorated.append(f"{name}: {reason}")
-        elif others == 1:
-            decorated.append(f"{name} (and 1 other pod): {reason}")
-        else:
-            decorated.append(f"{name} (and {others} other pods): {reason}")
-    return warnings + sorted(decorated)
+        if not result.allowed:
+            groups.setdefault(result.reasons(), []).append(obj.name)
+    return groups
+
+
+def _grouped(names: Sequence[str], reason: str) -> str:
+    """One line for the pods refused for ``reason``, under the lexically first name."""
+    name = min(names)
+    others = len(names) - 1
+    if others == 0:
+        return f"{name}: {reason}"
+    if others == 1:
+        return f"{name} (and 1 other pod): {reason}"
+    return f"{name} (and {others} other pods): {reason}"
