@@ -104,22 +104,32 @@ def admission_configuration(
         "warn": warn,
         "warn-version": warn_version,
     }
-    for key, value in values.items():
-        try:
-            (parse_version if key.endswith("version") else parse_level)(value)
-        except ParseError as exc:
-            raise UsageError(f"PodSecurity default {key}={value!r}: {exc}") from None
-    if enforce == Level.PRIVILEGED and not rollout:
-        raise UsageError(
-            "PodSecurity default enforce=privileged is refused on this platform",
-            hint="enforce baseline (the default) or restricted",
-        )
+    _check_defaults(values, rollout)
     ex = Exemptions(
         tuple(exempt_usernames), tuple(exempt_namespaces), tuple(exempt_runtime_classes)
     )
     problems = _check_exemptions(ex)
     if problems:
         raise UsageError("; ".join(f"{where}: {what}" for where, what in problems))
+    return _admission_document(values, ex)
+
+
+def _check_defaults(values: Mapping[str, str], rollout: bool) -> None:
+    """Refuse a level or version upstream cannot parse, and enforce=privileged (``UsageError``)."""
+    for key, value in values.items():
+        try:
+            (parse_version if key.endswith("version") else parse_level)(value)
+        except ParseError as exc:
+            raise UsageError(f"PodSecurity default {key}={value!r}: {exc}") from None
+    if values["enforce"] == Level.PRIVILEGED and not rollout:
+        raise UsageError(
+            "PodSecurity default enforce=privileged is refused on this platform",
+            hint="enforce baseline (the default) or restricted",
+        )
+
+
+def _admission_document(defaults: dict[str, str], ex: Exemptions) -> dict[str, Any]:
+    """The AdmissionConfiguration that gives the PodSecurity plugin these defaults."""
     exemptions: dict[str, list[str]] = {
         "usernames": list(ex.usernames),
         "namespaces": list(ex.namespaces),
@@ -134,7 +144,7 @@ def admission_configuration(
                 "configuration": {
                     "apiVersion": CONFIG_API_VERSION,
                     "kind": "PodSecurityConfiguration",
-                    "defaults": values,
+                    "defaults": defaults,
                     "exemptions": exemptions,
                 },
             }
