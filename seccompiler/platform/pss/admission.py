@@ -17,7 +17,7 @@ from typing import Any
 
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.yamlsrc import LMap, load_text
-from seccompiler.platform.pss.model import fields
+from seccompiler.platform.pss.typed import fields
 from seccompiler.platform.pss.versions import (
     Level,
     LevelVersion,

@@ -8,12 +8,11 @@ checks see what the API server sees, and a wrong type is a located ``InputError`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from seccompiler.base.errors import InputError
-from seccompiler.base.yamlsrc import LList, LMap
+from seccompiler.platform.pss.typed import lazy_fields as _D
 
 # VolumeSource members, in the order upstream tests them to name a restricted volume type.
 VOLUME_SOURCES = (
@@ -135,133 +134,11 @@ class Pod:
 _POD_FIELDS = tuple(f for f in Pod.__dataclass_fields__ if f != "_hash")
 
 
-class DecodeError(InputError):
-    """A field has a type the API server would refuse to decode."""
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return type(value).__name__
-
-
 class Annotations(dict[str, str]):
     """A pod's annotations: a plain mapping that hashes, so that pods can key a cache."""
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
-
-
-class _Decoder:
-    """Typed field access that names the field path and its position when a type is wrong.
-
-    ``path`` names the field itself (see ``_Lazy`` for the other way).
-    """
-
-    def here(self, key: str, path: str) -> str:
-        return path
-
-    def fail(
-        self, parent: Any, key: str | int, path: str, expected: str, value: Any
-    ) -> DecodeError:
-        loc = None
-        if isinstance(parent, LMap) and isinstance(key, str):
-            loc = parent.where(key).location()
-        if isinstance(parent, LList) and isinstance(key, int):
-            loc = parent.where(key).location()
-        return DecodeError(
-            f"{path}: expected {expected}, got {_type_name(value)}",
-            hint="the API server would reject this manifest as undecodable",
-            location=loc,
-        )
-
-    def mapping(self, m: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
-        value = m.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.fail(m, key, self.here(key, path), "a mapping", value)
-        return value
-
-    def sequence(self, m: Mapping[str, Any], key: str, path: str) -> Sequence[Any]:
-        value = m.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise self.fail(m, key, self.here(key, path), "a list", value)
-        return value
-
-    def item_map(self, seq: Sequence[Any], i: int, path: str) -> Mapping[str, Any]:
-        value = seq[i]
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(seq, i, f"{path}[{i}]", "a mapping", value)
-        return value
-
-    def item_str(self, seq: Sequence[Any], i: int, path: str) -> str:
-        value = seq[i]
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(seq, i, f"{path}[{i}]", "a string", value)
-        return value
-
-    def boolean(self, m: Mapping[str, Any], key: str, path: str) -> bool | None:
-        value = m.get(key)
-        if value is None or isinstance(value, bool):
-            return value
-        raise self.fail(m, key, self.here(key, path), "a boolean", value)
-
-    def string(self, m: Mapping[str, Any], key: str, path: str) -> str | None:
-        value = m.get(key)
-        if value is None or isinstance(value, str):
-            return value
-        raise self.fail(m, key, self.here(key, path), "a string", value)
-
-    def integer(self, m: Mapping[str, Any], key: str, path: str, bits: int) -> int | None:
-        value = m.get(key)
-        if value is None:
-            return None
-        # sigs.k8s.io/yaml turns a YAML 80.0 into the JSON number 80, which decodes as an int.
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(m, key, self.here(key, path), f"an int{bits}", value)
-        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
-            raise self.fail(m, key, self.here(key, path), f"an int{bits} in range", value)
-        return value
-
-    def string_map(self, m: Mapping[str, Any], key: str, path: str) -> Mapping[str, str]:
-        value = self.mapping(m, key, path)
-        if not value:
-            return {}
-        for k, item in value.items():
-            if item is not None and not isinstance(item, str):
-                raise self.fail(value, k, f"{self.here(key, path)}[{k}]", "a string", item)
-        return {k: ("" if item is None else item) for k, item in value.items()}
-
-
-class _Lazy(_Decoder):
-    """The same access given the path of the field's parent, joined only when a type is
-    wrong: ``decode_pod`` runs for every pod of a large List, and most fields are fine."""
-
-    def here(self, key: str, path: str) -> str:
-        return f"{path}.{key}" if path else key
-
-
-fields = _Decoder()  # typed access by full field path, for the manifest and config readers
-_D = _Lazy()
 
 
 def _security(sc: Mapping[str, Any], path: str) -> SecurityFields:

@@ -15,7 +15,8 @@ from typing import Any
 
 from seccompiler.base.errors import InputError, Location
 from seccompiler.base.yamlsrc import LList, LMap
-from seccompiler.platform.pss.model import Pod, decode_pod, fields
+from seccompiler.platform.pss.model import Pod, decode_pod
+from seccompiler.platform.pss.typed import fields
 
 MAX_LIST_DEPTH = 8
 Marks = dict[int, tuple[int, int]]  # id(object) -> (line, column) from the fast reader
