@@ -25,6 +25,7 @@ from seccompiler.platform.artifacts import (
     checks,
     node,
     paths,
+    policycheck,
     spo,
     with_manifest,
 )
@@ -281,7 +282,7 @@ VALIDATING = [
 @pytest.mark.parametrize(("label", "obj", "failures"), VALIDATING)
 def test_validating_policy_verdicts(label: str, obj: dict[str, Any], failures: int) -> None:
     (policy, _binding) = admission.validating_policy()
-    assert len(checks.judge_pod(policy, obj)) == failures, label
+    assert len(policycheck.judge_pod(policy, obj)) == failures, label
 
 
 def test_updates_judge_only_new_containers() -> None:
@@ -289,12 +290,14 @@ def test_updates_judge_only_new_containers() -> None:
     legacy = pod(sc("Unconfined"))
     relabelled = copy.deepcopy(legacy)
     relabelled["metadata"]["labels"] = {"a": "b"}
-    assert checks.judge_pod(policy, relabelled, old=legacy) == []  # label/finalizer updates
+    assert policycheck.judge_pod(policy, relabelled, old=legacy) == []  # label/finalizer updates
     fine = pod()
     debug = pod(ephemeralContainers=[ctr("dbg", "Unconfined")])
-    assert len(checks.judge_pod(policy, debug, old=fine, subresource="ephemeralcontainers")) == 1
+    assert (
+        len(policycheck.judge_pod(policy, debug, old=fine, subresource="ephemeralcontainers")) == 1
+    )
     ok = pod(ephemeralContainers=[ctr("dbg")])
-    assert checks.judge_pod(policy, ok, old=fine, subresource="ephemeralcontainers") == []
+    assert policycheck.judge_pod(policy, ok, old=fine, subresource="ephemeralcontainers") == []
 
 
 LOCAL = {"type": "Localhost", "localhostProfile": "keisson/default.json"}
@@ -315,7 +318,7 @@ MUTATING = [
 def test_mutating_policy_results(label: str, obj: dict[str, Any], profile: Any) -> None:
     (policy, binding) = admission.mutating_policy("keisson/default.json")
     assert binding["spec"]["policyName"] == policy["metadata"]["name"]
-    out = checks.mutate_pod(policy, obj)
+    out = policycheck.mutate_pod(policy, obj)
     assert out["spec"].get("securityContext", {}).get("seccompProfile") == profile, label
     rest = {k: v for k, v in out["spec"].items() if k != "securityContext"}
     assert rest == {k: v for k, v in obj["spec"].items() if k != "securityContext"}
@@ -328,7 +331,7 @@ def test_mutated_pod_passes_the_validating_policy() -> None:
     (mutating, _) = admission.mutating_policy("keisson/default.json")
     (validating, _) = admission.validating_policy()
     for _label, obj, _ in MUTATING:
-        assert checks.judge_pod(validating, checks.mutate_pod(mutating, obj)) == []
+        assert policycheck.judge_pod(validating, policycheck.mutate_pod(mutating, obj)) == []
 
 
 def test_admission_check_catches_a_broken_policy() -> None:
@@ -336,7 +339,7 @@ def test_admission_check_catches_a_broken_policy() -> None:
     validating = admission.validating_policy()
     validating[0]["spec"]["validations"] = validating[0]["spec"]["validations"][:1]
     with pytest.raises(InputError):
-        checks.check_admission(validating, mutating, "keisson/default.json", "x")
+        policycheck.check_admission(validating, mutating, "keisson/default.json", "x")
 
 
 # --- node drop-ins ---------------------------------------------------------------------------
@@ -433,9 +436,9 @@ def test_guard_cel_is_compared_with_its_rules() -> None:
     from seccompiler.platform.pss.guard import guard_manifests
 
     manifests = guard_manifests()
-    checks.check_guard(manifests, lambda name, labels, old: _twin(name, labels, old), "g")
+    policycheck.check_guard(manifests, lambda name, labels, old: _twin(name, labels, old), "g")
     with pytest.raises(InputError):
-        checks.check_guard(manifests, lambda name, labels, old: [], "g")
+        policycheck.check_guard(manifests, lambda name, labels, old: [], "g")
 
 
 def _twin(name: str, labels: Any, old: Any) -> list[str]:

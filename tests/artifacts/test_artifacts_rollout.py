@@ -29,7 +29,7 @@ from seccompiler.platform.artifacts import (
     VALIDATING_FILE,
     CompiledProfile,
     artifact_files,
-    checks,
+    policycheck,
 )
 from seccompiler.platform.pss.admission import parse_configuration
 from seccompiler.platform.pss.evaluate import Judge, namespace_policy
@@ -123,8 +123,8 @@ def test_kube_system_daemonset_pod_is_admitted(mode: str) -> None:
     files = _files(cluster=mode)
     vap = _kind(files, VALIDATING_FILE, "ValidatingAdmissionPolicy")
     mutating = _kind(files, MUTATING_FILE, "MutatingAdmissionPolicy")
-    assert checks.judge_pod(vap, DAEMONSET_POD) == []
-    assert checks.mutate_pod(mutating, DAEMONSET_POD) == DAEMONSET_POD
+    assert policycheck.judge_pod(vap, DAEMONSET_POD) == []
+    assert policycheck.mutate_pod(mutating, DAEMONSET_POD) == DAEMONSET_POD
     labels = {"kube-system": {ENFORCE: "privileged"}} if mode == "managed" else {}
     assert not _pod_verdict(_pss_judge(files, mode, labels), DAEMONSET_POD).denied
 
@@ -133,10 +133,10 @@ def test_kube_system_daemonset_pod_is_admitted(mode: str) -> None:
 def test_app_pod_without_profile_gets_the_localhost_profile(mode: str) -> None:
     files = _files(cluster=mode)
     mutating = _kind(files, MUTATING_FILE, "MutatingAdmissionPolicy")
-    got = checks.mutate_pod(mutating, APP_POD)["spec"]["securityContext"]["seccompProfile"]
+    got = policycheck.mutate_pod(mutating, APP_POD)["spec"]["securityContext"]["seccompProfile"]
     assert got == {"type": "Localhost", "localhostProfile": "keisson/default.json"}
     vap = _kind(files, VALIDATING_FILE, "ValidatingAdmissionPolicy")
-    assert checks.judge_pod(vap, checks.mutate_pod(mutating, APP_POD)) == []
+    assert policycheck.judge_pod(vap, policycheck.mutate_pod(mutating, APP_POD)) == []
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -144,7 +144,7 @@ def test_unconfined_app_pod_is_denied(mode: str) -> None:
     files = _files(cluster=mode)
     vap = _kind(files, VALIDATING_FILE, "ValidatingAdmissionPolicy")
     binding = _kind(files, VALIDATING_FILE, "ValidatingAdmissionPolicyBinding")
-    assert checks.judge_pod(vap, UNCONFINED_POD)
+    assert policycheck.judge_pod(vap, UNCONFINED_POD)
     assert binding["spec"]["validationActions"] == ["Deny"]
     labels = {"shop": {ENFORCE: "baseline"}}  # what managed mode's guard makes every app ns set
     assert _pod_verdict(_pss_judge(files, mode, labels), UNCONFINED_POD).denied
@@ -154,7 +154,9 @@ def _guard(files: dict[str, bytes], name: str, labels: dict[str, str]) -> list[s
     policy = _kind(files, PSS_GUARD_FILE, "ValidatingAdmissionPolicy")
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
     request = {"operation": "CREATE", "name": name, "namespace": ""}
-    return checks.failed_validations(policy, {"object": ns, "oldObject": None, "request": request})
+    return policycheck.failed_validations(
+        policy, {"object": ns, "oldObject": None, "request": request}
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -224,7 +226,7 @@ STAGES = [
 def test_rollout_stages(stage: str, ref: str, actions: list[str], enforce: str) -> None:
     files = _files(rollout=stage)
     mutating = _kind(files, MUTATING_FILE, "MutatingAdmissionPolicy")
-    got = checks.mutate_pod(mutating, APP_POD)["spec"]["securityContext"]["seccompProfile"]
+    got = policycheck.mutate_pod(mutating, APP_POD)["spec"]["securityContext"]["seccompProfile"]
     assert got["localhostProfile"] == ref
     for path in (VALIDATING_FILE, PSS_GUARD_FILE):
         binding = _kind(files, path, "ValidatingAdmissionPolicyBinding")
@@ -247,7 +249,7 @@ def test_spo_objects_and_the_admission_policy_agree_on_the_path(stage: str, name
         f"operator/{o['metadata']['namespace']}/{o['metadata']['name']}.json" for o in objs
     }
     mutating = _kind(files, MUTATING_FILE, "MutatingAdmissionPolicy")
-    got = checks.mutate_pod(mutating, APP_POD)["spec"]["securityContext"]["seccompProfile"]
+    got = policycheck.mutate_pod(mutating, APP_POD)["spec"]["securityContext"]["seccompProfile"]
     assert got["localhostProfile"] == f"operator/security-profiles-operator/{name}.json"
     assert got["localhostProfile"] in installed
     crio = files["node/etc/crio/crio.conf.d/60-keisson-seccomp.conf"].decode()

@@ -14,7 +14,7 @@ import yaml
 
 from seccompiler.commands.cli import main
 from seccompiler.platform import nodeinstall
-from seccompiler.platform.artifacts import INSTALLER_FILE, MUTATING_FILE, checks, installer
+from seccompiler.platform.artifacts import INSTALLER_FILE, MUTATING_FILE, installer, policycheck
 from seccompiler.platform.build import build_dist
 
 PROFILES = Path(__file__).parents[2] / "profiles"
@@ -79,7 +79,7 @@ def test_no_pod_needing_the_profile_lands_on_a_node_without_it(dist: Path) -> No
     )  # fmt: skip
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
            "spec": {"containers": [{"name": "c", "image": "x"}]}}  # fmt: skip
-    selector = checks.mutate_pod(mutating, pod)["spec"]["nodeSelector"]
+    selector = policycheck.mutate_pod(mutating, pod)["spec"]["nodeSelector"]
     assert selector == {GATE: "installed"}
     labels = nodeinstall.profile_labels(nodeinstall.load_release(dist))
     assert labels[GATE] == "installed"  # what the installer sets once the files are there

@@ -13,7 +13,15 @@ from typing import Any
 
 from seccompiler.base.errors import InputError
 from seccompiler.platform import kubeapi, rollout, yama
-from seccompiler.platform.artifacts import admission, checks, installer, node, paths, spo
+from seccompiler.platform.artifacts import (
+    admission,
+    checks,
+    installer,
+    node,
+    paths,
+    policycheck,
+    spo,
+)
 from seccompiler.platform.artifacts.manifest import MANIFEST, manifest
 from seccompiler.platform.artifacts.paths import (
     CLUSTER_PREFIX,
@@ -151,7 +159,7 @@ def platform_files(
     gate = "" if cfg.spo else installer.gate_label(short_name(default_profile))
     mutating = admission.mutating_policy(ref, choice.version, system, gate)
     validating = admission.validating_policy(system, stage.actions)
-    checks.check_admission(validating, mutating, ref, f"{CLUSTER_PREFIX}/admission", system)
+    policycheck.check_admission(validating, mutating, ref, f"{CLUSTER_PREFIX}/admission", system)
     header = _HEADER
     if choice.opt_in:
         header += f"\n{choice.version} needs {choice.opt_in}."
@@ -204,7 +212,7 @@ def pss_files(cfg: PlatformConfig | None = None) -> dict[str, bytes]:
         change = guard.NamespaceChange(name, labels, old)
         return guard.guard_denials(change, allow, require_label=cfg.managed)
 
-    checks.check_guard(docs, twin, PSS_GUARD_FILE, allow)
+    policycheck.check_guard(docs, twin, PSS_GUARD_FILE, allow)
     out[PSS_GUARD_FILE] = _k8s_file(PSS_GUARD_FILE, docs, cfg.kubernetes_text)
     return out
 
