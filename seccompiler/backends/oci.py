@@ -217,16 +217,26 @@ def to_oci(
         *rule_actions,
     ]
     failure: NotExpressible | None = None
+    tried: list[str] = []
     work = Work()  # one budget for every default tried
     for default in dict.fromkeys(candidates):
         try:
             syscalls = _syscalls(decisions, default, work, {} if memo is None else memo)
             _check_multiplexed(syscalls, progs)
             _check_numbered(progs, default)
-        except TooMuchWork:
-            raise
+        except TooMuchWork as exc:
+            if failure is None:
+                raise
+            # the budget ran out on a later default: say why the earlier ones could not serve
+            raise TooMuchWork(
+                f"{exc.message} (trying defaultAction {default}; before it, "
+                f"{', '.join(tried)} could not write the profile exactly, the first because "
+                f"{failure.message})",
+                hint=exc.hint,
+            ) from None
         except NotExpressible as exc:
             failure = failure or exc
+            tried.append(str(default))
             continue
         out: dict[str, Any] = {"defaultAction": ACTION_NAMES[default.kind]}
         if default.kind in (ActionKind.ERRNO, ActionKind.TRACE):

@@ -481,6 +481,36 @@ def test_action_round_trip() -> None:
         assert Action.from_ret(a.ret) == a
 
 
+def test_oci_work_spent_on_a_later_default_says_why_the_first_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 refused values cannot be written against errno(ENOSYS) (more than 256 rules), so
+    allow is tried next, where personality's masked exception costs work; when the budget
+    runs out there, the refusal says both."""
+    values = ", ".join(str(3 * i) for i in range(300))
+    p = tmp_path / "list.yaml"
+    p.write_text(
+        "seccompiler: 1\nabis: [x86_64]\ndefault: allow\nunknown: errno(ENOSYS)\nrules:\n"
+        "  - action: errno(EPERM)\n    syscalls: [ioctl]\n"
+        f"    args: [{{index: 1, value: [{values}]}}]\n"
+        "  - action: errno(EPERM)\n    syscalls: [personality]\n"
+        "  - action: allow\n    syscalls: [personality]\n"
+        "    args: [{index: 0, op: masked_eq, mask: 0xfff9fff7, value: 0}]\n"
+    )
+    prog = load_program(str(p))
+    spent = dnf.Work()
+    monkeypatch.setattr(oci, "Work", lambda: spent)
+    assert oci.to_oci(prog)["defaultAction"] == "SCMP_ACT_ALLOW"
+    used = spent.limit - spent.left
+    monkeypatch.setattr(oci, "Work", lambda: dnf.Work(used - 1))
+    with pytest.raises(dnf.TooMuchWork) as info:
+        oci.render_family(prog, "x86_64")
+    message = info.value.message
+    assert "'personality'" in message and "trying defaultAction allow" in message
+    assert "before it, errno(ENOSYS) could not write the profile exactly" in message
+    assert "more than 256 libseccomp rules" in message
+
+
 def test_oci_work_is_bounded_and_names_the_syscall(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
