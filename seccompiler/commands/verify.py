@@ -15,6 +15,7 @@ from seccompiler.commands.options import (
     kernel_option,
 )
 from seccompiler.commands.sources import Source, load, parse_abis
+from seccompiler.program import Program
 from seccompiler.prove.verify import VerifyReport, verify_bpf
 
 
@@ -53,23 +54,7 @@ def verify_cmd(
     reports: list[VerifyReport] = []
     notes: list[str] = []
     if bpf_path is not None:
-        data = read_bytes(bpf_path)
-        chosen = parse_abis(abis)
-        missing = [a.name for a in chosen if program.abi(a.name) is None]
-        if missing:
-            raise UsageError(
-                f"{policy} does not cover {', '.join(missing)}",
-                hint=f"it covers: {', '.join(p.abi.name for p in program.abis)}",
-            )
-        wanted = {a.family for a in chosen} or _families_checked(data) & set(families)
-        if len(wanted) != 1:
-            raise UsageError(
-                f"{bpf_path}: cannot tell which of {', '.join(sorted(families))} the filter "
-                "serves from its arch checks",
-                hint="a raw filter serves one family: add --abi for one of them",
-            )
-        only = {a.name for a in chosen} or None
-        reports.append(verify_bpf(program, data, wanted.pop(), cross_check=True, only=only))
+        reports.append(_verify_raw(policy, program, families, bpf_path, abis))
     elif src.kind == "policy":
         from seccompiler.backends.bpf import compile_family
 
@@ -83,6 +68,40 @@ def verify_cmd(
             f"nothing of {policy} could be verified here",
             hint="choose ABIs this libseccomp can build with --abi, or give the filter with --bpf",
         )
+    return 0 if _show(policy, bpf_path, reports, notes, fmt) else 1
+
+
+def _verify_raw(
+    policy: str, program: Program, families: list[str], bpf_path: str, abis: tuple[str, ...]
+) -> VerifyReport:
+    """A raw filter against the whole policy, for the one family its arch checks serve.
+
+    ``--abi`` picks the family and narrows what is reported; without it, the family is the
+    one of the policy's that the filter compares its arch token against.
+    """
+    data = read_bytes(bpf_path)
+    chosen = parse_abis(abis)
+    missing = [a.name for a in chosen if program.abi(a.name) is None]
+    if missing:
+        raise UsageError(
+            f"{policy} does not cover {', '.join(missing)}",
+            hint=f"it covers: {', '.join(p.abi.name for p in program.abis)}",
+        )
+    wanted = {a.family for a in chosen} or _families_checked(data) & set(families)
+    if len(wanted) != 1:
+        raise UsageError(
+            f"{bpf_path}: cannot tell which of {', '.join(sorted(families))} the filter "
+            "serves from its arch checks",
+            hint="a raw filter serves one family: add --abi for one of them",
+        )
+    only = {a.name for a in chosen} or None
+    return verify_bpf(program, data, wanted.pop(), cross_check=True, only=only)
+
+
+def _show(
+    policy: str, bpf_path: str | None, reports: list[VerifyReport], notes: list[str], fmt: str
+) -> bool:
+    """Print the verdicts (a JSON document, or text per family); whether all agree."""
     ok = all(r.ok for r in reports)
     if fmt == "json":
         echo_json(
@@ -98,7 +117,7 @@ def verify_cmd(
         for r in reports:
             click.echo(f"{r.family}: {r.instructions} instructions")
             click.echo("\n".join(f"  {line}" for line in r.lines()))
-    return 0 if ok else 1
+    return ok
 
 
 def _verify_profile(
