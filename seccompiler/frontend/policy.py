@@ -54,36 +54,8 @@ def _parse_rule(item: Any, mark: Mark, errs: Errors) -> RuleSpec | None:
         )
         return None
     action = parse_action(item["action"], item.where("action"), errs)
-    names: list[tuple[str, Mark]] = []
-    if "syscalls" in item:
-        names = parse_names(item["syscalls"], item.where("syscalls"), "syscalls", errs)
-        if not names:
-            errs.add(item.where("syscalls"), "a rule needs at least one syscall", code="bad-rule")
-    numbers = parse_numbers(item["nr"], item.where("nr"), errs) if "nr" in item else []
-    names = [(n, m) for n, m in names if check_name(n, m, errs)]
-    excluded = []
-    for n, m in parse_names(item.get("except", LList()), item.where("except"), "except", errs):
-        if check_name(n, m, errs):
-            excluded.append(n)
-    args_raw = item.get("args", LList())
-    args: list[ArgSpec] = []
-    if not isinstance(args_raw, LList):
-        errs.add(item.where("args"), "args must be a list of conditions", code="bad-arg")
-    else:
-        seen: set[int] = set()
-        for i, a in enumerate(args_raw):
-            spec = parse_arg(a, args_raw.where(i), errs)
-            if spec is None:
-                continue
-            if spec.index in seen:
-                errs.add(
-                    args_raw.where(i),
-                    f"argument {spec.index} compared twice in one rule",
-                    "write a second rule; conditions in one rule must all hold",
-                    "duplicate-arg",
-                )
-            seen.add(spec.index)
-            args.append(spec)
+    names, numbers, excluded = _parse_rule_syscalls(item, errs)
+    args = _parse_rule_args(item, errs)
     abis = None
     if "abis" in item:
         parsed = parse_abis(item["abis"], item.where("abis"), errs)
@@ -107,6 +79,48 @@ def _parse_rule(item: Any, mark: Mark, errs: Errors) -> RuleSpec | None:
         item.where("action"),
         tuple(numbers),
     )
+
+
+def _parse_rule_syscalls(
+    item: LMap, errs: Errors
+) -> tuple[list[tuple[str, Mark]], list[tuple[str, int, Mark]], list[str]]:
+    """A rule's syscalls by name, by number ('nr') and its exceptions, each name checked."""
+    names: list[tuple[str, Mark]] = []
+    if "syscalls" in item:
+        names = parse_names(item["syscalls"], item.where("syscalls"), "syscalls", errs)
+        if not names:
+            errs.add(item.where("syscalls"), "a rule needs at least one syscall", code="bad-rule")
+    numbers = parse_numbers(item["nr"], item.where("nr"), errs) if "nr" in item else []
+    names = [(n, m) for n, m in names if check_name(n, m, errs)]
+    excluded = []
+    for n, m in parse_names(item.get("except", LList()), item.where("except"), "except", errs):
+        if check_name(n, m, errs):
+            excluded.append(n)
+    return names, numbers, excluded
+
+
+def _parse_rule_args(item: LMap, errs: Errors) -> list[ArgSpec]:
+    """A rule's argument conditions, at most one per argument index."""
+    args_raw = item.get("args", LList())
+    args: list[ArgSpec] = []
+    if not isinstance(args_raw, LList):
+        errs.add(item.where("args"), "args must be a list of conditions", code="bad-arg")
+        return args
+    seen: set[int] = set()
+    for i, a in enumerate(args_raw):
+        spec = parse_arg(a, args_raw.where(i), errs)
+        if spec is None:
+            continue
+        if spec.index in seen:
+            errs.add(
+                args_raw.where(i),
+                f"argument {spec.index} compared twice in one rule",
+                "write a second rule; conditions in one rule must all hold",
+                "duplicate-arg",
+            )
+        seen.add(spec.index)
+        args.append(spec)
+    return args
 
 
 def _check_conflicts(rules: list[RuleSpec], errs: Errors) -> None:
@@ -311,6 +325,42 @@ def _default_note(base: Policy, default: Action, mark: Mark) -> Note | None:
     )
 
 
+def _parse_actions(
+    data: LMap, base: Policy | None, errs: Errors
+) -> tuple[Action | None, Action | None, Action | None]:
+    """The policy's default, unknown and bad-arch actions, each falling back to its base's."""
+
+    def action_key(key: str, fallback: Action | None) -> Action | None:
+        if key in data:
+            return parse_action(data[key], data.where(key), errs)
+        if fallback is None:
+            errs.add(data.mark, f"the policy has no '{key}' action", code=f"no-{key}")
+        return fallback
+
+    default = action_key("default", base.default if base else None)
+    unknown_fallback = base.unknown if base else Action.parse("errno(ENOSYS)")
+    unknown = action_key("unknown", unknown_fallback)
+    bad_arch = base.bad_arch if base else None
+    if "bad-arch" in data:
+        bad_arch = parse_action(data["bad-arch"], data.where("bad-arch"), errs)
+    return default, unknown, bad_arch
+
+
+def _parse_texts(data: LMap, base: Policy | None, p: Path, errs: Errors) -> tuple[Any, Any]:
+    """The policy's name (its base's, else the file's stem) and description, checked as text."""
+    name = data.get("name", base.name if base else p.stem)
+    description = data.get("description", "")
+    for key, value in (("name", name), ("description", description)):
+        if not isinstance(value, str):
+            errs.add(
+                data.where(key),
+                f"'{key}' must be text, not {type(value).__name__}",
+                "write it as a string; quote it if YAML reads it as something else",
+                f"bad-{key}",
+            )
+    return name, description
+
+
 def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
     """Read a policy and everything it extends; raise on the first file with errors.
 
@@ -326,30 +376,8 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
         abis = parse_abis(data["abis"], data.where("abis"), errs)
     elif base is None:
         errs.add(data.mark, "the policy names no ABIs", "add e.g. 'abis: [x86_64, x86]'", "no-abis")
-
-    def action_key(key: str, fallback: Action | None) -> Action | None:
-        if key in data:
-            return parse_action(data[key], data.where(key), errs)
-        if fallback is None:
-            errs.add(data.mark, f"the policy has no '{key}' action", code=f"no-{key}")
-        return fallback
-
-    default = action_key("default", base.default if base else None)
-    unknown_fallback = base.unknown if base else Action.parse("errno(ENOSYS)")
-    unknown = action_key("unknown", unknown_fallback)
-    bad_arch = base.bad_arch if base else None
-    if "bad-arch" in data:
-        bad_arch = parse_action(data["bad-arch"], data.where("bad-arch"), errs)
-    name = data.get("name", base.name if base else p.stem)
-    description = data.get("description", "")
-    for key, value in (("name", name), ("description", description)):
-        if not isinstance(value, str):
-            errs.add(
-                data.where(key),
-                f"'{key}' must be text, not {type(value).__name__}",
-                "write it as a string; quote it if YAML reads it as something else",
-                f"bad-{key}",
-            )
+    default, unknown, bad_arch = _parse_actions(data, base, errs)
+    name, description = _parse_texts(data, base, p, errs)
     rules = _parse_rules(data, errs)
     _check_conflicts(rules, errs)
     if abis is not None:
