@@ -345,6 +345,56 @@ def test_without_proc_the_entry_point_is_found_as_the_front_was(rig: Rig) -> Non
         rig.log.unlink()
 
 
+def test_damaged_entries_never_crash_the_front(rig: Rig, tmp_path: Path) -> None:
+    """Entries cut, doubled, with fields changed to huge, negative or odd numbers, yet with a
+    valid checksum so that every line is parsed: the front, built with AddressSanitizer and
+    UBSan, serves or hands over, and never reads or writes out of bounds."""
+    import random
+
+    asan = tmp_path / "front-asan"
+    built = subprocess.run(
+        [
+            "gcc",
+            "-O1",
+            "-g",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-o",
+            str(asan),
+            str(Path(native.__file__).parents[2] / "native" / "front.c"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        pytest.skip(f"no sanitizer build here: {built.stderr[-200:]}")
+    shutil.copy2(asan, rig.front)
+    rig.policy("p.yaml", NO_MKDIR)
+    entry = rig.entry("p.yaml")
+    lines = entry.read_text().splitlines()[:-1]
+    rng = random.Random(2026)
+    odd = ["", "18446744073709551615", "99999999999999999999", "-1", "ff", "0" * 300, "zz"]
+    for _ in range(120):
+        mutated = list(lines)
+        for _ in range(rng.randint(1, 4)):
+            k = rng.randrange(len(mutated))
+            words = mutated[k].split(" ")
+            how = rng.randrange(4)
+            if how == 0:
+                mutated[k] = mutated[k][: rng.randrange(len(mutated[k]) + 1)]
+            elif how == 1:
+                mutated.insert(k, rng.choice(mutated))
+            elif how == 2:
+                del mutated[k]
+            elif len(words) > 1:
+                words[rng.randrange(1, len(words))] = rng.choice(odd)
+                mutated[k] = " ".join(words)
+        assert filtercache.write_checked(str(entry), mutated)
+        done = rig.run("run", "--profile", "p.yaml", "--", "true")
+        assert done.returncode in (0, 42), done.stderr[-2000:]
+        assert "Sanitizer" not in done.stderr and "runtime error" not in done.stderr
+
+
 # ---- the Python side ----
 
 
