@@ -28,7 +28,7 @@ from seccompiler.frontend.ocijson import (
     parse_kernel,
     rule_applies,
 )
-from seccompiler.program import U32, Action, ActionKind, ArgCond, Op, Program
+from seccompiler.program import U32, AbiProgram, Action, ActionKind, ArgCond, Op, Program
 
 SCMP_FLTATR_ACT_BADARCH = 2  # libseccomp's attribute for what foreign arches get
 SCMP_FLTATR_CTL_OPTIMIZE = 8  # libseccomp: 1 = default layout, 2 = binary tree
@@ -312,28 +312,7 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
     for p in progs:
         f = _new_filter(default, [p.abi], optimize)
         f.set_attr(SCMP_FLTATR_ACT_BADARCH, program.bad_arch.ret)  # type: ignore[attr-defined]
-        for nr_, sp in sorted(p.syscalls.items()):
-            if sp.fallback == default and not sp.rules:
-                continue
-            if not (takes_number(p.abi) if sp.numbered else knows(p.abi, sp.name)):
-                skipped.append((p.abi.name, sp.name))
-                continue
-            raw = nr_ if sp.numbered else None
-            if sp.rules and sp.fallback != default:
-                approx.append((p.abi.name, sp.name))
-            for rule in sp.rules:
-                if rule.action == default:
-                    continue
-                conds = []
-                for c in rule.conditions:
-                    arg, rough = _arg(c, p.abi)
-                    conds.append(arg)
-                    if rough:
-                        approx.append((p.abi.name, sp.name))
-                if not _add(f, rule.action, sp.name, conds, where, True, raw):
-                    approx.append((p.abi.name, sp.name))
-            if sp.fallback != default and not _add(f, sp.fallback, sp.name, [], where, True, raw):
-                approx.append((p.abi.name, sp.name))
+        _add_abi(f, p, default, where, skipped, approx)
         if merged is None:
             merged = f
         else:
@@ -350,3 +329,40 @@ def build_program(program: Program, family: str, *, optimize: int = 1) -> RefFil
         tuple(skipped),
         tuple(sorted(set(approx))),
     )
+
+
+def _add_abi(
+    f: object,
+    p: AbiProgram,
+    default: Action,
+    where: Location,
+    skipped: list[tuple[str, str]],
+    approx: list[tuple[str, str]],
+) -> None:
+    """Add to ``f`` the rules of one ABI's syscalls whose answer is not always ``default``.
+
+    Names this libseccomp does not know (or numbers it cannot take) go to ``skipped``; what
+    it can only approximate (see ``build_program``) goes to ``approx``.
+    """
+    for nr_, sp in sorted(p.syscalls.items()):
+        if sp.fallback == default and not sp.rules:
+            continue
+        if not (takes_number(p.abi) if sp.numbered else knows(p.abi, sp.name)):
+            skipped.append((p.abi.name, sp.name))
+            continue
+        raw = nr_ if sp.numbered else None
+        if sp.rules and sp.fallback != default:
+            approx.append((p.abi.name, sp.name))
+        for rule in sp.rules:
+            if rule.action == default:
+                continue
+            conds = []
+            for c in rule.conditions:
+                arg, rough = _arg(c, p.abi)
+                conds.append(arg)
+                if rough:
+                    approx.append((p.abi.name, sp.name))
+            if not _add(f, rule.action, sp.name, conds, where, True, raw):
+                approx.append((p.abi.name, sp.name))
+        if sp.fallback != default and not _add(f, sp.fallback, sp.name, [], where, True, raw):
+            approx.append((p.abi.name, sp.name))
