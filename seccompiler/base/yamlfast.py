@@ -2,9 +2,10 @@
 
 ``yamlsrc`` builds every value through PyYAML's node graph with its position, which costs
 tens of microseconds a value: a 10,000-pod ``kubectl get pods -o yaml`` takes seconds. This
-reader takes a narrow subset of YAML line by line: block mappings and sequences, plain keys,
-plain scalars on one line, quoted scalars without escapes on one line, literal block
-scalars (``|``, ``|-``) without empty lines, ``{}`` and ``[]``.
+reader takes a narrow subset of YAML line by line: block mappings and sequences, plain keys
+without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scalars on one
+line, quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``)
+without empty lines, ``{}`` and ``[]``.
 Plain scalars are resolved by the very resolvers and constructors of the located loader
 (YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
 each document and of each sequence item that is a mapping, which is where a manifest's
@@ -31,9 +32,12 @@ from seccompiler.base.yamlsrc import KubernetesLoader
 MAX_FAST_DEPTH = 64  # deeper documents are left to yamlsrc, which has the depth limit
 
 # One line: its indent, a sequence dash, then a plain or quoted key, ':' and nothing or a
-# value; or anything else (a scalar after a dash, a blank line, a comment).
+# value; or anything else (a scalar after a dash, a blank line, a comment). A plain key has
+# no space, starts with no indicator, and holds a ':' only before another character, as the
+# field paths of managedFields do (``f:metadata``, ``k:{"name":"app"}``, ``.``).
 _LINE = re.compile(
-    r"""( *)(-(?: +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*|"[^"\\]*"|'[^']*'):(?: +(.*))?$|(.*))"""
+    r"""( *)(-(?: +|$))?"""
+    r"""(?:([^\s\-?:,\[\]{}#&*!|>'"%@`](?:[^\s:]|:(?=\S))*|"[^"\\]*"|'[^']*'):(?: +(.*))?$|(.*))"""
 )
 # Scalars the subset leaves to yamlsrc: indicators, and what may continue on the next line.
 _PLAIN_START = frozenset("?:,[]{}#&*!|>'\"%@`")

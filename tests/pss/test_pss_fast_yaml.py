@@ -65,7 +65,10 @@ ANY = BOOLS + INTS + STRINGS
 # Fields the checks read, where the scalars go.
 BOOL_FIELDS = ["privileged", "allowPrivilegeEscalation", "runAsNonRoot", "hostProcess"]
 POD_BOOLS = ["hostNetwork", "hostPID", "hostIPC", "hostUsers"]
-KEYS = ["name", "y", "on", "null", "1", "0x10", "1.5", "'q'", '"dq"', "a.b/c", "2001-01-01"]
+KEYS = ["name", "y", "on", "null", "1", "0x10", "1.5", "'q'", '"dq"', "a.b/c", "2001-01-01",
+        # managedFields' field paths, and keys with ':' or indicators inside
+        "f:metadata", ".", 'k:{"name":"app"}', "v:80", "1:30", "a:b:c", "x#y", "a,b", "a[0]",
+        "f:a.b/c", "http://h", "~", "a:", "-x", "?x", "a b"]  # fmt: skip
 
 
 BLOCK_LINES = ["echo hi", "a: b", "x #y", "  more", '{"json": [1, 2]}', "- item", "'q'", "# no"]
@@ -294,6 +297,52 @@ def _same_places(loc: Any, fast: Any, marks: Any, placed: bool, text: str) -> No
                 where = loc.where(i)
                 assert marks[id(fast[i])] == (where.line, where.column), text
             _same_places(item, fast[i], marks, True, text)
+
+
+MANAGED = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    managedFields:
+    - apiVersion: v1
+      fieldsType: FieldsV1
+      fieldsV1:
+        f:metadata:
+          f:labels:
+            .: {}
+            f:app: {}
+        f:spec:
+          f:containers:
+            k:{"name":"app"}:
+              .: {}
+              f:image: {}
+              f:ports:
+                k:{"containerPort":80,"protocol":"TCP"}:
+                  .: {}
+      manager: kubectl-client-side-apply
+      operation: Update
+      time: "2024-05-01T10:00:00Z"
+    name: web
+  spec:
+    containers:
+    - image: nginx
+      name: app
+"""
+
+
+def test_managed_fields_are_read_fast() -> None:
+    """``kubectl get -o yaml --show-managed-fields`` (and older kubectl) writes field paths
+    as keys: the fast reader takes them, with the located values and places."""
+    text = MANAGED + MANAGED.split("items:\n", 1)[1]  # two items
+    fast = yamlfast.read_fast(text, 10**6)
+    assert fast is not None
+    located = list(load_all_text(text, "m.yaml", kubernetes=True))
+    assert fast.docs == _plain(located)
+    _same_places(located[0], fast.docs[0], fast.marks, True, text)
+    assert _summary(_fast(text, "m.yaml")) == _summary(_located(text, "m.yaml"))
 
 
 @pytest.mark.parametrize(
