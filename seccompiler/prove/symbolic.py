@@ -88,36 +88,8 @@ def _path(
             return
         elif code == b.JMP | b.JA:
             pc += k
-        elif code in (b.JMP | b.JEQ | b.K, b.JMP | b.JGE | b.K, b.JMP | b.JGT | b.K):
-            op = code & 0xF0
-            if not isinstance(a, tuple):
-                value = a or 0
-                taken = value == k if op == b.JEQ else value >= k if op == b.JGE else value > k
-                pc += ins.jt if taken else ins.jf
-                continue
-            index, mask = a
-            if op == b.JEQ:
-                halves = list(branch_eq(region, index, mask, k))
-            elif mask != U32:
-                raise Unsupported(f"instruction {pc - 1}: ordered comparison of a masked word")
-            elif op == b.JGE:
-                halves = list(branch_ge(region, index, k))
-            elif k == U32:
-                halves = [(False, region)]  # nothing is greater
-            else:
-                halves = list(branch_ge(region, index, k + 1))
-            if len(halves) == 1:
-                pc += ins.jt if halves[0][0] else ins.jf
-                region = halves[0][1]
-                continue
-            todo.extend((pc + (ins.jt if h else ins.jf), a, s) for h, s in reversed(halves))
-            return
-        elif code == b.JMP | b.JSET | b.K:
-            if not isinstance(a, tuple):
-                pc += ins.jt if (a or 0) & k else ins.jf
-                continue
-            index, mask = a
-            halves = [(not zero, r) for zero, r in branch_eq(region, index, mask & k, 0)]
+        elif code in _JUMPS:
+            halves = _branch(code, k, a, region, pc - 1)
             if len(halves) == 1:
                 pc += ins.jt if halves[0][0] else ins.jf
                 region = halves[0][1]
@@ -126,6 +98,35 @@ def _path(
             return
         else:
             raise Unsupported(f"instruction {pc - 1} (code {code:#06x}) is not modelled")
+
+
+_JUMPS = frozenset(b.JMP | op | b.K for op in (b.JEQ, b.JGE, b.JGT, b.JSET))
+
+
+def _branch(code: int, k: int, a: _A, region: Region, at: int) -> list[tuple[bool, Region]]:
+    """A conditional jump's outcomes: (taken, the part of ``region`` that goes that way).
+
+    One outcome when A is a constant or the region decides the test, else the two halves.
+    """
+    op = code & 0xF0
+    if not isinstance(a, tuple):
+        value = a or 0
+        if op == b.JSET:
+            return [(bool(value & k), region)]
+        taken = value == k if op == b.JEQ else value >= k if op == b.JGE else value > k
+        return [(taken, region)]
+    index, mask = a
+    if op == b.JSET:
+        return [(not zero, r) for zero, r in branch_eq(region, index, mask & k, 0)]
+    if op == b.JEQ:
+        return list(branch_eq(region, index, mask, k))
+    if mask != U32:
+        raise Unsupported(f"instruction {at}: ordered comparison of a masked word")
+    if op == b.JGE:
+        return list(branch_ge(region, index, k))
+    if k == U32:
+        return [(False, region)]  # nothing is greater
+    return list(branch_ge(region, index, k + 1))
 
 
 # --- the Program, run symbolically -----------------------------------------------------------
