@@ -3,8 +3,9 @@
 ``yamlsrc`` builds every value through PyYAML's node graph with its position, which costs
 tens of microseconds a value: a 10,000-pod ``kubectl get pods -o yaml`` takes seconds. This
 reader takes a narrow subset of YAML line by line: block mappings and sequences, plain keys
-without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scalars on one
-line, quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``)
+without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scalars (on one
+line, or wrapped over more-indented lines as kubectl's emitter wraps long text at 80
+columns), quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``)
 without empty lines, ``{}`` and ``[]``.
 Plain scalars are resolved by the very resolvers and constructors of the located loader
 (YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
@@ -197,6 +198,38 @@ def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> 
     return "\n".join(out) + ("" if strip else "\n"), n
 
 
+# A line a plain scalar goes on with: words of anything but a space, single spaces between,
+# no word starting a comment, no ': ' (a value), no ':' at its end (a key).
+_CONTINUATION = re.compile(r"[^ #](?:(?!: )[^ ])*(?: [^ #](?:(?!: )[^ ])*)*(?<!:)")
+
+
+def _folded(lines: list[str], n: int, end: int, owner: int) -> tuple[Any, int]:
+    """The plain scalar that starts on line ``n`` and goes on over the lines after it that
+    stand right of ``owner`` (its key's or dash's column), folded as YAML folds it: each line
+    break a space. The value, and the line after it.
+
+    Kept to what emitters write: no empty line inside, no comment, single spaces between
+    words (``_CONTINUATION``); anything else is left to yamlsrc.
+    """
+    m = _LINE.match(lines[n])
+    assert m is not None
+    raw = (m.group(4) if m.group(3) is not None else m.group(5)).rstrip(" ")
+    if raw[0] in _PLAIN_START:  # quoted, {} or []: not a plain scalar (_scalar took the rest)
+        raise _Outside
+    parts = [raw]
+    after = n + 1
+    margin = " " * (owner + 1)
+    while after < end and lines[after].startswith(margin):
+        body = lines[after].lstrip(" ")
+        if not body:
+            break  # an empty line: a folded line break, or the scalar's end; yamlsrc decides
+        if _CONTINUATION.fullmatch(body) is None:
+            raise _Outside
+        parts.append(body)
+        after += 1
+    return _plain(" ".join(parts)), after
+
+
 def _document(
     lines: list[str],
     first: int,
@@ -226,6 +259,18 @@ def _document(
         col, inner, key, value = known
         if col < 0:
             continue
+        # a plain scalar that goes on over more-indented lines (emitters wrap long text);
+        # the test is cheap and may say yes wrongly ("  a b"), which _folded then finds out
+        owner = inner or col
+        if (
+            n + 1 < end
+            and value is not _OPEN
+            and value is not _CLIP
+            and value is not _STRIP
+            and (nxt := lines[n + 1])[:1] == " "
+            and nxt[owner : owner + 1] == " "
+        ):
+            value, after_block = _folded(lines, n, end, owner)
         dash = key is None or inner > 0
         # Where this line's container stands: opened by a pending key or dash, or an open one.
         if pending is not None:

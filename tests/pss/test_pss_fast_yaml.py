@@ -75,6 +75,33 @@ BLOCK_LINES = ["echo hi", "a: b", "x #y", "  more", '{"json": [1, 2]}', "- item"
 
 
 @dataclass(frozen=True)
+class Wrapped:
+    """A plain scalar wrapped over lines as kubectl's emitter wraps long text: its first
+    line, the lines after it, and their extra indent."""
+
+    first: str
+    rest: list[str]
+    extra: int
+
+
+# words a wrapped line may start with: indicators too, since only the first line's first
+# word opens the scalar (kubectl wraps "--flag=1 --other=2" before "--other=2")
+WORDS = ["the", "server", "--flag=1", "a:b", "x#y", "true", "80", "-", "~", "é", "{x}",
+         "&a", "*b", "!t", "|", ">", "'q", '"d', "%p", "@at", "?x", ":c", "[1]", "a,b"]  # fmt: skip
+
+
+def _wrapped(rng: random.Random) -> Wrapped:
+    first = rng.choice(["run", "--flag=0", "a:b", "é"])  # a plain scalar's first word
+    words = [first, *(rng.choice(WORDS) for _ in range(rng.randint(1, 7)))]
+    cut = sorted(rng.sample(range(1, len(words)), rng.randint(1, len(words) - 1)))
+    lines = [" ".join(words[a:b]) for a, b in zip([0, *cut], [*cut, len(words)], strict=True)]
+    if rng.random() < 0.1:  # now and then what the subset leaves to yamlsrc
+        odd = ["", "#c", "p  q", "k: v", "e:", "x #c"]
+        lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(odd))
+    return Wrapped(lines[0], lines[1:], rng.choice([0, 0, 2]))
+
+
+@dataclass(frozen=True)
 class Block:
     """A literal block scalar: its header ('|' or '|-'), its lines, their extra indent."""
 
@@ -114,6 +141,10 @@ def _pod(rng: random.Random) -> dict[str, Any]:
     container: dict[str, Any] = {"name": _scalar(rng, NAMES), "image": "x"}
     if rng.random() < 0.2:
         container["args"] = [_block(rng), _scalar(rng)]
+    if rng.random() < 0.3:
+        container["command"] = [_wrapped(rng), _scalar(rng)]
+    if rng.random() < 0.2:
+        container["workingDir"] = _wrapped(rng)
     if sc or rng.random() < 0.1:
         container["securityContext"] = sc or None
     if rng.random() < 0.3:
@@ -166,6 +197,9 @@ def _emit(value: Any, indent: int, rng: random.Random, out: list[str], lead: str
             elif isinstance(item, Block):
                 out.append(pad + dash + item.header)
                 out += [_indented(line, indent + 2 + item.extra) for line in item.lines]
+            elif isinstance(item, Wrapped):
+                out.append(pad + dash + item.first)
+                out += [_indented(line, indent + 2 + item.extra) for line in item.rest]
             else:
                 out.append(pad + dash + ("" if item is None else item))
             lead = pad
@@ -188,6 +222,9 @@ def _field(head: str, v: Any, indent: int, rng: random.Random, out: list[str]) -
     elif isinstance(v, Block):
         out.append(head + ": " + v.header)
         out += [_indented(line, indent + 2 + v.extra) for line in v.lines]
+    elif isinstance(v, Wrapped):
+        out.append(head + ": " + v.first)
+        out += [_indented(line, indent + 2 + v.extra) for line in v.rest]
     else:
         out.append(head + ": " + v + rng.choice(["", "", " "]))
 
@@ -355,7 +392,10 @@ def test_managed_fields_are_read_fast() -> None:
         "a: |\n  x\n\n  y\n",  # an empty line inside a literal one
         "a: |+\n  x\n",  # a literal scalar that keeps its final empty lines
         "a: |2\n   x\n",  # an indentation indicator
-        "a: one\n  two\n",  # a plain scalar over two lines
+        "a: one\n\n  two\n",  # a plain scalar over lines with an empty one between
+        "a: one\n  #c\n",  # a comment inside
+        "a: one\n  two  three\n",  # spaces kept inside
+        "a: 'one'\n  two\n",  # a quoted scalar over two lines
         'a: "e\\n"\n',  # escapes
         "a: b # c\n",  # a comment after a value
         "a:\tb\n",  # a tab
