@@ -5,8 +5,8 @@ tens of microseconds a value: a 10,000-pod ``kubectl get pods -o yaml`` takes se
 reader takes a narrow subset of YAML line by line: block mappings and sequences, plain keys
 without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scalars (on one
 line, or wrapped over more-indented lines as kubectl's emitter wraps long text at 80
-columns), quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``)
-without empty lines, ``{}`` and ``[]``.
+columns), quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``;
+empty lines inside), ``{}`` and ``[]``.
 Plain scalars are resolved by the very resolvers and constructors of the located loader
 (YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
 each document and of each sequence item that is a mapping, which is where a manifest's
@@ -166,8 +166,10 @@ def _line(text: str) -> _Line:
 def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> tuple[str, int]:
     """The literal block scalar whose lines start at ``first``: its text, and the line after.
 
-    ``parent``: the column its lines must stand right of. Empty lines inside it, before it,
-    or keeping spaces are left to yamlsrc (their rules are YAML's subtlest).
+    ``parent``: the column its lines must stand right of. Empty lines inside it are line
+    breaks (scripts have them); trailing ones go as its chomping says. Empty lines before
+    it, and lines of spaces beyond its indentation (content, by YAML's subtlest rule), are
+    left to yamlsrc.
     """
     out: list[str] = []
     ind = -1  # the scalar's indentation: that of its first line
@@ -176,14 +178,16 @@ def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> 
         text = lines[n]
         body = text.lstrip(" ")
         col = len(text) - len(body)
-        if not body:  # an empty line: the scalar has ended if no line of it follows
+        if not body:  # empty lines: inside the scalar if a line of it follows, else its end
             after = n + 1
             while after < end and not lines[after].strip(" "):
                 after += 1
-            if ind < 0 or col > ind:
+            if ind < 0 or any(len(lines[k]) > ind for k in range(n, after)):
                 raise _Outside
             if after < end and len(lines[after]) - len(lines[after].lstrip(" ")) >= ind:
-                raise _Outside
+                out += [""] * (after - n)
+                n = after
+                continue
             break
         if ind < 0:
             if col <= parent:

@@ -112,8 +112,8 @@ class Block:
 
 def _block(rng: random.Random) -> Block:
     lines = [rng.choice(BLOCK_LINES) for _ in range(rng.randint(1, 3))]
-    if rng.random() < 0.1:  # an empty line inside, or one that keeps spaces: left to yamlsrc
-        lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(["", "   "]))
+    if rng.random() < 0.2:  # empty lines inside (read fast), or spaces kept (left to yamlsrc)
+        lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(["", "", "", "   "]))
     if rng.random() < 0.2:
         lines.append("")  # a trailing empty line, which chomping drops
     return Block(rng.choice(["|", "|-"]), lines, rng.choice([0, 0, 2]))
@@ -389,7 +389,8 @@ def test_managed_fields_are_read_fast() -> None:
         "a: !!str 5\n",  # tags
         "a: [1, 2]\n",  # flow
         "a: >\n  text\n",  # a folded scalar
-        "a: |\n  x\n\n  y\n",  # an empty line inside a literal one
+        "a: |\n\n  x\n",  # an empty line before a literal one's first
+        "a: |\n  x\n     \n  y\n",  # a line of spaces beyond a literal one's indentation
         "a: |+\n  x\n",  # a literal scalar that keeps its final empty lines
         "a: |2\n   x\n",  # an indentation indicator
         "a: one\n\n  two\n",  # a plain scalar over lines with an empty one between
