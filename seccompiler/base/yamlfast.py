@@ -5,7 +5,8 @@ tens of microseconds a value: a 10,000-pod ``kubectl get pods -o yaml`` takes se
 reader takes a narrow subset of YAML line by line: block mappings and sequences, plain keys
 without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scalars (on one
 line, or wrapped over more-indented lines as kubectl's emitter wraps long text at 80
-columns), quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``;
+columns), single-quoted scalars (``''`` inside, wrapped over more-indented lines too),
+double-quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``;
 empty lines inside), ``{}`` and ``[]``.
 Plain scalars are resolved by the very resolvers and constructors of the located loader
 (YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
@@ -100,10 +101,12 @@ def _scalar(text: str) -> Any:
         if text[-1] != '"' or len(text) < 2 or '"' in text[1:-1] or "\\" in text:
             raise _Outside
         return text[1:-1]
-    if c == "'":
-        if text[-1] != "'" or len(text) < 2 or "'" in text[1:-1]:
-            raise _Outside
-        return text[1:-1]
+    if c == "'":  # '' inside is one quote
+        if len(text) >= 2 and text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
+            return text[1:-1].replace("''", "'")
+        if "'" not in text[1:].replace("''", ""):
+            return _QUOTE_OPEN  # goes on over the next lines (_folded)
+        raise _Outside
     if c in _PLAIN_START:
         if text == "{}":
             return {}
@@ -138,6 +141,7 @@ _Line = tuple[int, int, str | None, Any]
 _OPEN = object()
 _SKIP: _Line = (-1, 0, None, None)  # a blank line or a comment
 _CLIP = object()  # "|": a literal block scalar follows, with its final line break
+_QUOTE_OPEN = object()  # a single-quoted scalar not closed on its first line
 _STRIP = object()  # "|-": the same without it
 _BLOCKS = {"|": _CLIP, "|-": _STRIP}
 
@@ -218,6 +222,8 @@ def _folded(lines: list[str], n: int, end: int, owner: int) -> tuple[Any, int]:
     m = _LINE.match(lines[n])
     assert m is not None
     raw = (m.group(4) if m.group(3) is not None else m.group(5)).rstrip(" ")
+    if raw[0] == "'" and _scalar(raw) is _QUOTE_OPEN:
+        return _quoted(lines, n, end, owner, raw)
     if raw[0] in _PLAIN_START:  # quoted, {} or []: not a plain scalar (_scalar took the rest)
         raise _Outside
     parts = [raw]
@@ -345,12 +351,60 @@ def _document(
     return root
 
 
+def _quoted(lines: list[str], n: int, end: int, owner: int, raw: str) -> tuple[str, int]:
+    """The single-quoted scalar opened on line ``n`` and closed on a later line standing right
+    of ``owner``, folded as YAML folds it (a line break a space, each empty line a newline,
+    the blanks around breaks dropped). The value, and the line after it."""
+    pieces = [raw[1:]]  # each line's text, its blanks at the break dropped
+    breaks: list[int] = []  # the line breaks before each piece after the first
+    gap = 0
+    margin = " " * (owner + 1)
+    after = n + 1
+    while True:
+        if after >= end:
+            raise _Outside
+        text = lines[after]
+        after += 1
+        body = text.strip(" ")
+        if not body:
+            gap += 1
+            continue
+        if not text.startswith(margin):
+            raise _Outside  # less indented than the scalar's owner: left to yamlsrc
+        open_part = body.replace("''", "")
+        if "'" not in open_part:
+            pieces.append(body)
+            breaks.append(gap + 1)
+            gap = 0
+            continue
+        # the closing quote: the first one not doubled, and nothing after it
+        i = 0
+        while True:
+            i = body.index("'", i)
+            if body[i + 1 : i + 2] == "'":
+                i += 2
+                continue
+            break
+        if body[i + 1 :]:
+            raise _Outside
+        pieces.append(body[:i])
+        breaks.append(gap + 1)
+        break
+    out = [pieces[0].rstrip(" ")]
+    for k, piece in zip(breaks, pieces[1:], strict=True):
+        out.append(" " if k == 1 else "\n" * (k - 1))
+        out.append(piece)
+    return "".join(out).replace("''", "'"), after
+
+
 def _fresh(value: Any) -> Any:
     """A line's value for one place: an empty ``{}`` or ``[]`` is a new one each time."""
     if type(value) is dict:
         return {}
     if type(value) is list:
         return []
+    if value is _QUOTE_OPEN:  # not closed on a later line that goes on with it
+        raise _Outside
     return value
 
 

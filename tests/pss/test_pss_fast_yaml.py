@@ -76,8 +76,8 @@ BLOCK_LINES = ["echo hi", "a: b", "x #y", "  more", '{"json": [1, 2]}', "- item"
 
 @dataclass(frozen=True)
 class Wrapped:
-    """A plain scalar wrapped over lines as kubectl's emitter wraps long text: its first
-    line, the lines after it, and their extra indent."""
+    """A plain or single-quoted scalar wrapped over lines as kubectl's emitter wraps long
+    text: its first line, the lines after it, and their extra indent."""
 
     first: str
     rest: list[str]
@@ -95,7 +95,14 @@ def _wrapped(rng: random.Random) -> Wrapped:
     words = [first, *(rng.choice(WORDS) for _ in range(rng.randint(1, 7)))]
     cut = sorted(rng.sample(range(1, len(words)), rng.randint(1, len(words) - 1)))
     lines = [" ".join(words[a:b]) for a, b in zip([0, *cut], [*cut, len(words)], strict=True)]
-    if rng.random() < 0.1:  # now and then what the subset leaves to yamlsrc
+    if rng.random() < 0.3:  # single-quoted, as emitters quote text with ': ' or ' #' in it
+        lines = [line.replace("'", "''") for line in lines]
+        lines[0], lines[-1] = "'" + lines[0], lines[-1] + rng.choice(["'", "'", "' ", "  '"])
+        if rng.random() < 0.08:  # an empty line inside: a newline, left to yamlsrc
+            lines.insert(rng.randrange(1, len(lines)), "")
+        if rng.random() < 0.04:
+            lines[-1] += rng.choice([" x", "'"])  # text after the closing quote: malformed
+    elif rng.random() < 0.1:  # now and then what the subset leaves to yamlsrc
         odd = ["", "#c", "p  q", "k: v", "e:", "x #c"]
         lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(odd))
     return Wrapped(lines[0], lines[1:], rng.choice([0, 0, 2]))
@@ -123,8 +130,8 @@ def _scalar(rng: random.Random, pool: list[str] = STRINGS) -> str:
     roll = rng.random()
     text = rng.choice(OUTSIDE if roll < 0.01 else ANY if roll < 0.04 else pool)
     style = rng.random()
-    if style < 0.15 and "'" not in text:
-        return f"'{text}'"
+    if style < 0.15:
+        return "'" + text.replace("'", "''") + "'"
     if style < 0.25 and '"' not in text and "\\" not in text:
         return f'"{text}"'
     return text
@@ -304,7 +311,9 @@ def test_fast_reading_gives_what_the_located_reading_gives(seed: int) -> None:
         fast = _fast(text, "m.yaml")
         assert _summary(fast) == _summary(_located(text, "m.yaml")), text
         fast_used += yamlfast.read_fast(text, 10**6) is not None and not fast.errors
-    assert fast_used > 30  # the corpus exercises the fast reader, not only its fallback
+    # the corpus exercises the fast reader, not only its fallback (a stream with any one
+    # construct outside the subset, or an error, counts as not read fast)
+    assert fast_used > 20
 
 
 def test_fast_values_and_places_match_the_located_loader() -> None:
