@@ -15,8 +15,9 @@ objects are located; everything else is found again through ``yamlsrc`` when nee
 
 ``read_fast`` first lets libyaml parse the whole stream in C (no Python objects), so that
 what it accepts is exactly what ``yamlsrc`` accepts. It answers ``None`` whenever the text
-leaves the subset (anchors, aliases, tags, flow collections, folded or multi-line scalars,
-escapes, comments after a value, tabs, other line breaks, duplicate keys, deep nesting):
+leaves the subset (anchors, aliases, tags, flow collections, folded ``>`` scalars, quoted
+scalars with empty lines or double-quoted ones over lines, escapes, comments after a value,
+tabs, other line breaks, duplicate keys, deep nesting):
 the caller then reads the text with ``yamlsrc``, which gives the same values, and errors
 with their positions.
 """
