@@ -481,23 +481,31 @@ def test_action_round_trip() -> None:
         assert Action.from_ret(a.ret) == a
 
 
+def _refused_list(tmp_path: Path, count: int, more_rules: str = "") -> Program:
+    """An x86_64 policy refusing ``count`` values of ioctl's second argument, and more rules."""
+    values = ", ".join(str(3 * i) for i in range(count))
+    p = tmp_path / "list.yaml"
+    p.write_text(
+        "seccompiler: 1\nabis: [x86_64]\ndefault: allow\nunknown: errno(ENOSYS)\nrules:\n"
+        "  - action: errno(EPERM)\n    syscalls: [ioctl]\n"
+        f"    args: [{{index: 1, value: [{values}]}}]\n" + more_rules
+    )
+    return load_program(str(p))
+
+
 def test_oci_work_spent_on_a_later_default_says_why_the_first_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """300 refused values cannot be written against errno(ENOSYS) (more than 256 rules), so
     allow is tried next, where personality's masked exception costs work; when the budget
     runs out there, the refusal says both."""
-    values = ", ".join(str(3 * i) for i in range(300))
-    p = tmp_path / "list.yaml"
-    p.write_text(
-        "seccompiler: 1\nabis: [x86_64]\ndefault: allow\nunknown: errno(ENOSYS)\nrules:\n"
-        "  - action: errno(EPERM)\n    syscalls: [ioctl]\n"
-        f"    args: [{{index: 1, value: [{values}]}}]\n"
+    prog = _refused_list(
+        tmp_path,
+        300,
         "  - action: errno(EPERM)\n    syscalls: [personality]\n"
         "  - action: allow\n    syscalls: [personality]\n"
-        "    args: [{index: 0, op: masked_eq, mask: 0xfff9fff7, value: 0}]\n"
+        "    args: [{index: 0, op: masked_eq, mask: 0xfff9fff7, value: 0}]\n",
     )
-    prog = load_program(str(p))
     spent = dnf.Work()
     monkeypatch.setattr(oci, "Work", lambda: spent)
     assert oci.to_oci(prog)["defaultAction"] == "SCMP_ACT_ALLOW"
@@ -515,14 +523,7 @@ def test_oci_work_is_bounded_and_names_the_syscall(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rendering spends a budget of term comparisons; past it, one located refusal."""
-    values = ", ".join(str(3 * i) for i in range(200))
-    p = tmp_path / "list.yaml"
-    p.write_text(
-        "seccompiler: 1\nabis: [x86_64]\ndefault: allow\nunknown: errno(ENOSYS)\nrules:\n"
-        "  - action: errno(EPERM)\n    syscalls: [ioctl]\n"
-        f"    args: [{{index: 1, value: [{values}]}}]\n"
-    )
-    prog = load_program(str(p))
+    prog = _refused_list(tmp_path, 200)
     spent = dnf.Work()
     monkeypatch.setattr(oci, "Work", lambda: spent)
     oci.render_family(prog, "x86_64")
