@@ -98,7 +98,8 @@ def _wrapped(rng: random.Random) -> Wrapped:
     if rng.random() < 0.3:  # single-quoted, as emitters quote text with ': ' or ' #' in it
         lines = [line.replace("'", "''") for line in lines]
         lines[0], lines[-1] = "'" + lines[0], lines[-1] + rng.choice(["'", "'", "' ", "  '"])
-        if rng.random() < 0.08:  # an empty line inside: a newline, left to yamlsrc
+        if rng.random() < 0.08:  # an empty line inside: a newline (right after the first
+            # line, left to yamlsrc)
             lines.insert(rng.randrange(1, len(lines)), "")
         if rng.random() < 0.04:
             lines[-1] += rng.choice([" x", "'"])  # text after the closing quote: malformed
