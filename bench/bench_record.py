@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from seccompiler.image.live import execute
 from seccompiler.image.plan import ExecPlan
-from seccompiler.runner.recorder import aggregate
+from seccompiler.runner import host
+from seccompiler.runner.recorder import aggregate_counts, keep_list
+from seccompiler.runner.recpolicy import render_policy
 
 BUSYBOX = "/bin/busybox"
 WORKLOAD = [
@@ -65,11 +67,19 @@ def main() -> int:
     t_filter, _ = best(lambda: execute(None, plan, None, capture=True))
     rows.append(("under an allow-all filter (launcher only)", t_filter, ""))
 
-    t_record, live = best(lambda: execute(None, plan, None, record=True, capture=True))
+    keep = keep_list(None, host.program_abis())
+    t_record, live = best(lambda: execute(None, plan, None, record=keep, capture=True))
     result = getattr(live, "result", None)
-    events = len(result.events) if result is not None else 0
-    t_agg, rec = _timed(lambda: aggregate(result.events if result is not None else []))
-    names = len({n for _, n in getattr(rec, "uses", {})})
+    seen = result.seen if result is not None else []
+    events = sum(s.count for s in seen)
+    t_agg, _ = _timed(
+        lambda: (
+            render_policy(aggregate_counts(seen, tasks=result.tasks), name="bench")
+            if result is not None
+            else ""
+        )
+    )
+    names = len({s.name for s in seen})
     per_call = (t_record - alone) / events * 1e6 if events else 0.0
     rows.append(
         (
@@ -78,7 +88,7 @@ def main() -> int:
             f"{events} syscalls, {names} names; {per_call:.1f} µs per syscall",
         )
     )
-    rows.append(("  of which writing the policy (aggregate)", t_agg, ""))
+    rows.append(("  of which writing the policy", t_agg, ""))
 
     strace = shutil.which("strace")
     if strace:

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "record.h"
 #include "sc_raw.h"
 
 #define SC_RET_DATA 0x0000ffffU
@@ -187,9 +188,10 @@ static long tgid_of(pid_t pid)
 
 /* Receive one notification from listener `fd` and answer it as filter `f` says
  * (seccompiler/runner/notify.py's Supervisor does the same in Python); report refused
- * calls and kills on `out`. An error that leaves a task unanswered is stored in *fault. */
+ * calls and kills on `out`; with `rec`, count every call (native/record.h). An error that
+ * leaves a task unanswered is stored in *fault. */
 static void answer_one(int fd, size_t notif_size, const struct sock_filter *f, size_t n,
-                       int out, int *fault)
+                       int out, int *fault, struct sc_rec *rec)
 {
     union {
         struct seccomp_notif n;
@@ -211,6 +213,10 @@ static void answer_one(int fd, size_t notif_size, const struct sock_filter *f, s
     }
     ret = sc_bpf_run(f, n, &u.n.data);
     how = sc_answer_of(ret, &err);
+    if (rec)
+        sc_rec_count(rec, &u.n.data, u.n.pid);
+    if (rec && how == SC_CONTINUE)
+        goto send; /* nothing to report: no executable to look up */
     snprintf(path, sizeof(path), "/proc/%u/exe", u.n.pid);
     el = readlink(path, exe, sizeof(exe));
     if (el < 0 || el == sizeof(exe))
@@ -219,6 +225,7 @@ static void answer_one(int fd, size_t notif_size, const struct sock_filter *f, s
         return; /* the pid may already be someone else's */
     if (how != SC_CONTINUE)
         report_call(out, &u.n, ret, exe, el, fault);
+send:
     memset(&resp, 0, sizeof(resp));
     resp.id = u.n.id;
     switch (how) {

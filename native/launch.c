@@ -1,8 +1,8 @@
 /* seccompiler-launch: run a program under a seccomp filter, optionally handing the filter's
  * user-notification listener to a supervisor.
  *
- *   seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD] [--status-fd FD]
- *                      [--namespaces] [--root DIR] [--workdir DIR] [--user UID:GID]
+ *   seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD [--record KEEP]]
+ *                      [--status-fd FD] [--namespaces] [--root DIR] [--workdir DIR] [--user UID:GID]
  *                      -- PROGRAM ARGS...
  *
  * The launcher (L) stays outside the filter for its whole life. It starts the workload (W)
@@ -21,6 +21,10 @@
  * and writes a line for each refused call to the status fd (below), so that a supervisor
  * in Python needs not run at all. L then waits for W and its descendants while answering.
  *
+ * --record KEEP (with --answer-fd): L also counts every notified call by (arch, number, the
+ * arguments KEEP names for it: "ARCH:NR:MASK,...", bit i of MASK for args[i]) and writes the
+ * counts to the status fd once W and its descendants are gone (native/record.h).
+ *
  * W uses raw system calls only: it shares L's thread-local errno. If execve fails, W
  * stores the error and leaves through exit_group or, if the filter refuses that, ud2.
  *
@@ -38,7 +42,8 @@
  * the first line, "pid N", gives W's PID. With --answer-fd, each refused call is reported
  * before the last line as "refused PID ARCH NR ARG0..ARG5 RESULT EXE" (decimal numbers,
  * RESULT the filter's return value, EXE the executable's path in hex, "3f" when unknown),
- * and each process killed for the policy as "killed TGID". Exit status: W's, 128+N for signal N, 125 for
+ * and each process killed for the policy as "killed TGID"; with --record, the counts follow
+ * ("seen ...", "tasks N", "more N"). Exit status: W's, 128+N for signal N, 125 for
  * errors before execve, 126 if the program cannot run, 127 if it is not found.
  */
 #define _GNU_SOURCE
@@ -290,6 +295,7 @@ static void reap_descendants(void)
  * this pipe (set up before W exists; execve resets the handler in W). */
 static int chld_pipe[2] = {-1, -1};
 static int answer_err; /* an unexpected error while answering: the run failed */
+static struct sc_rec *recording; /* --record: the counts */
 
 static void on_child(int sig)
 {
@@ -340,7 +346,7 @@ static int answer_until_gone(int listener)
                 ;
         if (pfd[0].revents & POLLIN)
             answer_one(listener, sizes.seccomp_notif, cfg.answer, cfg.alen, status_fd,
-                       &answer_err);
+                       &answer_err, recording);
         else if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))
             listener = -1; /* nobody left under the filter; wait for the rest */
         if (answer_err && listener >= 0) {
@@ -427,6 +433,7 @@ int main(int argc, char **argv, char **envp)
 {
     static char stack[STACK_SIZE] __attribute__((aligned(16)));
     int argi = 1, sock = -1, filter_fd = -1, answer_fd = -1, namespaces = 0, st = 0;
+    const char *keep = NULL;
     struct sigaction sa;
     pid_t w;
 
@@ -440,6 +447,8 @@ int main(int argc, char **argv, char **envp)
             filter_fd = atoi(v), argi++;
         } else if (!strcmp(a, "--answer-fd") && v) {
             answer_fd = atoi(v), argi++;
+        } else if (!strcmp(a, "--record") && v) {
+            keep = v, argi++;
         } else if (!strcmp(a, "--listener-sock") && v) {
             sock = atoi(v), argi++;
         } else if (!strcmp(a, "--status-fd") && v) {
@@ -458,8 +467,15 @@ int main(int argc, char **argv, char **envp)
             goto usage;
         }
     }
-    if (argi >= argc || filter_fd < 0 || (sock >= 0 && answer_fd >= 0))
+    if (argi >= argc || filter_fd < 0 || (sock >= 0 && answer_fd >= 0) ||
+        (keep && answer_fd < 0))
         goto usage;
+    if (keep) {
+        static struct sc_rec rec;
+        if (sc_rec_init(&rec, keep) < 0)
+            return fail("record", EINVAL);
+        recording = &rec;
+    }
     if (status_fd >= 0)
         fcntl(status_fd, F_SETFD, FD_CLOEXEC);
     if (sock >= 0)
@@ -516,6 +532,8 @@ int main(int argc, char **argv, char **envp)
     if (shm->listener >= 0 && cfg.want_listener && answer_fd >= 0) {
         st = answer_until_gone(shm->listener);
         close(shm->listener);
+        if (recording && !answer_err && status_fd >= 0 && sc_rec_write(recording, status_fd) < 0)
+            answer_err = errno;
         if (answer_err) {
             status_line("error answer %ld\n", answer_err, 0, NULL);
             return 125;
@@ -555,7 +573,8 @@ int main(int argc, char **argv, char **envp)
     status_line("exit %ld\n", WEXITSTATUS(st), 0, NULL);
     return WEXITSTATUS(st);
 usage:
-    fprintf(stderr, "usage: seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD] "
+    fprintf(stderr, "usage: seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD "
+                    "[--record KEEP]] "
                     "[--status-fd FD] [--namespaces] [--root DIR] [--user UID:GID] "
                     "-- PROGRAM ARGS...\n");
     return 125;

@@ -14,7 +14,8 @@ from seccompiler.compile import load_program
 from seccompiler.image.live import LiveRun, execute
 from seccompiler.image.plan import ExecPlan
 from seccompiler.program import Program
-from seccompiler.runner.recorder import aggregate, default_name, render_policy
+from seccompiler.runner.recorder import aggregate_counts, keep_list
+from seccompiler.runner.recpolicy import default_name, render_policy
 
 
 def check_record_output(output: str | None, base: str | None) -> None:
@@ -59,7 +60,7 @@ def finish_recording(
     if result.error:
         click.echo(f"seccompiler: {argv[0]}: {result.error_stage}: {result.error}", err=True)
         return result.status
-    rec = aggregate(result.events, base=base_prog)
+    rec = aggregate_counts(result.seen, base=base_prog, tasks=result.tasks, unkept=result.unkept)
     text = render_policy(
         rec,
         name=name or default_name(argv),
@@ -70,12 +71,18 @@ def finish_recording(
     if output:
         write_atomic(output, text)
         click.echo(
-            f"recorded {rec.total} syscalls in {len(rec.pids)} processes; "
+            f"recorded {rec.total} syscalls in {rec.tasks} processes; "
             f"{len({n for _, n in rec.uses})} syscall names written to {output}",
             err=True,
         )
     else:
         click.echo(text, nl=False)
+    if rec.unkept:
+        click.echo(
+            f"seccompiler: {rec.unkept} calls were counted but not kept (more different calls "
+            "than the recorder keeps): the policy does not cover them",
+            err=True,
+        )
     if result.status:
         click.echo(
             f"seccompiler: the workload exited with status {result.status}; the policy covers "
@@ -99,8 +106,11 @@ def record(
 
     The flow of ``record`` and ``image record``; ``base_prog`` is ``load_base(base)``.
     """
+    from seccompiler.runner import host
+
+    keep = keep_list(base_prog, host.program_abis())
     live = execute(
-        root, plan, None, record=True, timeout=timeout, capture=False, stdout_free=output is None
+        root, plan, None, record=keep, timeout=timeout, capture=False, stdout_free=output is None
     )
     return finish_recording(
         live, list(plan.argv), output=output, base=base, base_prog=base_prog, name=name

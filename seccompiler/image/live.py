@@ -125,7 +125,7 @@ def execute(
     plan: ExecPlan,
     program: Program | None,
     *,
-    record: bool = False,
+    record: str | None = None,
     timeout: float | None = None,
     capture: bool = True,
     stdout_free: bool = False,
@@ -133,11 +133,11 @@ def execute(
     """Run ``plan`` (chrooted into a fresh view of ``root`` in new namespaces when given).
 
     ``program`` None runs without the profile (an allow-all filter, no audit); otherwise the
-    profile's filter with audit. ``record`` notifies and continues every syscall. Output
-    is captured (``capture``), or passed through, to stderr when ``stdout_free``.
+    profile's filter with audit. ``record`` (the launcher's list of arguments to keep,
+    ``recorder.keep_list``) counts every syscall instead (``RunResult.seen``). Output is
+    captured (``capture``), or passed through, to stderr when ``stdout_free``.
     """
     prog = program if program is not None else allow_all()
-    audit = program is not None and not record
     user = (plan.uid, plan.gid) if root is not None else None
     start = time.monotonic()
     box: list[bytes] = []
@@ -148,19 +148,22 @@ def execute(
         elif stdout_free:  # the caller writes its result to stdout: the workload's goes to 2
             stack.enter_context(stdout_to_stderr())
         view = None if root is None else stack.enter_context(run_view(root))
+        where = supervise.Launch(
+            root=None if view is None else str(view),
+            namespaces=view is not None,
+            user=user,
+            workdir=None if view is None else plan.cwd,
+        )
+        argv = list(plan.argv)
         try:
             with deadline(timeout):
-                result = supervise.run_supervised(
-                    list(plan.argv),
-                    prog,
-                    audit=audit,
-                    record=record,
-                    env=plan.env,
-                    root=None if view is None else str(view),
-                    namespaces=view is not None,
-                    user=user,
-                    workdir=None if view is None else plan.cwd,
-                )
+                if record is not None:
+                    result = supervise.run_recorded(argv, prog, record, env=plan.env, where=where)
+                else:
+                    audit = program is not None
+                    result = supervise.run_supervised(
+                        argv, prog, audit=audit, env=plan.env, where=where
+                    )
         except _Deadline:
             result = None
         if result is not None and view is not None:  # show executables as the image names them

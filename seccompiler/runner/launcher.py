@@ -5,7 +5,8 @@ module the interpreter has not loaded already: under ``--audit`` the launcher an
 workload's notifications itself (``--answer-fd``, native/launch.c and native/answer.h),
 with the policy's real filter, and writes each refused call to its status pipe; the caller
 parses that text (``supervise.parse_status``) only when there is more to say than an exit
-status. ``image test`` and ``record`` answer in Python instead (``supervise.run_filter``).
+status. ``record`` has the launcher answer and count every call (``supervise.run_recorded``);
+``image test`` answers in Python (``supervise.run_filter``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Answering seccomp user notifications with the policy's own results, and recording them."""
+"""Answering seccomp user notifications with the policy's own results, and what they tell."""
 
 from __future__ import annotations
 
@@ -48,6 +48,24 @@ class SyscallEvent:
             "args": list(self.args),
             "action": str(self.action),
         }
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Calls the launcher counted under ``record``: one ABI, number and kept arguments."""
+
+    abi: str
+    nr: int
+    name: str
+    args: tuple[int, ...]
+    count: int
+
+
+def seen_of(fields: Sequence[str]) -> Seen:
+    """A count as the launcher reports it: ARCH NR ARG0..ARG5 COUNT (native/record.h)."""
+    arch, nr, *args, count = (int(f) for f in fields[:9])
+    a = abi_of(arch, nr)
+    return Seen(a.name if a else f"{arch:#x}", nr, _name(a, nr), tuple(args), count)
 
 
 def abi_of(arch: int, nr: int) -> Abi | None:
@@ -100,11 +118,8 @@ def _tgid(pid: int) -> int:
 class Supervisor:
     """Answers each notification as ``decide`` says; keeps the events and the pids it killed."""
 
-    def __init__(
-        self, decide: Callable[[int, int, Sequence[int]], Action], *, record: bool, audit: bool
-    ) -> None:
+    def __init__(self, decide: Callable[[int, int, Sequence[int]], Action], *, audit: bool) -> None:
         self.decide = decide
-        self.record = record
         self.audit = audit
         self.events: list[SyscallEvent] = []
         self.killed: set[int] = set()
@@ -124,7 +139,7 @@ class Supervisor:
         if not native.notif_id_valid(fd, n.id):  # the pid may already be someone else's
             return
         passes = not action.blocks and action.kind not in (ActionKind.USER_NOTIF, ActionKind.TRACE)
-        if self.record or not passes:
+        if not passes:
             self.events.append(
                 SyscallEvent(
                     n.pid,

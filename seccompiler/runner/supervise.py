@@ -1,9 +1,9 @@
 """Run a program under a compiled filter and watch it through seccomp user notification.
 
 The native launcher (native/launch.c) installs the filter in the workload with
-SECCOMP_FILTER_FLAG_NEW_LISTENER and hands the listener to this process over a unix socket
-(SCM_RIGHTS) before the workload's execve; the filter, and so the listener, covers every
-thread and child the workload makes.
+SECCOMP_FILTER_FLAG_NEW_LISTENER and either hands the listener to this process over a unix
+socket (SCM_RIGHTS) before the workload's execve, or answers it itself; the filter, and so
+the listener, covers every thread and child the workload makes.
 
 - audit: the filter is the policy's with every refusing action turned into USER_NOTIF.
   Each notification is answered with the policy's own result, so the program sees what it
@@ -11,10 +11,9 @@ thread and child the workload makes.
   (SIGKILL: a notification cannot make the kernel raise SIGSYS, so the workload's status is
   reported as 128+SIGSYS, as the real filter would give); trap → SIGSYS sent to the thread,
   syscall skipped. Each is recorded as a ``SyscallEvent``.
-- record: every syscall is notified; allowed ones are answered CONTINUE
-  (SECCOMP_USER_NOTIF_FLAG_CONTINUE), refused ones as in audit when ``audit`` is set, else
-  CONTINUE as well (the program runs unconfined and the event says what the policy would
-  have done). Every syscall is recorded with its arguments.
+- record (``run_recorded``): every syscall is notified; the launcher answers each as the
+  policy's real filter would (CONTINUE for what it allows) and counts it by ABI, number and
+  the arguments asked for (``Seen``); refusals are reported as in audit.
 - neither: the real filter, no listener; only the exit status is returned.
 
 ``Program.decide`` gives the answers: the BPF the compiler emits is proven to agree with it.
@@ -34,7 +33,15 @@ from dataclasses import dataclass, field
 
 from seccompiler.runner import native
 from seccompiler.runner.launcher import terminal_sent_it
-from seccompiler.runner.notify import Supervisor, SyscallEvent, abi_of, event_of, notify_action
+from seccompiler.runner.notify import (
+    Seen,
+    Supervisor,
+    SyscallEvent,
+    abi_of,
+    event_of,
+    notify_action,
+    seen_of,
+)
 
 TYPE_CHECKING = False  # typing itself is not imported on this path
 if TYPE_CHECKING:
@@ -59,6 +66,9 @@ class RunResult:
     error_stage: str = ""  # launcher stage: notfound, exec, install, root, user, ...
     killed_by_policy: bool = False
     pid: int = 0
+    seen: list[Seen] = field(default_factory=list)  # run_recorded: every call, counted
+    tasks: int = 0  # run_recorded: the threads that made a call
+    unkept: int = 0  # run_recorded: calls counted past the launcher's table of keys
 
     def counts(self) -> Counter[tuple[str, str, str, str]]:
         """(exe, abi, syscall, action) → number of times."""
@@ -155,25 +165,25 @@ def _signals_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@dataclass(frozen=True)
+class Launch:
+    """Where the workload runs, as the launcher is told (native/launch.c)."""
+
+    root: str | None = None
+    namespaces: bool = False
+    user: tuple[int, int] | None = None
+    workdir: str | None = None
+
+
 def _launch_cmd(
-    argv: Sequence[str],
-    filter_fd: int,
-    status_fd: int,
-    sock_fd: int | None,
-    root: str | None,
-    namespaces: bool,
-    user: tuple[int, int] | None,
-    workdir: str | None = None,
+    argv: Sequence[str], fds: dict[str, int], keep: str | None, where: Launch
 ) -> list[str]:
-    cmd = [
-        str(native.executable(native.LAUNCHER)),
-        "--filter-fd",
-        str(filter_fd),
-        "--status-fd",
-        str(status_fd),
-    ]
-    if sock_fd is not None:
-        cmd += ["--listener-sock", str(sock_fd)]
+    cmd = [str(native.executable(native.LAUNCHER))]
+    for flag, fd in fds.items():
+        cmd += [flag, str(fd)]
+    if keep is not None:
+        cmd += ["--record", keep]
+    root, namespaces, user, workdir = where.root, where.namespaces, where.user, where.workdir
     if namespaces:
         cmd.append("--namespaces")
     if root is not None:
@@ -197,6 +207,12 @@ def _parse_status(text: str, result: RunResult, killed: set[int]) -> None:
         word, _, rest = line.partition(" ")
         if word == "refused":  # answered by the launcher itself (--answer-fd)
             result.events.append(event_of(rest.split(" ")))
+        elif word == "seen":  # counted by the launcher (--record)
+            result.seen.append(seen_of(rest.split(" ")))
+        elif word == "tasks":
+            result.tasks = int(rest)
+        elif word == "more":
+            result.unkept = int(rest)
         elif word == "killed":
             killed.add(int(rest))
         elif word == "pid":
@@ -261,42 +277,47 @@ def run_filter(
     bpf: bytes,
     decide: Decide | None,
     *,
-    record: bool = False,
     audit: bool = True,
+    answer: bytes | None = None,
+    keep: str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
-    root: str | None = None,
-    namespaces: bool = False,
-    user: tuple[int, int] | None = None,
-    workdir: str | None = None,
+    where: Launch = Launch(),
 ) -> RunResult:
-    """Run ``argv`` under raw ``bpf``; with ``decide``, answer its notifications."""
+    """Run ``argv`` under raw ``bpf``; with ``decide``, answer its notifications here; with
+    ``answer`` (a filter), the launcher answers them by it, and with ``keep`` (its --record
+    list) counts every call."""
     if not argv:
         raise ValueError("nothing to run")
-    sup = Supervisor(decide, record=record, audit=audit) if decide is not None else None
-    memfd = os.memfd_create("seccompiler-filter", 0)
-    os.write(memfd, bpf)
-    os.lseek(memfd, 0, os.SEEK_SET)
+    if decide is not None and answer is not None:
+        raise ValueError("notifications are answered here or by the launcher, not both")
+    sup = Supervisor(decide, audit=audit) if decide is not None else None
+    memfds = [_memfd("seccompiler-filter", bpf)]
+    if answer is not None:
+        memfds.append(_memfd("seccompiler-answer", answer))
     status_r, status_w = os.pipe()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    sock_fd = theirs.fileno() if sup is not None else None
-    cmd = _launch_cmd(argv, memfd, status_w, sock_fd, root, namespaces, user, workdir)
-    passed = [memfd, status_w] + ([sock_fd] if sock_fd is not None else [])
+    fds = {"--filter-fd": memfds[0], "--status-fd": status_w}
+    if answer is not None:
+        fds["--answer-fd"] = memfds[1]
+    elif sup is not None:
+        fds["--listener-sock"] = theirs.fileno()
+    cmd = _launch_cmd(argv, fds, keep, where)
     result = RunResult(status=125)
     held: list[int] = []  # the listener, once the launcher has handed it over
     try:
         proc = subprocess.Popen(
-            cmd, pass_fds=passed, env=None if env is None else dict(env), cwd=cwd
+            cmd, pass_fds=list(fds.values()), env=None if env is None else dict(env), cwd=cwd
         )
     except OSError as exc:
-        for fd in (memfd, status_r, status_w):
+        for fd in (*memfds, status_r, status_w):
             os.close(fd)
         ours.close()
         theirs.close()
         result.error, result.error_stage = str(exc), "launch"
         return result
-    os.close(memfd)
-    os.close(status_w)
+    for fd in (*memfds, status_w):
+        os.close(fd)
     theirs.close()
     try:
         with _signals_forwarded(proc):
@@ -318,18 +339,21 @@ def run_filter(
     return result
 
 
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def run_supervised(
     argv: Sequence[str],
     program: Program,
     *,
     audit: bool = True,
-    record: bool = False,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
-    root: str | None = None,
-    namespaces: bool = False,
-    user: tuple[int, int] | None = None,
-    workdir: str | None = None,
+    where: Launch = Launch(),
 ) -> RunResult:
     """Run ``argv`` under ``program``'s filter; see the module docstring for the modes."""
     from seccompiler.backends import bpf as bpf_backend
@@ -337,29 +361,38 @@ def run_supervised(
 
     family = host.family()
     program = host.own_family(program)
-    if record:
-        bpf = bpf_backend.compile_family(record_program(program), family)
-    elif audit:
+    if audit:
         bpf = bpf_backend.compile_family(audit_program(program), family)
     else:
         bpf = bpf_backend.compile_family(program, family)
-    decide = program.decide if (audit or record) else None
-    return run_filter(
-        argv,
-        bpf,
-        decide,
-        record=record,
-        audit=audit,
-        env=env,
-        cwd=cwd,
-        root=root,
-        namespaces=namespaces,
-        user=user,
-        workdir=workdir,
-    )
+    decide = program.decide if audit else None
+    return run_filter(argv, bpf, decide, audit=audit, env=env, cwd=cwd, where=where)
+
+
+def run_recorded(
+    argv: Sequence[str],
+    program: Program,
+    keep: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    where: Launch = Launch(),
+) -> RunResult:
+    """Run ``argv`` with every syscall notified to the launcher, which answers it as
+    ``program``'s filter would and counts it (``RunResult.seen``): by ABI, number and the
+    arguments ``keep`` ("ARCH:NR:MASK,...", ``recorder.keep_list``) names for it."""
+    from seccompiler.backends import bpf as bpf_backend
+    from seccompiler.runner import host
+
+    family = host.family()
+    program = host.own_family(program)
+    bpf = bpf_backend.compile_family(record_program(program), family)
+    answer = bpf_backend.compile_family(program, family)
+    return run_filter(argv, bpf, None, answer=answer, keep=keep, env=env, cwd=cwd, where=where)
 
 
 __all__ = [
+    "Launch",
     "RunResult",
     "SyscallEvent",
     "abi_of",
@@ -368,5 +401,6 @@ __all__ = [
     "parse_status",
     "record_program",
     "run_filter",
+    "run_recorded",
     "run_supervised",
 ]

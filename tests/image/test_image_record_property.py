@@ -7,6 +7,7 @@ syscall alone where the base decides it without arguments).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,14 @@ from seccompiler.arch import tables
 from seccompiler.compile import load_program
 from seccompiler.program import Program
 from seccompiler.prove.verify import arg_vectors
-from seccompiler.runner.recorder import ALLOWING, aggregate, base_widths, render_policy
+from seccompiler.runner.recorder import (
+    ALLOWING,
+    aggregate,
+    aggregate_counts,
+    base_widths,
+    keep_list,
+)
+from seccompiler.runner.recpolicy import render_policy
 
 ABIS = ("x86_64", "x86")
 NAMES = ("socket", "socketcall", "personality", "clone", "ioctl", "mount", "read", "getpid")
@@ -157,3 +165,36 @@ def test_recorded_is_within_base_and_observed(
                     all((o.args[i] ^ v[i]) & ((1 << w) - 1) == 0 for i, w in widths.items())
                     for o in seen
                 ), (abi, name, [hex(a) for a in v], text)
+
+
+@dataclass(frozen=True)
+class Counted:
+    abi: str
+    nr: int
+    name: str
+    args: tuple[int, ...]
+    count: int
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    workload=st.lists(events(), min_size=1, max_size=12),
+    which=st.sampled_from([None, *sorted(BASES)]),
+)
+def test_counting_by_the_kept_arguments_loses_nothing(
+    bases: dict[str, tuple[Path, Program]], workload: list[Ev], which: str | None
+) -> None:
+    """The launcher counts calls with every argument ``keep_list`` does not name set to zero:
+    the recording made of those counts is the recording made of the calls one by one."""
+    base = bases[which][1] if which is not None else None
+    entries = keep_list(base, ABIS).split(",")
+    masks = {(int(a), int(n)): int(m) for a, n, m in (e.split(":") for e in entries if e)}
+    counts: Counter[tuple[str, int, str, tuple[int, ...]]] = Counter()
+    for e in workload:
+        mask = masks.get((abimod.ABIS[e.abi].audit_arch, e.nr), 0)
+        kept = tuple(v if mask >> i & 1 else 0 for i, v in enumerate(e.args))
+        counts[(e.abi, e.nr, e.name, kept)] += 1
+    seen = [Counted(*key, n) for key, n in counts.items()]
+    one_by_one = aggregate(workload, base=base)
+    counted = aggregate_counts(seen, base=base, tasks=one_by_one.tasks)
+    assert counted == one_by_one

@@ -13,7 +13,8 @@ from seccompiler.arch import abi as abimod
 from seccompiler.arch import tables
 from seccompiler.compile import load_program
 from seccompiler.program import ActionKind, Program
-from seccompiler.runner.recorder import aggregate, category, default_name, render_policy
+from seccompiler.runner.recorder import aggregate
+from seccompiler.runner.recpolicy import category, default_name, render_policy
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
 

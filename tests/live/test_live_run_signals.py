@@ -23,7 +23,7 @@ import pytest
 from livekit import DEFAULT
 
 from seccompiler.program import Program
-from seccompiler.runner.supervise import run_supervised
+from seccompiler.runner.supervise import Launch, run_supervised
 
 pytestmark = pytest.mark.live
 
@@ -113,5 +113,7 @@ def test_loopback_is_up_in_the_new_network_namespace(default_program: Program) -
         "c = socket.create_connection(s.getsockname(), timeout=5)\n"
         "a, _ = s.accept(); c.sendall(b'ok'); assert a.recv(2) == b'ok'\n"
     )
-    result = run_supervised([PY, "-c", code], default_program, audit=False, namespaces=True)
+    result = run_supervised(
+        [PY, "-c", code], default_program, audit=False, where=Launch(namespaces=True)
+    )
     assert result.status == 0, result

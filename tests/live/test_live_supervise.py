@@ -15,7 +15,7 @@ from livekit import DEFAULT, NO_MKDIR
 
 from seccompiler.commands import cli
 from seccompiler.program import Action, ActionKind, Program
-from seccompiler.runner.supervise import RunResult, run_supervised
+from seccompiler.runner.supervise import Launch, RunResult, run_supervised
 
 pytestmark = pytest.mark.live
 
@@ -117,17 +117,6 @@ def test_without_audit_the_real_filter_decides(
     assert not (tmp_path / "n").exists()
 
 
-def test_record_sees_every_syscall_and_lets_all_run(
-    tmp_path: Path, make_program: Callable[[str], Program]
-) -> None:
-    argv = [PY, "-c", f"import os; os.mkdir({str(tmp_path / 'r')!r})"]
-    result = run_supervised(argv, make_program(NO_MKDIR), record=True, audit=False)
-    assert result.status == 0 and (tmp_path / "r").is_dir()
-    names = {e.name for e in result.events}
-    assert {"execve", "mmap", "mkdir", "exit_group"} <= names
-    assert {str(e.action) for e in result.events if e.name == "mkdir"} == {"errno(EPERM)"}
-
-
 def test_root_namespaces_and_user(tmp_path: Path, default_program: Program) -> None:
     root = tmp_path / "root"
     (root / "bin").mkdir(parents=True)
@@ -136,9 +125,7 @@ def test_root_namespaces_and_user(tmp_path: Path, default_program: Program) -> N
     result = run_supervised(
         ["/bin/busybox", "sh", "-c", "echo $$ $(/bin/busybox id -u) > /out; /bin/busybox ls /proc"],
         default_program,
-        root=str(tmp_path / "root"),
-        namespaces=True,
-        user=(0, 0),
+        where=Launch(root=str(tmp_path / "root"), namespaces=True, user=(0, 0)),
     )
     assert result.status == 0, result
     assert (root / "out").read_text().split() == ["1", "0"]
