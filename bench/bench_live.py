@@ -6,7 +6,7 @@ Printed side by side in one run:
 - run: wall time of each workload alone, under ``run`` without audit (the real filter),
   under ``run --audit`` with the default profile (nothing refused, so nothing notified),
   under ``run --audit`` with a profile refusing the workload's hot syscall (every one of them
-  goes through the supervisor), and under ``strace -f -c`` (the usual way to see a program's
+  is answered by the launcher), and under ``strace -f -c`` (the usual way to see a program's
   syscalls). Each figure is the median of five runs (--repeat); the filter's compilation is
   included in the ``run`` figures, since a user pays it. The machine is shared: read the
   figures as orders of magnitude.
@@ -63,7 +63,7 @@ unknown: errno(ENOSYS)
 rules:
   - action: errno(EPERM)
     syscalls: [{name}]
-    reason: every call of the workload's hot syscall goes to the supervisor
+    reason: every call of the workload's hot syscall is answered by the launcher
 """
 
 

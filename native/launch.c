@@ -1,25 +1,22 @@
-/* seccompiler-launch: run a program under a seccomp filter, optionally handing the filter's
- * user-notification listener to a supervisor.
+/* seccompiler-launch: run a program under a seccomp filter, optionally answering the
+ * filter's user notifications as another filter says.
  *
- *   seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD [--record KEEP]]
- *                      [--status-fd FD] [--namespaces] [--root DIR] [--workdir DIR] [--user UID:GID]
+ *   seccompiler-launch --filter-fd N [--answer-fd FD [--record KEEP]] [--status-fd FD]
+ *                      [--namespaces] [--root DIR] [--workdir DIR] [--user UID:GID]
  *                      -- PROGRAM ARGS...
  *
  * The launcher (L) stays outside the filter for its whole life. It starts the workload (W)
  * with clone(CLONE_VM | CLONE_FILES): W shares L's memory and descriptor table until its
  * execve. W enters the root directory, changes user, sets no_new_privs, installs the filter
- * (with SECCOMP_FILTER_FLAG_NEW_LISTENER when a supervisor is given), stores the listener's
- * number in the shared memory and calls execve at once. L sees the number, finds the
- * listener in the shared table and sends it over the unix socket (SCM_RIGHTS). Nothing
- * between the filter and execve is a system call W needs to succeed, so a policy that
- * refuses sendmsg, write or futex -- answered by the supervisor, which may not have the
- * listener yet -- cannot deadlock the start. execve copies W's table, so the listener
- * (close-on-exec) never reaches the program.
+ * (with SECCOMP_FILTER_FLAG_NEW_LISTENER under --answer-fd), stores the listener's number in
+ * the shared memory and calls execve at once; L finds the listener in the shared table.
+ * Nothing between the filter and execve is a system call W needs to succeed, so a policy
+ * that refuses write or futex cannot deadlock the start on a listener nobody holds yet.
+ * execve copies W's table, so the listener (close-on-exec) never reaches the program.
  *
- * --answer-fd: instead of handing the listener over, L answers every notification itself
- * with the result of the filter read from FD (the policy's real filter; native/answer.h)
- * and writes a line for each refused call to the status fd (below), so that a supervisor
- * in Python needs not run at all. L then waits for W and its descendants while answering.
+ * --answer-fd: L answers every notification with the result of the filter read from FD
+ * (the policy's real filter; native/answer.h) and writes a line for each refused call to
+ * the status fd (below). L then waits for W and its descendants while answering.
  *
  * --record KEEP (with --answer-fd): L also counts every notified call by (arch, number, the
  * arguments KEEP names for it: "ARCH:NR:MASK,...", bit i of MASK for args[i]) and writes the
@@ -34,7 +31,7 @@
  *
  * Signals: SIGTERM, SIGHUP, and SIGINT/SIGQUIT sent by a process, go to W. With a listener,
  * L is the subreaper of W's descendants and exits only when the last is gone, so that their
- * refusals are still answered by the supervisor; a signal forwarded to W also reaches them,
+ * refusals are still answered; a signal forwarded to W also reaches them,
  * followed by SIGKILL after a grace period.
  * The status line written to --status-fd when W is gone: "exit N", "signal N",
  * or "error STAGE ERRNO" (STAGE: filter, namespaces, root, user, install, exec, notfound,
@@ -192,7 +189,7 @@ static int w_main(void *unused)
             w_fail(ST_USER, rc);
     }
     sc_raw6(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
-    /* With a listener, a call the supervisor has received waits for its answer unbroken by
+    /* With a listener, a call L has received waits for its answer unbroken by
      * non-fatal signals (WAIT_KILLABLE_RECV, Linux 5.19): otherwise a signal arriving then
      * (a SIGCHLD during a shell's fork) turns the call into EINTR, which the call made
      * without a filter would have restarted. Older kernels refuse the flag: go without. */
@@ -260,7 +257,7 @@ static void stop_orphans(int sig)
 
 /* SIGTERM and SIGHUP go to the workload, and to what it left behind once it is gone.
  * SIGINT and SIGQUIT from a terminal (sent by the kernel) reach the whole process group,
- * the workload too: only those a process sent (the supervisor passing on its own) are
+ * the workload too: only those a process sent (seccompiler passing on its own) are
  * forwarded. A handler, not SIG_IGN, which execve would pass on to the workload. */
 static void forward(int sig, siginfo_t *info, void *ctx)
 {
@@ -272,23 +269,6 @@ static void forward(int sig, siginfo_t *info, void *ctx)
         kill(workload, sig);
     else if (children_path[0])
         stop_orphans(sig);
-}
-
-/* Under a supervisor, W's descendants carry the filter and its listener: their refusals
- * must be answered as the policy says until the last of them is gone (once the listener is
- * closed the kernel answers ENOSYS). As their subreaper, wait for every one; a signal that
- * was forwarded to W goes to them too. */
-static void reap_descendants(void)
-{
-    int st;
-
-    if (forwarded)
-        stop_orphans(forwarded);
-    for (;;) {
-        if (waitpid(-1, &st, __WALL) >= 0 || errno == EINTR)
-            continue;
-        return; /* ECHILD: no one left */
-    }
 }
 
 /* --answer-fd: L answers the notifications itself. A SIGCHLD handler wakes poll through
@@ -377,30 +357,6 @@ static int loopback_up(void)
     return rc;
 }
 
-static int send_fd(int sock, int fd)
-{
-    char byte = 'L';
-    struct iovec iov = {&byte, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg;
-    struct cmsghdr *cm;
-    memset(&msg, 0, sizeof(msg));
-    memset(&u, 0, sizeof(u));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof(u.buf);
-    cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
 static int read_filter_fd(int fd, void *into, size_t *len)
 {
     ssize_t r;
@@ -432,7 +388,7 @@ static void await_workload(void)
 int main(int argc, char **argv, char **envp)
 {
     static char stack[STACK_SIZE] __attribute__((aligned(16)));
-    int argi = 1, sock = -1, filter_fd = -1, answer_fd = -1, namespaces = 0, st = 0;
+    int argi = 1, filter_fd = -1, answer_fd = -1, namespaces = 0, st = 0;
     const char *keep = NULL;
     struct sigaction sa;
     pid_t w;
@@ -449,8 +405,6 @@ int main(int argc, char **argv, char **envp)
             answer_fd = atoi(v), argi++;
         } else if (!strcmp(a, "--record") && v) {
             keep = v, argi++;
-        } else if (!strcmp(a, "--listener-sock") && v) {
-            sock = atoi(v), argi++;
         } else if (!strcmp(a, "--status-fd") && v) {
             status_fd = atoi(v), argi++;
         } else if (!strcmp(a, "--root") && v) {
@@ -467,8 +421,7 @@ int main(int argc, char **argv, char **envp)
             goto usage;
         }
     }
-    if (argi >= argc || filter_fd < 0 || (sock >= 0 && answer_fd >= 0) ||
-        (keep && answer_fd < 0))
+    if (argi >= argc || filter_fd < 0 || (keep && answer_fd < 0))
         goto usage;
     if (keep) {
         static struct sc_rec rec;
@@ -478,8 +431,6 @@ int main(int argc, char **argv, char **envp)
     }
     if (status_fd >= 0)
         fcntl(status_fd, F_SETFD, FD_CLOEXEC);
-    if (sock >= 0)
-        fcntl(sock, F_SETFD, FD_CLOEXEC);
     if (read_filter_fd(filter_fd, cfg.filter, &cfg.flen) < 0)
         return fail("filter", EINVAL);
     if (answer_fd >= 0 && read_filter_fd(answer_fd, cfg.answer, &cfg.alen) < 0)
@@ -487,7 +438,7 @@ int main(int argc, char **argv, char **envp)
     cfg.alen /= sizeof(struct sock_filter);
     cfg.argv = argv + argi;
     cfg.envp = envp;
-    cfg.want_listener = sock >= 0 || answer_fd >= 0;
+    cfg.want_listener = answer_fd >= 0;
     if (namespaces) {
         if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET))
             return fail("namespaces", errno);
@@ -529,7 +480,7 @@ int main(int argc, char **argv, char **envp)
         return fail("launch", errno);
     status_line("pid %ld\n", workload, 0, NULL);
     await_workload();
-    if (shm->listener >= 0 && cfg.want_listener && answer_fd >= 0) {
+    if (shm->listener >= 0 && cfg.want_listener) {
         st = answer_until_gone(shm->listener);
         close(shm->listener);
         if (recording && !answer_err && status_fd >= 0 && sc_rec_write(recording, status_fd) < 0)
@@ -538,16 +489,7 @@ int main(int argc, char **argv, char **envp)
             status_line("error answer %ld\n", answer_err, 0, NULL);
             return 125;
         }
-    } else if (shm->listener >= 0 && cfg.want_listener) {
-        if (send_fd(sock, shm->listener) < 0) {
-            kill(workload, SIGKILL);
-            waitpid(workload, &st, __WALL);
-            return fail("launch", errno);
-        }
-        close(shm->listener);
     }
-    if (sock >= 0)
-        close(sock);
     if (workload_gone) {
         /* answered until the last was gone: st is W's status */
     } else if (shm->failed != -1) {
@@ -558,8 +500,6 @@ int main(int argc, char **argv, char **envp)
         st = shm->err;
     }
     workload_gone = 1;
-    if (cfg.want_listener && answer_fd < 0)
-        reap_descendants();
     if (shm->failed > 0) {
         status_line("error %s %ld\n", shm->err, 0, stage_names[shm->failed]);
         if (shm->failed == ST_NOTFOUND)
@@ -573,9 +513,8 @@ int main(int argc, char **argv, char **envp)
     status_line("exit %ld\n", WEXITSTATUS(st), 0, NULL);
     return WEXITSTATUS(st);
 usage:
-    fprintf(stderr, "usage: seccompiler-launch --filter-fd N [--listener-sock FD | --answer-fd FD "
-                    "[--record KEEP]] "
-                    "[--status-fd FD] [--namespaces] [--root DIR] [--user UID:GID] "
-                    "-- PROGRAM ARGS...\n");
+    fprintf(stderr, "usage: seccompiler-launch --filter-fd N [--answer-fd FD [--record KEEP]] "
+                    "[--status-fd FD] [--namespaces] [--root DIR] [--workdir DIR] "
+                    "[--user UID:GID] -- PROGRAM ARGS...\n");
     return 125;
 }

@@ -1,10 +1,10 @@
-"""Run a plan inside an image root through the supervisor, capturing output, with a deadline.
+"""Run a plan inside an image root through the launcher, capturing output, with a deadline.
 
 ``supervise.run_supervised`` runs the workload with this process's standard output and
 error and has no timeout; tests need the output, and a hung workload must not hang the
 run. So the output goes to a temporary file for the duration of the call (the workload
-inherits descriptors 1 and 2), and a SIGALRM deadline interrupts the supervisor, which then
-kills the launcher (the workload dies with it: PR_SET_PDEATHSIG).
+inherits descriptors 1 and 2), and a SIGALRM deadline interrupts the wait for the launcher,
+which is then killed (the workload dies with it: PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def allow_all(abis: tuple[str, ...] | None = None) -> Program:
 
 
 class _Deadline(KeyboardInterrupt):
-    """Raised by SIGALRM; a KeyboardInterrupt so that the supervisor stops the workload."""
+    """Raised by SIGALRM; a KeyboardInterrupt so that the run stops the workload."""
 
 
 @contextlib.contextmanager
@@ -114,7 +114,7 @@ def refusals(result: supervise.RunResult) -> tuple[Refusal, ...]:
 
 @dataclass
 class LiveRun:
-    """One run: the outcome for reports, and the supervisor's own result (events)."""
+    """One run: the outcome for reports, and the launcher's own result (events, counts)."""
 
     outcome: Outcome
     result: supervise.RunResult | None

@@ -1,18 +1,13 @@
-"""Answering seccomp user notifications with the policy's own results, and what they tell."""
+"""What the launcher reports of the notifications it answered: refused calls and counts."""
 
 from __future__ import annotations
 
-import contextlib
-import errno as _errno
 import os
-import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seccompiler.runner import native
-
 TYPE_CHECKING = False  # ``run`` imports this module: typing, the program model and the
-if TYPE_CHECKING:  # tables are loaded on the first notification, not at start-up
+if TYPE_CHECKING:  # tables are loaded for the first report, not at start-up
     from typing import Any
 
     from seccompiler.arch.abi import Abi
@@ -64,8 +59,8 @@ class Seen:
 def seen_of(fields: Sequence[str]) -> Seen:
     """A count as the launcher reports it: ARCH NR ARG0..ARG5 COUNT (native/record.h)."""
     arch, nr, *args, count = (int(f) for f in fields[:9])
-    a = abi_of(arch, nr)
-    return Seen(a.name if a else f"{arch:#x}", nr, _name(a, nr), tuple(args), count)
+    abi, name = _described(arch, nr)
+    return Seen(abi, nr, name, tuple(args), count)
 
 
 def abi_of(arch: int, nr: int) -> Abi | None:
@@ -92,88 +87,22 @@ def event_of(fields: Sequence[str]) -> SyscallEvent:
 
     pid, arch, nr, *args, ret = (int(f) for f in fields[:10])
     exe = os.fsdecode(bytes.fromhex(fields[10])) if len(fields) > 10 else "?"
-    a = abi_of(arch, nr)
-    name = a.name if a else f"{arch:#x}"
-    return SyscallEvent(pid, exe, name, nr, _name(a, nr), tuple(args), Action.from_ret(ret))
+    abi, name = _described(arch, nr)
+    action = _ACTIONS.get(ret)
+    if action is None:
+        action = _ACTIONS[ret] = Action.from_ret(ret)
+    return SyscallEvent(pid, exe, abi, nr, name, tuple(args), action)
 
 
-def _exe(pid: int) -> str:
-    try:
-        return os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return "?"
+# A report may hold many calls of few kinds: each (arch, nr) and result is described once.
+_DESCRIBED: dict[tuple[int, int], tuple[str, str]] = {}
+_ACTIONS: dict[int, Action] = {}
 
 
-def _tgid(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return pid
-
-
-class Supervisor:
-    """Answers each notification as ``decide`` says; keeps the events and the pids it killed."""
-
-    def __init__(self, decide: Callable[[int, int, Sequence[int]], Action], *, audit: bool) -> None:
-        self.decide = decide
-        self.audit = audit
-        self.events: list[SyscallEvent] = []
-        self.killed: set[int] = set()
-
-    def handle(self, fd: int) -> None:
-        try:
-            n = native.notif_recv(fd)
-        except OSError as exc:  # the task died between poll and receive
-            if exc.errno in (_errno.ENOENT, _errno.EINTR):
-                return
-            raise
-        from seccompiler.program import ActionKind
-
-        action = self.decide(n.arch, n.nr, n.args)
-        a = abi_of(n.arch, n.nr)
-        exe = _exe(n.pid)
-        if not native.notif_id_valid(fd, n.id):  # the pid may already be someone else's
-            return
-        passes = not action.blocks and action.kind not in (ActionKind.USER_NOTIF, ActionKind.TRACE)
-        if not passes:
-            self.events.append(
-                SyscallEvent(
-                    n.pid,
-                    exe,
-                    a.name if a else f"{n.arch:#x}",
-                    n.nr,
-                    _name(a, n.nr),
-                    n.args,
-                    action,
-                )
-            )
-        try:
-            self._answer(fd, n, action, passes or not self.audit)
-        except OSError as exc:
-            if exc.errno != _errno.ENOENT:  # ENOENT: the task is gone, nothing to answer
-                raise
-
-    def _answer(self, fd: int, n: native.Notification, action: Action, cont: bool) -> None:
-        from seccompiler.program import ActionKind
-
-        if cont:
-            native.notif_send(fd, n.id, cont=True)
-        elif action.kind is ActionKind.ERRNO:
-            native.notif_send(fd, n.id, error=-action.data if action.data else 0)
-        elif action.kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD):
-            tgid = _tgid(n.pid)
-            self.killed.add(tgid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(tgid, signal.SIGKILL)
-        elif action.kind is ActionKind.TRAP:
-            from seccompiler.runner import host
-
-            tgkill = host.syscall_nr("tgkill")
-            native.syscall(host.native_abi().name, tgkill, _tgid(n.pid), n.pid, signal.SIGSYS)
-            native.notif_send(fd, n.id, val=n.nr)
-        else:  # notify or trace with nobody else to answer: the kernel says ENOSYS
-            native.notif_send(fd, n.id, error=-_errno.ENOSYS)
+def _described(arch: int, nr: int) -> tuple[str, str]:
+    """(ABI name, syscall name) of a reported call."""
+    found = _DESCRIBED.get((arch, nr))
+    if found is None:
+        a = abi_of(arch, nr)
+        found = _DESCRIBED[arch, nr] = (a.name if a else f"{arch:#x}", _name(a, nr))
+    return found

@@ -1,7 +1,8 @@
 """``run --audit`` answers refusals in the launcher (native/answer.h), by the policy's real
-filter: the workload sees exactly what the Python supervisor (``run_supervised``, answering
-from the program) gives it, and the report names the same calls, for every action, on
-every ABI the probe can enter, with argument conditions on both halves of a 64-bit word.
+filter: the workload sees exactly what the program (``Program.decide``) says, and the report
+names exactly the calls the program refuses, for every action, on every ABI the probe can
+enter, with argument conditions on both halves of a 64-bit word; a cached ``run`` and
+``run_supervised`` (compiling afresh) agree call by call.
 
 And ``run`` on a cached filter loads nothing but its own few modules: no compiler, YAML,
 JSON, click or cffi.
@@ -14,13 +15,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from livekit import DEFAULT, policy_text
 
+from seccompiler.arch import abi as abimod
 from seccompiler.arch import tables
 from seccompiler.commands import cli
 from seccompiler.compile import load_program
+from seccompiler.program import Action, ActionKind, Program
 from seccompiler.runner import native
 from seccompiler.runner.supervise import run_supervised
 
@@ -77,33 +81,54 @@ def _calls() -> list[str]:
     return calls
 
 
-def test_the_launcher_answers_as_the_python_supervisor(
+def _expected(program: Program, outcome: dict[str, Any]) -> Action:
+    a = abimod.ABIS[outcome["abi"]]
+    nr = outcome["nr"] | (abimod.X32_SYSCALL_BIT if a.is_x32 else 0)
+    return program.decide(a.audit_arch, nr, outcome["args"])
+
+
+def _as_program_says(outcome: dict[str, Any], action: Action) -> bool:
+    kind = action.kind
+    if kind is ActionKind.ERRNO:
+        return (outcome["outcome"], outcome["errno"]) == ("returned", action.data)
+    if kind is ActionKind.TRAP:
+        return bool(outcome["outcome"] == "trapped")
+    if kind in (ActionKind.KILL_PROCESS, ActionKind.KILL_THREAD):
+        return (outcome["outcome"], outcome["signal"]) == ("signaled", 9)
+    return bool(outcome["outcome"] == "returned") and not action.blocks
+
+
+def test_the_launcher_answers_as_the_program_decides(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     policy = tmp_path / "p.yaml"
     policy.write_text(policy_text(RULES))
+    program = load_program(str(policy))
     argv = [str(native.executable(native.PROBE)), "--no-sandbox", *_calls()]
     report = tmp_path / "report.json"
     capfd.readouterr()
 
     status = cli.main(["run", "--profile", str(policy), "--report", str(report), "--", *argv])
-    native_out = capfd.readouterr().out.splitlines()
-    python = run_supervised(argv, load_program(str(policy)))
-    python_out = capfd.readouterr().out.splitlines()
+    cached_out = capfd.readouterr().out.splitlines()
+    supervised = run_supervised(argv, program)
+    supervised_out = capfd.readouterr().out.splitlines()
 
-    assert (status, python.status) == (0, 0)
-    assert len(native_out) == len(_calls())
-    assert native_out == python_out  # what every call returned, or how it ended
-    outcomes = [json.loads(line) for line in native_out]
+    assert (status, supervised.status) == (0, 0)
+    assert len(cached_out) == len(_calls())
+    assert cached_out == supervised_out  # what every call returned, or how it ended
+    outcomes = [json.loads(line) for line in cached_out]
+    decided = [_expected(program, o) for o in outcomes]
     assert {o["outcome"] for o in outcomes} >= {"returned", "trapped", "signaled"}
-    theirs = [(e.abi, e.name, list(e.args), str(e.action)) for e in python.events]
-    ours = [
-        (e["abi"], e["name"], e["args"], e["action"])
-        for e in json.loads(report.read_text())["events"]
+    pairs = list(zip(outcomes, decided, strict=True))
+    assert all(_as_program_says(o, d) for o, d in pairs)
+    refused = [(o["abi"], o["args"], str(d)) for o, d in pairs if d.blocks]
+    reported = [
+        (e["abi"], e["args"], e["action"]) for e in json.loads(report.read_text())["events"]
     ]
-    assert ours == theirs
-    assert [a for *_, a in ours].count("errno(E2BIG)") == 1  # only the high word matched
-    assert [a for *_, a in ours].count("errno(EDOM)") == 2  # a one-bit mask: jset
+    assert reported == refused
+    assert [(e.abi, list(e.args), str(e.action)) for e in supervised.events] == refused
+    assert [a for *_, a in reported].count("errno(E2BIG)") == 1  # only the high word matched
+    assert [a for *_, a in reported].count("errno(EDOM)") == 2  # a one-bit mask: jset
 
 
 def test_a_cached_run_imports_only_its_own_modules(tmp_path: Path) -> None:
