@@ -35,11 +35,9 @@ MAX_VALUES = 16  # beyond this many distinct values a syscall is allowed whateve
 ALLOWING = frozenset({ActionKind.ALLOW, ActionKind.LOG})
 
 
-class Event(Protocol):
-    """What the recorder needs of an observed syscall (``supervise.SyscallEvent``)."""
+class Call(Protocol):
+    """What the recorder needs of an observed syscall."""
 
-    @property
-    def pid(self) -> int: ...
     @property
     def abi(self) -> Any: ...  # an ABI name or an ``abi.Abi``
     @property
@@ -48,6 +46,20 @@ class Event(Protocol):
     def name(self) -> str | None: ...
     @property
     def args(self) -> Sequence[int]: ...
+
+
+class Event(Call, Protocol):
+    """One call, by one task (``supervise.SyscallEvent``)."""
+
+    @property
+    def pid(self) -> int: ...
+
+
+class Counted(Call, Protocol):
+    """Calls counted together (``notify.Seen``): the arguments nobody asked for are zero."""
+
+    @property
+    def count(self) -> int: ...
 
 
 Guard = tuple[tuple[int, int, int], ...]  # (index, width, value) per argument the base reads
@@ -119,21 +131,6 @@ def base_widths(base: Program | None, abi_name: str, nr: int) -> dict[int, int]:
         for c in rule.conditions:
             out[c.index] = max(out.get(c.index, 0), c.effective_width(prog.abi))  # type: ignore[union-attr]
     return out
-
-
-class Counted(Protocol):
-    """Calls counted together (``notify.Seen``): the arguments nobody asked for are zero."""
-
-    @property
-    def abi(self) -> Any: ...
-    @property
-    def nr(self) -> int: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def args(self) -> Sequence[int]: ...
-    @property
-    def count(self) -> int: ...
 
 
 def kept_args(base: Program | None, abi_name: str, nr: int) -> set[int]:

@@ -21,6 +21,7 @@ from seccompiler.arch import tables
 from seccompiler.compile import load_program
 from seccompiler.program import Program
 from seccompiler.prove.verify import arg_vectors
+from seccompiler.runner.notify import Seen
 from seccompiler.runner.recorder import (
     ALLOWING,
     aggregate,
@@ -167,15 +168,6 @@ def test_recorded_is_within_base_and_observed(
                 ), (abi, name, [hex(a) for a in v], text)
 
 
-@dataclass(frozen=True)
-class Counted:
-    abi: str
-    nr: int
-    name: str
-    args: tuple[int, ...]
-    count: int
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     workload=st.lists(events(), min_size=1, max_size=12),
@@ -194,7 +186,7 @@ def test_counting_by_the_kept_arguments_loses_nothing(
         mask = masks.get((abimod.ABIS[e.abi].audit_arch, e.nr), 0)
         kept = tuple(v if mask >> i & 1 else 0 for i, v in enumerate(e.args))
         counts[(e.abi, e.nr, e.name, kept)] += 1
-    seen = [Counted(*key, n) for key, n in counts.items()]
+    seen = [Seen(abi, nr, name, args, n) for (abi, nr, name, args), n in counts.items()]
     one_by_one = aggregate(workload, base=base)
     counted = aggregate_counts(seen, base=base, tasks=one_by_one.tasks)
     assert counted == one_by_one
