@@ -15,7 +15,7 @@ from seccompiler.image.live import LiveRun, execute
 from seccompiler.image.plan import ExecPlan
 from seccompiler.program import Program
 from seccompiler.runner.recorder import aggregate_counts, keep_list
-from seccompiler.runner.recpolicy import default_name, render_policy
+from seccompiler.runner.recpolicy import default_name, plural, render_policy
 
 
 def check_record_output(output: str | None, base: str | None) -> None:
@@ -71,16 +71,16 @@ def finish_recording(
     if output:
         write_atomic(output, text)
         click.echo(
-            f"recorded {rec.total} syscalls in {rec.tasks} processes; "
-            f"{len({n for _, n in rec.uses})} syscall names written to {output}",
+            f"recorded {plural(rec.total, 'syscall')} in {plural(rec.tasks, 'process')}; "
+            f"{plural(len({n for _, n in rec.uses}), 'syscall name')} written to {output}",
             err=True,
         )
     else:
         click.echo(text, nl=False)
     if rec.unkept:
         click.echo(
-            f"seccompiler: {rec.unkept} calls were counted but not kept (more different calls "
-            "than the recorder keeps): the policy does not cover them",
+            f"seccompiler: {plural(rec.unkept, 'call')} counted but not kept (more different "
+            "calls than the recorder keeps): the policy does not cover them",
             err=True,
         )
     if result.status:

@@ -65,7 +65,8 @@ def category(name: str) -> str:
     return "files and descriptors" if _FILE_LIKE.fullmatch(name) else "other"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """``1 call``, ``2 calls``, ``1 process``, ``2 processes``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('s') else 's'}"
 
 
@@ -98,21 +99,21 @@ def render_policy(
     lines = [
         f"# Recorded by 'seccompiler record' on {when}.",
         f"# Workload: {_comment(' '.join(command)) or '(not given)'}",
-        f"# {_plural(rec.total, 'syscall')} observed in {_plural(rec.tasks, 'process')}"
-        f" ({', '.join(abis) or 'no ABI'}); {_plural(names, 'syscall name')} listed.",
+        f"# {plural(rec.total, 'syscall')} observed in {plural(rec.tasks, 'process')}"
+        f" ({', '.join(abis) or 'no ABI'}); {plural(names, 'syscall name')} listed.",
     ]
     if base_ref is not None:
-        lines.append(f"# {_plural(rec.covered, 'call')} already allowed by the base policy.")
+        lines.append(f"# {plural(rec.covered, 'call')} already allowed by the base policy.")
     if rec.unkept:
         lines.append(
-            f"# {_plural(rec.unkept, 'call')} not covered: the run made more different calls"
+            f"# {plural(rec.unkept, 'call')} not covered: the run made more different calls"
             " (syscall and selecting arguments) than the recorder keeps; record a shorter run."
         )
     lines.append("# An allow-list of what one run did: review it before relying on it.")
     for (abi_name, nr), count in sorted(rec.unknown.items()):
         lines.append(
             f"# number {nr} on {abi_name} is not in the syscall table "
-            f"({_plural(count, 'call')}); 'unknown:' answers it. To allow it, add a rule"
+            f"({plural(count, 'call')}); 'unknown:' answers it. To allow it, add a rule"
             f" with 'nr: {{{abi_name}: {nr}}}'."
         )
     lines += ["seccompiler: 1", f"name: {_quote(name)}"]
@@ -166,7 +167,7 @@ def _rules(
         if sc in ARG_CONDITIONS and 0 < len(values) <= MAX_VALUES:
             bound += _bound_rule(sc, key_abis, abis, count, values)
             continue
-        note = f"  # {_plural(count, 'call')}"
+        note = f"  # {plural(count, 'call')}"
         if sc in ARG_CONDITIONS and len(values) > MAX_VALUES:
             note += f", {len(values)} different argument values"
         plain.setdefault((key_abis, category(sc)), []).append(f"      - {sc:<20}{note}")
@@ -192,7 +193,7 @@ def _guarded_rules(sc: str, abi_name: str, use: Use) -> list[str]:
     """
     indexes = sorted({i for g in use.guarded for i, _, _ in g})
     seen = "; ".join(
-        ", ".join(f"arg{i}={v:#x}" for i, _, v in g) + f": {_plural(c, 'call')}"
+        ", ".join(f"arg{i}={v:#x}" for i, _, v in g) + f": {plural(c, 'call')}"
         for g, c in sorted(use.guarded.items())
     )
     out = [
@@ -226,9 +227,9 @@ def _bound_rule(
 ) -> list[str]:
     index = ARG_CONDITIONS[sc]
     shown = ", ".join(f"{v:#x}" for v in sorted(values))
-    counts = "; ".join(f"{v:#x}: {_plural(c, 'call')}" for v, c in sorted(values.items()))
+    counts = "; ".join(f"{v:#x}: {plural(c, 'call')}" for v, c in sorted(values.items()))
     out = [
-        f"  # {sc}: {_plural(count, 'call')}; argument {index} seen as {counts}",
+        f"  # {sc}: {plural(count, 'call')}; argument {index} seen as {counts}",
         "  - action: allow",
         f"    reason: {_quote(f'{category(sc)} (recorded argument values)')}",
     ]
