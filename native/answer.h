@@ -186,12 +186,12 @@ static long tgid_of(pid_t pid)
     return p ? strtol(p + 6, NULL, 10) : pid;
 }
 
-/* Receive one notification from listener `fd` and answer it as filter `f` says
- * (seccompiler/runner/notify.py's Supervisor does the same in Python); report refused
- * calls and kills on `out`; with `rec`, count every call (native/record.h). An error that
- * leaves a task unanswered is stored in *fault. */
+/* Receive one notification from listener `fd` and answer it as filter `f` says; report
+ * refused calls and kills on `out` (past the first SC_DETAILED refusals, counted in `refs`
+ * instead); with `rec`, count every call (native/record.h). An error that leaves a task
+ * unanswered is stored in *fault. */
 static void answer_one(int fd, size_t notif_size, const struct sock_filter *f, size_t n,
-                       int out, int *fault, struct sc_rec *rec)
+                       int out, int *fault, struct sc_rec *rec, struct sc_refusals *refs)
 {
     union {
         struct seccomp_notif n;
@@ -223,7 +223,7 @@ static void answer_one(int fd, size_t notif_size, const struct sock_filter *f, s
         exe[0] = '?', el = 1;
     if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &u.n.id) < 0)
         return; /* the pid may already be someone else's */
-    if (how != SC_CONTINUE)
+    if (how != SC_CONTINUE && sc_ref_detailed(refs, &u.n.data, ret, u.n.pid, exe, (size_t)el))
         report_call(out, &u.n, ret, exe, el, fault);
 send:
     memset(&resp, 0, sizeof(resp));

@@ -39,8 +39,9 @@
  * the first line, "pid N", gives W's PID. With --answer-fd, each refused call is reported
  * before the last line as "refused PID ARCH NR ARG0..ARG5 RESULT EXE" (decimal numbers,
  * RESULT the filter's return value, EXE the executable's path in hex, "3f" when unknown),
- * and each process killed for the policy as "killed TGID"; with --record, the counts follow
- * ("seen ...", "tasks N", "more N"). Exit status: W's, 128+N for signal N, 125 for
+ * and each process killed for the policy as "killed TGID"; past the first 4096 refused
+ * calls, counts ("refused-more ...", native/record.h) follow W's end, and with --record
+ * the counts of every call ("seen ...", "tasks N", "more N"). Exit status: W's, 128+N for signal N, 125 for
  * errors before execve, 126 if the program cannot run, 127 if it is not found.
  */
 #define _GNU_SOURCE
@@ -276,6 +277,7 @@ static void forward(int sig, siginfo_t *info, void *ctx)
 static int chld_pipe[2] = {-1, -1};
 static int answer_err; /* an unexpected error while answering: the run failed */
 static struct sc_rec *recording; /* --record: the counts */
+static struct sc_refusals refusals; /* refused calls past those reported one by one */
 
 static void on_child(int sig)
 {
@@ -326,7 +328,7 @@ static int answer_until_gone(int listener)
                 ;
         if (pfd[0].revents & POLLIN)
             answer_one(listener, sizes.seccomp_notif, cfg.answer, cfg.alen, status_fd,
-                       &answer_err, recording);
+                       &answer_err, recording, &refusals);
         else if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))
             listener = -1; /* nobody left under the filter; wait for the rest */
         if (answer_err && listener >= 0) {
@@ -483,6 +485,8 @@ int main(int argc, char **argv, char **envp)
     if (shm->listener >= 0 && cfg.want_listener) {
         st = answer_until_gone(shm->listener);
         close(shm->listener);
+        if (!answer_err && status_fd >= 0 && sc_ref_write(&refusals, status_fd) < 0)
+            answer_err = errno;
         if (recording && !answer_err && status_fd >= 0 && sc_rec_write(recording, status_fd) < 0)
             answer_err = errno;
         if (answer_err) {

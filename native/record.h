@@ -1,4 +1,5 @@
-/* Counting every notified call in the launcher, for `seccompiler record`.
+/* Counting calls in the launcher: every notified call for `seccompiler record`, and the
+ * refusals past the first SC_DETAILED, which are reported one line each (native/answer.h).
  *
  * Under --record the workload's filter notifies every syscall; the launcher answers each as
  * its answer filter says (native/answer.h) and counts it here by (arch token, number, the
@@ -7,6 +8,13 @@
  * go to the status pipe as "seen ARCH NR A0..A5 COUNT" lines (decimal), then "tasks N" (the
  * distinct thread ids that made a call) and, when the table was full, "more COUNT" (calls
  * counted but not kept by key). Memory is bounded: SC_REC_KEYS keys, SC_REC_TASKS tasks.
+ *
+ * Refusals: a workload that loops on a refused call would otherwise make the status text,
+ * and everyone who holds it, grow without bound. Past SC_DETAILED lines, each refusal is
+ * counted by (executable, arch, number, result) with up to SC_REF_PIDS of the thread ids
+ * that made it; at the end "refused-more ARCH NR RESULT COUNT PIDS EXE" lines (PIDS: comma
+ * separated, "+" after them when there were more; EXE in hex as in "refused" lines), and
+ * "refused-unkept COUNT" for refusals past SC_REF_KEYS keys or SC_REF_EXES executables.
  * Static functions only: launch.c includes this.
  */
 #ifndef SC_RECORD_H
@@ -182,6 +190,108 @@ static int sc_rec_write(const struct sc_rec *r, int out)
     len += (size_t)snprintf(buf + len, 64, "tasks %zu\n", r->ntasks);
     if (r->more)
         len += (size_t)snprintf(buf + len, 64, "more %llu\n", (unsigned long long)r->more);
+    return sc_rec_flush(out, buf, &len);
+}
+
+#define SC_DETAILED 4096   /* refusals reported one line each */
+#define SC_REF_KEYS 4096   /* (executable, arch, number, result) counted past those */
+#define SC_REF_EXES 256    /* executables those name */
+#define SC_REF_PIDS 8      /* thread ids kept per key */
+
+struct sc_ref_slot {
+    uint64_t count; /* 0: empty */
+    uint32_t arch, nr, ret, exe;
+    uint32_t pids[SC_REF_PIDS];
+    unsigned npids, more_pids;
+};
+
+struct sc_refusals {
+    size_t detailed, keys, nexes;
+    uint64_t unkept;
+    struct sc_ref_slot *slots; /* 2 * SC_REF_KEYS, mapped on the first one counted */
+    char *exes[SC_REF_EXES];
+    size_t exe_len[SC_REF_EXES];
+};
+
+/* Whether the refusal is the next detailed one; else it is counted here. */
+static int sc_ref_detailed(struct sc_refusals *r, const struct seccomp_data *d, uint32_t ret,
+                           uint32_t pid, const char *exe, size_t el)
+{
+    size_t cap = 2 * SC_REF_KEYS, i, e;
+    uint64_t h;
+
+    if (r->detailed < SC_DETAILED) {
+        r->detailed++;
+        return 1;
+    }
+    for (e = 0; e < r->nexes; e++)
+        if (r->exe_len[e] == el && !memcmp(r->exes[e], exe, el))
+            break;
+    if (e == r->nexes) {
+        if (e == SC_REF_EXES || !(r->exes[e] = malloc(el ? el : 1))) {
+            r->unkept++;
+            return 0;
+        }
+        memcpy(r->exes[e], exe, el);
+        r->exe_len[e] = el;
+        r->nexes++;
+    }
+    if (!r->slots && !(r->slots = sc_rec_map(cap * sizeof(*r->slots)))) {
+        r->unkept++;
+        return 0;
+    }
+    h = sc_mix(sc_mix(sc_mix(sc_mix(0, d->arch), (uint32_t)d->nr), ret), e);
+    for (i = h & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        struct sc_ref_slot *s = &r->slots[i];
+        if (!s->count) {
+            if (r->keys == SC_REF_KEYS) {
+                r->unkept++;
+                return 0;
+            }
+            *s = (struct sc_ref_slot){0, d->arch, (uint32_t)d->nr, ret, (uint32_t)e, {0}, 0, 0};
+            r->keys++;
+            break;
+        }
+        if (s->arch == d->arch && s->nr == (uint32_t)d->nr && s->ret == ret && s->exe == e)
+            break;
+    }
+    struct sc_ref_slot *s = &r->slots[i];
+    s->count++;
+    for (unsigned k = 0; k < s->npids; k++)
+        if (s->pids[k] == pid)
+            return 0;
+    if (s->npids < SC_REF_PIDS)
+        s->pids[s->npids++] = pid;
+    else
+        s->more_pids = 1;
+    return 0;
+}
+
+/* Write the counted refusals to `out`; -1 when it cannot be written. */
+static int sc_ref_write(const struct sc_refusals *r, int out)
+{
+    char buf[16384];
+    size_t len = 0;
+
+    for (size_t i = 0; r->slots && i < 2 * SC_REF_KEYS; i++) {
+        const struct sc_ref_slot *s = &r->slots[i];
+        if (!s->count)
+            continue;
+        if (sc_rec_flush(out, buf, &len) < 0)
+            return -1;
+        len = (size_t)snprintf(buf, 256, "refused-more %u %u %u %llu ", s->arch, s->nr, s->ret,
+                               (unsigned long long)s->count);
+        for (unsigned k = 0; k < s->npids; k++)
+            len += (size_t)snprintf(buf + len, 16, k ? ",%u" : "%u", s->pids[k]);
+        if (s->more_pids)
+            buf[len++] = '+';
+        buf[len++] = ' ';
+        for (size_t c = 0; c < r->exe_len[s->exe]; c++)
+            len += (size_t)snprintf(buf + len, 3, "%02x", (unsigned char)r->exes[s->exe][c]);
+        buf[len++] = '\n';
+    }
+    if (r->unkept)
+        len += (size_t)snprintf(buf + len, 64, "refused-unkept %llu\n", (unsigned long long)r->unkept);
     return sc_rec_flush(out, buf, &len);
 }
 

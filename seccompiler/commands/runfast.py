@@ -111,18 +111,25 @@ def _signame(n: int) -> str:
 def report_table(result: RunResult) -> list[str]:
     """The audit report as aligned text, one line per (program, syscall, action)."""
     counts = result.counts()
-    if not counts:
+    if not counts and not result.uncounted:
         return [_NOTHING_REFUSED]
     rows = [("COUNT", "SYSCALL", "ABI", "ACTION", "PIDS", "EXECUTABLE")]
+    all_pids = result.pids()
     for (exe, abi_name, name, action), n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        pids = sorted({e.pid for e in result.events if (e.exe, e.name) == (exe, name)})
-        shown = ",".join(map(str, pids[:4])) + ("…" if len(pids) > 4 else "")
+        pids, more = all_pids[exe, name]
+        shown = ",".join(map(str, pids[:4])) + ("…" if len(pids) > 4 or more else "")
         rows.append((str(n), name, abi_name, action, shown, exe))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = [f"audit: {sum(counts.values())} refused syscalls"]
+    total = sum(counts.values()) + result.uncounted
+    lines = [f"audit: {total} refused syscalls"]
     for r in rows:
         lines.append(
             "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
+        )
+    if result.uncounted:
+        lines.append(
+            f"audit: {result.uncounted} of them past what the launcher counts by syscall "
+            "(more different refused calls than it keeps): not in the table"
         )
     return lines
 

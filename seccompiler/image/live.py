@@ -109,6 +109,8 @@ def refusals(result: supervise.RunResult) -> tuple[Refusal, ...]:
         for e in result.events
         if e.action.blocks
     )
+    for c in result.counted:  # past the first refusals: counted without their arguments
+        counts[(c.pids[0] if c.pids else 0, c.exe, c.abi, c.name, (), str(c.action))] += c.count
     return tuple(Refusal(*key, count=n) for key, n in sorted(counts.items()))
 
 

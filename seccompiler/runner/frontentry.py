@@ -28,7 +28,10 @@ from seccompiler.runner import filtercache
 
 FORMAT = "seccompiler-front 1"
 _STATUS_MEMFD = "/memfd:seccompiler-status"
-MAX_STATUS = 64 << 20
+# The launcher's status is bounded (native/record.h: 4096 refusals one by one, 4096 kinds
+# counted, each line under 9 kB with the longest executable path): under 72 MB. The front
+# keeps up to 128 MiB of it.
+MAX_STATUS = 128 << 20
 
 front: str | None = None  # the front that handed this run over, when it did
 status_fd: int | None = None  # the launcher's status text, when the front ran the workload

@@ -63,6 +63,30 @@ def seen_of(fields: Sequence[str]) -> Seen:
     return Seen(abi, nr, name, tuple(args), count)
 
 
+@dataclass(frozen=True)
+class RefusedCount:
+    """Refusals the launcher counted, past those it reported one by one (native/record.h)."""
+
+    exe: str
+    abi: str
+    nr: int
+    name: str
+    action: Action
+    count: int
+    pids: tuple[int, ...]  # some of the threads that made them
+    more_pids: bool  # there were more than ``pids``
+
+
+def refused_count_of(fields: Sequence[str]) -> RefusedCount:
+    """Counted refusals as the launcher reports them: ARCH NR RESULT COUNT PIDS EXE (hex)."""
+    arch, nr, ret, count = (int(f) for f in fields[:4])
+    pids = fields[4] if len(fields) > 4 else ""
+    exe = os.fsdecode(bytes.fromhex(fields[5])) if len(fields) > 5 else "?"
+    abi, name = _described(arch, nr)
+    listed = tuple(int(p) for p in pids.rstrip("+").split(",") if p)
+    return RefusedCount(exe, abi, nr, name, _action(ret), count, listed, pids.endswith("+"))
+
+
 def abi_of(arch: int, nr: int) -> Abi | None:
     """The ABI a (seccomp_data.arch, nr) pair was made through."""
     from seccompiler.arch import abi as abimod
@@ -83,20 +107,25 @@ def _name(a: Abi | None, nr: int) -> str:
 
 def event_of(fields: Sequence[str]) -> SyscallEvent:
     """A refused call as the launcher reports it: PID ARCH NR ARG0..ARG5 RESULT EXE (hex)."""
-    from seccompiler.program import Action
-
     pid, arch, nr, *args, ret = (int(f) for f in fields[:10])
     exe = os.fsdecode(bytes.fromhex(fields[10])) if len(fields) > 10 else "?"
     abi, name = _described(arch, nr)
-    action = _ACTIONS.get(ret)
-    if action is None:
-        action = _ACTIONS[ret] = Action.from_ret(ret)
-    return SyscallEvent(pid, exe, abi, nr, name, tuple(args), action)
+    return SyscallEvent(pid, exe, abi, nr, name, tuple(args), _action(ret))
 
 
 # A report may hold many calls of few kinds: each (arch, nr) and result is described once.
 _DESCRIBED: dict[tuple[int, int], tuple[str, str]] = {}
 _ACTIONS: dict[int, Action] = {}
+
+
+def _action(ret: int) -> Action:
+    """The action a filter result stands for."""
+    from seccompiler.program import Action
+
+    action = _ACTIONS.get(ret)
+    if action is None:
+        action = _ACTIONS[ret] = Action.from_ret(ret)
+    return action
 
 
 def _described(arch: int, nr: int) -> tuple[str, str]:

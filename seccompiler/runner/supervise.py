@@ -31,7 +31,16 @@ from dataclasses import dataclass, field
 
 from seccompiler.runner import native
 from seccompiler.runner.launcher import terminal_sent_it
-from seccompiler.runner.notify import Seen, SyscallEvent, abi_of, event_of, notify_action, seen_of
+from seccompiler.runner.notify import (
+    RefusedCount,
+    Seen,
+    SyscallEvent,
+    abi_of,
+    event_of,
+    notify_action,
+    refused_count_of,
+    seen_of,
+)
 
 TYPE_CHECKING = False  # typing itself is not imported on this path
 if TYPE_CHECKING:
@@ -58,12 +67,31 @@ class RunResult:
     seen: list[Seen] = field(default_factory=list)  # run_recorded: every call, counted
     tasks: int = 0  # run_recorded: the threads that made a call
     unkept: int = 0  # run_recorded: calls counted past the launcher's table of keys
+    counted: list[RefusedCount] = field(default_factory=list)  # refusals past ``events``
+    uncounted: int = 0  # refusals past the launcher's table of counted ones
 
     def counts(self) -> Counter[tuple[str, str, str, str]]:
         """(exe, abi, syscall, action) → number of times."""
-        return Counter((e.exe, e.abi, e.name, str(e.action)) for e in self.events)
+        out = Counter((e.exe, e.abi, e.name, str(e.action)) for e in self.events)
+        for c in self.counted:
+            out[(c.exe, c.abi, c.name, str(c.action))] += c.count
+        return out
+
+    def pids(self) -> dict[tuple[str, str], tuple[list[int], bool]]:
+        """(exe, syscall) → the pids that were refused it, sorted, and whether there were
+        more than those (the launcher keeps a few per kind past its first refusals)."""
+        seen: dict[tuple[str, str], set[int]] = {}
+        partial: set[tuple[str, str]] = set()
+        for e in self.events:
+            seen.setdefault((e.exe, e.name), set()).add(e.pid)
+        for c in self.counted:
+            seen.setdefault((c.exe, c.name), set()).update(c.pids)
+            if c.more_pids:
+                partial.add((c.exe, c.name))
+        return {k: (sorted(v), k in partial) for k, v in seen.items()}
 
     def to_json(self) -> dict[str, Any]:
+        pids = self.pids()
         rows = [
             {
                 "exe": exe,
@@ -71,7 +99,7 @@ class RunResult:
                 "syscall": name,
                 "action": act,
                 "count": n,
-                "pids": sorted({e.pid for e in self.events if (e.exe, e.name) == (exe, name)}),
+                "pids": pids[exe, name][0],
             }
             for (exe, a, name, act), n in sorted(self.counts().items())
         ]
@@ -81,6 +109,8 @@ class RunResult:
             "killed_by_policy": self.killed_by_policy,
             "refused": rows,
             "events": [e.to_json() for e in self.events],
+            "events_omitted": sum(c.count for c in self.counted) + self.uncounted,
+            "refusals_uncounted": self.uncounted,
         }
 
 
@@ -175,6 +205,10 @@ def _parse_status(text: str, result: RunResult) -> None:
         word, _, rest = line.partition(" ")
         if word == "refused":  # answered by the launcher itself (--answer-fd)
             result.events.append(event_of(rest.split(" ")))
+        elif word == "refused-more":  # counted past the first refusals
+            result.counted.append(refused_count_of(rest.split(" ")))
+        elif word == "refused-unkept":
+            result.uncounted = int(rest)
         elif word == "seen":  # counted by the launcher (--record)
             result.seen.append(seen_of(rest.split(" ")))
         elif word == "tasks":

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from livekit import NO_MKDIR
+from livekit import NO_MKDIR, sanitized_harness
 
 from seccompiler.arch import abi as abimod
 from seccompiler.arch import tables
@@ -166,9 +166,6 @@ int main(int argc, char **argv)
 """
 
 
-SANITIZED = ["gcc", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-
-
 @pytest.mark.parametrize(
     ("keep", "calls"),
     [
@@ -186,18 +183,7 @@ def test_the_counting_table_under_sanitizers(tmp_path: Path, keep: str, calls: i
     """native/record.h built with AddressSanitizer and UBSan: a malformed or too long keep
     list is refused; every call is counted once, as a key or as unkept; the table never
     holds more than its 65,536 keys; arguments not asked for are zero."""
-    src = tmp_path / "h.c"
-    src.write_text(HARNESS)
-    exe = tmp_path / "h"
-    native_dir = Path(native.__file__).parents[2] / "native"
-    built = subprocess.run(
-        [*SANITIZED, "-I", str(native_dir), "-o", str(exe), str(src)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if built.returncode != 0:
-        pytest.skip(f"no sanitizer build here: {built.stderr[-200:]}")
+    exe = sanitized_harness(tmp_path, HARNESS)
     done = subprocess.run([str(exe), keep, str(calls)], capture_output=True, text=True)
     assert done.returncode == 0 and not done.stderr, done.stderr[-2000:]
     lines = done.stdout.splitlines()
