@@ -7,7 +7,8 @@ without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scala
 line, or wrapped over more-indented lines as kubectl's emitter wraps long text at 80
 columns), single-quoted scalars (``''`` inside, wrapped over more-indented lines too),
 double-quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``;
-empty lines inside), ``{}`` and ``[]``.
+empty lines inside), ``{}``, one-line flow sequences of scalars (``["sh", "-c"]``), and
+comments on their own lines or after a value.
 Plain scalars are resolved by the very resolvers and constructors of the located loader
 (YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
 each document and of each sequence item that is a mapping, which is where a manifest's
@@ -15,9 +16,10 @@ objects are located; everything else is found again through ``yamlsrc`` when nee
 
 ``read_fast`` first lets libyaml parse the whole stream in C (no Python objects), so that
 what it accepts is exactly what ``yamlsrc`` accepts. It answers ``None`` whenever the text
-leaves the subset (anchors, aliases, tags, flow collections, folded ``>`` scalars, quoted
-scalars with empty lines or double-quoted ones over lines, escapes, comments after a value,
-tabs, other line breaks, duplicate keys, deep nesting):
+leaves the subset (anchors, aliases, tags, flow mappings, flow sequences nested or over
+lines, folded ``>`` scalars, quoted scalars with empty lines or double-quoted ones over
+lines, escapes, a plain scalar going on after a comment, tabs, other line breaks,
+duplicate keys, deep nesting):
 the caller then reads the text with ``yamlsrc``, which gives the same values, and errors
 with their positions.
 """
@@ -95,28 +97,91 @@ def _plain(text: str) -> Any:
 
 
 def _scalar(text: str) -> Any:
-    """The value written after ``key:`` or ``-`` on the same line ('' is left to the caller)."""
+    """The value written after ``key:`` or ``-`` on the same line, a comment after it
+    dropped ('' is left to the caller)."""
     text = text.rstrip(" ")
     c = text[0]
     if c == '"':
-        if text[-1] != '"' or len(text) < 2 or '"' in text[1:-1] or "\\" in text:
-            raise _Outside
-        return text[1:-1]
+        end = text.find('"', 1)
+        if end < 0 or "\\" in text[:end]:
+            raise _Outside  # escapes, or over lines
+        _after(text, end + 1)
+        return text[1:end]
     if c == "'":  # '' inside is one quote
-        if len(text) >= 2 and text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
-            return text[1:-1].replace("''", "'")
-        if "'" not in text[1:].replace("''", ""):
+        end = _closing_quote(text, 1)
+        if end < 0:
             return _QUOTE_OPEN  # goes on over the next lines (_folded)
-        raise _Outside
+        _after(text, end + 1)
+        return text[1:end].replace("''", "'")
+    if c == "[":
+        return _flow(text)
     if c in _PLAIN_START:
-        if text == "{}":
+        if text[:2] == "{}":
+            _after(text, 2)
             return {}
-        if text == "[]":
-            return []
         raise _Outside
-    if " #" in text or ": " in text or (c == "-" and text[1:2] in ("", " ")):
+    cut = text.find(" #")
+    if cut >= 0:
+        text = text[:cut].rstrip(" ")
+    if ": " in text or (c == "-" and text[1:2] in ("", " ")):
         raise _Outside
     return _plain(text)
+
+
+def _closing_quote(text: str, i: int) -> int:
+    """Where the single-quoted scalar open before ``i`` closes on this line, or -1."""
+    while (i := text.find("'", i)) >= 0:
+        if text[i + 1 : i + 2] != "'":
+            return i
+        i += 2
+    return -1
+
+
+def _after(text: str, i: int) -> None:
+    """After a scalar ending at ``i`` a line holds nothing, or a comment after a space."""
+    rest = text[i:]
+    if rest and (rest[0] != " " or rest.lstrip(" ")[:1] != "#"):
+        raise _Outside
+
+
+# An item of a one-line flow sequence: double-quoted without escapes, single-quoted, or plain
+# without any character that ends or may change a plain scalar in flow (YAML 1.1 as PyYAML
+# reads it: ',' '[' ']' '{' '}' '?', and ':' before a space, ',' or a bracket; '#' after a
+# space starts a comment); ':' and '#' anywhere in a plain item are left to yamlsrc.
+_FLOW_ITEM = re.compile(
+    r""" *(?:"([^"\\]*)"|'((?:[^']|'')*)'"""  # double- or single-quoted
+    r"""|([^\s\-?:,\[\]{}#&*!|>'"%@`][^,?:\[\]{}#]*?"""  # plain
+    r"""|-[^\s,?:\[\]{}#][^,?:\[\]{}#]*?)) *(,|\])"""  # plain after a '-'; then ',' or ']'
+)
+
+
+def _flow(text: str) -> list[Any]:
+    """A flow sequence of scalars closed on its line: ``["sh", "-c"]``, ``[a, b]``, ``[]``.
+    Nested collections, pairs, and sequences over lines are left to yamlsrc."""
+    items: list[Any] = []
+    i = 1
+    if text[1:].lstrip(" ")[:1] == "]":
+        _after(text, text.index("]") + 1)
+        return items
+    while True:
+        m = _FLOW_ITEM.match(text, i)
+        if m is None:
+            raise _Outside
+        dq, sq, plain, close = m.groups()
+        if dq is not None:
+            items.append(dq)
+        elif sq is not None:
+            items.append(sq.replace("''", "'"))
+        else:
+            items.append(_plain(plain))
+        i = m.end()
+        if close == ",":
+            rest = text[i:].lstrip(" ")
+            if rest[:1] != "]":
+                continue
+            i = text.index("]", i) + 1  # a trailing comma
+        _after(text, i)
+        return items
 
 
 def _key(text: str) -> str:
@@ -157,15 +222,22 @@ def _line(text: str) -> _Line:
             raise _Outside  # a scalar where a key should be
         if not other or other[0] == "#":  # nothing after the dash, or a comment
             return (len(indent), 0, None, _OPEN)
-        block = _BLOCKS.get(other.rstrip(" "))
+        block = _BLOCKS.get(_header(other))
         return (len(indent), 0, None, _scalar(other) if block is None else block)
     col = len(indent)
     inner = col + len(dash) if dash is not None else 0
     key = _key(raw_key)
     if value and value[0] != "#":  # a value, not a comment
-        block = _BLOCKS.get(value.rstrip(" "))
+        block = _BLOCKS.get(_header(value))
         return (col, inner, key, _scalar(value) if block is None else block)
     return (col, inner, key, _OPEN)
+
+
+def _header(value: str) -> str:
+    """A block scalar's header without a comment after it (anything else: as it is)."""
+    if value[0] == "|" and " #" in value:
+        value = value[: value.index(" #")]
+    return value.rstrip(" ")
 
 
 def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> tuple[str, int]:
@@ -225,8 +297,8 @@ def _folded(lines: list[str], n: int, end: int, owner: int) -> tuple[Any, int]:
     raw = (m.group(4) if m.group(3) is not None else m.group(5)).rstrip(" ")
     if raw[0] == "'" and _scalar(raw) is _QUOTE_OPEN:
         return _quoted(lines, n, end, owner, raw)
-    if raw[0] in _PLAIN_START:  # quoted, {} or []: not a plain scalar (_scalar took the rest)
-        raise _Outside
+    if raw[0] in _PLAIN_START or " #" in raw:  # quoted, flow, or a comment ends it: not
+        raise _Outside  # a plain scalar that goes on (_scalar took the rest)
     parts = [raw]
     after = n + 1
     margin = " " * (owner + 1)
@@ -403,7 +475,7 @@ def _fresh(value: Any) -> Any:
     if type(value) is dict:
         return {}
     if type(value) is list:
-        return []
+        return list(value)  # a flow sequence's scalars
     if value is _QUOTE_OPEN:  # not closed on a later line that goes on with it
         raise _Outside
     return value

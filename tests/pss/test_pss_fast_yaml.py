@@ -2,7 +2,8 @@
 
 ``pss check`` reads YAML through ``base.yamlfast`` when the text stays in its subset, and
 through ``base.yamlsrc`` otherwise. A generated corpus (YAML 1.1 scalars plain and quoted,
-both sequence styles, literal block scalars, comments, anchors, flow, multi-document streams,
+both sequence styles, literal block scalars, comments on their own lines and after values,
+one-line flow sequences, anchors, flow mappings, multi-document streams,
 Lists, duplicate keys,
 malformed text, fields of the wrong type) must give identical objects, positions, verdicts
 and errors both ways; errors found on the fast path are located by reading their document,
@@ -127,6 +128,45 @@ def _block(rng: random.Random) -> Block:
     return Block(rng.choice(["|", "|-"]), lines, rng.choice([0, 0, 2]))
 
 
+@dataclass(frozen=True)
+class Flow:
+    """A flow sequence on one line, as people write ``args: ["sh", "-c"]``."""
+
+    text: str
+
+
+# flow items the subset leaves to yamlsrc, or that are not valid YAML
+FLOW_ODD = ["[1]", "{a: 1}", "a: b", "a:", "?x", "x #y", "", '"e\\n"', "a,", "*x", "&y z"]
+
+
+def _flow(rng: random.Random) -> Flow:
+    items = []
+    for _ in range(rng.randint(0, 4)):
+        roll = rng.random()
+        if roll < 0.05:
+            items.append(rng.choice(FLOW_ODD))
+        else:
+            text = rng.choice(ANY + NAMES + ["sh", "-c", "--x=1", "a b", "a:b", "x#y", "-"])
+            style = rng.random()
+            if style < 0.3:
+                items.append("'" + text.replace("'", "''") + "'")
+            elif style < 0.6 and '"' not in text and "\\" not in text:
+                items.append(f'"{text}"')
+            else:
+                items.append(text)
+    sep = rng.choice([", ", ",", " , ", ",  "])
+    inner = sep.join(items) + (rng.choice(["", ",", ", "]) if items else rng.choice(["", " "]))
+    pad = rng.choice(["", "", " "])
+    return Flow("[" + pad + inner + pad + "]")
+
+
+def _comment(rng: random.Random) -> str:
+    """What may follow a value on its line: nothing, blanks, or a comment."""
+    if rng.random() < 0.75:
+        return rng.choice(["", " "])
+    return rng.choice([" # c", "  #c: d", " #", " # 'q' [x]", " # c", "#x"])
+
+
 def _scalar(rng: random.Random, pool: list[str] = STRINGS) -> str:
     roll = rng.random()
     text = rng.choice(OUTSIDE if roll < 0.01 else ANY if roll < 0.04 else pool)
@@ -142,6 +182,8 @@ def _pod(rng: random.Random) -> dict[str, Any]:
     sc = {f: _scalar(rng, BOOLS) for f in rng.sample(BOOL_FIELDS, rng.randint(0, 3))}
     if rng.random() < 0.4:
         sc["capabilities"] = {"add": [_scalar(rng)], "drop": [_scalar(rng), "ALL"]}
+    elif rng.random() < 0.3:
+        sc["capabilities"] = {"add": _flow(rng), "drop": _flow(rng)}
     if rng.random() < 0.3:
         sc["seccompProfile"] = {"type": _scalar(rng)}
     if rng.random() < 0.2:
@@ -149,6 +191,8 @@ def _pod(rng: random.Random) -> dict[str, Any]:
     container: dict[str, Any] = {"name": _scalar(rng, NAMES), "image": "x"}
     if rng.random() < 0.2:
         container["args"] = [_block(rng), _scalar(rng)]
+    elif rng.random() < 0.2:
+        container["args"] = _flow(rng)
     if rng.random() < 0.3:
         container["command"] = [_wrapped(rng), _scalar(rng)]
     if rng.random() < 0.2:
@@ -203,13 +247,15 @@ def _emit(value: Any, indent: int, rng: random.Random, out: list[str], lead: str
             if isinstance(item, dict | list) and item:
                 _emit(item, indent + len(dash), rng, out, pad + dash)
             elif isinstance(item, Block):
-                out.append(pad + dash + item.header)
+                out.append(pad + dash + item.header + _comment(rng))
                 out += [_indented(line, indent + 2 + item.extra) for line in item.lines]
             elif isinstance(item, Wrapped):
                 out.append(pad + dash + item.first)
                 out += [_indented(line, indent + 2 + item.extra) for line in item.rest]
+            elif isinstance(item, Flow):
+                out.append(pad + dash + item.text + _comment(rng))
             else:
-                out.append(pad + dash + ("" if item is None else item))
+                out.append(pad + dash + ("" if item is None else item + _comment(rng)))
             lead = pad
     else:
         out.append(lead + value)
@@ -228,13 +274,15 @@ def _field(head: str, v: Any, indent: int, rng: random.Random, out: list[str]) -
     elif isinstance(v, dict | list):
         out.append(head + (": {}" if isinstance(v, dict) else ": []"))
     elif isinstance(v, Block):
-        out.append(head + ": " + v.header)
+        out.append(head + ": " + v.header + _comment(rng))
         out += [_indented(line, indent + 2 + v.extra) for line in v.lines]
     elif isinstance(v, Wrapped):
         out.append(head + ": " + v.first)
         out += [_indented(line, indent + 2 + v.extra) for line in v.rest]
+    elif isinstance(v, Flow):
+        out.append(head + ": " + v.text + _comment(rng))
     else:
-        out.append(head + ": " + v + rng.choice(["", "", " "]))
+        out.append(head + ": " + v + _comment(rng))
 
 
 def _indented(line: str, indent: int) -> str:
@@ -397,7 +445,10 @@ def test_managed_fields_are_read_fast() -> None:
     [
         "a: &x {b: 1}\nc: *x\n",  # anchors and aliases
         "a: !!str 5\n",  # tags
-        "a: [1, 2]\n",  # flow
+        "a: {b: 1}\n",  # a flow mapping
+        "a: [[1], 2]\n",  # a flow sequence in one
+        "a: [b: 1]\n",  # a pair in a flow sequence
+        "a: [1,\n  2]\n",  # a flow sequence over lines
         "a: >\n  text\n",  # a folded scalar
         "a: |\n\n  x\n",  # an empty line before a literal one's first
         "a: |\n  x\n     \n  y\n",  # a line of spaces beyond a literal one's indentation
@@ -408,7 +459,7 @@ def test_managed_fields_are_read_fast() -> None:
         "a: one\n  two  three\n",  # spaces kept inside
         "a: 'one'\n  two\n",  # a quoted scalar over two lines
         'a: "e\\n"\n',  # escapes
-        "a: b # c\n",  # a comment after a value
+        "a: b # c\n  d\n",  # a plain scalar going on after a comment
         "a:\tb\n",  # a tab
         "a: b\r\nc: d\r\n",  # other line breaks
         "a: b\na: c\n",  # a duplicate key
