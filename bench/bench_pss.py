@@ -151,8 +151,7 @@ spec:
         securityContext:
           runAsNonRoot: true
           allowPrivilegeEscalation: false
-          capabilities:
-            drop: [ALL]
+          capabilities: {{drop: [ALL]}}
           seccompProfile:
             type: RuntimeDefault  # the node's default
 """

@@ -7,19 +7,20 @@ without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scala
 line, or wrapped over more-indented lines as kubectl's emitter wraps long text at 80
 columns), single-quoted scalars (``''`` inside, wrapped over more-indented lines too),
 double-quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``;
-empty lines inside), ``{}``, one-line flow sequences of scalars (``["sh", "-c"]``), and
-comments on their own lines or after a value.
-Plain scalars are resolved by the very resolvers and constructors of the located loader
-(YAML 1.1 as the API server reads it, ``y``/``n`` included). It records the position of
+empty lines inside), flow collections closed on their line (``["sh", "-c"]``,
+``{drop: [ALL]}``, ``{}``), and comments on their own lines or after a value
+(``yamlscalar`` reads what one line holds). Plain scalars are resolved by the very
+resolvers and constructors of the located loader (YAML 1.1 as the API server reads it,
+``y``/``n`` included). It records the position of
 each document and of each sequence item that is a mapping, which is where a manifest's
 objects are located; everything else is found again through ``yamlsrc`` when needed.
 
 ``read_fast`` first lets libyaml parse the whole stream in C (no Python objects), so that
 what it accepts is exactly what ``yamlsrc`` accepts. It answers ``None`` whenever the text
-leaves the subset (anchors, aliases, tags, flow mappings, flow sequences nested or over
-lines, folded ``>`` scalars, quoted scalars with empty lines or double-quoted ones over
-lines, escapes, a plain scalar going on after a comment, tabs, other line breaks,
-duplicate keys, deep nesting):
+leaves the subset (anchors, aliases, tags, flow collections over lines, flow mappings
+inside sequences or as sequence items, folded ``>`` scalars, quoted scalars with empty
+lines or double-quoted ones over lines, escapes, a plain scalar going on after a comment,
+tabs, other line breaks, duplicate keys, deep nesting):
 the caller then reads the text with ``yamlsrc``, which gives the same values, and errors
 with their positions.
 """
@@ -32,7 +33,14 @@ from typing import Any
 
 import yaml
 
-from seccompiler.base.yamlsrc import KubernetesLoader
+from seccompiler.base.yamlscalar import (
+    PLAIN_START,
+    QUOTE_OPEN,
+    Outside,
+    mapping_key,
+    plain_value,
+    scalar,
+)
 
 MAX_FAST_DEPTH = 64  # deeper documents are left to yamlsrc, which has the depth limit
 
@@ -44,17 +52,8 @@ _LINE = re.compile(
     r"""( *)(-(?: +|$))?"""
     r"""(?:([^\s\-?:,\[\]{}#&*!|>'"%@`](?:[^\s:]|:(?=\S))*|"[^"\\]*"|'[^']*'):(?: +(.*))?$|(.*))"""
 )
-# Scalars the subset leaves to yamlsrc: indicators, and what may continue on the next line.
-_PLAIN_START = frozenset("?:,[]{}#&*!|>'\"%@`")
 _AWAY = re.compile(r"[\t\r\x85\u2028\u2029\ufeff\ud800-\udfff]")
 _MARKER = re.compile(r"^(?:---|\.\.\.|%)", re.MULTILINE)  # document markers, directives
-_STR = "tag:yaml.org,2002:str"
-_KEYS: dict[str, str] = {}  # key text → key
-_VALUES: dict[str, Any] = {}  # plain scalar text → its value, for the texts that repeat
-
-
-class _Outside(Exception):
-    """The text leaves the subset: read it with yamlsrc."""
 
 
 @dataclass
@@ -67,139 +66,6 @@ class FastDocs:
     spans: list[tuple[int, int]]  # each document's lines, as 0-based [first, end)
 
 
-_LOADER = KubernetesLoader("")
-_RESOLVERS = KubernetesLoader.yaml_implicit_resolvers
-
-
-def _plain(text: str) -> Any:
-    """A plain scalar's value, exactly as the located loader resolves and constructs it."""
-    value = _VALUES.get(text)
-    if value is not None or text in _VALUES:
-        return value
-    tag = _STR
-    for rtag, regexp in _RESOLVERS.get(text[0] if text else "", ()):
-        if regexp.match(text):
-            tag = rtag
-            break
-    if tag == _STR:
-        value = text
-    else:
-        build = KubernetesLoader.yaml_constructors.get(tag)
-        if build is None or tag.endswith((":merge", ":value")):
-            raise _Outside
-        try:
-            value = build(_LOADER, yaml.ScalarNode(tag, text))
-        except Exception:
-            raise _Outside from None
-    if len(_VALUES) < 65536:
-        _VALUES[text] = value
-    return value
-
-
-def _scalar(text: str) -> Any:
-    """The value written after ``key:`` or ``-`` on the same line, a comment after it
-    dropped ('' is left to the caller)."""
-    text = text.rstrip(" ")
-    c = text[0]
-    if c == '"':
-        end = text.find('"', 1)
-        if end < 0 or "\\" in text[:end]:
-            raise _Outside  # escapes, or over lines
-        _after(text, end + 1)
-        return text[1:end]
-    if c == "'":  # '' inside is one quote
-        end = _closing_quote(text, 1)
-        if end < 0:
-            return _QUOTE_OPEN  # goes on over the next lines (_folded)
-        _after(text, end + 1)
-        return text[1:end].replace("''", "'")
-    if c == "[":
-        return _flow(text)
-    if c in _PLAIN_START:
-        if text[:2] == "{}":
-            _after(text, 2)
-            return {}
-        raise _Outside
-    cut = text.find(" #")
-    if cut >= 0:
-        text = text[:cut].rstrip(" ")
-    if ": " in text or (c == "-" and text[1:2] in ("", " ")):
-        raise _Outside
-    return _plain(text)
-
-
-def _closing_quote(text: str, i: int) -> int:
-    """Where the single-quoted scalar open before ``i`` closes on this line, or -1."""
-    while (i := text.find("'", i)) >= 0:
-        if text[i + 1 : i + 2] != "'":
-            return i
-        i += 2
-    return -1
-
-
-def _after(text: str, i: int) -> None:
-    """After a scalar ending at ``i`` a line holds nothing, or a comment after a space."""
-    rest = text[i:]
-    if rest and (rest[0] != " " or rest.lstrip(" ")[:1] != "#"):
-        raise _Outside
-
-
-# An item of a one-line flow sequence: double-quoted without escapes, single-quoted, or plain
-# without any character that ends or may change a plain scalar in flow (YAML 1.1 as PyYAML
-# reads it: ',' '[' ']' '{' '}' '?', and ':' before a space, ',' or a bracket; '#' after a
-# space starts a comment); ':' and '#' anywhere in a plain item are left to yamlsrc.
-_FLOW_ITEM = re.compile(
-    r""" *(?:"([^"\\]*)"|'((?:[^']|'')*)'"""  # double- or single-quoted
-    r"""|([^\s\-?:,\[\]{}#&*!|>'"%@`][^,?:\[\]{}#]*?"""  # plain
-    r"""|-[^\s,?:\[\]{}#][^,?:\[\]{}#]*?)) *(,|\])"""  # plain after a '-'; then ',' or ']'
-)
-
-
-def _flow(text: str) -> list[Any]:
-    """A flow sequence of scalars closed on its line: ``["sh", "-c"]``, ``[a, b]``, ``[]``.
-    Nested collections, pairs, and sequences over lines are left to yamlsrc."""
-    items: list[Any] = []
-    i = 1
-    if text[1:].lstrip(" ")[:1] == "]":
-        _after(text, text.index("]") + 1)
-        return items
-    while True:
-        m = _FLOW_ITEM.match(text, i)
-        if m is None:
-            raise _Outside
-        dq, sq, plain, close = m.groups()
-        if dq is not None:
-            items.append(dq)
-        elif sq is not None:
-            items.append(sq.replace("''", "'"))
-        else:
-            items.append(_plain(plain))
-        i = m.end()
-        if close == ",":
-            rest = text[i:].lstrip(" ")
-            if rest[:1] != "]":
-                continue
-            i = text.index("]", i) + 1  # a trailing comma
-        _after(text, i)
-        return items
-
-
-def _key(text: str) -> str:
-    key = _KEYS.get(text)
-    if key is None:
-        if text[0] in "\"'":
-            key = text[1:-1]
-        else:
-            value = _plain(text)
-            if isinstance(value, str):
-                key = value
-            else:  # as yamlsrc turns a key that is not a string into one
-                key = str(value) if not isinstance(value, bool) else str(value).lower()
-        if len(_KEYS) < 65536:
-            _KEYS[text] = key
-    return key
-
-
 # What one line says, once its text is known (the same lines recur in every pod of a List):
 # its column; the column of its key after a dash (0 when no dash); its key or None; and
 # its value: _OPEN for none on this line (a nested block or null follows), else the value.
@@ -207,7 +73,6 @@ _Line = tuple[int, int, str | None, Any]
 _OPEN = object()
 _SKIP: _Line = (-1, 0, None, None)  # a blank line or a comment
 _CLIP = object()  # "|": a literal block scalar follows, with its final line break
-_QUOTE_OPEN = object()  # a single-quoted scalar not closed on its first line
 _STRIP = object()  # "|-": the same without it
 _BLOCKS = {"|": _CLIP, "|-": _STRIP}
 
@@ -219,17 +84,20 @@ def _line(text: str) -> _Line:
         if dash is None:
             if not other or other[0] == "#":
                 return _SKIP
-            raise _Outside  # a scalar where a key should be
+            raise Outside  # a scalar where a key should be
         if not other or other[0] == "#":  # nothing after the dash, or a comment
             return (len(indent), 0, None, _OPEN)
         block = _BLOCKS.get(_header(other))
-        return (len(indent), 0, None, _scalar(other) if block is None else block)
+        value = scalar(other) if block is None else block
+        if type(value) is dict and value:
+            raise Outside  # a mapping as a sequence item: its place is recorded in block style
+        return (len(indent), 0, None, value)
     col = len(indent)
     inner = col + len(dash) if dash is not None else 0
-    key = _key(raw_key)
+    key = mapping_key(raw_key)
     if value and value[0] != "#":  # a value, not a comment
         block = _BLOCKS.get(_header(value))
-        return (col, inner, key, _scalar(value) if block is None else block)
+        return (col, inner, key, scalar(value) if block is None else block)
     return (col, inner, key, _OPEN)
 
 
@@ -260,7 +128,7 @@ def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> 
             while after < end and not lines[after].strip(" "):
                 after += 1
             if ind < 0 or any(len(lines[k]) > ind for k in range(n, after)):
-                raise _Outside
+                raise Outside
             if after < end and len(lines[after]) - len(lines[after].lstrip(" ")) >= ind:
                 out += [""] * (after - n)
                 n = after
@@ -268,14 +136,14 @@ def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> 
             break
         if ind < 0:
             if col <= parent:
-                raise _Outside  # an empty block scalar
+                raise Outside  # an empty block scalar
             ind = col
         elif col < ind:
             break
         out.append(text[ind:])
         n += 1
     if ind < 0:
-        raise _Outside
+        raise Outside
     return "\n".join(out) + ("" if strip else "\n"), n
 
 
@@ -295,10 +163,10 @@ def _folded(lines: list[str], n: int, end: int, owner: int) -> tuple[Any, int]:
     m = _LINE.match(lines[n])
     assert m is not None
     raw = (m.group(4) if m.group(3) is not None else m.group(5)).rstrip(" ")
-    if raw[0] == "'" and _scalar(raw) is _QUOTE_OPEN:
+    if raw[0] == "'" and scalar(raw) is QUOTE_OPEN:
         return _quoted(lines, n, end, owner, raw)
-    if raw[0] in _PLAIN_START or " #" in raw:  # quoted, flow, or a comment ends it: not
-        raise _Outside  # a plain scalar that goes on (_scalar took the rest)
+    if raw[0] in PLAIN_START or " #" in raw:  # quoted, flow, or a comment ends it: not
+        raise Outside  # a plain scalar that goes on (scalar took the rest)
     parts = [raw]
     after = n + 1
     margin = " " * (owner + 1)
@@ -307,10 +175,10 @@ def _folded(lines: list[str], n: int, end: int, owner: int) -> tuple[Any, int]:
         if not body:
             break  # an empty line: a folded line break, or the scalar's end; yamlsrc decides
         if _CONTINUATION.fullmatch(body) is None:
-            raise _Outside
+            raise Outside
         parts.append(body)
         after += 1
-    return _plain(" ".join(parts)), after
+    return plain_value(" ".join(parts)), after
 
 
 def _document(
@@ -361,7 +229,7 @@ def _document(
             pending = None
             if col > pcol or (dash and is_key and col == pcol):
                 if len(stack) >= MAX_FAST_DEPTH:
-                    raise _Outside
+                    raise Outside
                 in_map = not dash
                 container = {} if in_map else []
                 top_col = col
@@ -371,7 +239,7 @@ def _document(
                     marks[id(container)] = (n + 1, col + 1)
         elif not stack:
             if root is not None:
-                raise _Outside  # a second root in one document: not valid in the subset
+                raise Outside  # a second root in one document: not valid in the subset
             in_map = not dash
             root = container = {} if in_map else []
             top_col = col
@@ -382,13 +250,13 @@ def _document(
             while top_col > col or (top_col == col and not dash and not in_map):
                 stack.pop()
                 if not stack:
-                    raise _Outside
+                    raise Outside
                 top_col, container, in_map = stack[-1]
             if top_col != col:
-                raise _Outside
+                raise Outside
         if dash:
             if in_map:
-                raise _Outside
+                raise Outside
             if key is None:
                 if value is _OPEN:
                     container.append(None)
@@ -401,7 +269,7 @@ def _document(
                 continue
             # "- key: value": a mapping item whose keys stand after the dash.
             if len(stack) >= MAX_FAST_DEPTH:
-                raise _Outside
+                raise Outside
             item: dict[str, Any] = {}
             container.append(item)
             top_col = inner
@@ -409,11 +277,11 @@ def _document(
             container, in_map = item, True
             stack.append((inner, item, True))
         elif not in_map:
-            raise _Outside
+            raise Outside
         else:
             inner = col
         if key in container:
-            raise _Outside  # yamlsrc names both places
+            raise Outside  # yamlsrc names both places
         if value is _OPEN:
             container[key] = None
             pending = (inner, container, key, True)
@@ -435,7 +303,7 @@ def _quoted(lines: list[str], n: int, end: int, owner: int, raw: str) -> tuple[s
     after = n + 1
     while True:
         if after >= end:
-            raise _Outside
+            raise Outside
         text = lines[after]
         after += 1
         body = text.strip(" ")
@@ -443,7 +311,7 @@ def _quoted(lines: list[str], n: int, end: int, owner: int, raw: str) -> tuple[s
             gap += 1
             continue
         if not text.startswith(margin):
-            raise _Outside  # less indented than the scalar's owner: left to yamlsrc
+            raise Outside  # less indented than the scalar's owner: left to yamlsrc
         open_part = body.replace("''", "")
         if "'" not in open_part:
             pieces.append(body)
@@ -459,7 +327,7 @@ def _quoted(lines: list[str], n: int, end: int, owner: int, raw: str) -> tuple[s
                 continue
             break
         if body[i + 1 :]:
-            raise _Outside
+            raise Outside
         pieces.append(body[:i])
         breaks.append(gap + 1)
         break
@@ -471,13 +339,13 @@ def _quoted(lines: list[str], n: int, end: int, owner: int, raw: str) -> tuple[s
 
 
 def _fresh(value: Any) -> Any:
-    """A line's value for one place: an empty ``{}`` or ``[]`` is a new one each time."""
+    """A line's value for one place: a flow collection is a new one each time."""
     if type(value) is dict:
-        return {}
+        return {k: _fresh(v) for k, v in value.items()}
     if type(value) is list:
-        return list(value)  # a flow sequence's scalars
-    if value is _QUOTE_OPEN:  # not closed on a later line that goes on with it
-        raise _Outside
+        return [_fresh(v) for v in value]
+    if value is QUOTE_OPEN:  # not closed on a later line that goes on with it
+        raise Outside
     return value
 
 
@@ -511,7 +379,7 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
             line += text.count("\n", at, m.start())
             at = m.start()
             if lines[line].rstrip(" ") != "---":
-                raise _Outside
+                raise Outside
             if explicit or _content(lines, start, line):
                 docs.append(_document(lines, start, line, marks, seen))
                 spans.append((start, line))
@@ -519,7 +387,7 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
         if explicit or _content(lines, start, len(lines)):
             docs.append(_document(lines, start, len(lines), marks, seen))
             spans.append((start, len(lines)))
-    except _Outside:
+    except Outside:
         return None
     return FastDocs(docs, marks, spans)
 

@@ -139,25 +139,44 @@ class Flow:
 FLOW_ODD = ["[1]", "{a: 1}", "a: b", "a:", "?x", "x #y", "", '"e\\n"', "a,", "*x", "&y z"]
 
 
-def _flow(rng: random.Random) -> Flow:
-    items = []
-    for _ in range(rng.randint(0, 4)):
-        roll = rng.random()
-        if roll < 0.05:
-            items.append(rng.choice(FLOW_ODD))
-        else:
-            text = rng.choice(ANY + NAMES + ["sh", "-c", "--x=1", "a b", "a:b", "x#y", "-"])
-            style = rng.random()
-            if style < 0.3:
-                items.append("'" + text.replace("'", "''") + "'")
-            elif style < 0.6 and '"' not in text and "\\" not in text:
-                items.append(f'"{text}"')
-            else:
-                items.append(text)
+def _flow(rng: random.Random, depth: int = 0) -> Flow:
+    items = [_flow_text(rng, depth + 1) for _ in range(rng.randint(0, 4))]
     sep = rng.choice([", ", ",", " , ", ",  "])
     inner = sep.join(items) + (rng.choice(["", ",", ", "]) if items else rng.choice(["", " "]))
     pad = rng.choice(["", "", " "])
     return Flow("[" + pad + inner + pad + "]")
+
+
+def _flow_text(rng: random.Random, depth: int = 0) -> str:
+    """A flow item: a scalar, now and then a nested collection, rarely something odd."""
+    roll = rng.random()
+    if roll < 0.04:
+        return rng.choice(FLOW_ODD)
+    if roll < 0.12 and depth < 3:
+        return _flow_map(rng, depth + 1).text
+    if roll < 0.2 and depth < 3:
+        return _flow(rng).text
+    text = rng.choice(ANY + NAMES + ["sh", "-c", "--x=1", "a b", "a:b", "x#y", "-"])
+    style = rng.random()
+    if style < 0.3:
+        return "'" + text.replace("'", "''") + "'"
+    if style < 0.6 and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return text
+
+
+def _flow_map(rng: random.Random, depth: int = 0, keys: list[str] | None = None) -> Flow:
+    """A flow mapping on one line: ``{drop: [ALL]}``, ``{runAsNonRoot: true}``."""
+    names = rng.sample(keys or KEYS, rng.randint(0, min(3, len(keys or KEYS))))
+    if rng.random() < 0.03 and names:
+        names.append(names[0])  # a key twice
+    pairs = [f"{k}: {_flow_text(rng, depth)}" for k in names]
+    if rng.random() < 0.03:
+        pairs.append(rng.choice(["a", "b:", "? c"]))  # a pair without a value: left to yamlsrc
+    sep = rng.choice([", ", ",", " , "])
+    inner = sep.join(pairs) + (rng.choice(["", ","]) if pairs else "")
+    pad = rng.choice(["", "", " "])
+    return Flow("{" + pad + inner + pad + "}")
 
 
 def _comment(rng: random.Random) -> str:
@@ -184,6 +203,9 @@ def _pod(rng: random.Random) -> dict[str, Any]:
         sc["capabilities"] = {"add": [_scalar(rng)], "drop": [_scalar(rng), "ALL"]}
     elif rng.random() < 0.3:
         sc["capabilities"] = {"add": _flow(rng), "drop": _flow(rng)}
+    elif rng.random() < 0.2:
+        caps = ["add", "drop"]
+        sc["capabilities"] = _flow_map(rng, keys=caps)
     if rng.random() < 0.3:
         sc["seccompProfile"] = {"type": _scalar(rng)}
     if rng.random() < 0.2:
@@ -197,7 +219,11 @@ def _pod(rng: random.Random) -> dict[str, Any]:
         container["command"] = [_wrapped(rng), _scalar(rng)]
     if rng.random() < 0.2:
         container["workingDir"] = _wrapped(rng)
-    if sc or rng.random() < 0.1:
+    if rng.random() < 0.1:  # as people write it on one line
+        pairs = [f"{f}: {_scalar(rng, BOOLS)}" for f in rng.sample(BOOL_FIELDS, 2)]
+        pairs.append(f"capabilities: {_flow_map(rng, keys=['drop']).text}")
+        container["securityContext"] = Flow("{" + ", ".join(pairs) + "}")
+    elif sc or rng.random() < 0.1:
         container["securityContext"] = sc or None
     if rng.random() < 0.3:
         container["ports"] = [{"containerPort": "80", "hostPort": _scalar(rng, INTS)}]
@@ -445,8 +471,9 @@ def test_managed_fields_are_read_fast() -> None:
     [
         "a: &x {b: 1}\nc: *x\n",  # anchors and aliases
         "a: !!str 5\n",  # tags
-        "a: {b: 1}\n",  # a flow mapping
-        "a: [[1], 2]\n",  # a flow sequence in one
+        "a: [{b: 1}]\n",  # a flow mapping in a sequence (its place is not kept)
+        "- {a: 1}\n",  # a flow mapping as a sequence item
+        "a: {b}\n",  # a key without a value
         "a: [b: 1]\n",  # a pair in a flow sequence
         "a: [1,\n  2]\n",  # a flow sequence over lines
         "a: >\n  text\n",  # a folded scalar
