@@ -6,8 +6,8 @@ reader takes a narrow subset of YAML line by line: block mappings and sequences,
 without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scalars (on one
 line, or wrapped over more-indented lines as kubectl's emitter wraps long text at 80
 columns), single-quoted scalars (``''`` inside, wrapped over more-indented lines too),
-double-quoted scalars without escapes on one line, literal block scalars (``|``, ``|-``;
-empty lines inside), flow collections closed on their line (``["sh", "-c"]``,
+double-quoted scalars without escapes on one line, block scalars (literal ``|``, ``|-``,
+folded ``>``, ``>-``; empty lines inside), flow collections closed on their line (``["sh", "-c"]``,
 ``{drop: [ALL]}``, ``{}``), and comments on their own lines or after a value
 (``yamlscalar`` reads what one line holds). Plain scalars are resolved by the very
 resolvers and constructors of the located loader (YAML 1.1 as the API server reads it,
@@ -18,8 +18,9 @@ objects are located; everything else is found again through ``yamlsrc`` when nee
 ``read_fast`` first lets libyaml parse the whole stream in C (no Python objects), so that
 what it accepts is exactly what ``yamlsrc`` accepts. It answers ``None`` whenever the text
 leaves the subset (anchors, aliases, tags, flow collections over lines, flow mappings
-inside sequences or as sequence items, folded ``>`` scalars, quoted scalars with empty
-lines or double-quoted ones over lines, escapes, a plain scalar going on after a comment,
+inside sequences or as sequence items, more-indented lines in folded scalars, block
+scalars with ``+`` or an indentation indicator, quoted scalars with empty lines or
+double-quoted ones over lines, escapes, a plain scalar going on after a comment,
 tabs, other line breaks, duplicate keys, deep nesting):
 the caller then reads the text with ``yamlsrc``, which gives the same values, and errors
 with their positions.
@@ -72,9 +73,21 @@ class FastDocs:
 _Line = tuple[int, int, str | None, Any]
 _OPEN = object()
 _SKIP: _Line = (-1, 0, None, None)  # a blank line or a comment
-_CLIP = object()  # "|": a literal block scalar follows, with its final line break
-_STRIP = object()  # "|-": the same without it
-_BLOCKS = {"|": _CLIP, "|-": _STRIP}
+
+
+class _Header:
+    """A block scalar follows: ``strip`` without its final line break, ``fold`` folded."""
+
+    def __init__(self, strip: bool, fold: bool) -> None:
+        self.strip, self.fold = strip, fold
+
+
+_BLOCKS = {
+    "|": _Header(False, False),
+    "|-": _Header(True, False),
+    ">": _Header(False, True),
+    ">-": _Header(True, True),
+}
 
 
 def _line(text: str) -> _Line:
@@ -103,18 +116,19 @@ def _line(text: str) -> _Line:
 
 def _header(value: str) -> str:
     """A block scalar's header without a comment after it (anything else: as it is)."""
-    if value[0] == "|" and " #" in value:
+    if value[0] in "|>" and " #" in value:
         value = value[: value.index(" #")]
     return value.rstrip(" ")
 
 
-def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> tuple[str, int]:
-    """The literal block scalar whose lines start at ``first``: its text, and the line after.
+def _block(lines: list[str], first: int, end: int, parent: int, how: _Header) -> tuple[str, int]:
+    """The block scalar whose lines start at ``first``: its text, and the line after.
 
     ``parent``: the column its lines must stand right of. Empty lines inside it are line
     breaks (scripts have them); trailing ones go as its chomping says. Empty lines before
     it, and lines of spaces beyond its indentation (content, by YAML's subtlest rule), are
-    left to yamlsrc.
+    left to yamlsrc; so are more-indented lines in a folded one (kept apart by YAML's
+    folding).
     """
     out: list[str] = []
     ind = -1  # the scalar's indentation: that of its first line
@@ -144,7 +158,21 @@ def _block(lines: list[str], first: int, end: int, parent: int, strip: bool) -> 
         n += 1
     if ind < 0:
         raise Outside
-    return "\n".join(out) + ("" if strip else "\n"), n
+    tail = "" if how.strip else "\n"
+    if not how.fold:
+        return "\n".join(out) + tail, n
+    if any(line[:1] == " " for line in out):
+        raise Outside
+    folded = [out[0]]
+    empty = 0
+    for line in out[1:]:  # a line break is a space; each empty line between, one newline
+        if not line:
+            empty += 1
+            continue
+        folded.append("\n" * empty if empty else " ")
+        folded.append(line)
+        empty = 0
+    return "".join(folded) + tail, n
 
 
 # A line a plain scalar goes on with: words of anything but a space, single spaces between,
@@ -216,8 +244,7 @@ def _document(
         if (
             n + 1 < end
             and value is not _OPEN
-            and value is not _CLIP
-            and value is not _STRIP
+            and type(value) is not _Header
             and (nxt := lines[n + 1])[:1] == " "
             and nxt[owner : owner + 1] == " "
         ):
@@ -261,8 +288,8 @@ def _document(
                 if value is _OPEN:
                     container.append(None)
                     pending = (col, container, len(container) - 1, False)
-                elif value is _CLIP or value is _STRIP:
-                    text, after_block = _block(lines, n + 1, end, col, value is _STRIP)
+                elif type(value) is _Header:
+                    text, after_block = _block(lines, n + 1, end, col, value)
                     container.append(text)
                 else:
                     container.append(_fresh(value))
@@ -285,8 +312,8 @@ def _document(
         if value is _OPEN:
             container[key] = None
             pending = (inner, container, key, True)
-        elif value is _CLIP or value is _STRIP:
-            container[key], after_block = _block(lines, n + 1, end, inner, value is _STRIP)
+        elif type(value) is _Header:
+            container[key], after_block = _block(lines, n + 1, end, inner, value)
         else:
             container[key] = _fresh(value)
     return root

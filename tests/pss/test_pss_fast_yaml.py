@@ -72,7 +72,8 @@ KEYS = ["name", "y", "on", "null", "1", "0x10", "1.5", "'q'", '"dq"', "a.b/c", "
         "f:a.b/c", "http://h", "~", "a:", "-x", "?x", "a b"]  # fmt: skip
 
 
-BLOCK_LINES = ["echo hi", "a: b", "x #y", "  more", '{"json": [1, 2]}', "- item", "'q'", "# no"]
+BLOCK_LINES = ["echo hi", "a: b", "x #y", "  more", '{"json": [1, 2]}', "- item", "'q'", "# no",
+               "tail ", "a  b"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def _wrapped(rng: random.Random) -> Wrapped:
 
 @dataclass(frozen=True)
 class Block:
-    """A literal block scalar: its header ('|' or '|-'), its lines, their extra indent."""
+    """A block scalar: its header (literal '|', '|-' or folded '>', '>-'), its lines, their
+    extra indent."""
 
     header: str
     lines: list[str]
@@ -125,7 +127,7 @@ def _block(rng: random.Random) -> Block:
         lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(["", "", "", "   "]))
     if rng.random() < 0.2:
         lines.append("")  # a trailing empty line, which chomping drops
-    return Block(rng.choice(["|", "|-"]), lines, rng.choice([0, 0, 2]))
+    return Block(rng.choice(["|", "|-", ">", ">-"]), lines, rng.choice([0, 0, 2]))
 
 
 @dataclass(frozen=True)
@@ -476,7 +478,7 @@ def test_managed_fields_are_read_fast() -> None:
         "a: {b}\n",  # a key without a value
         "a: [b: 1]\n",  # a pair in a flow sequence
         "a: [1,\n  2]\n",  # a flow sequence over lines
-        "a: >\n  text\n",  # a folded scalar
+        "a: >\n  text\n    more\n",  # a more-indented line in a folded scalar
         "a: |\n\n  x\n",  # an empty line before a literal one's first
         "a: |\n  x\n     \n  y\n",  # a line of spaces beyond a literal one's indentation
         "a: |+\n  x\n",  # a literal scalar that keeps its final empty lines
