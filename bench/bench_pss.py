@@ -334,6 +334,18 @@ def print_targets(n: int, yaml_path: Path, json_path: Path, tmp: str) -> None:
         f" {MANAGED_PODS / ours['wall']:,.0f} pods/s (read by the fast reader:"
         f" {'yes' if fast else 'no'}; not a target row)"
     )
+    odd = Path(tmp) / "odd.yaml"
+    cut = yaml_text.index("\n- ", len(yaml_text) // 2) + 1  # an item halfway
+    odd.write_text(
+        yaml_text[:cut] + "- {apiVersion: v1, kind: Pod, metadata: {name: x}}\n" + yaml_text[cut:]
+    )
+    fast_odd = read_fast(odd.read_text(), 10**8)
+    ours = check_apart(odd)
+    print(
+        "        the same List with one item written in flow style halfway:"
+        f" {n / ours['wall']:,.0f} pods/s (items left to the located reader: "
+        f"{len(fast_odd.deferred) if fast_odd is not None else 'all'}; not a target row)"
+    )
     hand = Path(tmp) / "hand.yaml"
     hand.write_text("---\n".join(HAND_WRITTEN.format(i=i) for i in range(MANAGED_PODS)))
     fast = read_fast(hand.read_text(), 10**8) is not None

@@ -54,7 +54,20 @@ _LINE = re.compile(
     r"""(?:([^\s\-?:,\[\]{}#&*!|>'"%@`](?:[^\s:]|:(?=\S))*|"[^"\\]*"|'[^']*'):(?: +(.*))?$|(.*))"""
 )
 _AWAY = re.compile(r"[\t\r\x85\u2028\u2029\ufeff\ud800-\udfff]")
+# Of those, what only a whole reading by yamlsrc takes (tabs and "\r\n" in a List item
+# leave just that item to it): other line breaks, byte order marks, lone surrogates.
+_BREAKS = re.compile(r"[\x85\u2028\u2029\ufeff\ud800-\udfff]|\r(?!\n)")
 _MARKER = re.compile(r"^(?:---|\.\.\.|%)", re.MULTILINE)  # document markers, directives
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An item of a List that leaves the subset, left in its place for yamlsrc to read: its
+    lines, 0-based [first, end), and the column of its dash."""
+
+    first: int
+    end: int
+    column: int
 
 
 @dataclass
@@ -65,6 +78,11 @@ class FastDocs:
     # id() of each document root and sequence item that is a mapping → (line, column), 1-based
     marks: dict[int, tuple[int, int]]
     spans: list[tuple[int, int]]  # each document's lines, as 0-based [first, end)
+    # the List items left to yamlsrc: (the items, the index of the one, its lines)
+    deferred: list[tuple[list[Any], int, Deferred]]
+
+
+MAX_DEFERRED = 1000  # List items left to yamlsrc in one stream; past that, all of it is
 
 
 # What one line says, once its text is known (the same lines recur in every pod of a List):
@@ -377,9 +395,15 @@ def _fresh(value: Any) -> Any:
 
 
 def read_fast(text: str, max_nodes: int) -> FastDocs | None:
-    """The documents of ``text`` if it is valid YAML within the subset, else ``None``."""
-    if _AWAY.search(text) is not None:
-        return None
+    """The documents of ``text`` if it is valid YAML within the subset, else ``None``.
+
+    A List whose items leave the subset here and there is read item by item: those items
+    are ``Deferred`` in their place (``FastDocs.deferred``), for the caller to read with
+    yamlsrc, alone at their place in the file.
+    """
+    away = _AWAY.search(text) is not None  # characters the line reader never takes
+    if away and _BREAKS.search(text) is not None:
+        return None  # line breaks of YAML's other than "\n": lines would count differently
     lines = text.split("\n")
     if 3 * len(lines) > max_nodes:  # each line adds at most three values
         return None
@@ -397,6 +421,16 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
     seen: dict[str, _Line] = {}
     docs: list[Any] = []
     spans: list[tuple[int, int]] = []
+    deferred: list[tuple[list[Any], int, Deferred]] = []
+
+    def document(first: int, end: int) -> Any:
+        if not away:
+            try:
+                return _document(lines, first, end, marks, seen)
+            except Outside:
+                pass
+        return _by_item(lines, first, end, marks, seen, deferred)
+
     try:
         start = 0
         explicit = False  # the current document began with '---'
@@ -408,15 +442,95 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
             if lines[line].rstrip(" ") != "---":
                 raise Outside
             if explicit or _content(lines, start, line):
-                docs.append(_document(lines, start, line, marks, seen))
+                docs.append(document(start, line))
                 spans.append((start, line))
             start, explicit = line + 1, True
         if explicit or _content(lines, start, len(lines)):
-            docs.append(_document(lines, start, len(lines), marks, seen))
+            docs.append(document(start, len(lines)))
             spans.append((start, len(lines)))
     except Outside:
         return None
-    return FastDocs(docs, marks, spans)
+    return FastDocs(docs, marks, spans, deferred)
+
+
+def _by_item(
+    lines: list[str],
+    first: int,
+    end: int,
+    marks: dict[int, tuple[int, int]],
+    seen: dict[str, _Line],
+    deferred: list[tuple[list[Any], int, Deferred]],
+) -> Any:
+    """A List document read around the items that leave the subset (``Deferred`` in their
+    place). The List's own lines must be in the subset, its ``items:`` at column 0."""
+    at = next((n for n in range(first, end) if lines[n].rstrip(" ") == "items:"), -1)
+    if at < 0:
+        raise Outside
+    spans, stop = _item_spans(lines, at + 1, end)
+    if not spans:
+        raise Outside
+    head = _piece(lines, first, at + 1, marks, seen)
+    tail = _piece(lines, stop, end, marks, seen) if _content(lines, stop, end) else {}
+    if not isinstance(head, dict) or head.get("items", 0) is not None or not isinstance(tail, dict):
+        raise Outside
+    if any(k in head for k in tail):
+        raise Outside  # a key twice: yamlsrc says where
+    items: list[Any] = []
+    for a, b, col in spans:
+        try:
+            one = _piece(lines, a, b, marks, seen)
+            if not isinstance(one, list) or len(one) != 1:
+                raise Outside
+            items.append(one[0])
+        except Outside:
+            if len(deferred) >= MAX_DEFERRED:
+                raise
+            deferred.append((items, len(items), Deferred(a, b, col)))
+            items.append(None)
+    head["items"] = items
+    head.update(tail)
+    return head
+
+
+def _piece(
+    lines: list[str], first: int, end: int, marks: dict[int, tuple[int, int]], seen: Any
+) -> Any:
+    """Part of a document read as one: the subset's characters only."""
+    if any(_AWAY.search(lines[n]) for n in range(first, end)):
+        raise Outside
+    return _document(lines, first, end, marks, seen)
+
+
+def _item_spans(lines: list[str], first: int, end: int) -> tuple[list[tuple[int, int, int]], int]:
+    """The items of a block sequence starting at line ``first``: (first line, end, dash
+    column) each, and the line after the last; blank and comment lines go with the item
+    before them."""
+    spans: list[tuple[int, int, int]] = []
+    col = -1
+    n = first
+    while n < end:
+        text = lines[n]
+        body = text.lstrip(" ")
+        if not body or body[0] == "#":
+            n += 1
+            continue
+        ind = len(text) - len(body)
+        if col < 0:
+            col = ind
+        if ind < col or (ind == col and body[:1] != "-"):
+            break
+        if ind == col:
+            if body[1:2] not in ("", " "):
+                raise Outside
+            if spans:
+                spans[-1] = (spans[-1][0], n, col)
+            spans.append((n, end, col))
+        n += 1
+    if spans:
+        spans[-1] = (spans[-1][0], n, col)
+    if n < end and len(lines[n]) - len(lines[n].lstrip(" ")) != 0:
+        raise Outside  # the List's next key must stand at column 0
+    return spans, n
 
 
 def _content(lines: list[str], start: int, end: int) -> bool:

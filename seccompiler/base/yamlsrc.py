@@ -103,11 +103,6 @@ class LList(list[Any]):
         return self.item_marks[index] if 0 <= index < len(self.item_marks) else self.mark
 
 
-def _mark(path: str, node: yaml.Node) -> Mark:
-    m = node.start_mark
-    return Mark(path, m.line + 1, m.column + 1)
-
-
 class Budget:
     """The work one YAML stream may demand: values built, and values added by aliases."""
 
@@ -141,17 +136,24 @@ class Budget:
 
 
 class _Builder:
-    def __init__(self, path: str, loader: yaml.SafeLoader, budget: Budget) -> None:
+    def __init__(
+        self, path: str, loader: yaml.SafeLoader, budget: Budget, first_line: int = 0
+    ) -> None:
         self.path = path
         self.loader = loader
         self.budget = budget
+        self.first_line = first_line  # lines of the file before the text read
         # Expanded size of each collection node built so far in this document, by identity:
         # meeting one again means an alias, and its size is known before anything is built.
         self.sizes: dict[int, int] = {}
         self.building: set[int] = set()
 
+    def _mark(self, node: yaml.Node) -> Mark:
+        m = node.start_mark
+        return Mark(self.path, self.first_line + m.line + 1, m.column + 1)
+
     def error(self, node: yaml.Node, message: str, hint: str = "") -> InputError:
-        return InputError(message, hint=hint, location=_mark(self.path, node).location())
+        return InputError(message, hint=hint, location=self._mark(node).location())
 
     def new_document(self) -> None:
         self.sizes.clear()  # node identities are only stable within one document
@@ -161,17 +163,17 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise self.error(node, f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.ScalarNode):
-            self.budget.node(_mark(self.path, node))
+            self.budget.node(self._mark(node))
             return self._scalar(node)
         key = id(node)
         if key in self.building:
             raise self.error(node, "an alias refers to the collection that contains it")
         seen = self.sizes.get(key)
         if seen is not None:
-            self.budget.alias(seen, _mark(self.path, node))
+            self.budget.alias(seen, self._mark(node))
         before = self.budget.nodes_left
         self.building.add(key)
-        self.budget.node(_mark(self.path, node))
+        self.budget.node(self._mark(node))
         if isinstance(node, yaml.MappingNode):
             out: Any = self._mapping(node, depth)
         elif isinstance(node, yaml.SequenceNode):
@@ -200,16 +202,16 @@ class _Builder:
 
     def _sequence(self, node: yaml.SequenceNode, depth: int) -> LList:
         out = LList()
-        out.mark = _mark(self.path, node)
+        out.mark = self._mark(node)
         out.item_marks = []
         for item in node.value:
             out.append(self.build(item, depth + 1))
-            out.item_marks.append(_mark(self.path, item))
+            out.item_marks.append(self._mark(item))
         return out
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> LMap:
         out = LMap()
-        out.mark = _mark(self.path, node)
+        out.mark = self._mark(node)
         out.key_marks = {}
         out.value_marks = {}
         for knode, vnode in node.value:
@@ -228,8 +230,8 @@ class _Builder:
                     "remove one of them",
                 )
             out[key] = self.build(vnode, depth + 1)
-            out.key_marks[key] = _mark(self.path, knode)
-            out.value_marks[key] = _mark(self.path, vnode)
+            out.key_marks[key] = self._mark(knode)
+            out.value_marks[key] = self._mark(vnode)
         return out
 
 
@@ -254,24 +256,32 @@ def _reader_error(path: str, text: str, exc: yaml.reader.ReaderError) -> InputEr
 
 
 def load_all_text(
-    text: str, path: str, max_nodes: int = MAX_NODES, *, kubernetes: bool = False
+    text: str,
+    path: str,
+    max_nodes: int = MAX_NODES,
+    *,
+    kubernetes: bool = False,
+    first_line: int = 0,
+    depth: int = 0,
 ) -> Iterator[Any]:
     """Yield each document of a YAML stream as located values.
 
     ``kubernetes`` reads plain scalars as the API server does (see ``KubernetesLoader``).
+    ``first_line`` and ``depth``: where ``text`` stands in a larger file (the lines before
+    it, and how deep in a document its values are), for a piece read on its own.
     """
     try:
         loader = (KubernetesLoader if kubernetes else _LOADER)(text)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(path, text, exc) from None
-    builder = _Builder(path, loader, Budget(path, max_nodes))
+    builder = _Builder(path, loader, Budget(path, max_nodes), first_line)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
             builder.new_document()
-            yield builder.build(node)
+            yield builder.build(node, depth)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(path, text, exc) from None
     except yaml.YAMLError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import DEFAULT_MAX_BYTES, read_text
 from seccompiler.base.jsontext import check_surrogates
-from seccompiler.base.yamlfast import read_fast
+from seccompiler.base.yamlfast import FastDocs, read_fast
 from seccompiler.base.yamlsrc import MAX_NODES, load_all_text
 from seccompiler.platform.pss.objects import (
     FailedItem,
@@ -120,8 +120,10 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
     fast = read_fast(text, max(MAX_NODES, len(text)))
     if fast is None:
         return False
+    lines: list[str] | None = text.split("\n") if fast.deferred else None
+    if lines is not None and not _read_deferred(lines, path, fast):
+        return False
     got = Manifests()
-    lines: list[str] | None = None
     try:
         for i, (doc, span) in enumerate(zip(fast.docs, fast.spans, strict=True)):
             if doc is None:
@@ -138,6 +140,36 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
     except (Unplaced, InputError):
         return False
     extend(out, got)
+    return True
+
+
+def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
+    """Put in place each List item the fast reader left to the located one, read alone at
+    its place in the file (its dash a blank, so that it reads as the mapping it holds).
+    False when one cannot be read so (an error, which a reading of the whole file reports
+    as it would, or anchors and aliases, whose cost only the whole file's budget bounds)."""
+    for items, index, d in fast.deferred:
+        piece = lines[d.first : d.end]
+        piece[0] = piece[0][: d.column] + " " + piece[0][d.column + 1 :]
+        text = "\n".join(piece)
+        if "&" in text or "*" in text:
+            return False
+        try:
+            docs = list(
+                load_all_text(
+                    text,
+                    path,
+                    max(MAX_NODES, len(text)),
+                    kubernetes=True,
+                    first_line=d.first,
+                    depth=2,  # the List and its items above it
+                )
+            )
+        except InputError:
+            return False
+        if len(docs) != 1:
+            return False
+        items[index] = docs[0]
     return True
 
 
