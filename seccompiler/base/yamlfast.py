@@ -82,7 +82,7 @@ class FastDocs:
     deferred: list[tuple[list[Any], int, Deferred]]
 
 
-MAX_DEFERRED = 1000  # List items left to yamlsrc in one stream; past that, all of it is
+MAX_DEFERRED = 1000  # List items left to yamlsrc in one stream; past that it reads all of it
 
 
 # What one line says, once its text is known (the same lines recur in every pod of a List):
