@@ -10,6 +10,7 @@ any of them dropped. Anything else raises ``Outside``: the caller reads the text
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -166,27 +167,25 @@ def _flow_node(text: str, i: int, depth: int) -> tuple[Any, int]:
 def _flow_item(text: str, i: int, depth: int) -> tuple[Any, int]:
     if text[i : i + 1] in ("[", "{"):
         return _flow_node(text, i, depth + 1)
-    m = _FLOW_SCALAR.match(text, i)
-    if m is None:
-        raise Outside
-    dq, sq, bare = m.groups()
-    if dq is not None:
-        return dq, m.end()
-    if sq is not None:
-        return sq.replace("''", "'"), m.end()
-    return plain_value(bare), m.end()
+    return _flow_scalar(text, i, plain_value)
 
 
 def _flow_key(text: str, i: int) -> tuple[str, int]:
+    key, end = _flow_scalar(text, i, mapping_key)
+    return str(key), end
+
+
+def _flow_scalar(text: str, i: int, bare: Callable[[str], Any]) -> tuple[Any, int]:
+    """The scalar at ``i`` and where it ends; a plain one's value is ``bare`` of its text."""
     m = _FLOW_SCALAR.match(text, i)
     if m is None:
         raise Outside
-    dq, sq, bare = m.groups()
+    dq, sq, plain = m.groups()
     if dq is not None:
         return dq, m.end()
     if sq is not None:
         return sq.replace("''", "'"), m.end()
-    return mapping_key(bare), m.end()
+    return bare(plain), m.end()
 
 
 def mapping_key(text: str) -> str:

@@ -161,12 +161,7 @@ def _flow_text(rng: random.Random, depth: int = 0) -> str:
     if roll < 0.2 and depth < 3:
         return _flow(rng).text
     text = rng.choice(ANY + NAMES + ["sh", "-c", "--x=1", "a b", "a:b", "x#y", "-"])
-    style = rng.random()
-    if style < 0.3:
-        return "'" + text.replace("'", "''") + "'"
-    if style < 0.6 and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return text
+    return _styled(rng, text, 0.3, 0.6)
 
 
 def _flow_map(rng: random.Random, depth: int = 0, keys: list[str] | None = None) -> Flow:
@@ -193,10 +188,16 @@ def _comment(rng: random.Random) -> str:
 def _scalar(rng: random.Random, pool: list[str] = STRINGS) -> str:
     roll = rng.random()
     text = rng.choice(OUTSIDE if roll < 0.01 else ANY if roll < 0.04 else pool)
+    return _styled(rng, text, 0.15, 0.25)
+
+
+def _styled(rng: random.Random, text: str, single: float, double: float) -> str:
+    """``text`` single-quoted (a ``single`` share of the time), double-quoted (up to
+    ``double``, when it can be without escapes) or plain."""
     style = rng.random()
-    if style < 0.15:
+    if style < single:
         return "'" + text.replace("'", "''") + "'"
-    if style < 0.25 and '"' not in text and "\\" not in text:
+    if style < double and '"' not in text and "\\" not in text:
         return f'"{text}"'
     return text
 
