@@ -62,8 +62,9 @@ _MARKER = re.compile(r"^(?:---|\.\.\.|%)", re.MULTILINE)  # document markers, di
 
 @dataclass(frozen=True)
 class Deferred:
-    """An item of a List that leaves the subset, left in its place for yamlsrc to read: its
-    lines, 0-based [first, end), and the column of its dash."""
+    """A document, or an item of a List, that leaves the subset, left in its place for
+    yamlsrc to read: its lines, 0-based [first, end), and the column of its dash (-1 for a
+    document)."""
 
     first: int
     end: int
@@ -78,11 +79,12 @@ class FastDocs:
     # id() of each document root and sequence item that is a mapping → (line, column), 1-based
     marks: dict[int, tuple[int, int]]
     spans: list[tuple[int, int]]  # each document's lines, as 0-based [first, end)
-    # the List items left to yamlsrc: (the items, the index of the one, its lines)
+    # what is left to yamlsrc: (the documents or a List's items, the index of the one, its
+    # lines)
     deferred: list[tuple[list[Any], int, Deferred]]
 
 
-MAX_DEFERRED = 1000  # List items left to yamlsrc in one stream; past that it reads all of it
+MAX_DEFERRED = 1000  # documents and List items left to yamlsrc; past that it reads it all
 
 
 # What one line says, once its text is known (the same lines recur in every pod of a List):
@@ -397,9 +399,10 @@ def _fresh(value: Any) -> Any:
 def read_fast(text: str, max_nodes: int) -> FastDocs | None:
     """The documents of ``text`` if it is valid YAML within the subset, else ``None``.
 
-    A List whose items leave the subset here and there is read item by item: those items
-    are ``Deferred`` in their place (``FastDocs.deferred``), for the caller to read with
-    yamlsrc, alone at their place in the file.
+    A List whose items leave the subset here and there is read item by item, and a stream
+    document by document: the items and documents that leave it are ``Deferred`` in their
+    place (``FastDocs.deferred``), for the caller to read with yamlsrc, alone at their place
+    in the file.
     """
     away = _AWAY.search(text) is not None  # characters the line reader never takes
     if away and _BREAKS.search(text) is not None:
@@ -429,7 +432,13 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
                 return _document(lines, first, end, marks, seen)
             except Outside:
                 pass
-        return _by_item(lines, first, end, marks, seen, deferred)
+        try:
+            return _by_item(lines, first, end, marks, seen, deferred)
+        except Outside:
+            if len(deferred) >= MAX_DEFERRED:
+                raise
+            deferred.append((docs, len(docs), Deferred(first, end, -1)))
+            return None
 
     try:
         start = 0
@@ -450,6 +459,8 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
             spans.append((start, len(lines)))
     except Outside:
         return None
+    if sum(d.column < 0 for *_, d in deferred) == len(docs):
+        return None  # every document left to yamlsrc: it reads the text whole
     return FastDocs(docs, marks, spans, deferred)
 
 

@@ -144,13 +144,15 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
 
 
 def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
-    """Put in place each List item the fast reader left to the located one, read alone at
-    its place in the file (its dash a blank, so that it reads as the mapping it holds).
-    False when one cannot be read so (an error, which a reading of the whole file reports
-    as it would, or anchors and aliases, whose cost only the whole file's budget bounds)."""
+    """Put in place each document and List item the fast reader left to the located one,
+    read alone at its place in the file (an item's dash a blank, so that it reads as the
+    mapping it holds). False when one cannot be read so (an error, which a reading of the
+    whole file reports as it would, or anchors and aliases, whose cost only the whole
+    file's budget bounds)."""
     for items, index, d in fast.deferred:
         piece = lines[d.first : d.end]
-        piece[0] = piece[0][: d.column] + " " + piece[0][d.column + 1 :]
+        if d.column >= 0:
+            piece[0] = piece[0][: d.column] + " " + piece[0][d.column + 1 :]
         text = "\n".join(piece)
         if "&" in text or "*" in text:
             return False
@@ -162,7 +164,7 @@ def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
                     max(MAX_NODES, len(text)),
                     kubernetes=True,
                     first_line=d.first,
-                    depth=2,  # the List and its items above it
+                    depth=2 if d.column >= 0 else 0,  # an item: the List and its items above
                 )
             )
         except InputError:
