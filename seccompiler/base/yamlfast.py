@@ -6,24 +6,25 @@ reader takes a narrow subset of YAML line by line: block mappings and sequences,
 without spaces (managedFields' ``f:spec`` and ``k:{...}`` included), plain scalars (on one
 line, or wrapped over more-indented lines as kubectl's emitter wraps long text at 80
 columns), single-quoted scalars (``''`` inside, wrapped over more-indented lines too),
-double-quoted scalars without escapes on one line, block scalars (literal ``|``, ``|-``,
-folded ``>``, ``>-``; empty lines inside), flow collections closed on their line (``["sh", "-c"]``,
-``{drop: [ALL]}``, ``{}``), and comments on their own lines or after a value
-(``yamlscalar`` reads what one line holds). Plain scalars are resolved by the very
-resolvers and constructors of the located loader (YAML 1.1 as the API server reads it,
-``y``/``n`` included). It records the position of
-each document and of each sequence item that is a mapping, which is where a manifest's
-objects are located; everything else is found again through ``yamlsrc`` when needed.
+double-quoted scalars on one line (escapes read by the located loader's own tables), block
+scalars (literal ``|``, ``|-``, folded ``>``, ``>-``; empty lines inside), flow collections
+closed on their line (``["sh", "-c"]``, ``{drop: [ALL]}``, ``{}``), and comments on their
+own lines or after a value (``yamlscalar`` reads what one line holds). Plain scalars are
+resolved by the very resolvers and constructors of the located loader (YAML 1.1 as the API
+server reads it, ``y``/``n`` included). It records the position of each document and of
+each sequence item that is a mapping, which is where a manifest's objects are located;
+everything else is found again through ``yamlsrc`` when needed.
 
 ``read_fast`` first lets libyaml parse the whole stream in C (no Python objects), so that
-what it accepts is exactly what ``yamlsrc`` accepts. It answers ``None`` whenever the text
-leaves the subset (anchors, aliases, tags, flow collections over lines, flow mappings
-inside sequences or as sequence items, more-indented lines in folded scalars, block
-scalars with ``+`` or an indentation indicator, quoted scalars with empty lines or
-double-quoted ones over lines, escapes, a plain scalar going on after a comment,
-tabs, other line breaks, duplicate keys, deep nesting):
-the caller then reads the text with ``yamlsrc``, which gives the same values, and errors
-with their positions.
+what it accepts is exactly what ``yamlsrc`` accepts. What leaves the subset (anchors,
+aliases, tags, flow collections over lines, flow mappings inside sequences or as sequence
+items, more-indented lines in folded scalars, block scalars with ``+`` or an indentation
+indicator, quoted scalars with empty lines or double-quoted ones over lines, an escape for
+half a surrogate pair, a plain scalar going on after a comment, tabs, duplicate keys, deep
+nesting) is left to ``yamlsrc``: the List items and documents that hold it, each read alone
+at its place (``Deferred``), or the whole text (other line breaks, a List's own lines, a
+stream of one document), which then gives the same values, and errors with their
+positions.
 """
 
 from __future__ import annotations

@@ -65,11 +65,11 @@ def scalar(text: str) -> Any:
     text = text.rstrip(" ")
     c = text[0]
     if c == '"':
-        end = text.find('"', 1)
-        if end < 0 or "\\" in text[:end]:
-            raise Outside  # escapes, or over lines
-        after(text, end + 1)
-        return text[1:end]
+        m = _DOUBLE.match(text)
+        if m is None:
+            raise Outside  # over lines
+        after(text, m.end())
+        return unescape(m.group(1))
     if c == "'":  # '' inside is one quote
         end = closing_quote(text, 1)
         if end < 0:
@@ -86,6 +86,36 @@ def scalar(text: str) -> Any:
     if ": " in text or (c == "-" and text[1:2] in ("", " ")):
         raise Outside
     return plain_value(text)
+
+
+# A double-quoted scalar closed on its line, escapes and all.
+_DOUBLE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPE = re.compile(r"\\(?:([xuU])([0-9A-Fa-f]*)|(.))")
+_REPLACE = yaml.scanner.Scanner.ESCAPE_REPLACEMENTS
+_CODES = yaml.scanner.Scanner.ESCAPE_CODES
+
+
+def unescape(body: str) -> str:
+    """A double-quoted scalar's text with its escapes read by the located loader's own
+    tables (YAML 1.1 as PyYAML reads it); one it would refuse, or that gives half a
+    surrogate pair, is left to it."""
+    if "\\" not in body:
+        return body
+
+    def one(m: re.Match[str]) -> str:
+        code, digits, char = m.groups()
+        if char is not None:
+            if char not in _REPLACE:
+                raise Outside
+            return str(_REPLACE[char])
+        if len(digits) < _CODES[code]:
+            raise Outside
+        value = int(digits[: _CODES[code]], 16)
+        if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+            raise Outside
+        return chr(value) + digits[_CODES[code] :]
+
+    return _ESCAPE.sub(one, body)
 
 
 def closing_quote(text: str, i: int) -> int:
@@ -110,7 +140,7 @@ def after(text: str, i: int) -> None:
 # after a space starts a comment); ':' and '#' anywhere in a plain one are left to yamlsrc.
 # It ends where a ',', a closing bracket or ': ' follows.
 _FLOW_SCALAR = re.compile(
-    r""""([^"\\]*)"|'((?:[^']|'')*)'"""  # double- or single-quoted
+    r""""((?:[^"\\]|\\.)*)"|'((?:[^']|'')*)'"""  # double- or single-quoted
     r"""|([^\s\-?:,\[\]{}#&*!|>'"%@`][^,?:\[\]{}#]*?"""  # plain
     r"""|-[^\s,?:\[\]{}#][^,?:\[\]{}#]*?)(?= *(?:[,\]}]|: ))"""  # plain after a '-'
 )
@@ -182,7 +212,7 @@ def _flow_scalar(text: str, i: int, bare: Callable[[str], Any]) -> tuple[Any, in
         raise Outside
     dq, sq, plain = m.groups()
     if dq is not None:
-        return dq, m.end()
+        return unescape(dq), m.end()
     if sq is not None:
         return sq.replace("''", "'"), m.end()
     return bare(plain), m.end()

@@ -198,8 +198,14 @@ def _styled(rng: random.Random, text: str, single: float, double: float) -> str:
     if style < single:
         return "'" + text.replace("'", "''") + "'"
     if style < double and '"' not in text and "\\" not in text:
-        return f'"{text}"'
+        escape = rng.choice(ESCAPES) if rng.random() < 0.3 else ""
+        return f'"{text}{escape}"'
     return text
+
+
+# escapes in double-quoted scalars: as PyYAML reads them, and some it or libyaml refuses
+ESCAPES = ["\\n", "\\t", '\\"', "\\\\", "\\x41", "\\u00e9", "\\U0001F600", "\\/", "\\N", "\\_",
+           "\\e", "\\0", "\\ ", "\\L", "\\uD800", "\\u00", "\\q", "\\x4g", "\\u00e9f"]  # fmt: skip
 
 
 def _pod(rng: random.Random) -> dict[str, Any]:
@@ -502,7 +508,8 @@ def test_managed_fields_are_read_fast() -> None:
         "a: one\n  #c\n",  # a comment inside
         "a: one\n  two  three\n",  # spaces kept inside
         "a: 'one'\n  two\n",  # a quoted scalar over two lines
-        'a: "e\\n"\n',  # escapes
+        'a: "\\ud800"\n',  # an escape for half a surrogate pair
+        'a: "x\\\n  y"\n',  # a double-quoted scalar over lines
         "a: b # c\n  d\n",  # a plain scalar going on after a comment
         "a:\tb\n",  # a tab
         "a: b\r\nc: d\r\n",  # other line breaks
