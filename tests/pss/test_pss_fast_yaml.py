@@ -563,3 +563,32 @@ def test_without_libyaml_everything_is_read_located(monkeypatch: pytest.MonkeyPa
     (pod,) = _fast(text, "m.yaml").objects
     assert str(pod.location) == "m.yaml:1:1"
     assert pod.pod is not None and pod.pod.host_network
+
+
+@pytest.mark.parametrize(("odd", "alone"), [('host: "*.example.com"', True), ("x: &a 1", False)])
+def test_an_item_outside_the_subset_is_read_located_alone(odd: str, alone: bool) -> None:
+    """A flow mapping inside a sequence sends its List item, and only it, to the located
+    reader, even with a '*' in a string; anchors and aliases send the whole file (only the
+    whole file's budget bounds what they cost)."""
+    items = "".join(
+        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n"
+        + ("    ports: [{containerPort: 80}]\n    " + odd + "\n" if i == 20 else "")
+        + "    hostNetwork: true\n"
+        for i in range(40)
+    )
+    text = "apiVersion: v1\nitems:\n" + items + "kind: List\n"
+    read: list[int] = []
+    real = manifests.load_all_text
+
+    def located_reading(piece: str, *args: Any, **kwargs: Any) -> Any:
+        read.append(len(piece))
+        return real(piece, *args, **kwargs)
+
+    manifests.load_all_text = located_reading  # type: ignore[assignment]
+    try:
+        fast = _fast(text, "m.yaml")
+    finally:
+        manifests.load_all_text = real
+    assert (max(read) < len(text) / 20) is alone
+    assert len(fast.objects) == 40
+    assert _summary(fast) == _summary(_located(text, "m.yaml"))

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from typing import Any
 
+import yaml
+
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import DEFAULT_MAX_BYTES, read_text
 from seccompiler.base.jsontext import check_surrogates
@@ -154,7 +156,7 @@ def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
         if d.column >= 0:
             piece[0] = piece[0][: d.column] + " " + piece[0][d.column + 1 :]
         text = "\n".join(piece)
-        if "&" in text or "*" in text:
+        if _aliased(text):
             return False
         try:
             docs = list(
@@ -173,6 +175,23 @@ def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
             return False
         items[index] = docs[0]
     return True
+
+
+def _aliased(text: str) -> bool:
+    """Whether YAML text holds anchors or aliases (an '&' or '*' in a string does not)."""
+    if "&" not in text and "*" not in text:
+        return False
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                return True
+    except yaml.YAMLError:
+        return True  # read whole, the located reader says what is wrong
+    finally:
+        loader.dispose()
+    return False
 
 
 def _located_document(
