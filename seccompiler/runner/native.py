@@ -15,7 +15,6 @@ import errno as _errno
 import importlib
 import importlib.resources
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -37,12 +36,6 @@ NO_ARM_PROBE = (
 )
 # native/sc_raw.h SC_ENTRY_*: the bits of sc_entries().
 ENTRY_BITS = {"native": 1, "int80": 2, "x32": 4}
-
-# linux/seccomp.h
-FILTER_FLAG_TSYNC = 1 << 0
-FILTER_FLAG_LOG = 1 << 1
-FILTER_FLAG_NEW_LISTENER = 1 << 3
-USER_NOTIF_FLAG_CONTINUE = 1 << 0
 
 
 class NativeMissing(UsageError):
@@ -88,14 +81,13 @@ def _check(rc: int) -> int:
     return rc
 
 
-def install_filter(bpf: bytes, *, new_listener: bool = False) -> int:
-    """Set no_new_privs and install ``bpf`` on the calling thread; the listener fd or 0.
+def install_filter(bpf: bytes) -> int:
+    """Set no_new_privs and install ``bpf`` on the calling thread.
 
     Irreversible for the calling process: call it in a child only.
     """
     m = _module()
-    flags = FILTER_FLAG_NEW_LISTENER if new_listener else 0
-    return _check(int(m.lib.sc_install_filter(bpf, len(bpf), flags)))
+    return _check(int(m.lib.sc_install_filter(bpf, len(bpf), 0)))
 
 
 def syscall(abi: str, nr: int, *args: int) -> int:
@@ -121,45 +113,3 @@ def syscall(abi: str, nr: int, *args: int) -> int:
     if record.entry not in entries():
         raise UsageError(f"this build of the native module has no '{record.entry}' entry")
     return int(fn[record.entry](nr, *signed))
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One ``struct seccomp_notif``: a task waiting for our answer."""
-
-    id: int
-    pid: int
-    flags: int
-    nr: int
-    arch: int
-    ip: int
-    args: tuple[int, ...]
-
-
-def notif_recv(fd: int) -> Notification:
-    """Receive one notification (blocks until one is pending)."""
-    m = _module()
-    out = m.ffi.new("struct sc_notif *")
-    _check(int(m.lib.sc_notif_recv(fd, out)))
-    return Notification(
-        int(out.id),
-        int(out.pid),
-        int(out.flags),
-        int(out.nr) & 0xFFFFFFFF,
-        int(out.arch),
-        int(out.ip),
-        tuple(int(out.args[i]) for i in range(6)),
-    )
-
-
-def notif_send(fd: int, id: int, *, val: int = 0, error: int = 0, cont: bool = False) -> None:
-    """Answer a notification: ``error`` is a negative errno, or ``cont`` lets the call run."""
-    m = _module()
-    flags = USER_NOTIF_FLAG_CONTINUE if cont else 0
-    _check(int(m.lib.sc_notif_send(fd, id, val, error, flags)))
-
-
-def notif_id_valid(fd: int, id: int) -> bool:
-    """True while the task behind notification ``id`` is still waiting."""
-    m = _module()
-    return int(m.lib.sc_notif_id_valid(fd, id)) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 
@@ -150,45 +149,6 @@ def test_cffi_install_and_raw_syscall(make_program: Callable[[str], Program], ab
         return native.syscall(abi, nr)
 
     assert _in_child(filtered) == -errno.EACCES
-
-
-def test_cffi_user_notification_round_trip(make_program: Callable[[str], Program]) -> None:
-    from seccompiler.runner.supervise import audit_program
-
-    prog = audit_program(make_program(_getppid("errno(EACCES)")))
-    bpf = compile_family(prog, "x86_64")
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-
-    def child() -> int:
-        ours.close()
-        fd = native.install_filter(bpf, new_listener=True)
-        socket.send_fds(theirs, [b"L"], [fd])
-        os.close(fd)
-        return native.syscall("x86_64", X64["getppid"])
-
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(r)
-            os.write(w, str(child()).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    theirs.close()
-    _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-    listener = fds[0]
-    try:
-        n = native.notif_recv(listener)
-        assert (n.pid, n.nr, n.arch) == (pid, X64["getppid"], ABIS["x86_64"].audit_arch)
-        assert native.notif_id_valid(listener, n.id)
-        native.notif_send(listener, n.id, error=-errno.EROFS)
-        assert int(os.read(r, 64)) == -errno.EROFS
-    finally:
-        os.close(listener)
-        os.close(r)
-        ours.close()
-        os.waitpid(pid, 0)
 
 
 def test_a_blocked_call_is_seen_without_waiting_for_the_timer() -> None:
