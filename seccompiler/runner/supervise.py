@@ -306,16 +306,33 @@ def run_supervised(
     where: Launch = Launch(),
 ) -> RunResult:
     """Run ``argv`` under ``program``'s filter; see the module docstring for the modes."""
+    bpf, answer = _filters(program, audit)
+    return run_filter(argv, bpf, answer=answer, env=env, cwd=cwd, where=where)
+
+
+# The filters of the programs run last: ``image test`` runs one program for every command
+# of its tests file. Found by the program object itself, which the entry keeps alive.
+_COMPILED: list[tuple[Program, bool, tuple[bytes, bytes | None]]] = []
+_KEEP_COMPILED = 4
+
+
+def _filters(program: Program, audit: bool) -> tuple[bytes, bytes | None]:
+    """The filter to load and, under audit, the one to answer by: the policy's own."""
     from seccompiler.backends import bpf as bpf_backend
     from seccompiler.runner import host
 
+    for known, audited, filters in _COMPILED:
+        if known is program and audited == audit:
+            return filters
     family = host.family()
-    program = host.own_family(program)
-    real = bpf_backend.compile_family(program, family)
-    if not audit:
-        return run_filter(argv, real, env=env, cwd=cwd, where=where)
-    bpf = bpf_backend.compile_family(audit_program(program), family)
-    return run_filter(argv, bpf, answer=real, env=env, cwd=cwd, where=where)
+    own = host.own_family(program)
+    real = bpf_backend.compile_family(own, family)
+    filters = (
+        (bpf_backend.compile_family(audit_program(own), family), real) if audit else (real, None)
+    )
+    _COMPILED.insert(0, (program, audit, filters))
+    del _COMPILED[_KEEP_COMPILED:]
+    return filters
 
 
 def run_recorded(
