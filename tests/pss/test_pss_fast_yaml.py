@@ -529,13 +529,8 @@ def test_outside_the_subset_is_left_to_the_located_reader(text: str) -> None:
     assert yamlfast.read_fast(text, 10**6) is None
 
 
-def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() -> None:
-    items = "".join(
-        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n"
-        f"  spec:\n    hostNetwork: {'80' if i == 30 else 'true'}\n"
-        for i in range(50)
-    )
-    text = "apiVersion: v1\nkind: List\nitems:\n" + items
+def _fast_counting_located(text: str) -> tuple[Manifests, list[int]]:
+    """The fast reading of ``text``, and the length of each piece the located reader read."""
     read: list[int] = []
     real = manifests.load_all_text
 
@@ -545,9 +540,19 @@ def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() 
 
     manifests.load_all_text = located_reading  # type: ignore[assignment]
     try:
-        fast = _fast(text, "m.yaml")
+        return _fast(text, "m.yaml"), read
     finally:
         manifests.load_all_text = real
+
+
+def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() -> None:
+    items = "".join(
+        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n"
+        f"  spec:\n    hostNetwork: {'80' if i == 30 else 'true'}\n"
+        for i in range(50)
+    )
+    text = "apiVersion: v1\nkind: List\nitems:\n" + items
+    fast, read = _fast_counting_located(text)
     assert read and max(read) < len(text) / 20  # the one item, not the List
     assert len(fast.objects) == 49
     (error,) = fast.errors
@@ -577,18 +582,7 @@ def test_an_item_outside_the_subset_is_read_located_alone(odd: str, alone: bool)
         for i in range(40)
     )
     text = "apiVersion: v1\nitems:\n" + items + "kind: List\n"
-    read: list[int] = []
-    real = manifests.load_all_text
-
-    def located_reading(piece: str, *args: Any, **kwargs: Any) -> Any:
-        read.append(len(piece))
-        return real(piece, *args, **kwargs)
-
-    manifests.load_all_text = located_reading  # type: ignore[assignment]
-    try:
-        fast = _fast(text, "m.yaml")
-    finally:
-        manifests.load_all_text = real
+    fast, read = _fast_counting_located(text)
     assert (max(read) < len(text) / 20) is alone
     assert len(fast.objects) == 40
     assert _summary(fast) == _summary(_located(text, "m.yaml"))
