@@ -366,6 +366,18 @@ def print_targets(n: int, yaml_path: Path, json_path: Path, tmp: str) -> None:
         f" {n / ours['wall']:,.0f} pods/s (items left to the located reader: "
         f"{len(fast_odd.deferred) if fast_odd is not None else 'all'}; not a target row)"
     )
+    anchored = Path(tmp) / "anchored.yaml"
+    anchored.write_text(
+        yaml_text[:cut]
+        + "- apiVersion: v1\n  kind: Pod\n  metadata:\n    labels: &l {app: x}\n"
+        + "    annotations: *l\n    name: x\n"
+        + yaml_text[cut:]
+    )
+    ours = check_apart(anchored)
+    print(
+        "        the same List with one item holding an anchor and its alias halfway:"
+        f" {n / ours['wall']:,.0f} pods/s (not a target row)"
+    )
     hand = Path(tmp) / "hand.yaml"
     hand.write_text("---\n".join(HAND_WRITTEN.format(i=i) for i in range(MANAGED_PODS)))
     fast = read_fast(hand.read_text(), 10**8) is not None

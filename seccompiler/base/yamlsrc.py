@@ -263,18 +263,21 @@ def load_all_text(
     kubernetes: bool = False,
     first_line: int = 0,
     depth: int = 0,
+    budget: Budget | None = None,
 ) -> Iterator[Any]:
     """Yield each document of a YAML stream as located values.
 
     ``kubernetes`` reads plain scalars as the API server does (see ``KubernetesLoader``).
     ``first_line`` and ``depth``: where ``text`` stands in a larger file (the lines before
-    it, and how deep in a document its values are), for a piece read on its own.
+    it, and how deep in a document its values are), for a piece read on its own;
+    ``budget``: the file's, shared by its pieces (else one of ``max_nodes`` for ``text``).
     """
     try:
         loader = (KubernetesLoader if kubernetes else _LOADER)(text)
     except yaml.reader.ReaderError as exc:
         raise _reader_error(path, text, exc) from None
-    builder = _Builder(path, loader, Budget(path, max_nodes), first_line)
+    budget = Budget(path, max_nodes) if budget is None else budget
+    builder = _Builder(path, loader, budget, first_line)
     try:
         while loader.check_node():
             node = loader.get_node()

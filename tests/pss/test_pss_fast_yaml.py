@@ -402,6 +402,41 @@ def test_fast_reading_gives_what_the_located_reading_gives(seed: int) -> None:
     assert fast_used > 20
 
 
+def _anchored(text: str, rng: random.Random) -> str:
+    """``text`` with anchors put on some values and others replaced by aliases of anchors
+    before them: within one item, across items and documents, now and then an anchor named
+    twice or an alias of a name not yet anchored."""
+    lines = text.split("\n")
+    places = [n for n, line in enumerate(lines) if ": " in line or line.endswith(":")]
+    named: list[str] = []
+    for n in sorted(rng.sample(places, min(len(places), rng.randint(1, 4)))):
+        line = lines[n]
+        cut = line.index(": ") + 2 if ": " in line else len(line)
+        head, value = (line[:cut], line[cut:]) if ": " in line else (line + " ", "")
+        nxt = lines[n + 1] if n + 1 < len(lines) else ""
+        deeper = len(nxt) - len(nxt.lstrip(" ")) > len(line) - len(line.lstrip(" "))
+        if named and value and not deeper and rng.random() < 0.5:
+            name = rng.choice(named) if rng.random() < 0.9 else "nowhere"
+            lines[n] = f"{head}*{name}"
+        else:
+            name = rng.choice(named) if named and rng.random() < 0.1 else f"a{len(named)}"
+            named.append(name)
+            lines[n] = f"{head}&{name} {value}".rstrip(" ")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_anchors_and_aliases_read_as_the_located_reading_reads_them(seed: int) -> None:
+    rng = random.Random(seed)
+    alone = 0
+    for text in _corpus(150, 60 + seed):
+        text = _anchored(text, rng)
+        fast, read = _fast_counting_located(text)
+        assert _summary(fast) == _summary(_located(text, "m.yaml")), text
+        alone += not fast.errors and bool(read) and max(read) < len(text.strip("\n"))
+    assert alone > 8  # items and documents with anchors read alone, not the whole file
+
+
 def test_fast_values_and_places_match_the_located_loader() -> None:
     checked = deferred = 0
     for text in _corpus(300, 99):
@@ -560,6 +595,40 @@ def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() 
     assert _summary(fast) == _summary(_located(text, "m.yaml"))
 
 
+def test_aliases_in_many_items_share_the_whole_files_budget() -> None:
+    """Each item repeats its own anchored list well within the alias budget, all of them
+    together not: the pieces read alone share the file's budget, so the file is refused as
+    a reading of it whole refuses it."""
+    values = "[" + ", ".join(["1"] * 200) + "]"
+    items = "".join(
+        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n"
+        f"    x: &a{i} {values}\n    y: [*a{i}, *a{i}, *a{i}, *a{i}]\n"
+        for i in range(40)
+    )
+    text = "apiVersion: v1\nkind: List\nitems:\n" + items
+    fast = _fast(text, "m.yaml")
+    assert _summary(fast) == _summary(_located(text, "m.yaml"))
+    (error,) = fast.errors
+    assert "aliases expand the document" in error.message
+    assert not fast.objects
+
+
+def test_one_anchor_name_in_two_items_is_the_whole_readings_error() -> None:
+    """Items read alone are documents of their own; in the List they are one document, in
+    which an anchor may be named once."""
+    items = "".join(
+        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n"
+        + ("    x: &a [1]\n" if i in (10, 20) else "")
+        + "    hostNetwork: true\n"
+        for i in range(40)
+    )
+    text = "apiVersion: v1\nkind: List\nitems:\n" + items
+    fast = _fast(text, "m.yaml")
+    assert _summary(fast) == _summary(_located(text, "m.yaml"))
+    (error,) = fast.errors
+    assert "duplicate anchor" in error.message
+
+
 def test_without_libyaml_everything_is_read_located(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  hostNetwork: true\n"
     assert yamlfast.read_fast(text, 10**6) is not None
@@ -570,14 +639,24 @@ def test_without_libyaml_everything_is_read_located(monkeypatch: pytest.MonkeyPa
     assert pod.pod is not None and pod.pod.host_network
 
 
-@pytest.mark.parametrize(("odd", "alone"), [('host: "*.example.com"', True), ("x: &a 1", False)])
-def test_an_item_outside_the_subset_is_read_located_alone(odd: str, alone: bool) -> None:
+@pytest.mark.parametrize(
+    ("odd", "other", "alone"),
+    [
+        ('host: "*.example.com"', "", True),
+        ("x: &a [1]\n    y: *a", "", True),  # an anchor and its alias in one item
+        ("x: *a", "    x: &a 1\n", False),  # an alias of another item's anchor
+    ],
+)
+def test_an_item_outside_the_subset_is_read_located_alone(
+    odd: str, other: str, alone: bool
+) -> None:
     """A flow mapping inside a sequence sends its List item, and only it, to the located
-    reader, even with a '*' in a string; anchors and aliases send the whole file (only the
-    whole file's budget bounds what they cost)."""
+    reader, even with a '*' in a string; so do anchors and aliases within one item. An alias
+    of an anchor in another item sends the whole file."""
     items = "".join(
         f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n"
         + ("    ports: [{containerPort: 80}]\n    " + odd + "\n" if i == 20 else "")
+        + (other if i == 10 else "")
         + "    hostNetwork: true\n"
         for i in range(40)
     )

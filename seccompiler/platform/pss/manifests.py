@@ -29,7 +29,7 @@ from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import DEFAULT_MAX_BYTES, read_text
 from seccompiler.base.jsontext import check_surrogates
 from seccompiler.base.yamlfast import FastDocs, read_fast
-from seccompiler.base.yamlsrc import MAX_NODES, load_all_text
+from seccompiler.base.yamlsrc import MAX_NODES, Budget, load_all_text
 from seccompiler.platform.pss.objects import (
     FailedItem,
     Manifests,
@@ -148,25 +148,33 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
 def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
     """Put in place each document and List item the fast reader left to the located one,
     read alone at its place in the file (an item's dash a blank, so that it reads as the
-    mapping it holds). False when one cannot be read so (an error, which a reading of the
-    whole file reports as it would, or anchors and aliases, whose cost only the whole
-    file's budget bounds)."""
+    mapping it holds). The pieces share one budget, the whole file's, so that what aliases
+    add is bounded as in a reading of the whole file. False when one cannot be read so (an
+    error, an alias of an anchor outside its piece, the budget spent): a reading of the
+    whole file then reports it as it would."""
+    budget = Budget(path, max(MAX_NODES, sum(map(len, lines)) + len(lines) - 1))
+    anchors: dict[int, set[str]] = {}  # anchor names of each List's items read so far
     for items, index, d in fast.deferred:
         piece = lines[d.first : d.end]
         if d.column >= 0:
             piece[0] = piece[0][: d.column] + " " + piece[0][d.column + 1 :]
         text = "\n".join(piece)
-        if _aliased(text):
-            return False
+        if d.column >= 0 and "&" in text:
+            # one document: an anchor named twice in it is an error of the whole reading
+            names = _anchors(text)
+            seen = anchors.setdefault(id(items), set())
+            if names is None or seen.intersection(names):
+                return False
+            seen.update(names)
         try:
             docs = list(
                 load_all_text(
                     text,
                     path,
-                    max(MAX_NODES, len(text)),
                     kubernetes=True,
                     first_line=d.first,
                     depth=2 if d.column >= 0 else 0,  # an item: the List and its items above
+                    budget=budget,
                 )
             )
         except InputError:
@@ -177,21 +185,21 @@ def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
     return True
 
 
-def _aliased(text: str) -> bool:
-    """Whether YAML text holds anchors or aliases (an '&' or '*' in a string does not)."""
-    if "&" not in text and "*" not in text:
-        return False
+def _anchors(text: str) -> list[str] | None:
+    """The anchor names YAML text defines, in order (None: libyaml cannot parse it)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    names = []
     try:
         while loader.check_event():
             event = loader.get_event()
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                return True
+            anchored = isinstance(event, yaml.NodeEvent) and event.anchor is not None
+            if anchored and not isinstance(event, yaml.AliasEvent):  # an alias names one
+                names.append(event.anchor)
     except yaml.YAMLError:
-        return True  # read whole, the located reader says what is wrong
+        return None
     finally:
         loader.dispose()
-    return False
+    return names
 
 
 def _located_document(
