@@ -378,6 +378,13 @@ def print_targets(n: int, yaml_path: Path, json_path: Path, tmp: str) -> None:
         "        the same List with one item holding an anchor and its alias halfway:"
         f" {n / ours['wall']:,.0f} pods/s (not a target row)"
     )
+    crlf = Path(tmp) / "crlf.yaml"
+    crlf.write_bytes(yaml_text.replace("\n", "\r\n").encode())
+    ours = check_apart(crlf)
+    print(
+        "        the same List written on Windows (every line ending in CR LF):"
+        f" {n / ours['wall']:,.0f} pods/s (not a target row)"
+    )
     hand = Path(tmp) / "hand.yaml"
     hand.write_text("---\n".join(HAND_WRITTEN.format(i=i) for i in range(MANAGED_PODS)))
     fast = read_fast(hand.read_text(), 10**8) is not None

@@ -402,6 +402,23 @@ def test_fast_reading_gives_what_the_located_reading_gives(seed: int) -> None:
     assert fast_used > 20
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_lines_ending_in_crlf_read_as_the_located_reading_reads_them(seed: int) -> None:
+    """A file written on Windows: every line ends in "\r\n", one item or value may hold a
+    lone "\r"; the fast reading gives what the located one gives, errors included."""
+    rng = random.Random(seed)
+    fast_used = 0
+    for text in _corpus(150, 40 + seed):
+        crlf = text.replace("\n", "\r\n")
+        if rng.random() < 0.1:
+            at = rng.randrange(len(crlf) + 1)
+            crlf = crlf[:at] + "\r" + crlf[at:]
+        fast, read = _fast_counting_located(crlf)
+        assert _summary(fast) == _summary(_located(crlf, "m.yaml")), crlf
+        fast_used += not read
+    assert fast_used > 20
+
+
 def _anchored(text: str, rng: random.Random) -> str:
     """``text`` with anchors put on some values and others replaced by aliases of anchors
     before them: within one item, across items and documents, now and then an anchor named
@@ -593,6 +610,26 @@ def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() 
     (error,) = fast.errors
     assert str(error.location) == f"m.yaml:{4 + 6 * 30 + 5}:18"
     assert _summary(fast) == _summary(_located(text, "m.yaml"))
+
+
+@pytest.mark.parametrize("error", [False, True])
+def test_a_list_written_on_windows_is_read_fast(error: bool) -> None:
+    items = "".join(
+        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n"
+        f"  spec:\n    hostNetwork: {'80' if error and i == 30 else 'true'}\n"
+        for i in range(50)
+    )
+    text = ("apiVersion: v1\nkind: List\nitems:\n" + items).replace("\n", "\r\n")
+    fast, read = _fast_counting_located(text)
+    # without an error nothing is read located; an error is located in the text as written
+    if error:
+        assert len(read) == 1 and read[0] > len(text) - 2  # the whole file, once
+    else:
+        assert read == []
+    assert len(fast.objects) == 50 - error
+    assert _summary(fast) == _summary(_located(text, "m.yaml"))
+    if error:
+        assert str(fast.errors[0].location) == f"m.yaml:{4 + 6 * 30 + 5}:18"
 
 
 def test_aliases_in_many_items_share_the_whole_files_budget() -> None:

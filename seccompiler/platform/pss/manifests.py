@@ -118,7 +118,14 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
     read again located, alone at its place in the file, for the error's line and column; in
     a List only the items with an error are. Returns False, having added nothing, when the
     text leaves the fast reader's subset (the caller then reads all of it located).
+
+    Lines ending in "\r\n" (files written on Windows) are read as lines ending in "\n": YAML
+    takes both as one line break, in values too, so values and places come out the same.
+    Errors are then left to the reading of the text as written (False).
     """
+    crlf = "\r" in text
+    if crlf:
+        text = text.replace("\r\n", "\n")  # a "\r" left alone: read_fast leaves it to yamlsrc
     fast = read_fast(text, max(MAX_NODES, len(text)))
     if fast is None:
         return False
@@ -135,6 +142,8 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
             failed: list[FailedItem] = []
             classify(doc, path, pointer, part, None, 0, None, fast.marks, failed)
             if part.errors:
+                if crlf:
+                    return False
                 lines = lines or text.split("\n")
                 if not _relocate_items(lines, path, part, failed, fast.marks, span):
                     part = _located_document(lines, path, pointer, span)
