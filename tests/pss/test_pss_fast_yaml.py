@@ -13,7 +13,7 @@ or their List item, again.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -597,13 +597,16 @@ def _fast_counting_located(text: str) -> tuple[Manifests, list[int]]:
         manifests.load_all_text = real
 
 
-def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() -> None:
-    items = "".join(
-        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n"
-        f"  spec:\n    hostNetwork: {'80' if i == 30 else 'true'}\n"
-        for i in range(50)
+def _pod_list(count: int, spec: Callable[[int], str]) -> str:
+    """A List of ``count`` pods; ``spec(i)``: the lines of pod i's spec, indented by 4."""
+    return "apiVersion: v1\nkind: List\nitems:\n" + "".join(
+        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n{spec(i)}"
+        for i in range(count)
     )
-    text = "apiVersion: v1\nkind: List\nitems:\n" + items
+
+
+def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() -> None:
+    text = _pod_list(50, lambda i: f"    hostNetwork: {'80' if i == 30 else 'true'}\n")
     fast, read = _fast_counting_located(text)
     assert read and max(read) < len(text) / 20  # the one item, not the List
     assert len(fast.objects) == 49
@@ -614,12 +617,9 @@ def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() 
 
 @pytest.mark.parametrize("error", [False, True])
 def test_a_list_written_on_windows_is_read_fast(error: bool) -> None:
-    items = "".join(
-        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n"
-        f"  spec:\n    hostNetwork: {'80' if error and i == 30 else 'true'}\n"
-        for i in range(50)
-    )
-    text = ("apiVersion: v1\nkind: List\nitems:\n" + items).replace("\n", "\r\n")
+    text = _pod_list(
+        50, lambda i: f"    hostNetwork: {'80' if error and i == 30 else 'true'}\n"
+    ).replace("\n", "\r\n")
     fast, read = _fast_counting_located(text)
     # without an error nothing is read located; an error is located in the text as written
     if error:
@@ -637,12 +637,7 @@ def test_aliases_in_many_items_share_the_whole_files_budget() -> None:
     together not: the pieces read alone share the file's budget, so the file is refused as
     a reading of it whole refuses it."""
     values = "[" + ", ".join(["1"] * 200) + "]"
-    items = "".join(
-        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n"
-        f"    x: &a{i} {values}\n    y: [*a{i}, *a{i}, *a{i}, *a{i}]\n"
-        for i in range(40)
-    )
-    text = "apiVersion: v1\nkind: List\nitems:\n" + items
+    text = _pod_list(40, lambda i: f"    x: &a{i} {values}\n    y: [*a{i}, *a{i}, *a{i}, *a{i}]\n")
     fast = _fast(text, "m.yaml")
     assert _summary(fast) == _summary(_located(text, "m.yaml"))
     (error,) = fast.errors
@@ -653,13 +648,9 @@ def test_aliases_in_many_items_share_the_whole_files_budget() -> None:
 def test_one_anchor_name_in_two_items_is_the_whole_readings_error() -> None:
     """Items read alone are documents of their own; in the List they are one document, in
     which an anchor may be named once."""
-    items = "".join(
-        f"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n"
-        + ("    x: &a [1]\n" if i in (10, 20) else "")
-        + "    hostNetwork: true\n"
-        for i in range(40)
+    text = _pod_list(
+        40, lambda i: ("    x: &a [1]\n" if i in (10, 20) else "") + "    hostNetwork: true\n"
     )
-    text = "apiVersion: v1\nkind: List\nitems:\n" + items
     fast = _fast(text, "m.yaml")
     assert _summary(fast) == _summary(_located(text, "m.yaml"))
     (error,) = fast.errors
