@@ -119,13 +119,15 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
     a List only the items with an error are. Returns False, having added nothing, when the
     text leaves the fast reader's subset (the caller then reads all of it located).
 
-    Lines ending in "\r\n" (files written on Windows) are read as lines ending in "\n": YAML
-    takes both as one line break, in values too, so values and places come out the same.
-    Errors are then left to the reading of the text as written (False).
+    As files written on Windows often are, the text may open with a byte order mark and its
+    lines end in "\r\n": it is read without the mark (which YAML gives no column) and with
+    lines ending in "\n" (which YAML takes for the same line break, in values too), so values
+    and places come out the same. Errors are then left to the reading of the text as written
+    (False).
     """
-    crlf = "\r" in text
-    if crlf:
-        text = text.replace("\r\n", "\n")  # a "\r" left alone: read_fast leaves it to yamlsrc
+    altered = text[:1] == "\ufeff" or "\r\n" in text  # another mark, a lone "\r": yamlsrc's
+    if altered:
+        text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     fast = read_fast(text, max(MAX_NODES, len(text)))
     if fast is None:
         return False
@@ -142,7 +144,7 @@ def _fast(text: str, path: str, out: Manifests) -> bool:
             failed: list[FailedItem] = []
             classify(doc, path, pointer, part, None, 0, None, fast.marks, failed)
             if part.errors:
-                if crlf:
+                if altered:
                     return False
                 lines = lines or text.split("\n")
                 if not _relocate_items(lines, path, part, failed, fast.marks, span):
