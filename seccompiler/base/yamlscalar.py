@@ -83,8 +83,8 @@ def scalar(text: str) -> Any:
     cut = text.find(" #")
     if cut >= 0:
         text = text[:cut].rstrip(" ")
-    if ": " in text or (c == "-" and text[1:2] in ("", " ")):
-        raise Outside
+    if ": " in text or text[-1] == ":" or (c == "-" and text[1:2] in ("", " ")):
+        raise Outside  # a key (of words with spaces between: not one _LINE takes), or a dash
     return plain_value(text)
 
 

@@ -573,6 +573,7 @@ def test_managed_fields_are_read_fast() -> None:
         "%YAML 1.1\n---\na: b\n",  # a directive
         "a: b\n...\n",  # a document end
         "- - a\n",  # a sequence in a sequence on one line
+        "- a  b:\n",  # a key with spaces inside and no value, after a dash
         "a: 2001-13-45\n",  # a timestamp that is no date
         "<<: {a: 1}\n",  # a merge key
         "a: [\n",  # malformed
