@@ -157,6 +157,81 @@ spec:
 """
 
 
+# One release of the chart `helm create` makes, as `helm template rel-{i} ./app` writes it:
+# toYaml | nindent puts an empty value alone on the line after its key.
+HELM_RELEASE = """\
+---
+# Source: app/templates/serviceaccount.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: rel-{i}-app
+  labels:
+    helm.sh/chart: app-0.1.0
+    app.kubernetes.io/name: app
+    app.kubernetes.io/instance: rel-{i}
+    app.kubernetes.io/version: "1.16.0"
+    app.kubernetes.io/managed-by: Helm
+automountServiceAccountToken: true
+---
+# Source: app/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: rel-{i}-app
+  labels:
+    helm.sh/chart: app-0.1.0
+    app.kubernetes.io/name: app
+    app.kubernetes.io/instance: rel-{i}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: app
+      app.kubernetes.io/instance: rel-{i}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: app
+        app.kubernetes.io/instance: rel-{i}
+    spec:
+      serviceAccountName: rel-{i}-app
+      securityContext:
+        {{}}
+      containers:
+        - name: app
+          securityContext:
+            {{}}
+          image: "nginx:1.16.0"
+          imagePullPolicy: IfNotPresent
+          ports:
+            - name: http
+              containerPort: 80
+              protocol: TCP
+          livenessProbe:
+            httpGet:
+              path: /
+              port: http
+          resources:
+            {{}}
+---
+# Source: app/templates/tests/test-connection.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: "rel-{i}-app-test-connection"
+  annotations:
+    "helm.sh/hook": test
+spec:
+  containers:
+    - name: wget
+      image: busybox
+      command: ['wget']
+      args: ['rel-{i}-app:80']
+  restartPolicy: Never
+"""
+
+
 def kubectl_pod(i: int) -> dict[str, Any]:
     """A pod as the API server returns it: managed fields, defaults and status included."""
     pod = make_pod(i)
@@ -393,6 +468,16 @@ def print_targets(n: int, yaml_path: Path, json_path: Path, tmp: str) -> None:
         f"        hand-written Deployments with comments and flow sequences, {MANAGED_PODS:,}:"
         f" {MANAGED_PODS / ours['wall']:,.0f} pods/s (read by the fast reader:"
         f" {'yes' if fast else 'no'}; not a target row)"
+    )
+    helm = Path(tmp) / "helm.yaml"
+    helm.write_text("".join(HELM_RELEASE.format(i=i) for i in range(MANAGED_PODS // 2)))
+    got = read_fast(helm.read_text(), 10**8)
+    ours = check_apart(helm)
+    print(
+        f"        `helm template` of `helm create`'s chart, {MANAGED_PODS // 2:,} releases"
+        f" ({MANAGED_PODS:,} pods and templates): {MANAGED_PODS / ours['wall']:,.0f} pods/s"
+        " (documents left to the located reader: "
+        f"{len(got.deferred) if got is not None else 'all'}; not a target row)"
     )
     ours, loads = median_rows(json_path, lambda: json.loads(json_text))
     _row("JSON", n, ours, "json.loads alone", loads)

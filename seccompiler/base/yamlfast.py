@@ -118,7 +118,10 @@ def _line(text: str) -> _Line:
         if dash is None:
             if not other or other[0] == "#":
                 return _SKIP
-            raise Outside  # a scalar where a key should be
+            # a value alone on its line: that of the key above it (helm writes "key:\n  {}")
+            if _header(other) in _BLOCKS:
+                raise Outside
+            return (len(indent), -1, None, scalar(other))
         if not other or other[0] == "#":  # nothing after the dash, or a comment
             return (len(indent), 0, None, _OPEN)
         block = _BLOCKS.get(_header(other))
@@ -258,6 +261,21 @@ def _document(
                 seen[text] = known
         col, inner, key, value = known
         if col < 0:
+            continue
+        if inner < 0:  # a value alone on its line, more indented than the key just before it
+            if pending is None or not pending[3] or col <= pending[0]:
+                raise Outside  # a scalar where a key should be
+            pcol, parent, pkey, _ = pending
+            # nothing may go on with it: the next line that says something stands no further
+            # right than the key (libyaml has read it all: a comment ends a plain scalar)
+            for after in range(n + 1, end):
+                body = lines[after].lstrip(" ")
+                if body and body[0] != "#":
+                    if len(lines[after]) - len(body) > pcol:
+                        raise Outside
+                    break
+            parent[pkey] = _fresh(value)
+            pending = None
             continue
         # a plain scalar that goes on over more-indented lines (emitters wrap long text);
         # the test is cheap and may say yes wrongly ("  a b"), which _folded then finds out

@@ -309,13 +309,20 @@ def _field(head: str, v: Any, indent: int, rng: random.Random, out: list[str]) -
     elif v is None:
         out.append(head + ":" + rng.choice(["", " ", "  # none"]))
     elif isinstance(v, dict | list):
-        out.append(head + (": {}" if isinstance(v, dict) else ": []"))
+        empty = "{}" if isinstance(v, dict) else "[]"
+        if rng.random() < 0.3:  # as helm's toYaml | nindent writes an empty value
+            out += [head + ":", " " * (indent + rng.choice([2, 4])) + empty]
+        else:
+            out.append(head + ": " + empty)
     elif isinstance(v, Block):
         out.append(head + ": " + v.header + _comment(rng))
         out += [_indented(line, indent + 2 + v.extra) for line in v.lines]
     elif isinstance(v, Wrapped):
         out.append(head + ": " + v.first)
         out += [_indented(line, indent + 2 + v.extra) for line in v.rest]
+    elif rng.random() < 0.05:  # a value alone on the line after its key
+        text = v.text if isinstance(v, Flow) else v
+        out += [head + ":" + _comment(rng), " " * (indent + 2) + text + _comment(rng)]
     elif isinstance(v, Flow):
         out.append(head + ": " + v.text + _comment(rng))
     else:
@@ -574,6 +581,7 @@ def test_managed_fields_are_read_fast() -> None:
         "a: b\n...\n",  # a document end
         "- - a\n",  # a sequence in a sequence on one line
         "- a  b:\n",  # a key with spaces inside and no value, after a dash
+        "a:\n  b c:\n",  # the same on the line after a key
         "a: 2001-13-45\n",  # a timestamp that is no date
         "<<: {a: 1}\n",  # a merge key
         "a: [\n",  # malformed
