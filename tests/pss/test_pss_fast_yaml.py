@@ -12,7 +12,9 @@ or their List item, again.
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +23,12 @@ import pytest
 import yaml
 
 from seccompiler.base import yamlfast
+from seccompiler.base.errors import InputError
 from seccompiler.base.yamlsrc import LList, LMap, load_all_text
 from seccompiler.platform.pss import manifests
 from seccompiler.platform.pss.evaluate import Judge, fixed_policy
 from seccompiler.platform.pss.manifests import parse_text
-from seccompiler.platform.pss.objects import Manifests
+from seccompiler.platform.pss.objects import Manifests, collect
 from seccompiler.platform.pss.versions import Level
 
 # Plain scalars that YAML 1.1 (as the API server reads it) does not take as strings, those
@@ -462,6 +465,55 @@ def test_anchors_and_aliases_read_as_the_located_reading_reads_them(seed: int) -
         assert _summary(fast) == _summary(_located(text, "m.yaml")), text
         alone += not fast.errors and bool(read) and max(read) < len(text.strip("\n"))
     assert alone > 8  # items and documents with anchors read alone, not the whole file
+
+
+def _no_places(m: Manifests) -> Any:
+    """A summary without the places of objects (a JSON List's are its pointers)."""
+    objects, skipped, namespaces, errors, verdicts = _summary(m)
+    return (
+        [o[1:] for o in objects],
+        [o[1:] for o in skipped],
+        namespaces and [n[1:] for n in namespaces],
+        errors,
+        verdicts,
+    )
+
+
+def test_json_errors_are_placed_as_the_located_yaml_reader_places_them() -> None:
+    """JSON with errors is read a second time, as JSON, for their places: where YAML reads
+    the same values (no surrogate pairs, numbers with exponents or YAML's other line breaks),
+    the errors, places and all, are those a located YAML reading gives."""
+    rng = random.Random(7)
+    with_errors = 0
+    for text in _corpus(120, 70):
+        try:
+            docs = list(load_all_text(text, "m.yaml", kubernetes=True))
+        except InputError:
+            continue
+        for doc in docs:
+            try:
+                js = json.dumps(
+                    _plain(doc),
+                    indent=rng.choice([None, 1, 2, 4]),
+                    ensure_ascii=rng.random() < 0.5,
+                    allow_nan=False,
+                )
+            except (TypeError, ValueError):
+                continue  # keys YAML allows and JSON not
+            if re.search(r"\\ud[89ab]|[0-9][eE]|[\x85\u2028\u2029]", js, re.IGNORECASE):
+                continue
+            if rng.random() < 0.3 and '"name": ' in js:  # a key twice
+                js = js.replace('"name": ', '"name": 1, "name": ', 1)
+            got = Manifests()
+            parse_text(js, "m.json", got)
+            as_yaml = Manifests()
+            try:
+                collect(load_all_text(js, "m.json", kubernetes=True), "m.json", as_yaml)
+            except InputError as exc:
+                as_yaml.errors.append(exc)
+            assert _no_places(got) == _no_places(as_yaml), js
+            with_errors += bool(got.errors)
+    assert with_errors > 20
 
 
 def test_fast_values_and_places_match_the_located_loader() -> None:

@@ -99,6 +99,31 @@ def test_json_errors_are_located_by_a_second_reading() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ('"ship it \\ud83d\\ude80"', True),  # a surrogate pair: one character, YAML refuses it
+        ("1e3", False),  # a number in JSON, a string in YAML 1.1
+    ],
+)
+def test_json_errors_are_those_of_a_reading_as_json(value: str, ok: bool) -> None:
+    """The second reading, for the places, reads JSON as JSON: it finds the errors the first
+    found, where a reading as YAML found others (or refused the text)."""
+    text = (
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "annotations":\n'
+        f' {{"note": {value}}}}}, "spec": {{"hostPID": "yes"}}}}'
+    )
+    m = parse(text, "bad.json")
+    line = text.split("\n")[1]
+    words, at = (
+        ("spec.hostPID: expected a boolean, got string", '"yes"')
+        if ok  # a pod's first error is its only one: the API server stops decoding there
+        else ("metadata.annotations[note]: expected a string, got number", value)
+    )
+    (error,) = m.errors
+    assert (error.message, str(error.location)) == (words, f"bad.json:2:{line.index(at) + 1}")
+
+
+@pytest.mark.parametrize(
     ("text", "line", "column", "words"),
     [
         ("kind: Pod\napiVersion: v1\nspec:\n  containers: {}\n", 4, 15, "a list"),

@@ -27,6 +27,7 @@ import yaml
 
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsio import DEFAULT_MAX_BYTES, read_text
+from seccompiler.base.jsonsrc import load_located
 from seccompiler.base.jsontext import check_surrogates
 from seccompiler.base.yamlfast import FastDocs, read_fast
 from seccompiler.base.yamlsrc import MAX_NODES, Budget, load_all_text
@@ -91,18 +92,26 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
         fast = Manifests()
         try:
             failed = _json(text, path, fast)
+        except _Dup as exc:  # JSON, with a key twice: a located reading says where
+            if len(text) > DEFAULT_MAX_BYTES:  # too large for the second reading
+                out.errors.append(_json_error(text, path, exc))
+            else:
+                _located_json(text, path, out)
+            return
         except (ValueError, RecursionError, IndexError) as exc:  # IndexError: cut short
             if len(text) > DEFAULT_MAX_BYTES:  # too large for the second reading
                 out.errors.append(_json_error(text, path, exc))
                 return
+            # not JSON: YAML that opens with a flow collection, or broken JSON; yamlsrc says
         else:
             if not fast.errors:
                 extend(out, fast)
-                return
-            if len(text) > DEFAULT_MAX_BYTES:
+            elif len(text) > DEFAULT_MAX_BYTES:
                 _relocate(text, path, fast, failed)
                 extend(out, fast)
-                return
+            else:
+                _located_json(text, path, out)
+            return
     elif _fast(text, path, out):
         return
     try:
@@ -343,8 +352,10 @@ def _json_object(text: str, pos: int, path: str, streamed: _Streamed) -> dict[st
             raise ValueError("expected a key")
         key, pos = _scanstring(text, pos + 1)
         pos = _skip(text, pos)
-        if text[pos] != ":" or key in top:
-            raise ValueError("expected ':'" if text[pos] != ":" else "duplicate key")
+        if text[pos] != ":":
+            raise ValueError("expected ':'")
+        if key in top:
+            raise _Dup("duplicate key")
         pos = _skip(text, pos + 1)
         if key == "items" and text[pos] == "[":
             top[key] = []
@@ -393,19 +404,31 @@ def _typed(item: Any) -> bool:
     return isinstance(item, dict) and bool(item.get("apiVersion")) and bool(item.get("kind"))
 
 
+def _located_json(text: str, path: str, out: Manifests) -> None:
+    """Read JSON again, located, for the places of its errors."""
+    try:
+        doc = load_located(text, path)
+    except InputError as exc:
+        out.errors.append(exc)
+        return
+    collect([doc], path, out)
+
+
 def _relocate(text: str, path: str, fast: Manifests, failed: _Failed) -> None:
     """Replace the errors of each failing item by those of a located reading of it alone."""
     located: dict[int, list[InputError]] = {}  # id of an item's first error → its new errors
     dropped: set[int] = set()
-    for i, (start, end, errors) in failed.items():
-        line = text.count("\n", 0, start)
-        column = start - (text.rfind("\n", 0, start) + 1)
-        # Padding puts the item where it stands in the file: positions come out exact.
-        piece = "\n" * line + " " * column + text[start:end]
+    line, line_start, counted = 1, 0, 0  # lines counted up to ``counted``, items in order
+    for i, (start, end, errors) in sorted(failed.items()):
+        breaks = text.count("\n", counted, start)
+        if breaks:
+            line += breaks
+            line_start = text.rfind("\n", counted, start) + 1
+        counted = start
         again = Manifests()
         try:
-            for doc in load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True):
-                classify(doc, path, f"items[{i}]", again, None, 1)
+            doc = load_located(text, path, start, end, line=line, line_start=line_start)
+            classify(doc, path, f"items[{i}]", again, None, 1)
         except InputError as exc:
             again.errors.append(exc)
         located[id(errors[0])] = again.errors or errors
