@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pss_helpers import base_pod, wrap
 
 from seccompiler.base.errors import InputError
+from seccompiler.platform.pss import manifests
 from seccompiler.platform.pss.manifests import parse_text, read_manifests
 from seccompiler.platform.pss.objects import Manifests
 
@@ -121,6 +122,27 @@ def test_json_errors_are_those_of_a_reading_as_json(value: str, ok: bool) -> Non
     )
     (error,) = m.errors
     assert (error.message, str(error.location)) == (words, f"bad.json:2:{line.index(at) + 1}")
+
+
+def test_json_written_by_powershell_is_read_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte order mark and CR LF line ends (`kubectl get -o json | Out-File` in Windows
+    PowerShell): JSON still, never read as YAML, its errors placed as without the mark."""
+    pods = [_pod(f"p{i}") for i in range(3)]
+    pods[1]["spec"]["hostPID"] = "yes"
+    pods[2]["metadata"]["annotations"] = {"note": "\U0001f680"}  # written "\ud83d\ude80"
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": pods}, indent=2)
+
+    def as_yaml(*_: object, **__: object) -> None:
+        raise AssertionError("JSON read as YAML")
+
+    monkeypatch.setattr(manifests, "load_all_text", as_yaml)
+    plain = parse(text, "p.json")
+    marked = parse("\ufeff" + text.replace("\n", "\r\n"), "p.json")
+    assert [o.name for o in marked.objects] == [o.name for o in plain.objects] == ["p0", "p2"]
+    assert [(e.message, str(e.location)) for e in marked.errors] == [
+        (e.message, str(e.location)) for e in plain.errors
+    ]
+    assert str(plain.errors[0].location).startswith("p.json:")
 
 
 @pytest.mark.parametrize(
@@ -268,6 +290,9 @@ def test_a_large_yaml_file_is_refused(tmp_path: Path, small_limit: int) -> None:
         read_manifests([str(big)])
     (tmp_path / "big.json").write_text(_listed(*[_pod(f"p{i}") for i in range(5)]))
     assert len(read_manifests([str(tmp_path / "big.json")]).objects) == 5
+    marked = tmp_path / "marked.json"  # JSON all the same, behind a byte order mark
+    marked.write_text("\ufeff" + _listed(*[_pod(f"p{i}") for i in range(5)]))
+    assert len(read_manifests([str(marked)]).objects) == 5
 
 
 @pytest.mark.parametrize(

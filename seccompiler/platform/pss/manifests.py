@@ -71,7 +71,7 @@ def read_manifests(paths: Sequence[str]) -> Manifests:
     out = Manifests()
     for path in paths:
         name, text = read_source(path, MAX_JSON_BYTES)
-        if len(text) > DEFAULT_MAX_BYTES and not _JSON_START.match(text):
+        if len(text) > DEFAULT_MAX_BYTES and not _JSON_START.match(text, text[:1] == "\ufeff"):
             raise InputError(
                 f"file is larger than {DEFAULT_MAX_BYTES} bytes",
                 hint="split it, or check that this is the file you meant",
@@ -88,6 +88,8 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
     except InputError as exc:
         out.errors.append(exc)
         return
+    if text[:1] == "\ufeff" and _JSON_START.match(text, 1):
+        text = text[1:]  # a byte order mark (PowerShell writes one): no column of its own
     if _JSON_START.match(text):
         fast = Manifests()
         try:
