@@ -452,7 +452,7 @@ def read_fast(text: str, max_nodes: int) -> FastDocs | None:
             except Outside:
                 pass
         try:
-            return _by_item(lines, first, end, marks, seen, deferred)
+            return _by_item(lines, first, end, marks, seen, deferred, away)
         except Outside:
             if len(deferred) >= MAX_DEFERRED:
                 raise
@@ -490,17 +490,20 @@ def _by_item(
     marks: dict[int, tuple[int, int]],
     seen: dict[str, _Line],
     deferred: list[tuple[list[Any], int, Deferred]],
+    away: bool,
 ) -> Any:
     """A List document read around the items that leave the subset (``Deferred`` in their
-    place). The List's own lines must be in the subset, its ``items:`` at column 0."""
+    place). The List's own lines must be in the subset, its ``items:`` at column 0.
+    ``away``: whether the text holds characters the line reader never takes (else no line
+    of it is searched for them)."""
     at = next((n for n in range(first, end) if lines[n].rstrip(" ") == "items:"), -1)
     if at < 0:
         raise Outside
     spans, stop = _item_spans(lines, at + 1, end)
     if not spans:
         raise Outside
-    head = _piece(lines, first, at + 1, marks, seen)
-    tail = _piece(lines, stop, end, marks, seen) if _content(lines, stop, end) else {}
+    head = _piece(lines, first, at + 1, marks, seen, away)
+    tail = _piece(lines, stop, end, marks, seen, away) if _content(lines, stop, end) else {}
     if not isinstance(head, dict) or head.get("items", 0) is not None or not isinstance(tail, dict):
         raise Outside
     if any(k in head for k in tail):
@@ -508,7 +511,7 @@ def _by_item(
     items: list[Any] = []
     for a, b, col in spans:
         try:
-            one = _piece(lines, a, b, marks, seen)
+            one = _piece(lines, a, b, marks, seen, away)
             if not isinstance(one, list) or len(one) != 1:
                 raise Outside
             items.append(one[0])
@@ -523,10 +526,16 @@ def _by_item(
 
 
 def _piece(
-    lines: list[str], first: int, end: int, marks: dict[int, tuple[int, int]], seen: Any
+    lines: list[str],
+    first: int,
+    end: int,
+    marks: dict[int, tuple[int, int]],
+    seen: Any,
+    away: bool,
 ) -> Any:
-    """Part of a document read as one: the subset's characters only."""
-    if any(_AWAY.search(lines[n]) for n in range(first, end)):
+    """Part of a document read as one: the subset's characters only (searched for when the
+    text holds others: ``away``)."""
+    if away and any(_AWAY.search(lines[n]) for n in range(first, end)):
         raise Outside
     return _document(lines, first, end, marks, seen)
 
