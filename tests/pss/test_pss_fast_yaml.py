@@ -467,6 +467,46 @@ def test_anchors_and_aliases_read_as_the_located_reading_reads_them(seed: int) -
     assert alone > 8  # items and documents with anchors read alone, not the whole file
 
 
+def _edit_lines(text: str, rng: random.Random) -> str:
+    """``text`` with a few lines edited as hands and tools break YAML: a line written twice or
+    dropped, indented or dedented, joined to the next, its value moved to a line of its own,
+    or an indicator put into it."""
+    lines = text.split("\n")
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(lines))
+        line, how = lines[i], rng.randrange(7)
+        pad = len(line) - len(line.lstrip(" "))
+        if how == 0:
+            lines.insert(i, line)
+        elif how == 1 and len(lines) > 1:
+            del lines[i]
+        elif how == 2:
+            lines[i] = " " * rng.choice([1, 2, 4]) + line
+        elif how == 3 and pad:
+            lines[i] = line[min(pad, rng.choice([1, 2])) :]
+        elif how == 4 and i + 1 < len(lines):
+            lines[i] = line + " " + lines.pop(i + 1).lstrip(" ")
+        elif how == 5 and ": " in line:
+            lines[i] = line.replace(": ", ":\n" + " " * (pad + rng.choice([2, 4])), 1)
+        else:
+            at = rng.randrange(len(line) + 1)
+            bit = rng.choice([" ", ":", "- ", "#", "'", '"', "{}", "[]", "a b:"])
+            lines[i] = line[:at] + bit + line[at:]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_edited_lines_read_as_the_located_reading_reads_them(seed: int) -> None:
+    rng = random.Random(seed)
+    fast_used = 0
+    for text in _corpus(100, 80 + seed):
+        edited = _edit_lines(text, rng)
+        fast = _fast(edited, "m.yaml")
+        assert _summary(fast) == _summary(_located(edited, "m.yaml")), edited
+        fast_used += yamlfast.read_fast(edited, 10**6) is not None
+    assert fast_used > 10  # edits the fast reader takes, not only those libyaml refuses
+
+
 def _no_places(m: Manifests) -> Any:
     """A summary without the places of objects (a JSON List's are its pointers)."""
     objects, skipped, namespaces, errors, verdicts = _summary(m)
