@@ -235,18 +235,24 @@ class _Builder:
         return out
 
 
-def _yaml_error(path: str, exc: yaml.YAMLError) -> InputError:
+def _yaml_error(path: str, exc: yaml.YAMLError, first_line: int = 0) -> InputError:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     msg = f"malformed YAML: {problem}" + (f" ({context})" if context else "")
-    loc = Location(path, mark.line + 1, mark.column + 1) if mark is not None else Location(path)
+    loc = (
+        Location(path, first_line + mark.line + 1, mark.column + 1)
+        if mark is not None
+        else Location(path)
+    )
     return InputError(msg, hint="fix the YAML syntax at this position", location=loc)
 
 
-def _reader_error(path: str, text: str, exc: yaml.reader.ReaderError) -> InputError:
+def _reader_error(
+    path: str, text: str, exc: yaml.reader.ReaderError, first_line: int = 0
+) -> InputError:
     pos = max(0, min(exc.position, len(text)))
-    line = text.count("\n", 0, pos) + 1
+    line = first_line + text.count("\n", 0, pos) + 1
     column = pos - (text.rfind("\n", 0, pos) + 1) + 1
     return InputError(
         f"character {exc.character!r} is not allowed in YAML",
@@ -275,7 +281,7 @@ def load_all_text(
     try:
         loader = (KubernetesLoader if kubernetes else _LOADER)(text)
     except yaml.reader.ReaderError as exc:
-        raise _reader_error(path, text, exc) from None
+        raise _reader_error(path, text, exc, first_line) from None
     budget = Budget(path, max_nodes) if budget is None else budget
     builder = _Builder(path, loader, budget, first_line)
     try:
@@ -286,9 +292,9 @@ def load_all_text(
             builder.new_document()
             yield builder.build(node, depth)
     except yaml.reader.ReaderError as exc:
-        raise _reader_error(path, text, exc) from None
+        raise _reader_error(path, text, exc, first_line) from None
     except yaml.YAMLError as exc:
-        raise _yaml_error(path, exc) from None
+        raise _yaml_error(path, exc, first_line) from None
     except RecursionError:
         raise InputError(
             f"nesting deeper than {MAX_DEPTH} levels", location=Location(path)

@@ -156,3 +156,21 @@ def test_arbitrary_policy_text_gives_a_policy_or_an_input_error(
         load_policy(p)
     except InputError as err:
         assert err.location is not None
+
+
+@pytest.mark.parametrize(
+    ("piece", "line", "column"),
+    [
+        ("a: b\nc: [d\n", 3, 1),  # a syntax error: libyaml's mark
+        ("a: b\nc: \x01\n", 2, 4),  # a character YAML does not allow: the reader's position
+        ("a: b\na: c\n", 2, 1),  # the builder's own errors
+    ],
+)
+def test_a_piece_read_alone_places_its_errors_in_the_file(
+    piece: str, line: int, column: int
+) -> None:
+    """A piece that starts on line 11 of its file: every error says the file's line."""
+    with pytest.raises(InputError) as info:
+        list(load_all_text(piece, "f.yaml", first_line=10))
+    loc = info.value.location
+    assert loc is not None and (loc.line, loc.column) == (10 + line, column)

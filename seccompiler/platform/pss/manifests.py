@@ -229,8 +229,10 @@ def _located_document(
 ) -> Manifests:
     """One document read again located, alone, at its place in the file."""
     first, end = span
-    piece = "\n" * first + "\n".join(lines[first:end])
-    docs = list(load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True))
+    piece = "\n".join(lines[first:end])
+    docs = list(
+        load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True, first_line=first)
+    )
     if len(docs) != 1:
         raise Unplaced
     again = Manifests()
@@ -269,12 +271,11 @@ def _relocate_items(
             if body and body[0] != "#" and len(lines[last]) - len(body) <= dash:
                 break
             last += 1
-        piece = (
-            "\n" * row
-            + " " * (dash + 1)
-            + "\n".join([lines[row][dash + 1 :], *lines[row + 1 : last]])
+        # the item's dash a blank, so that it reads as the mapping it holds, at its place
+        piece = " " * (dash + 1) + "\n".join([lines[row][dash + 1 :], *lines[row + 1 : last]])
+        docs = list(
+            load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True, first_line=row)
         )
-        docs = list(load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True))
         if len(docs) != 1:
             return False
         again = Manifests()
