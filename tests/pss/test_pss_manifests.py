@@ -273,6 +273,30 @@ def test_a_large_json_list_is_read_and_its_bad_items_located(small_limit: int) -
     assert small.errors[0].message == err.message
 
 
+def test_only_the_failing_items_of_a_json_list_are_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever its size: the other items stay as the first reading placed them."""
+    text = _listed(_pod("a", hostPID=True), _pod("b", hostIPC="yes"), _pod("c"))
+    pieces: list[str] = []
+    real = manifests.load_located
+
+    def reading(text: str, path: str, start: int = 0, end: int | None = None, **kw: int) -> object:
+        pieces.append(text[start:end])
+        return real(text, path, start, end, **kw)
+
+    monkeypatch.setattr(manifests, "load_located", reading)
+    m = parse(text, "l.json")
+    assert len(pieces) == 1 and '"b"' in pieces[0] and '"a"' not in pieces[0]
+    assert [(o.name, str(o.location), o.pointer) for o in m.objects] == [
+        ("a", "l.json", "items[0]"),
+        ("c", "l.json", "items[2]"),
+    ]
+    (err,) = m.errors
+    line = text.splitlines().index('                "hostIPC": "yes"') + 1
+    assert (str(err.location), "spec.hostIPC" in err.message) == (f"l.json:{line}:28", True)
+
+
 def test_a_large_json_syntax_error_is_located(small_limit: int) -> None:
     text = _listed(_pod("a"), _pod("b"))
     cut = text[: len(text) // 2]

@@ -106,9 +106,10 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
                 return
             # not JSON: YAML that opens with a flow collection, or broken JSON; yamlsrc says
         else:
+            own = sum(len(errors) for *_, errors in failed.values()) == len(fast.errors)
             if not fast.errors:
                 extend(out, fast)
-            elif len(text) > DEFAULT_MAX_BYTES:
+            elif own or len(text) > DEFAULT_MAX_BYTES:  # the failing List items read again
                 _relocate(text, path, fast, failed)
                 extend(out, fast)
             else:
