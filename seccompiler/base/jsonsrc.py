@@ -84,7 +84,10 @@ class _Reader:
         m = _NUMBER.match(text, pos)
         if m is not None:
             number = m.group()
-            return (float(number) if m.group(1) or m.group(2) else int(number)), m.end()
+            try:
+                return (float(number) if m.group(1) or m.group(2) else int(number)), m.end()
+            except ValueError as exc:  # more digits than Python converts (json.loads' limit)
+                raise self.error(f"malformed JSON: {exc}", pos) from None
         for word, literal in _LITERALS.items():
             if text.startswith(word, pos):
                 return literal, pos + len(word)

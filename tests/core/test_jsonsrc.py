@@ -114,6 +114,7 @@ def test_a_piece_is_placed_where_it_stands_in_the_file() -> None:
         ('{"a": "x', (1, 7), "Unterminated string"),
         ("[" * (MAX_DEPTH + 2), (1, MAX_DEPTH + 2), f"nesting deeper than {MAX_DEPTH}"),
         ("", (1, 1), "Expecting value"),
+        ("[" + "7" * 5000 + "]", (1, 2), "integer string conversion"),
     ],
 )
 def test_errors_name_line_and_column(text: str, where: tuple[int, int], words: str) -> None:
