@@ -99,7 +99,7 @@ def make_pod(i: int) -> dict[str, Any]:
 FIELDS = 0  # extra managed-field entries; without any, a pod takes ~11.5 KB, as kubectl's do
 
 
-MANAGED_PODS = 2000  # pods of the managedFields row (each ~13 KB of YAML)
+MANAGED_PODS = 2000  # pods of the managedFields row (each ~5 KB of YAML)
 
 
 def with_field_paths(pod: dict[str, Any]) -> dict[str, Any]:
