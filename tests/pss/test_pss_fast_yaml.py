@@ -426,8 +426,7 @@ def test_lines_ending_in_crlf_read_as_the_located_reading_reads_them(seed: int) 
         if rng.random() < 0.1:
             at = rng.randrange(len(crlf) + 1)
             crlf = crlf[:at] + rng.choice(["\r", "\ufeff"]) + crlf[at:]
-        fast, read = _fast_counting_located(crlf)
-        assert _summary(fast) == _summary(_located(crlf, "m.yaml")), crlf
+        _, read = _both_ways(crlf)
         fast_used += not read
     assert fast_used > 20
 
@@ -461,8 +460,7 @@ def test_anchors_and_aliases_read_as_the_located_reading_reads_them(seed: int) -
     alone = 0
     for text in _corpus(150, 60 + seed):
         text = _anchored(text, rng)
-        fast, read = _fast_counting_located(text)
-        assert _summary(fast) == _summary(_located(text, "m.yaml")), text
+        fast, read = _both_ways(text)
         alone += not fast.errors and bool(read) and max(read) < len(text.strip("\n"))
     assert alone > 8  # items and documents with anchors read alone, not the whole file
 
@@ -501,8 +499,7 @@ def test_edited_lines_read_as_the_located_reading_reads_them(seed: int) -> None:
     fast_used = 0
     for text in _corpus(100, 80 + seed):
         edited = _edit_lines(text, rng)
-        fast = _fast(edited, "m.yaml")
-        assert _summary(fast) == _summary(_located(edited, "m.yaml")), edited
+        _both_ways(edited)
         fast_used += yamlfast.read_fast(edited, 10**6) is not None
     assert fast_used > 10  # edits the fast reader takes, not only those libyaml refuses
 
@@ -701,6 +698,14 @@ def _fast_counting_located(text: str) -> tuple[Manifests, list[int]]:
         manifests.load_all_text = real
 
 
+def _both_ways(text: str) -> tuple[Manifests, list[int]]:
+    """``_fast_counting_located``, having checked that it gives what a located reading of the
+    whole text gives: objects, places, errors and verdicts."""
+    fast, read = _fast_counting_located(text)
+    assert _summary(fast) == _summary(_located(text, "m.yaml")), text
+    return fast, read
+
+
 def _pod_list(count: int, spec: Callable[[int], str]) -> str:
     """A List of ``count`` pods; ``spec(i)``: the lines of pod i's spec, indented by 4."""
     return "apiVersion: v1\nkind: List\nitems:\n" + "".join(
@@ -711,12 +716,11 @@ def _pod_list(count: int, spec: Callable[[int], str]) -> str:
 
 def test_an_error_in_one_item_of_a_list_is_located_by_reading_that_item_again() -> None:
     text = _pod_list(50, lambda i: f"    hostNetwork: {'80' if i == 30 else 'true'}\n")
-    fast, read = _fast_counting_located(text)
+    fast, read = _both_ways(text)
     assert read and max(read) < len(text) / 20  # the one item, not the List
     assert len(fast.objects) == 49
     (error,) = fast.errors
     assert str(error.location) == f"m.yaml:{4 + 6 * 30 + 5}:18"
-    assert _summary(fast) == _summary(_located(text, "m.yaml"))
 
 
 @pytest.mark.parametrize("error", [False, True])
@@ -725,14 +729,13 @@ def test_a_list_written_on_windows_is_read_fast(error: bool) -> None:
         50, lambda i: f"    hostNetwork: {'80' if error and i == 30 else 'true'}\n"
     ).replace("\n", "\r\n")
     text = "\ufeff" + text  # as Notepad writes UTF-8
-    fast, read = _fast_counting_located(text)
+    fast, read = _both_ways(text)
     # without an error nothing is read located; an error is located in the text as written
     if error:
         assert len(read) == 1 and read[0] > len(text) - 2  # the whole file, once
     else:
         assert read == []
     assert len(fast.objects) == 50 - error
-    assert _summary(fast) == _summary(_located(text, "m.yaml"))
     if error:
         assert str(fast.errors[0].location) == f"m.yaml:{4 + 6 * 30 + 5}:18"
 
@@ -743,8 +746,7 @@ def test_aliases_in_many_items_share_the_whole_files_budget() -> None:
     a reading of it whole refuses it."""
     values = "[" + ", ".join(["1"] * 200) + "]"
     text = _pod_list(40, lambda i: f"    x: &a{i} {values}\n    y: [*a{i}, *a{i}, *a{i}, *a{i}]\n")
-    fast = _fast(text, "m.yaml")
-    assert _summary(fast) == _summary(_located(text, "m.yaml"))
+    fast, _ = _both_ways(text)
     (error,) = fast.errors
     assert "aliases expand the document" in error.message
     assert not fast.objects
@@ -756,8 +758,7 @@ def test_one_anchor_name_in_two_items_is_the_whole_readings_error() -> None:
     text = _pod_list(
         40, lambda i: ("    x: &a [1]\n" if i in (10, 20) else "") + "    hostNetwork: true\n"
     )
-    fast = _fast(text, "m.yaml")
-    assert _summary(fast) == _summary(_located(text, "m.yaml"))
+    fast, _ = _both_ways(text)
     (error,) = fast.errors
     assert "duplicate anchor" in error.message
 
@@ -794,7 +795,6 @@ def test_an_item_outside_the_subset_is_read_located_alone(
         for i in range(40)
     )
     text = "apiVersion: v1\nitems:\n" + items + "kind: List\n"
-    fast, read = _fast_counting_located(text)
+    fast, read = _both_ways(text)
     assert (max(read) < len(text) / 20) is alone
     assert len(fast.objects) == 40
-    assert _summary(fast) == _summary(_located(text, "m.yaml"))
