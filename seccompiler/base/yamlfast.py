@@ -77,7 +77,8 @@ class FastDocs:
     """The documents of a stream, and where its objects start."""
 
     docs: list[Any]
-    # id() of each document root and sequence item that is a mapping → (line, column), 1-based
+    # id() of each document root and block sequence item that is a mapping (``- {…}`` too)
+    # → (line, column), 1-based; a mapping in a flow sequence has none
     marks: dict[int, tuple[int, int]]
     spans: list[tuple[int, int]]  # each document's lines, as 0-based [first, end)
     # what is left to yamlsrc: (the documents or a List's items, the index of the one, its
@@ -125,10 +126,7 @@ def _line(text: str) -> _Line:
         if not other or other[0] == "#":  # nothing after the dash, or a comment
             return (len(indent), 0, None, _OPEN)
         block = _BLOCKS.get(_header(other))
-        value = scalar(other) if block is None else block
-        if type(value) is dict and value:
-            raise Outside  # a mapping as a sequence item: its place is recorded in block style
-        return (len(indent), 0, None, value)
+        return (len(indent), 0, None, scalar(other) if block is None else block)
     col = len(indent)
     inner = col + len(dash) if dash is not None else 0
     key = mapping_key(raw_key)
@@ -331,7 +329,10 @@ def _document(
                     text, after_block = _block(lines, n + 1, end, col, value)
                     container.append(text)
                 else:
-                    container.append(_fresh(value))
+                    item = _fresh(value)
+                    container.append(item)
+                    if type(item) is dict:  # "- {…}": a mapping item, placed at its brace
+                        marks[id(item)] = (n + 1, text.index("{") + 1)
                 continue
             # "- key: value": a mapping item whose keys stand after the dash.
             if len(stack) >= MAX_FAST_DEPTH:

@@ -148,9 +148,10 @@ MAX_FLOW_DEPTH = 16
 
 
 def _flow(text: str) -> Any:
-    """A flow collection closed on its line: ``["sh", "-c"]``, ``{drop: [ALL]}``, ``[]``.
-    A mapping inside a sequence (whose place a manifest's reader may need), a pair without a
-    value, and collections over lines are left to yamlsrc."""
+    """A flow collection closed on its line: ``["sh", "-c"]``, ``{drop: [ALL]}``, ``[]``,
+    ``[{containerPort: 80}]``. A pair without a value, and collections over lines, are left
+    to yamlsrc. (No place is kept for a mapping inside: a manifest's reader that needs one,
+    for an object, reads the text located.)"""
     value, i = _flow_node(text, 0, 0)
     after(text, i)
     return value
@@ -178,8 +179,6 @@ def _flow_node(text: str, i: int, depth: int) -> tuple[Any, int]:
             if text[i : i + 2] != ": " or key in out:
                 raise Outside  # a pair without a value, or a key twice (yamlsrc says where)
             out[key], i = _flow_item(text, _skip(text, i + 2), depth)
-        elif text[i : i + 1] == "{":
-            raise Outside
         else:
             value, i = _flow_item(text, i, depth)
             out.append(value)
