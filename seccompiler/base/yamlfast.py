@@ -329,10 +329,10 @@ def _document(
                     text, after_block = _block(lines, n + 1, end, col, value)
                     container.append(text)
                 else:
-                    item = _fresh(value)
-                    container.append(item)
-                    if type(item) is dict:  # "- {…}": a mapping item, placed at its brace
-                        marks[id(item)] = (n + 1, text.index("{") + 1)
+                    fresh = _fresh(value)
+                    container.append(fresh)
+                    if type(fresh) is dict:  # "- {…}": a mapping item, placed at its brace
+                        marks[id(fresh)] = (n + 1, text.index("{") + 1)
                 continue
             # "- key: value": a mapping item whose keys stand after the dash.
             if len(stack) >= MAX_FAST_DEPTH:
