@@ -54,9 +54,10 @@ _LINE = re.compile(
     r"""( *)(-(?: +|$))?"""
     r"""(?:([^\s\-?:,\[\]{}#&*!|>'"%@`](?:[^\s:]|:(?=\S))*|"[^"\\]*"|'[^']*'):(?: +(.*))?$|(.*))"""
 )
-_AWAY = re.compile(r"[\t\r\x85\u2028\u2029\ufeff\ud800-\udfff]")
-# Of those, what only a whole reading by yamlsrc takes (tabs and "\r\n" in a List item
-# leave just that item to it): other line breaks, byte order marks, lone surrogates.
+_AWAY = re.compile(r"[\r\x85\u2028\u2029\ufeff\ud800-\udfff]")
+# Of those, what only a whole reading by yamlsrc takes ("\r\n" in a List item leaves just
+# that item to it): other line breaks, byte order marks, lone surrogates. Tabs are taken in
+# the text of block scalars (a script, a config file) and left to yamlsrc everywhere else.
 _BREAKS = re.compile(r"[\x85\u2028\u2029\ufeff\ud800-\udfff]|\r(?!\n)")
 _MARKER = re.compile(r"^(?:---|\.\.\.|%)", re.MULTILINE)  # document markers, directives
 
@@ -113,6 +114,8 @@ _BLOCKS = {
 
 
 def _line(text: str) -> _Line:
+    if "\t" in text:
+        raise Outside  # a tab outside a block scalar's text: YAML's rules for it are yamlsrc's
     # _LINE matches every line: its last group takes anything.
     indent, dash, raw_key, value, other = _LINE.match(text).groups()  # type: ignore[union-attr]
     if raw_key is None:
@@ -183,7 +186,7 @@ def _block(lines: list[str], first: int, end: int, parent: int, how: _Header) ->
     tail = "" if how.strip else "\n"
     if not how.fold:
         return "\n".join(out) + tail, n
-    if any(line[:1] == " " for line in out):
+    if any(line[:1] in (" ", "\t") for line in out):
         raise Outside
     folded = [out[0]]
     empty = 0
@@ -224,7 +227,7 @@ def _folded(lines: list[str], n: int, end: int, owner: int) -> tuple[Any, int]:
         body = lines[after].lstrip(" ")
         if not body:
             break  # an empty line: a folded line break, or the scalar's end; yamlsrc decides
-        if _CONTINUATION.fullmatch(body) is None:
+        if "\t" in body or _CONTINUATION.fullmatch(body) is None:
             raise Outside
         parts.append(body)
         after += 1
@@ -373,6 +376,8 @@ def _quoted(lines: list[str], n: int, end: int, owner: int, raw: str) -> tuple[s
             raise Outside
         text = lines[after]
         after += 1
+        if "\t" in text:
+            raise Outside
         body = text.strip(" ")
         if not body:
             gap += 1

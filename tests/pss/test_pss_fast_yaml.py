@@ -128,8 +128,9 @@ def _block(rng: random.Random) -> Block:
     lines = [rng.choice(BLOCK_LINES) for _ in range(rng.randint(1, 3))]
     if rng.random() < 0.2:  # empty lines inside (read fast), or spaces kept (left to yamlsrc)
         lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(["", "", "", "   "]))
-    if rng.random() < 0.04:
-        lines.append("a\tb")  # a tab: in a List item, that item is left to yamlsrc
+    if rng.random() < 0.15:  # tabs, as in a script or a config file: read fast, except at
+        # a line's start in a folded scalar (a more-indented line, which folding keeps apart)
+        lines.append(rng.choice(["a\tb", "\tindented", "x\t", "\t", "k:\tv"]))
     if rng.random() < 0.2:
         lines.append("")  # a trailing empty line, which chomping drops
     return Block(rng.choice(["|", "|-", ">", ">-"]), lines, rng.choice([0, 0, 2]))
