@@ -15,11 +15,10 @@ from typing import Any
 
 import yaml
 
-from seccompiler.base.yamlsrc import KubernetesLoader
+from seccompiler.base.yamlsrc import MERGE, go_plain, json_key, json_number
 
 # Scalars the subset leaves to yamlsrc: indicators, and what may continue on the next line.
 PLAIN_START = frozenset("?:,[]{}#&*!|>'\"%@`")
-_STR = "tag:yaml.org,2002:str"
 _KEYS: dict[str, str] = {}  # key text → key
 _VALUES: dict[str, Any] = {}  # plain scalar text → its value, for the texts that repeat
 
@@ -30,30 +29,19 @@ class Outside(Exception):
 
 QUOTE_OPEN = object()  # a single-quoted scalar not closed on its first line
 
-_LOADER = KubernetesLoader("")
-_RESOLVERS = KubernetesLoader.yaml_implicit_resolvers
-
 
 def plain_value(text: str) -> Any:
-    """A plain scalar's value, exactly as the located loader resolves and constructs it."""
+    """A plain scalar's value, exactly as the located loader resolves it (``go_plain``)."""
     value = _VALUES.get(text)
     if value is not None or text in _VALUES:
         return value
-    tag = _STR
-    for rtag, regexp in _RESOLVERS.get(text[0] if text else "", ()):
-        if regexp.match(text):
-            tag = rtag
-            break
-    if tag == _STR:
-        value = text
-    else:
-        build = KubernetesLoader.yaml_constructors.get(tag)
-        if build is None or tag.endswith((":merge", ":value")):
-            raise Outside
-        try:
-            value = build(_LOADER, yaml.ScalarNode(tag, text))
-        except Exception:
-            raise Outside from None
+    value = go_plain(text)
+    if value is MERGE:
+        raise Outside  # a merge key: yamlsrc merges
+    try:
+        json_number(value)
+    except ValueError:
+        raise Outside from None  # yamlsrc says why
     if len(_VALUES) < 65536:
         _VALUES[text] = value
     return value
@@ -223,11 +211,10 @@ def mapping_key(text: str) -> str:
         if text[0] in "\"'":
             key = text[1:-1]
         else:
-            value = plain_value(text)
-            if isinstance(value, str):
-                key = value
-            else:  # as yamlsrc turns a key that is not a string into one
-                key = str(value) if not isinstance(value, bool) else str(value).lower()
+            try:  # as yamlsrc turns a key that is not a string into one
+                key = json_key(plain_value(text))
+            except ValueError:
+                raise Outside from None  # a null key: yamlsrc says where
         if len(_KEYS) < 65536:
             _KEYS[text] = key
     return key

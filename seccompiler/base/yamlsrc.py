@@ -12,10 +12,12 @@ the package goes through it.
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -32,35 +34,178 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 100
 
 
-class KubernetesLoader(_LOADER):  # type: ignore[valid-type,misc]
-    """YAML as the Kubernetes API server reads it (sigs.k8s.io/yaml over go-yaml v2).
+MERGE = object()  # what a plain ``<<`` stands for: a merge key
+_NULL, _BOOL, _INT, _FLOAT, _STR = (
+    f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str")
+)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# The plain scalars go-yaml v2 reads by their whole text (its resolve table).
+_GO_WORDS: dict[str, Any] = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE"), True),
+    **dict.fromkeys(("on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE"), False),
+    **dict.fromkeys(("off", "Off", "OFF"), False),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+}
+# Go's strconv.ParseInt with base 0 (a sign; 0x, 0o, 0b or a leading 0 for octal), and the
+# float syntax go-yaml v2 accepts, both on the text with every '_' taken out.
+_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
+_GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_GO_DOT_FLOAT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+_BASES = {"x": 16, "o": 8, "b": 2}
 
-    go-yaml v2 keeps YAML 1.1's one-letter booleans, which PyYAML leaves out: a plain
-    ``y``/``Y`` is true and ``n``/``N`` false, beside yes/no/on/off/true/false.
+
+def go_plain(text: str) -> Any:
+    """A plain scalar's value as the API server reads it: sigs.k8s.io/yaml over go-yaml
+    v2, which decodes into untyped values before turning them into JSON.
+
+    YAML 1.1's words for booleans (the one-letter ``y``/``n`` included) and null; integers
+    as Go reads them with base 0 (``0o17``, ``0X1F``, ``0755`` octal), past int64 as uint64,
+    and past that as a float; floats with or without a point (``1e3``); everything else,
+    timestamps and YAML 1.1's base-60 numbers (``1:30``) included, a string. ``<<`` is
+    ``MERGE``.
     """
+    if text == "<<":
+        return MERGE
+    first = text[:1]
+    if text in _GO_WORDS:
+        return _GO_WORDS[text]
+    if first == ".":
+        if _GO_DOT_FLOAT.match(text):
+            f = float(text)
+            return text if math.isinf(f) else f
+        return text
+    if first and first in "+-0123456789":
+        plain = text.replace("_", "")
+        m = _GO_INT.match(plain)
+        if m is not None:
+            sign, body = m.groups()
+            if len(body) > 1 and body[0] == "0":
+                base = _BASES.get(body[1].lower(), 8)
+                value = int(body[2:] if base != 8 or body[1] in "oO" else body[1:], base)
+            else:
+                value = int(body)
+            value = -value if sign == "-" else value
+            if -(2**63) <= value < 2**63 or (not sign and value < 2**64):
+                return value
+        if _GO_FLOAT.match(plain):
+            f = float(plain)
+            if not math.isinf(f):  # out of float64's range: ParseFloat fails
+                return f
+    return text
 
-    bool_values: ClassVar[dict[str, bool]] = {
-        **yaml.constructor.SafeConstructor.bool_values,
-        "y": True,
-        "n": False,
-    }
+
+def _go_tag(text: str) -> str:
+    value = go_plain(text)
+    if isinstance(value, str):
+        return _STR
+    if value is None:
+        return _NULL
+    if value is MERGE:
+        return _MERGE_TAG
+    if isinstance(value, bool):
+        return _BOOL
+    return _INT if isinstance(value, int) else _FLOAT
 
 
-KubernetesLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
+def json_number(value: Any, text: str = "") -> Any:
+    """``value``, refused when JSON cannot hold it (sigs.k8s.io/yaml's conversion fails)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"{text or value} is not a number JSON can hold, so the API server cannot read "
+            "the manifest; quote it if it is meant as a string"
+        )
+    return value
+
+
+def _go_construct(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A scalar tagged null, bool, int or float (plain, or with the tag written)."""
+    value = go_plain(node.value)
+    kind = node.tag.rsplit(":", 1)[-1]
+    if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return json_number(float(value), node.value)  # !!float 1 is 1.0, as go-yaml has it
+    if kind == "null" and value is None:
+        return None
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{node.value!r} is not a {kind}")
+
+
+class KubernetesLoader(_LOADER):  # type: ignore[valid-type,misc]
+    """YAML as the Kubernetes API server reads it (sigs.k8s.io/yaml over go-yaml v2): plain
+    scalars resolved by ``go_plain``; a ``<<`` key merges as go-yaml does (``_Builder``)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _go_tag(value)
+        return super().resolve(kind, value, implicit)
+
+
+for _tag in (_NULL, _BOOL, _INT, _FLOAT):
+    KubernetesLoader.add_constructor(_tag, _go_construct)
+KubernetesLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: str(node.value)
 )
 
 
 class KubernetesDumper(yaml.SafeDumper):
-    """Writes YAML that Kubernetes reads back as written: a string ``n`` comes out quoted.
+    """Writes YAML that Kubernetes reads back as written: a string that go-yaml v2 (or YAML
+    1.1) would read as something else (``n``, ``1e3``, ``0o17``) comes out quoted."""
 
-    PyYAML would write it plain, and the API server would read a boolean (go-yaml v2).
-    """
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if kind is yaml.ScalarNode and implicit[0] and tag == _STR:
+            return _go_tag(value)
+        return tag
 
 
-KubernetesDumper.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
-)
+def json_key(key: Any) -> str:
+    """A mapping key as sigs.k8s.io/yaml turns it into a JSON object's name: booleans as
+    ``true``/``false``, integers in decimal, floats as Go formats a float32 (``%g``,
+    shortest); a null key (or one beyond int64 read as uint64) it cannot convert."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int) and -(2**63) <= key < 2**63:
+        return str(key)
+    if isinstance(key, float):
+        return _go_float32(key)
+    raise ValueError(f"a mapping key that is {'null' if key is None else 'this large'}")
+
+
+def _go_float32(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    try:
+        f32 = struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        f32 = math.copysign(math.inf, value)
+    if math.isinf(f32):
+        return ".inf" if f32 > 0 else "-.inf"
+    if f32 == 0:
+        return "-0" if math.copysign(1, f32) < 0 else "0"
+    for digits in range(1, 10):  # the shortest decimal that reads back as the same float32
+        text = f"{f32:.{digits - 1}e}"
+        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == f32:
+            break
+    mantissa, exp_text = text.split("e")
+    exp = int(exp_text)
+    sign = "-" if mantissa.startswith("-") else ""
+    digs = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
+    if exp < -4 or exp >= 6:  # Go's %g with the shortest precision: an exponent from 1e+06
+        body = digs[0] + ("." + digs[1:] if len(digs) > 1 else "")
+        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{digs}"
+    whole = digs[: exp + 1].ljust(exp + 1, "0")
+    frac = digs[exp + 1 :]
+    return sign + whole + ("." + frac if frac else "")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -147,6 +292,7 @@ class _Builder:
         # meeting one again means an alias, and its size is known before anything is built.
         self.sizes: dict[int, int] = {}
         self.building: set[int] = set()
+        self.merges = isinstance(loader, KubernetesLoader)  # '<<' keys, as go-yaml reads them
 
     def _mark(self, node: yaml.Node) -> Mark:
         m = node.start_mark
@@ -185,6 +331,8 @@ class _Builder:
         return out
 
     def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _MERGE_TAG:  # '<<' where no key is: the text itself
+            return node.value
         try:
             value = self.loader.construct_object(node, deep=False)
             if isinstance(value, str) and _SURROGATE.search(value):
@@ -214,25 +362,73 @@ class _Builder:
         out.mark = self._mark(node)
         out.key_marks = {}
         out.value_marks = {}
+        merged: set[str] = set()  # keys a merge gave, which a key after it may set again
+        merge_at: yaml.Node | None = None
         for knode, vnode in node.value:
-            if knode.tag == "tag:yaml.org,2002:merge":
-                raise self.error(knode, "merge keys ('<<') are not supported", "write the keys out")
+            if knode.tag == _MERGE_TAG:
+                if not self.merges:
+                    raise self.error(
+                        knode, "merge keys ('<<') are not supported", "write the keys out"
+                    )
+                if merge_at is not None:
+                    line = self._mark(merge_at).line
+                    raise self.error(
+                        knode,
+                        f"duplicate key '<<' (first given at line {line})",
+                        "merge several mappings with one key: '<<: [*a, *b]'",
+                    )
+                merge_at = knode
+                self._merge(out, merged, knode, vnode, depth)
+                continue
             if not isinstance(knode, yaml.ScalarNode):
                 raise self.error(knode, "mapping keys must be plain scalars")
-            key = self.build(knode, depth + 1)
-            if not isinstance(key, str):
-                key = str(key) if not isinstance(key, bool) else str(key).lower()
-            if key in out:
+            try:
+                key = json_key(self.build(knode, depth + 1))
+            except ValueError as exc:
+                raise self.error(knode, f"{exc} cannot name a field", "quote the key") from None
+            if key in out and key not in merged:
                 first = out.key_marks[key]
                 raise self.error(
                     knode,
                     f"duplicate key '{key}' (first given at line {first.line})",
                     "remove one of them",
                 )
+            merged.discard(key)  # a key after the merge sets its own value, as go-yaml does
             out[key] = self.build(vnode, depth + 1)
             out.key_marks[key] = self._mark(knode)
             out.value_marks[key] = self._mark(vnode)
         return out
+
+    def _merge(
+        self, out: LMap, merged: set[str], knode: yaml.Node, vnode: yaml.Node, depth: int
+    ) -> None:
+        """The keys of a ``<<`` key's mapping (or mappings: the first that has a key gives
+        it) that ``out`` lacks. A key written before the ``<<`` that the merge also gives
+        is refused: go-yaml v2, which turns the manifest into JSON, lets the merge win,
+        and kubectl's checks before it (go-yaml v3) the key."""
+        sources = list(vnode.value) if isinstance(vnode, yaml.SequenceNode) else [vnode]
+        if not sources or not all(isinstance(n, yaml.MappingNode) for n in sources):
+            raise self.error(
+                vnode,
+                "a merge key ('<<') takes a mapping or a list of mappings",
+                "write '<<: *anchor' or '<<: [*a, *b]', where each anchor names a mapping",
+            )
+        for source in sources:
+            value = self.build(source, depth + 1)
+            for key, item in value.items():
+                if key in merged:
+                    continue  # an earlier mapping of the list gave it
+                if key in out:
+                    raise self.error(
+                        knode,
+                        f"key '{key}' is given at line {out.key_marks[key].line} and by "
+                        "this merge too, which kubectl's YAML readers resolve differently",
+                        f"write '{key}' after the '<<' key, where its own value wins",
+                    )
+                merged.add(key)
+                out[key] = item
+                out.key_marks[key] = value.key_marks[key]
+                out.value_marks[key] = value.value_marks[key]
 
 
 def _yaml_error(path: str, exc: yaml.YAMLError, first_line: int = 0) -> InputError:

@@ -354,3 +354,48 @@ def test_duplicate_json_keys_are_still_located() -> None:
     (err,) = parse(text, "d.json").errors
     assert "duplicate key" in err.message
     assert err.location is not None and err.location.line == 2
+
+
+KUBECTL_YAML = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: a
+  annotations: {built: 2024-01-01, at: 2024-01-01 10:00:00}
+spec:
+  securityContext: {runAsNonRoot: true, runAsUser: 0o1750, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: a
+    image: x
+    securityContext:
+      <<: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ("", None),  # dates stay text, 0o1750 is 1000, the merge key gives both fields
+        ("0o1750", None),
+        ("1e3", None),  # a float with an integral value decodes as an int
+        ("0", "runAsUser=0"),
+        ("1:0", "spec.securityContext.runAsUser: expected an int64, got string"),  # no base 60
+        (".inf", ".inf is not a number JSON can hold"),
+    ],
+)
+def test_yaml_reads_as_kubectl_reads_it(change: str, error: str | None) -> None:
+    from seccompiler.platform.pss.registry import DEFAULT
+    from seccompiler.platform.pss.versions import Level, LevelVersion, parse_version
+
+    text = KUBECTL_YAML.replace("0o1750", change) if change else KUBECTL_YAML
+    m = parse(text)
+    if error is not None and "=" not in error:
+        assert any(error in e.message for e in m.errors), m.errors
+        assert m.errors[0].location is not None and m.errors[0].location.line == 7
+        return
+    assert not m.errors
+    (obj,) = m.objects
+    assert obj.pod is not None and dict(obj.pod.annotations)["built"] == "2024-01-01"
+    result = DEFAULT.evaluate(LevelVersion(Level.RESTRICTED, parse_version("latest")), obj.pod)
+    details = ", ".join(f.detail for f in result.failures)
+    assert (error in details) if error else not result.failures, details
