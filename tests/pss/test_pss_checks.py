@@ -655,3 +655,24 @@ def test_message_format_matches_the_api_server() -> None:
     )
     assert result.warning().startswith('would violate PodSecurity "baseline:v1.23": host ')
     assert result.reasons() == "host namespaces, privileged"
+
+
+@pytest.mark.parametrize("kind", sorted(WORKLOADS))
+def test_a_pod_on_the_host_network_gets_its_ports_as_host_ports(kind: str) -> None:
+    """The API server defaults a Pod's spec before admission (core/v1 SetDefaults_Pod): on
+    the host's network, a port of a container or init container without a hostPort gets its
+    containerPort. Since Kubernetes 1.28 workloads' templates are not defaulted so."""
+    p = _pod(
+        (
+            spec(hostNetwork=True),
+            ctr(ports=[{"containerPort": 8080}, {"containerPort": 53, "hostPort": 0}]),
+            extra("initContainers", "i", ports=[{"containerPort": 9090}]),
+        )
+    )
+    (obj,) = parse_yaml(wrap(p, kind)).objects
+    assert obj.pod is not None
+    result = DEFAULT.evaluate(LevelVersion(B, parse_version("latest")), obj.pod)
+    expected = [("host namespaces", "hostNetwork=true")]
+    if kind == "Pod":
+        expected.append(("hostPort", 'containers "i", "c" use hostPorts 53, 8080, 9090'))
+    assert [(f.reason, f.detail) for f in result.failures] == expected

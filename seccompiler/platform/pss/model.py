@@ -9,7 +9,7 @@ checks see what the API server sees, and a wrong type is a located ``InputError`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from seccompiler.platform.pss.typed import lazy_fields as _D
@@ -241,10 +241,36 @@ def _volume(vol: Mapping[str, Any], path: str) -> Volume:
     return Volume(name, frozenset(sources or ("emptyDir",)))
 
 
+def _host_network_ports(spec: Mapping[str, Any], path: str, containers: list[Container]) -> None:
+    """core/v1 SetDefaults_Pod: in a Pod on the host's network, a port of a container or an
+    init container without a hostPort gets its containerPort as hostPort (since Kubernetes
+    1.28 in Pods only, not in workloads' templates)."""
+    at = 0  # containers holds init containers first, then containers, as decode_pod reads them
+    for key in ("initContainers", "containers"):
+        seq = _D.sequence(spec, key, path)
+        for i in range(len(seq)):
+            c = _D.item_map(seq, i, f"{path}.{key}")
+            ports = _D.sequence(c, "ports", f"{path}.{key}[{i}]")
+            host = list(containers[at].host_ports)
+            for j in range(len(ports)):
+                if host[j] == 0:
+                    port = _D.item_map(ports, j, f"{path}.{key}[{i}].ports")
+                    where = f"{path}.{key}[{i}].ports[{j}]"
+                    host[j] = _D.integer(port, "containerPort", where, 32) or 0
+            containers[at] = replace(containers[at], host_ports=tuple(host))
+            at += 1
+
+
 def decode_pod(
-    metadata: Mapping[str, Any] | None, spec: Mapping[str, Any] | None, prefix: str = ""
+    metadata: Mapping[str, Any] | None,
+    spec: Mapping[str, Any] | None,
+    prefix: str = "",
+    *,
+    is_pod: bool = False,
 ) -> Pod:
-    """Decode a pod's metadata and spec; ``prefix`` (``spec.template.``) names their place."""
+    """Decode a pod's metadata and spec; ``prefix`` (``spec.template.``) names their place.
+    ``is_pod``: a Pod's own spec, which the API server defaults as Pods alone (not a
+    workload's template) before admission sees it."""
     path = f"{prefix}spec"
     annotations = _D.string_map(metadata or {}, "annotations", f"{prefix}metadata")
     spec = spec or {}
@@ -267,10 +293,13 @@ def decode_pod(
         seq = _D.sequence(psc, "sysctls", f"{path}.securityContext")
         for i in range(len(seq)):
             sysctls.append(_D.string(_D.item_map(seq, i, p), "name", f"{p}[{i}]") or "")
+    host_network = bool(_D.boolean(spec, "hostNetwork", path))
+    if host_network and is_pod:
+        _host_network_ports(spec, path, containers)
     return Pod(
         annotations=Annotations(annotations),
         containers=tuple(containers),
-        host_network=bool(_D.boolean(spec, "hostNetwork", path)),
+        host_network=host_network,
         host_pid=bool(_D.boolean(spec, "hostPID", path)),
         host_ipc=bool(_D.boolean(spec, "hostIPC", path)),
         host_users=_D.boolean(spec, "hostUsers", path),

@@ -242,7 +242,9 @@ def _item_location(seq: Any, i: int, path: str) -> Location:
 def _template(obj: Mapping[str, Any], workload: Workload) -> Pod | None:
     if not workload.template:
         return decode_pod(
-            fields.mapping(obj, "metadata", "metadata"), fields.mapping(obj, "spec", "spec")
+            fields.mapping(obj, "metadata", "metadata"),
+            fields.mapping(obj, "spec", "spec"),
+            is_pod=True,
         )
     node: Mapping[str, Any] | None = obj
     trail = ""
