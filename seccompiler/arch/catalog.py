@@ -1,4 +1,4 @@
-"""Data that travels with the syscall tables: groups, symbolic constants, int-typed arguments."""
+"""Data that travels with the syscall tables: groups, symbolic constants, argument widths."""
 
 from __future__ import annotations
 
@@ -54,19 +54,30 @@ def constants() -> Mapping[str, int]:
     """Symbolic constant name → value (CLONE_*, AF_*, PER_*, SOCK_*, SYS_*)."""
     raw = load_file(str(DATA_DIR / "constants.yaml"))
     out: dict[str, int] = {}
-    for section, values in raw.items():
-        if section == "int-args":
-            continue
+    for _section, values in raw.items():
         for name, value in values.items():
             out[str(name)] = int(value)
     return out
 
 
+ARG_WIDTHS = DATA_DIR / "arg-widths.tsv"
+
+
 @cache
-def int_args() -> Mapping[str, frozenset[int]]:
-    """Syscall name → indexes of its int-typed arguments."""
-    raw = load_file(str(DATA_DIR / "constants.yaml"))
-    return {str(k): frozenset(int(i) for i in v) for k, v in raw["int-args"].items()}
+def _arg_widths() -> Mapping[str, Mapping[str, tuple[int, ...]]]:
+    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    lines = ARG_WIDTHS.read_text().splitlines()
+    for line in lines[3:]:  # the stamp, what the file holds, the header
+        abi, syscall, widths = line.split("\t")
+        out.setdefault(abi, {})[syscall] = tuple(int(w) for w in widths.split(","))
+    return out
+
+
+def arg_widths(abi: str) -> Mapping[str, tuple[int, ...]]:
+    """Syscall name → the bits the kernel reads of each argument on ``abi`` (generated from
+    the kernel's definitions, ``tools/gen_arg_widths.py``), for the syscalls with an argument
+    narrower than the ABI's registers; any other argument is read whole."""
+    return _arg_widths().get(abi, {})
 
 
 # Linux capabilities (linux/capability.h), and the set container runtimes grant by default

@@ -16,10 +16,12 @@ from seccompiler.arch import abi as abimod
 from seccompiler.arch import catalog, tables
 from seccompiler.base.errors import InputError, UsageError
 from seccompiler.frontend.policy import Policy, RuleSpec, expand_names
+from seccompiler.frontend.policy_spec import ArgSpec
 from seccompiler.program import (
     AbiProgram,
     Action,
     ArgCond,
+    Op,
     Origin,
     Program,
     Rule,
@@ -98,7 +100,11 @@ def _too_many(spec: RuleSpec, what: str, abi: str, count: int) -> InputError:
 
 def _conds(spec: RuleSpec, syscall: str, abi: str, room: int) -> list[tuple[ArgCond, ...]]:
     """Argument specs → alternative condition tuples (a value list multiplies out)."""
-    int_args = catalog.int_args().get(syscall, frozenset())
+    own = abimod.ABIS[abi]
+    widths = catalog.arg_widths(abi).get(syscall, ())
+    # the width a condition is written at follows the C type, as the 64-bit ABI of the
+    # kernel family has it, so that one rule means one condition on every ABI of the family
+    native = catalog.arg_widths(own.family).get(syscall) if own.family in abimod.ABIS else None
     count = 1
     for arg in spec.args:
         count *= len(arg.values)
@@ -106,13 +112,61 @@ def _conds(spec: RuleSpec, syscall: str, abi: str, room: int) -> list[tuple[ArgC
         raise _too_many(spec, f"'{syscall}'", abi, MAX_SYSCALL_RULES - room + count)
     alts: list[tuple[ArgCond, ...]] = [()]
     for arg in spec.args:
-        width = arg.width or (32 if arg.index in int_args else 64)
-        limit = (1 << width) - 1
-        options = [
-            ArgCond(arg.index, arg.op, v & limit, arg.mask & limit, width) for v in arg.values
-        ]
-        alts = [(*a, c) for a in alts for c in options]
+        options = _arg_conds(arg, syscall, own, widths, widths if native is None else native)
+        alts = [(*a, c) if c is not ALWAYS else a for a in alts for c in options]
     return alts
+
+
+ALWAYS = ArgCond(0, Op.EQ, 0)  # stands for a condition every call meets: it is left out
+
+
+def _arg_conds(
+    arg: ArgSpec,
+    syscall: str,
+    abi: abimod.Abi,
+    widths: tuple[int, ...],
+    native: tuple[int, ...],
+) -> list[ArgCond]:
+    """One argument spec as the conditions (any of which may hold) on what the filter sees,
+    exactly: none can be sidestepped through bits the kernel does not read, and none
+    changes meaning where a value has more bits than the argument can hold.
+
+    The kernel reads an argument as its C type: an ``int`` is the low 32 bits of the
+    register, a ``umode_t`` the low 16 (``arg-widths.tsv``), and a 32-bit ABI's registers
+    hold 32 bits. Without ``width:`` a condition compares what the kernel reads: 32 bits, or
+    64 for an argument read whole (on a 32-bit ABI: that its family's 64-bit ABI reads
+    whole); a 16-bit one becomes a masked comparison of its low 16 bits, which only ``eq``
+    and ``masked_eq`` can say. A value the argument cannot hold is
+    decided here: ``eq 0x100000000`` on an int never holds (left out), ``lt 0x100000000``
+    always does (``ALWAYS``); cutting it to ``lt 0`` would turn it around.
+    """
+    read = widths[arg.index] if arg.index < len(widths) else abi.bits
+    typed = native[arg.index] if arg.index < len(native) else 64
+    width = arg.width or (32 if min(typed, read if read < 32 else 64) <= 32 else 64)
+    seen = min(width, abi.bits)  # a 32-bit ABI's registers hold 32 bits
+    holds = min(seen, read) if arg.width is None else seen  # the values an argument can have
+    top = (1 << holds) - 1
+    out: list[ArgCond] = []
+    for v in arg.values:
+        if v <= top:
+            out.append(ArgCond(arg.index, arg.op, v, arg.mask & top, width))
+        elif arg.op in (Op.NE, Op.LT, Op.LE):
+            return [ALWAYS]  # every value the argument can have is below v: the rule applies
+        # eq, gt, ge, and masked_eq with a value bit the argument cannot have: never
+    if holds >= 32 or not out:
+        return out
+    # a 16-bit argument: its low 16 bits, whatever the caller puts above them
+    if arg.op is Op.EQ:
+        return [ArgCond(c.index, Op.MASKED_EQ, c.value, top, 32) for c in out]
+    if arg.op is Op.MASKED_EQ:
+        return [ArgCond(c.index, Op.MASKED_EQ, c.value, c.mask, 32) for c in out]
+    raise InputError(
+        f"{syscall}: argument {arg.index} is a {holds}-bit value to the kernel, which ignores "
+        f"the rest of the register; '{arg.op.value}' cannot compare only its low {holds} bits",
+        hint="compare it with 'eq' (a list for several values) or 'masked_eq', or say "
+        "'width: 32' to compare the low 32 bits as written",
+        location=arg.mark.location(),
+    )
 
 
 def _origin(policy_rule: RuleSpec, reason: str) -> Origin:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from seccompiler.arch.abi import ABIS, MULTIPLEXED_CALLS, MULTIPLEXED_NUMBERS, Abi
-from seccompiler.arch.catalog import expand_group, int_args
+from seccompiler.arch.catalog import arg_widths, expand_group
 from seccompiler.arch.tables import table
 from seccompiler.base.errors import Location, UsageError
 from seccompiler.bpf.emulate import Filter, SeccompData
@@ -150,30 +150,32 @@ def _unbounded(program: Program) -> list[Finding]:
 
 
 def _wide_compare(program: Program) -> list[Finding]:
-    ints = int_args()
-    found: dict[tuple[str, int, Origin | None], list[str]] = {}
+    found: dict[tuple[str, int, int, Origin | None], list[str]] = {}
     for p in program.abis:
-        if p.abi.bits != 64:
-            continue
+        table = arg_widths(p.abi.name)
         for sp in p.syscalls.values():
+            widths = table.get(sp.name, ())
             for rule in sp.rules:
                 for c in rule.conditions:
-                    if c.op is Op.MASKED_EQ and not c.mask >> 32:
-                        continue  # the upper half is masked out: nothing to slip past
-                    if c.width == 64 and c.index in ints.get(sp.name, ()):
-                        found.setdefault((sp.name, c.index, rule.origin), []).append(p.abi.name)
+                    read = widths[c.index] if c.index < len(widths) else p.abi.bits
+                    seen = c.effective_width(p.abi)
+                    if c.op is Op.MASKED_EQ:
+                        seen = min(seen, c.mask.bit_length())
+                    if seen > read:  # bits the kernel ignores: a caller sets them to slip past
+                        key = (sp.name, c.index, read, rule.origin)
+                        found.setdefault(key, []).append(p.abi.name)
     return [
         Finding(
             "wide-int-compare",
             "warning",
-            f"{name}: argument {index} is an int, but is compared on 64 bits; the kernel "
-            "ignores the upper half, so a caller can set it to slip past the comparison",
+            f"{name}: the kernel reads {read} bits of argument {index}, but more are compared; "
+            "it ignores the rest, so a caller can set them to slip past the comparison",
             _loc(origin, program),
             tuple(dict.fromkeys(abis)),
             name,
         )
-        for (name, index, origin), abis in sorted(
-            found.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))
+        for (name, index, read, origin), abis in sorted(
+            found.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][3]))
         )
     ]
 
