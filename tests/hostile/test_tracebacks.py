@@ -129,6 +129,7 @@ CASES: list[tuple[str, Argv, int]] = [
         lambda t: ["image", "test", _image_env(t), "--profile", PROFILE, "--", "/bin/true"],
         125,
     ),
+    ("deep json: import", lambda t: ["import", _profile(t, value=DEEP)], 1),
     ("huge int: lint", lambda t: ["lint", _profile(t, value=HUGE)], 1),
     ("huge int: verify", lambda t: ["verify", _profile(t, value=HUGE)], 1),
     (
