@@ -62,6 +62,31 @@ def _image_env(tmp: Path) -> Path:
     return tmp / "img"
 
 
+def _image_config(tmp: Path, **config: object) -> Path:
+    """An image whose config sets ``config`` (Cmd, WorkingDir, Env…) over the defaults."""
+    paths = oci_layout(tmp / "img", _empty_gzip_tar())
+    doc = json.loads(paths["config"].read_text())
+    doc["config"].update(config)
+    _rewrite_blob(tmp / "img", "config", paths, json.dumps(doc).encode())
+    return tmp / "img"
+
+
+def _empty_gzip_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w"):
+        pass
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+def _tests_file(tmp: Path, text: str) -> Path:
+    (tmp / "tests.yaml").write_text(text)
+    return tmp / "tests.yaml"
+
+
+def _image_test(image: Path, *rest: str | Path) -> list[str | Path]:
+    return ["image", "test", image, "--profile", PROFILE, *rest]
+
+
 def _rewrite_blob(img: Path, role: str, paths: dict[str, Path], data: bytes) -> None:
     """Replace one blob and fix every digest that names it, as a careful forger would."""
     import hashlib
@@ -129,6 +154,27 @@ CASES: list[tuple[str, Argv, int]] = [
         lambda t: ["image", "test", _image_env(t), "--profile", PROFILE, "--", "/bin/true"],
         125,
     ),
+    ("NUL: image Cmd", lambda t: _image_test(_image_config(t, Cmd=["a\0b"])), 125),
+    ("NUL: image Entrypoint", lambda t: _image_test(_image_config(t, Entrypoint=["\0"])), 125),
+    ("NUL: image WorkingDir", lambda t: _image_test(_image_config(t, WorkingDir="/a\0b")), 125),
+    ("NUL: image Env PATH", lambda t: _image_test(_image_config(t, Env=["PATH=/bin\0:/x"])), 125),
+    ("NUL: image Env name", lambda t: _image_test(_image_config(t, Env=["A\0=1"])), 125),
+    ("NUL: image User", lambda t: _image_test(_image_config(t, User="a\0")), 125),
+    ("NUL: image test argument", lambda t: _image_test(_image_config(t), "--", "x\0"), 125),
+    (
+        "NUL: image test --tests",
+        lambda t: _image_test(
+            _image_config(t), "--tests", _tests_file(t, 'tests: [{command: "a\\x00b"}]\n')
+        ),
+        125,
+    ),
+    ("NUL: record argument", lambda t: ["record", "--", "true\0"], 125),
+    (
+        "NUL: image record argument",
+        lambda t: ["image", "record", _image_config(t), "--", "\0"],
+        125,
+    ),
+    ("NUL: run argument", lambda t: ["run", "--profile", PROFILE, "--", "true\0"], 125),
     ("deep json: import", lambda t: ["import", _profile(t, value=DEEP)], 1),
     ("huge int: lint", lambda t: ["lint", _profile(t, value=HUGE)], 1),
     ("huge int: verify", lambda t: ["verify", _profile(t, value=HUGE)], 1),
