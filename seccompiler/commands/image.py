@@ -75,7 +75,7 @@ def image_group() -> None:
     """
 
 
-_image_arg = click.argument("image", type=click.Path(exists=True))
+_image_arg = click.argument("image", type=click.Path())  # a missing one is 125, as docker run
 _ref_opt = click.option(
     "--ref", help="Which image of a layout or archive holding several (ref name or tag)."
 )
@@ -117,8 +117,8 @@ def image_test_cmd(
 
     COMMAND starts at the first argument after IMAGE, or after --; its options are its own.
 
-    Exit status: the program's; 125 when seccompiler fails (a bad image, policy or tests
-    file); 126 when the program cannot be executed; 127 when it is not found; 2
+    Exit status: the program's; 125 when seccompiler fails (a missing or bad image, policy
+    or tests file); 126 when the program cannot be executed; 127 when it is not found; 2
     for a wrong command line. With --tests: 0 when every test passes, 1 when any behaves
     differently under the profile or fails its expectation.
     """
