@@ -3,17 +3,27 @@
 Python's ``json`` accepts two things our outputs cannot carry: a ``\\uD800``-style escape
 that leaves a lone UTF-16 surrogate (not a character; printing it fails), and integers of
 thousands of digits (converting them hits Python's int-digit limit, or costs quadratic
-time). Both are refused here, located, before they reach any other code.
+time). Both are refused here, located, before they reach any other code, as is nesting
+deeper than ``MAX_DEPTH`` (``json`` itself recurses once per level and runs out of stack).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
 from seccompiler.base.errors import InputError, Location
 
 MAX_DIGITS = 40  # a 64-bit value needs 20; anything much longer is not a number we use
+MAX_DEPTH = 100  # as yamlsrc.MAX_DEPTH (not imported: that module loads PyYAML)
+
+# a string, whose brackets are text, or a bracket. An unterminated string runs to the end of
+# the text, so that each character is scanned once (the decoder reports the string itself).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_NESTING = re.compile(rf"{_STRING.pattern}|[\[\]{{}}]", re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 _SURROGATE = re.compile(
     r"\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|"
@@ -41,6 +51,28 @@ def check_surrogates(text: str, path: str) -> None:
             hint="write the character itself, or a complete \\uD8xx\\uDCxx pair",
             location=location(text, m.start(), path),
         )
+
+
+def check_depth(text: str, path: str) -> None:
+    """Refuse arrays and objects nested deeper than ``MAX_DEPTH``, at the first one too deep."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot be too deep: the common case costs two counts
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH:
+        return
+    depth = 0
+    for m in _NESTING.finditer(text):  # too deep: find where, token by token
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InputError(
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    hint="no document this tool reads nests that deep",
+                    location=location(text, m.start(), path),
+                )
+        elif c in "]}":
+            depth -= 1
 
 
 class _LongNumber(ValueError):
@@ -78,6 +110,7 @@ def loads(text: str, path: str, **hooks: Any) -> Any:
     import json
 
     check_surrogates(text, path)
+    check_depth(text, path)
     try:
         return json.loads(text, parse_int=parse_int, parse_float=parse_float, **hooks)
     except json.JSONDecodeError as exc:
@@ -90,3 +123,17 @@ def loads(text: str, path: str, **hooks: Any) -> Any:
         raise err from None
     except RecursionError:
         raise InputError("JSON nests too deeply", location=Location(path)) from None
+
+
+def loads_bytes(data: bytes, path: str, **hooks: Any) -> Any:
+    """``loads`` of UTF-8 bytes (as read from a file or a socket); bad bytes are located."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        raise InputError(
+            f"not valid JSON: byte 0x{data[exc.start]:02x} is not UTF-8",
+            hint="JSON text is UTF-8",
+            location=location(good + "?", len(good), path),
+        ) from None
+    return loads(text, path, **hooks)

@@ -14,6 +14,7 @@ from seccompiler.base.fsio import check_output, check_writable, write_atomic
 from seccompiler.commands.group import HelpGroup
 from seccompiler.commands.options import (
     Failed,
+    ProgramCommand,
     file_option,
     not_stdout,
     profile_option,
@@ -74,7 +75,7 @@ def image_group() -> None:
     """
 
 
-_image_arg = click.argument("image", type=click.Path(exists=True))
+_image_arg = click.argument("image", type=click.Path())  # a missing one is 125, as docker run
 _ref_opt = click.option(
     "--ref", help="Which image of a layout or archive holding several (ref name or tag)."
 )
@@ -84,7 +85,7 @@ _cmd_arg = click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @image_group.command(
     "test",
     short_help="Run a command in an image under a profile, audited.",
-    context_settings={"ignore_unknown_options": True},
+    cls=ProgramCommand,
 )
 @_image_arg
 @profile_option("Policy to compile and run the programs under.")
@@ -114,9 +115,12 @@ def image_test_cmd(
 ) -> int:
     """Run COMMAND (or the image's Entrypoint and Cmd) in IMAGE under POLICY, audited.
 
-    Exit status: the program's; 125 when seccompiler fails (bad image or policy); 126 when
-    the program cannot be executed; 127 when it is not found. With --tests: 0 when every
-    test passes, 1 when any behaves differently under the profile or fails its expectation.
+    COMMAND starts at the first argument after IMAGE, or after --; its options are its own.
+
+    Exit status: the program's; 125 when seccompiler fails (a missing or bad image, policy
+    or tests file); 126 when the program cannot be executed; 127 when it is not found; 2
+    for a wrong command line. With --tests: 0 when every test passes, 1 when any behaves
+    differently under the profile or fails its expectation.
     """
     if tests_path and command:
         raise click.UsageError("give either --tests or a COMMAND, not both")
@@ -195,7 +199,7 @@ def _single_json(
 @image_group.command(
     "record",
     short_help="Record the policy a command in an image needs.",
-    context_settings={"ignore_unknown_options": True},
+    cls=ProgramCommand,
 )
 @_image_arg
 @record_options

@@ -34,6 +34,46 @@ def shown(exc: SeccompilerError, status: int = OWN_FAILURE) -> Failed:
     return Failed(status)
 
 
+class ProgramCommand(click.Command):
+    """A command that runs a program: everything from the program's name on is its own.
+
+    The program's arguments start at the first argument after the command's own (``IMAGE``
+    for ``image test``), or after ``--``. An option before that is the command's, and one it
+    does not know is a usage error (exit 2), never the program to run; one after it is the
+    program's, as for ``docker run`` and ``env``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        start = self._program_start(ctx, args)
+        if start is not None:  # click stops reading options at the first "--"
+            args = [*args[:start], "--", *args[start:]]
+        return super().parse_args(ctx, args)
+
+    def _program_start(self, ctx: click.Context, args: list[str]) -> int | None:
+        """Where the program's name stands in ``args``; None if "--" comes first, or none."""
+        takes_value: set[str] = set()
+        leading = 0  # the command's own arguments, before the program's
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option) and not (param.is_flag or param.count):
+                takes_value.update(param.opts)
+            elif isinstance(param, click.Argument) and param.nargs != -1:
+                leading += 1
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if word == "--":
+                return None
+            if word.startswith("-") and word != "-":
+                if word in takes_value:  # not --name=value, nor -oVALUE
+                    i += 1
+            elif leading:
+                leading -= 1
+            else:
+                return i
+            i += 1
+        return None
+
+
 STDOUT = "-"  # as an output file: standard output
 
 

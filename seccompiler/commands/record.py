@@ -9,7 +9,13 @@ import click
 
 from seccompiler.base.errors import SeccompilerError
 from seccompiler.base.fsio import check_output, check_writable, write_atomic
-from seccompiler.commands.options import Failed, record_options, shown, timeout_option
+from seccompiler.commands.options import (
+    Failed,
+    ProgramCommand,
+    record_options,
+    shown,
+    timeout_option,
+)
 from seccompiler.compile import load_program
 from seccompiler.image.live import LiveRun, execute
 from seccompiler.image.plan import ExecPlan
@@ -120,7 +126,7 @@ def record(
 @click.command(
     "record",
     short_help="Observe a workload's syscalls and write the policy it needs.",
-    context_settings={"ignore_unknown_options": True},
+    cls=ProgramCommand,
 )
 @record_options
 @timeout_option("Seconds before the workload is killed.")
@@ -136,7 +142,9 @@ def record_cmd(
 
     Threads and children are followed, on every ABI the machine runs (x86_64, i386). The
     policy goes to OUTPUT (or stdout): sorted, grouped, each syscall commented with its call
-    count. Exit status: the workload's; 125/126/127 when it could not be run.
+    count. COMMAND starts at the first argument that is not an option of record, or after --.
+    Exit status: the workload's; 125/126/127 when it could not be run; 2 for a wrong command
+    line.
     """
     check_record_output(output, base)
     try:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.commands.options import caps_option, not_stdout, profile_option
+from seccompiler.commands.options import (
+    ProgramCommand,
+    caps_option,
+    not_stdout,
+    profile_option,
+)
 from seccompiler.commands.runfast import OWN_FAILURE, RunArgs, execute, report_table
 
 __all__ = ["OWN_FAILURE", "report_table", "run_cmd"]
@@ -17,7 +22,7 @@ __all__ = ["OWN_FAILURE", "report_table", "run_cmd"]
 @click.command(
     "run",
     short_help="Run a program under a policy's filter, optionally audited.",
-    context_settings={"ignore_unknown_options": True},
+    cls=ProgramCommand,
 )
 @profile_option("Policy to compile and run the program under.")
 @click.option(
@@ -38,9 +43,12 @@ def run_cmd(
 ) -> int:
     """Run COMMAND under POLICY's filter and return its exit status.
 
-    Exit status: the program's; 125 when seccompiler fails (e.g. the policy does not
-    compile); 126 when the program cannot be executed; 127 when it is not found; 128+N when
-    it is killed by signal N (159 for the policy's kill actions, SIGSYS). Use -- before
-    COMMAND when it has options of its own.
+    COMMAND starts at the first argument that is not an option of run, or after --; what
+    follows it is its own, options included.
+
+    Exit status: the program's; 2 for a wrong command line (e.g. an unknown option); 125
+    when seccompiler fails (e.g. the policy is missing or does not compile); 126 when the
+    program cannot be executed; 127 when it is not found; 128+N when it is killed by signal
+    N (159 for the policy's kill actions, SIGSYS).
     """
     return execute(RunArgs(policy, audit, report, caps, command))

@@ -178,6 +178,12 @@ def execute(args: RunArgs) -> int:
 def _launch(args: RunArgs, audit: bool) -> str | int:
     """Run the workload; the launcher's status text, or our own exit status when it did not
     run."""
+    for i, arg in enumerate(args.command):
+        if "\0" in arg:  # only a caller of main() can pass one: argv is C strings
+            from seccompiler.base.errors import InputError
+
+            _say_ours(InputError(f"argument {i} of the command holds a NUL byte; not running"))
+            return OWN_FAILURE
     try:
         filters = filtercache.filters_for(args.policy, args.caps)
     except Exception as exc:

@@ -16,6 +16,7 @@ from seccompiler.arch.abi import by_oci
 from seccompiler.base.errors import InputError, Location
 from seccompiler.base.fsio import read_text
 from seccompiler.base.jsontext import (
+    check_depth,
     check_surrogates,
     long_number_error,
     parse_float,
@@ -105,6 +106,7 @@ def _loc(p: Profile | tuple[str, str], obj: Any) -> Location:
 def parse_json(text: str, path: str) -> Any:
     """Decode JSON, keeping each object's position; errors carry line and column."""
     check_surrogates(text, path)
+    check_depth(text, path)
     dec = json.JSONDecoder(parse_int=parse_int, parse_float=parse_float)
 
     def parse_object(s_and_end: tuple[str, int], *rest: Any) -> tuple[_JObj, int]:

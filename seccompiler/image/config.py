@@ -50,12 +50,24 @@ def load_json(data: bytes, where: str, what: str) -> Any:
         raise located(where, "format", f"{exc.location}: {exc.message}") from None
 
 
+def _no_nul(value: str, where: str, key: str) -> str:
+    # what reaches the kernel is a C string, which a NUL byte would end early
+    if "\0" in value:
+        raise located(
+            where,
+            "config",
+            f"'{key}' holds a NUL byte ({value[:80]!r})",
+            hint="no program can be given it: fix the image config",
+        )
+    return value
+
+
 def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise located(where, "config", f"'{key}' must be a list of strings")
-    return tuple(value)
+    return tuple(_no_nul(v, where, f"{key}[{i}]") for i, v in enumerate(value))
 
 
 def _string(value: Any, where: str, key: str) -> str:
@@ -63,7 +75,7 @@ def _string(value: Any, where: str, key: str) -> str:
         return ""
     if not isinstance(value, str):
         raise located(where, "config", f"'{key}' must be a string")
-    return value
+    return _no_nul(value, where, key)
 
 
 def parse_config(data: bytes, where: str) -> ImageConfig:

@@ -39,6 +39,23 @@ class ExecPlan:
     gid: int = 0
     groups: tuple[int, ...] = ()
 
+    def __post_init__(self) -> None:
+        refuse_nul(self.argv, self.env, self.cwd)
+
+
+def refuse_nul(argv: tuple[str, ...], env: dict[str, str], cwd: str = "/") -> None:
+    """Refuse what the kernel takes as C strings if a NUL byte would cut it short."""
+    fields = [(f"argument {i}", a) for i, a in enumerate(argv)]
+    fields += [(f"environment variable {k!r}", f"{k}={v}") for k, v in env.items()]
+    fields.append(("working directory", cwd))
+    for what, text in fields:
+        if "\0" in text:
+            raise CommandError(
+                f"the {what} holds a NUL byte ({text[:80]!r})",
+                hint="a program can be given only strings without NUL bytes",
+                status=125,
+            )
+
 
 def resolve_in_root(root: Path, path: str, cwd: str = "/") -> str | None:
     """The symlink-free absolute path ``path`` names inside ``root``; None when missing."""
@@ -183,6 +200,7 @@ def make_plan(root: Path, config: ImageConfig, argv: tuple[str, ...] = ()) -> Ex
     env = config.environment()
     uid, gid, groups, home = resolve_user(root, config.user)
     env.setdefault("HOME", home)
+    refuse_nul(command, env)  # before any of it names a path to look up
     cwd = config.working_dir or "/"
     if not cwd.startswith("/"):
         cwd = "/" + cwd

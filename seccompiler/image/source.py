@@ -95,6 +95,8 @@ def verify_layer(store: Store, layer: LayerRef, where: str, limits: Limits | Non
 def open_image(path: str | Path, *, ref: str | None = None, limits: Limits | None = None) -> Image:
     """Identify and open an image; close it with ``close_image``."""
     limits = limits or Limits()
+    if not str(path):  # Path("") is ".": the working directory is no image asked for
+        raise UsageError("'' names no image", hint="give the image's path")
     p = Path(path)
     if p.is_dir():
         store = DirStore(p)

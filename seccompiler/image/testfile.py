@@ -52,6 +52,13 @@ def _argv(value: Any, where: yamlsrc.Mark) -> tuple[str, ...]:
         raise _err(where, "'command' must be a string or a list of strings")
     if not argv or not argv[0]:
         raise _err(where, "'command' is empty")
+    for i, arg in enumerate(argv):
+        if "\0" in arg:
+            raise _err(
+                where,
+                f"argument {i} of the command holds a NUL byte ({arg[:80]!r})",
+                "a program can be given only strings without NUL bytes",
+            )
     return argv
 
 

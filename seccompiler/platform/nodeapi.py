@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seccompiler.base import jsontext
 from seccompiler.base.errors import InputError, Location, UsageError
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -61,11 +62,18 @@ class Client:
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise UsageError(f"{self.base}: cannot reach the API server: {exc}") from None
-        try:
-            return json.loads(raw[:MAX_RESPONSE])
-        except ValueError:
+        if len(raw) > MAX_RESPONSE:
             raise InputError(
-                f"{method} {path}: answer is not JSON", location=Location(self.base)
+                f"{method} {path}: answer larger than {MAX_RESPONSE} bytes",
+                location=Location(self.base + path),
+            )
+        try:
+            return jsontext.loads_bytes(raw, self.base + path)
+        except InputError as exc:
+            raise InputError(
+                f"{method} {path}: the answer cannot be read: {exc.message}",
+                hint=exc.hint,
+                location=exc.location,
             ) from None
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seccompiler.base import jsontext
 from seccompiler.base.errors import InputError, Location, UsageError
 from seccompiler.base.fsread import read_bytes
 from seccompiler.base.inroot import RootDir
@@ -84,11 +85,7 @@ def load_release(src: str | Path) -> Release:
         raise UsageError(f"{base}: no such directory", hint="pass the tree `build` wrote")
     raw = read_bytes(man_path, MAX_MANIFEST)
     where = str(man_path)
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", 0)
-        raise InputError(f"not valid JSON: {exc}", location=Location(where, line)) from None
+    doc = jsontext.loads_bytes(raw, where)
     entries = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(entries, dict):
         raise _bad(where, "MANIFEST.json has no 'files' object")
@@ -144,13 +141,17 @@ def _read_record(root: RootDir) -> tuple[str | None, list[str]]:
     raw = root.read_bytes(f"{STORE}/current/{RECORD}", MAX_MANIFEST)
     if raw is None:
         return None, []
+    hint = "remove it to start over; nothing was changed"
     try:
-        doc = json.loads(raw)
+        doc = jsontext.loads_bytes(raw, where)
+    except InputError as exc:
+        message = f"the record of the installed release is unreadable: {exc.message}"
+        raise InputError(message, hint=hint, location=exc.location) from None
+    try:
         paths = [_safe_rel(p, where) for p in doc["paths"]]
         return str(doc["digest"]), paths
-    except (ValueError, KeyError, TypeError):
-        raise _bad(where, "the record of the installed release is unreadable",
-                   "remove it to start over; nothing was changed") from None  # fmt: skip
+    except (KeyError, TypeError):
+        raise _bad(where, "the record of the installed release is unreadable", hint) from None
 
 
 def _stage(root: RootDir, release: Release) -> None:

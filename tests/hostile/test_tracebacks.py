@@ -11,7 +11,9 @@ import io
 import json
 import os
 import tarfile
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ from hostilekit import PROFILE, Outcome, oci_layout
 
 LONE = '"\\ud800"'  # a JSON/YAML escape that decodes to half a surrogate pair
 HUGE = "9" * 5000  # past Python's int-digit limit
+DEEP = "[" * 100_000 + "]" * 100_000  # past the stack of Python's json decoder
+NODE_FILE = "node/etc/sysctl.d/x.conf"
 
 
 def _profile(tmp: Path, names: str = '"read"', value: str = "1") -> Path:
@@ -56,6 +60,31 @@ def _image_env(tmp: Path) -> Path:
     text = json.dumps(cfg).replace("\\\\ud800", "\\ud800")
     _rewrite_blob(tmp / "img", "config", paths, text.encode())
     return tmp / "img"
+
+
+def _image_config(tmp: Path, **config: object) -> Path:
+    """An image whose config sets ``config`` (Cmd, WorkingDir, Env…) over the defaults."""
+    paths = oci_layout(tmp / "img", _empty_gzip_tar())
+    doc = json.loads(paths["config"].read_text())
+    doc["config"].update(config)
+    _rewrite_blob(tmp / "img", "config", paths, json.dumps(doc).encode())
+    return tmp / "img"
+
+
+def _empty_gzip_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w"):
+        pass
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+def _tests_file(tmp: Path, text: str) -> Path:
+    (tmp / "tests.yaml").write_text(text)
+    return tmp / "tests.yaml"
+
+
+def _image_test(image: Path, *rest: str | Path) -> list[str | Path]:
+    return ["image", "test", image, "--profile", PROFILE, *rest]
 
 
 def _rewrite_blob(img: Path, role: str, paths: dict[str, Path], data: bytes) -> None:
@@ -125,6 +154,28 @@ CASES: list[tuple[str, Argv, int]] = [
         lambda t: ["image", "test", _image_env(t), "--profile", PROFILE, "--", "/bin/true"],
         125,
     ),
+    ("NUL: image Cmd", lambda t: _image_test(_image_config(t, Cmd=["a\0b"])), 125),
+    ("NUL: image Entrypoint", lambda t: _image_test(_image_config(t, Entrypoint=["\0"])), 125),
+    ("NUL: image WorkingDir", lambda t: _image_test(_image_config(t, WorkingDir="/a\0b")), 125),
+    ("NUL: image Env PATH", lambda t: _image_test(_image_config(t, Env=["PATH=/bin\0:/x"])), 125),
+    ("NUL: image Env name", lambda t: _image_test(_image_config(t, Env=["A\0=1"])), 125),
+    ("NUL: image User", lambda t: _image_test(_image_config(t, User="a\0")), 125),
+    ("NUL: image test argument", lambda t: _image_test(_image_config(t), "--", "x\0"), 125),
+    (
+        "NUL: image test --tests",
+        lambda t: _image_test(
+            _image_config(t), "--tests", _tests_file(t, 'tests: [{command: "a\\x00b"}]\n')
+        ),
+        125,
+    ),
+    ("NUL: record argument", lambda t: ["record", "--", "true\0"], 125),
+    (
+        "NUL: image record argument",
+        lambda t: ["image", "record", _image_config(t), "--", "\0"],
+        125,
+    ),
+    ("NUL: run argument", lambda t: ["run", "--profile", PROFILE, "--", "true\0"], 125),
+    ("deep json: import", lambda t: ["import", _profile(t, value=DEEP)], 1),
     ("huge int: lint", lambda t: ["lint", _profile(t, value=HUGE)], 1),
     ("huge int: verify", lambda t: ["verify", _profile(t, value=HUGE)], 1),
     (
@@ -192,7 +243,94 @@ CASES: list[tuple[str, Argv, int]] = [
         2,
     ),
     ("build . -o ..", lambda t: [_build_dir(t), ".", "-o", ".."], 2),
+    (
+        "deep json: node install",
+        lambda t: ["node", "install", "--from", _tree(t, DEEP), "--root", t / "r"],
+        1,
+    ),
+    (
+        "huge int: node install",
+        lambda t: [
+            "node",
+            "install",
+            "--from",
+            _tree(t, f'{{"files": {{}}, "x": {HUGE}}}'),
+            "--root",
+            t / "r",
+        ],
+        1,
+    ),
+    (
+        "not UTF-8: node install",
+        lambda t: [
+            "node",
+            "install",
+            "--from",
+            _tree(t, '{"files": {}, "x": "\xff"}', "latin-1"),
+            "--root",
+            t / "r",
+        ],
+        1,
+    ),
+    (
+        "deep json: node label",
+        lambda t: ["node", "label", "--from", _tree(t, DEEP), "--node", "n"],
+        1,
+    ),
+    (
+        "deep json: node install over INSTALLED.json",
+        lambda t: ["node", "install", "--from", _installed(t, DEEP), "--root", t / "r"],
+        1,
+    ),
+    (
+        "huge int: node install over INSTALLED.json",
+        lambda t: [
+            "node",
+            "install",
+            "--from",
+            _installed(t, f'{{"paths": [], "digest": {HUGE}}}'),
+            "--root",
+            t / "r",
+        ],
+        1,
+    ),
+    (
+        "deep json: build -o over MANIFEST.json",
+        lambda t: [_build_dir(t), ".", "-o", _tree(t, DEEP)],
+        2,
+    ),
 ]
+
+
+def _tree(tmp: Path, manifest: str, encoding: str = "utf-8") -> Path:
+    """A build tree whose MANIFEST.json is ``manifest``."""
+    (tmp / "tree").mkdir(exist_ok=True)
+    (tmp / "tree" / "MANIFEST.json").write_bytes(manifest.encode(encoding))
+    return tmp / "tree"
+
+
+def _node_tree(tmp: Path) -> Path:
+    """A valid build tree of one node file."""
+    import hashlib
+
+    data = b"kernel.yama.ptrace_scope = 1\n"
+    digest = hashlib.sha256(data).hexdigest()
+    tree = _tree(tmp, json.dumps({"files": {NODE_FILE: {"sha256": digest, "size": len(data)}}}))
+    (tree / NODE_FILE).parent.mkdir(parents=True)
+    (tree / NODE_FILE).write_bytes(data)
+    return tree
+
+
+def _installed(tmp: Path, record: str) -> Path:
+    """A tree installed once under ``tmp/r``, whose record of it (INSTALLED.json) then became
+    ``record``."""
+    from seccompiler.platform import nodeinstall
+
+    tree = _node_tree(tmp)
+    (tmp / "r").mkdir()
+    nodeinstall.install(tree, tmp / "r")
+    (tmp / "r" / nodeinstall.STORE / "current" / nodeinstall.RECORD).write_text(record)
+    return tree
 
 
 def _json_pod(tmp: Path) -> Path:
@@ -238,3 +376,43 @@ def test_pss_check_stdin_closed(hostile: Callable[..., Outcome]) -> None:
     outcome = hostile(["pss", "check", "-"], stdin="closed")
     assert outcome.clean, outcome
     assert outcome.code == 2, outcome
+
+
+# what a hostile or broken API server answers to GET /api/v1/nodes/NODE
+ANSWERS = {
+    "deep": DEEP.encode(),
+    "huge int": f'{{"metadata": {{"generation": {HUGE}}}}}'.encode(),
+    "not UTF-8": b'{"metadata": {"name": "\xff"}}',
+    "lone surrogate": f'{{"metadata": {{"name": {LONE}}}}}'.encode(),
+    "too large": b'{"x": "' + b"a" * (5 << 20) + b'"}',
+}
+
+
+@pytest.mark.parametrize("answer", ANSWERS.values(), ids=ANSWERS.keys())
+def test_node_label_survives_the_api_servers_answer(
+    tmp_path: Path, hostile: Callable[..., Outcome], answer: bytes
+) -> None:
+    class Api(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+    server = HTTPServer(("127.0.0.1", 0), Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        api = f"http://127.0.0.1:{server.server_address[1]}"
+        argv = ["node", "label", "--from", _node_tree(tmp_path), "--node", "n1", "--api", api]
+        outcome = hostile(argv)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.clean, outcome
+    assert outcome.code == 1, outcome
+    assert f"{api}/api/v1/nodes/n1" in outcome.err, outcome

@@ -84,3 +84,32 @@ def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["image", "--help"]) == 0
     out = capsys.readouterr().out
     assert "test" in out and "record" in out
+
+
+# every file `image test` and `image record` read, missing: their own failure (125), as
+# `docker run` answers for an image it cannot find, and the message names it
+MISSING: list[tuple[list[str], str]] = [
+    (["image", "test", "nope", "--profile", DEFAULT, "--", "true"], "nope: no such image"),
+    (["image", "test", "", "--profile", DEFAULT, "--", "true"], "'' names no image"),
+    (["image", "test", "nope/", "--profile", DEFAULT, "--tests", "t.yaml"], "no such image"),
+    (["image", "record", "nope", "--", "true"], "nope: no such image"),
+    (["image", "test", "img", "--profile", "nope.yaml", "--", "true"], "nope.yaml: no such file"),
+    (["image", "test", "img", "--profile", DEFAULT, "--tests", "nope.yaml"], "nope.yaml: no such"),
+    (["image", "record", "img", "--base", "nope.yaml", "--", "true"], "nope.yaml: no such file"),
+    (["record", "--base", "nope.yaml", "--", "true"], "nope.yaml: no such file"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), MISSING, ids=[" ".join(m[0][:4]) for m in MISSING])
+def test_a_missing_input_is_an_own_failure(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    words: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "img").mkdir()
+    (tmp_path / "t.yaml").write_text("tests:\n  - ls\n")
+    assert main(argv) == 125
+    assert words in capsys.readouterr().err

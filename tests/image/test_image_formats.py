@@ -224,6 +224,12 @@ def test_not_an_image(tmp_path: Path) -> None:
         ({"config": {"User": 0}}, "User"),
         ({"config": []}, "config"),
         ([], "object"),
+        ({"config": {"Cmd": ["a\0b"]}}, "'Cmd[0]' holds a NUL byte"),
+        ({"config": {"Entrypoint": ["sh", "\0"]}}, "'Entrypoint[1]' holds a NUL byte"),
+        ({"config": {"WorkingDir": "/a\0b"}}, "'WorkingDir' holds a NUL byte"),
+        ({"config": {"Env": ["PATH=/bin\0:/x"]}}, "'Env[0]' holds a NUL byte"),
+        ({"config": {"Env": ["A=1", "B\0=1"]}}, "'Env[1]' holds a NUL byte"),
+        ({"config": {"User": "app\0"}}, "'User' holds a NUL byte"),
     ],
 )
 def test_config_types_are_checked(doc: object, field: str) -> None:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from imagekit import BUSYBOX, busybox_image
 
 from seccompiler.base.errors import InputError
 from seccompiler.image.config import ImageConfig
-from seccompiler.image.plan import CommandError, make_plan, resolve_in_root, resolve_user
+from seccompiler.image.plan import (
+    CommandError,
+    ExecPlan,
+    make_plan,
+    resolve_in_root,
+    resolve_user,
+)
 from seccompiler.image.runner import Outcome, Refusal, judge, render_summary, run_tests
 from seccompiler.image.testfile import ImageTest, parse_tests
 
@@ -115,6 +122,41 @@ def test_no_command_and_bad_workdir(root: Path) -> None:
     assert info.value.status == 125
 
 
+@pytest.mark.parametrize(
+    ("config", "argv"),
+    [
+        (ImageConfig(), ("prog\0",)),
+        (ImageConfig(), ("prog", "a\0b")),
+        (ImageConfig(env=("PATH=/usr/bin\0:/bin",)), ("prog",)),
+        (ImageConfig(env=("A\0=1",)), ("prog",)),
+        (ImageConfig(user="nul"), ("prog",)),  # its home in /etc/passwd holds a NUL
+    ],
+)
+def test_nul_bytes_are_refused_before_any_lookup(
+    root: Path, config: ImageConfig, argv: tuple[str, ...]
+) -> None:
+    with (root / "etc" / "passwd").open("a") as passwd:
+        passwd.write("nul:x:7:7::/home/\0:/bin/sh\n")
+    with pytest.raises(CommandError) as info:
+        make_plan(root, config, argv)
+    assert info.value.status == 125
+    assert "NUL" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        {"argv": ("/bin/true", "\0")},
+        {"argv": ("/bin/true",), "env": {"A": "\0"}},
+        {"argv": ("/bin/true",), "cwd": "/\0"},
+    ],
+)
+def test_an_exec_plan_holds_no_nul_byte(plan: dict[str, Any]) -> None:
+    with pytest.raises(CommandError) as info:
+        ExecPlan(**plan)
+    assert info.value.status == 125
+
+
 @pytest.mark.skipif(not BUSYBOX.exists(), reason="needs busybox-static (make test-deps)")
 def test_busybox_rootfs_plan(tmp_path: Path) -> None:
     root = busybox_image(tmp_path, "rootfs")
@@ -155,6 +197,8 @@ def test_parse_tests() -> None:
         ("tests:\n  - {name: 3, command: ls}\n", 2, "name"),
         ("tests:\n  - 5\n", 2, "mapping"),
         ("tests:\n  - command: [ls]\nextra: 1\n", 3, "unknown key"),
+        ('tests:\n  - command: "a\\x00b"\n', 2, "argument 0 of the command holds a NUL"),
+        ('tests:\n  - [ls, "\\0"]\n', 2, "argument 1 of the command holds a NUL"),
     ],
 )
 def test_bad_tests_files_are_located(text: str, line: int, words: str) -> None:

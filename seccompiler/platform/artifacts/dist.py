@@ -6,7 +6,6 @@ work on the in-memory ``{relative path: bytes}`` map the build produces.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
@@ -15,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seccompiler.base import jsontext
 from seccompiler.base.errors import SeccompilerError
 from seccompiler.base.fsio import read_bytes
 from seccompiler.base.inroot import RootDir
@@ -105,8 +105,9 @@ def is_ours(directory: Path) -> bool:
     nothing else: a file the manifest does not list (a source, a note) makes it not ours.
     """
     try:
-        doc = json.loads(read_bytes(directory / MANIFEST, MAX_FILE))
-    except (ValueError, OSError, SeccompilerError):
+        path = directory / MANIFEST
+        doc = jsontext.loads_bytes(read_bytes(path, MAX_FILE), str(path))
+    except (OSError, SeccompilerError):
         return False
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), dict):
         return False

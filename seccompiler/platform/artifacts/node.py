@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from seccompiler.base import jsontext
 from seccompiler.base.errors import InputError, Location
 from seccompiler.platform.artifacts.render import canonical_json, yaml_docs
 
@@ -16,10 +17,7 @@ _NOT_FLAT = ("archMap", "includes", "excludes")
 def parse_oci(oci: bytes | Mapping[str, Any], where: str = "<oci>") -> dict[str, Any]:
     """The flat runtime-spec ``linux.seccomp`` object, from bytes or an already-parsed mapping."""
     if isinstance(oci, bytes | bytearray):
-        try:
-            obj = json.loads(oci)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"OCI profile is not JSON: {exc}", location=Location(where)) from None
+        obj = jsontext.loads_bytes(bytes(oci), where)
     else:
         obj = dict(oci)
     if not isinstance(obj, dict) or "defaultAction" not in obj:
