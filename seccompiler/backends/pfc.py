@@ -7,14 +7,15 @@ answer for numbers the table does not know close each ABI's section.
 
 from __future__ import annotations
 
+from seccompiler.base.quote import one_line
 from seccompiler.program import AbiProgram, Origin, Program
 
 
 def _why(origin: Origin | None) -> str:
     if origin is None:
         return ""
-    reason = f" {origin.reason}" if origin.reason else ""
-    return f"  # {origin}{reason}"
+    reason = f" {one_line(origin.reason)}" if origin.reason else ""
+    return f"  # {one_line(str(origin))}{reason}"
 
 
 def _abi(p: AbiProgram) -> list[str]:
@@ -44,7 +45,7 @@ def render(program: Program, family: str | None = None) -> str:
     progs = program.families()[family] if family else program.abis
     lines = ["#", f"# pseudo filter code for policy {program.name!r}", "#"]
     for src in program.sources:
-        lines.append(f"# source: {src}")
+        lines.append(f"# source: {one_line(src)}")
     for p in progs:
         lines.extend(_abi(p))
     lines.append("# default action for other architectures")
