@@ -133,4 +133,4 @@ def test_pfc_comments_keep_a_reason_on_its_line(tmp_path: Path) -> None:
     text = pfc.render(load_program(str(policy)))
     assert _printable(text)
     assert not any(ln.strip() == "action allow;" for ln in text.splitlines())
-    assert '# p.yaml:6:13 "a\\naction allow;\\u2028b"' in text.replace(str(tmp_path) + "/", "")
+    assert '# p.yaml:6:13 "a\\naction allow;\\u2028b"' in text
