@@ -8,7 +8,6 @@ base policy, what the base already allows is left out and the output ``extends``
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from collections import Counter
@@ -80,14 +79,15 @@ def render_policy(
     base: Program | None = None,
     default: str = "errno(EPERM)",
     unknown: str = "errno(ENOSYS)",
-    now: _dt.datetime | None = None,
 ) -> str:
-    """The policy text: header comments, then rules grouped by (ABIs, category)."""
-    when = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    """The policy text: header comments, then rules grouped by (ABIs, category).
+
+    Nothing in it depends on when it was written: the same recording gives the same bytes.
+    """
     abis = rec.abis
     names = len({n for _, n in rec.uses})
     lines = [
-        f"# Recorded by 'seccompiler record' on {when}.",
+        "# Recorded by 'seccompiler record'.",
         f"# Workload: {one_line(' '.join(command)) or '(not given)'}",
         f"# {plural(rec.total, 'syscall')} observed in {plural(rec.tasks, 'process')}"
         f" ({', '.join(abis) or 'no ABI'}); {plural(names, 'syscall name')} listed.",
