@@ -43,6 +43,28 @@ def check_surrogates(text: str, path: str) -> None:
         )
 
 
+# A string, or one bracket: enough to follow how deep a text nests, cheaply.
+_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def too_deep(text: str, path: str) -> InputError:
+    """The error for JSON too deep for the decoder, at the bracket opening its deepest level."""
+    depth = deepest = at = 0
+    for m in _STRUCTURE.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, m.start()
+        elif c in "]}":
+            depth -= 1
+    return InputError(
+        f"JSON nests too deeply: {deepest} levels",
+        hint="real documents nest a few levels; look for brackets that are never closed",
+        location=location(text, at, path),
+    )
+
+
 class _LongNumber(ValueError):
     def __init__(self, digits: str) -> None:
         super().__init__(digits)
@@ -89,4 +111,4 @@ def loads(text: str, path: str, **hooks: Any) -> Any:
         assert err is not None
         raise err from None
     except RecursionError:
-        raise InputError("JSON nests too deeply", location=Location(path)) from None
+        raise too_deep(text, path) from None

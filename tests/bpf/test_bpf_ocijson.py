@@ -55,6 +55,8 @@ ERRORS = [
     ),
     ('{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [{"architecture": "ARM64"}]}', 1, 49),
     ('{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}', 1, 1),
+    ("[" * 100_000, 1, 100_000),  # too deep: at the bracket opening the deepest level
+    ('{"a": "[[[[",\n "b": ' + "[" * 5_000, 2, 5_006),  # brackets in strings do not count
 ]
 
 
@@ -64,6 +66,28 @@ def test_errors_are_located(text: str, line: int, col: int) -> None:
         parse(text, "p.json")
     loc = exc.value.location
     assert loc is not None and (loc.path, loc.line, loc.column) == ("p.json", line, col)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col"),
+    [
+        ('{"defaultAction": "SCMP_ACT_ERRNO",\n  "architectures": ["SCMP_ARCH_BOGUS"]}', 2, 20),
+        (
+            '{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [\n'
+            '  {"architecture": "SCMP_ARCH_SH"}]}',
+            2,
+            3,
+        ),
+    ],
+)
+def test_a_profile_of_unknown_arches_is_refused_where_it_lists_them(
+    text: str, line: int, col: int
+) -> None:
+    with pytest.raises(InputError) as exc:
+        resolve(parse(text, "p.json"))
+    loc = exc.value.location
+    assert loc is not None and (loc.line, loc.column) == (line, col)
+    assert "SCMP_ARCH_X86_64" in exc.value.hint
 
 
 CAPS_RULES = profile(
