@@ -218,7 +218,11 @@ class _Builder:
             if knode.tag == "tag:yaml.org,2002:merge":
                 raise self.error(knode, "merge keys ('<<') are not supported", "write the keys out")
             if not isinstance(knode, yaml.ScalarNode):
-                raise self.error(knode, "mapping keys must be plain scalars")
+                raise self.error(
+                    knode,
+                    "mapping keys must be plain scalars",
+                    "write the key as a word or a quoted string, not a list or a mapping",
+                )
             key = self.build(knode, depth + 1)
             if not isinstance(key, str):
                 key = str(key) if not isinstance(key, bool) else str(key).lower()
