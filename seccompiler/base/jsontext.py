@@ -13,6 +13,8 @@ from typing import Any
 
 from seccompiler.base.errors import InputError, Location
 
+# JSON's rules people most often break, for every "not valid JSON" error.
+JSON_HINT = "JSON has no comments, no trailing commas and only double quotes; look just before here"
 MAX_DIGITS = 40  # a 64-bit value needs 20; anything much longer is not a number we use
 
 _SURROGATE = re.compile(
@@ -104,7 +106,9 @@ def loads(text: str, path: str, **hooks: Any) -> Any:
         return json.loads(text, parse_int=parse_int, parse_float=parse_float, **hooks)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"not valid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)
+            f"not valid JSON: {exc.msg}",
+            hint=JSON_HINT,
+            location=Location(path, exc.lineno, exc.colno),
         ) from None
     except _LongNumber as exc:
         err = long_number_error(exc, text, path)

@@ -17,6 +17,7 @@ from seccompiler.arch.abi import by_oci
 from seccompiler.base.errors import InputError, Location
 from seccompiler.base.fsio import read_text
 from seccompiler.base.jsontext import (
+    JSON_HINT,
     check_surrogates,
     long_number_error,
     parse_float,
@@ -134,7 +135,9 @@ def parse_json(text: str, path: str) -> Any:
         return dec.decode(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"not valid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)
+            f"not valid JSON: {exc.msg}",
+            hint=JSON_HINT,
+            location=Location(path, exc.lineno, exc.colno),
         ) from None
     except RecursionError:
         raise too_deep(text, path) from None
@@ -158,6 +161,7 @@ def load(path: str) -> Profile:
 
 
 def parse(text: str, path: str = "<json>") -> Profile:
+    text = text.removeprefix("\ufeff")  # a byte order mark (PowerShell writes one): no column
     """Check the structure of a JSON profile and return it, or a located error."""
     doc = parse_json(text, path)
     ctx = (path, text)

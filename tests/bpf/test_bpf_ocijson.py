@@ -211,3 +211,20 @@ def test_a_profile_for_unknown_arches_only_is_refused() -> None:
         resolve(p)
     bare = parse('{"defaultAction": "SCMP_ACT_ALLOW"}')
     assert [a.abi.name for a in resolve(bare).program.abis] == ["x86_64"]
+
+
+def test_a_byte_order_mark_before_the_json_is_read_past() -> None:
+    text = '{"defaultAction": "SCMP_ACT_ERRNO",\n "syscalls": [{"names": ["read"], "action": 1}]}'
+    assert decide("\ufeff" + profile(), "x86_64", "read") == EPERM
+    with pytest.raises(InputError) as exc:
+        parse("\ufeff" + text, "p.json")
+    loc = exc.value.location
+    assert loc is not None and loc.line == 2  # the mark takes no column of its own
+
+
+@pytest.mark.parametrize("text", ['{"defaultAction": "SCMP_ACT_ERRNO",}', "{'a': 1}", "// c\n{}"])
+def test_malformed_json_says_what_json_does_not_allow(text: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse(text, "p.json")
+    assert exc.value.message.startswith("not valid JSON")
+    assert "trailing commas" in exc.value.hint
