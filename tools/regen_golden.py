@@ -21,7 +21,7 @@ PROFILES = ("profiles/keisson-default.yaml",)
 
 
 def golden_files() -> dict[Path, bytes]:
-    os.chdir(REPO)  # source paths inside PFC are relative to the repository
+    os.chdir(REPO)  # PROFILES are named relative to the repository
     out: dict[Path, bytes] = {}
     for rel in PROFILES:
         program = load_program(rel)

@@ -9,19 +9,15 @@ unconditional rule. Conditions keep their 64-bit width, as libseccomp compares t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from seccompiler.arch.tables import table
+from seccompiler.base.quote import one_line, quoted
 from seccompiler.frontend.ocijson import Profile, resolve
 from seccompiler.program import Action, ArgCond, Op, Program
 
 _Sig = tuple[Action, tuple[tuple[tuple[ArgCond, ...], Action, str], ...], str]
-
-
-def _q(text: str) -> str:
-    return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
 
 
 def _flow(items: list[str], prefix: str, width: int = 96) -> list[str]:
@@ -76,10 +72,10 @@ def program_to_policy(program: Program, header: Iterable[str] = (), name: str = 
         for sig, where in by_sig.items():
             key = (sig, None if where == present else tuple(where))
             groups.setdefault(key, []).append(sc)
-    out = [*(f"# {h}" for h in header)]
+    out = [f"# {one_line(h)}" for h in header]
     out += [
         "seccompiler: 1",
-        f"name: {_q(name or program.name)}",
+        f"name: {quoted(name or program.name)}",
         f"abis: [{', '.join(abis)}]",
         f"default: {first.default}",
         f"unknown: {first.unknown}",
@@ -114,7 +110,7 @@ def _rule(
     if scope:
         lines.append(scope)
     if reason:
-        lines.append(f"    reason: {_q(reason)}")
+        lines.append(f"    reason: {quoted(reason)}")
     return lines
 
 
@@ -128,14 +124,19 @@ def import_profile(
     """The policy text for ``profile``, and the names it had to leave out."""
     res = resolve(profile, caps=caps, abis=abis, kernel=kernel)
     header = [
-        f"imported from {Path(profile.path).name} by seccompiler import",
+        f"imported from {one_line(Path(profile.path).name)} by seccompiler import",
         "resolved for capabilities: "
         + (", ".join(sorted(caps)) if caps is not None else "the runtimes' default set")
         + f"; kernel: {kernel or 'any'}",
     ]
     if res.unknown_names:
-        header.append(f"left out, no syscall table knows them: {', '.join(res.unknown_names)}")
+        header.append(f"left out, no syscall table knows them: {_listed(res.unknown_names)}")
     if profile.unknown_arches:
-        header.append(f"arches without an ABI here: {', '.join(profile.unknown_arches)}")
+        header.append(f"arches without an ABI here: {_listed(profile.unknown_arches)}")
     name = Path(profile.path).stem
     return program_to_policy(res.program, header, name), res.unknown_names
+
+
+def _listed(names: Iterable[str]) -> str:
+    """Names from the profile for a comment: each on one line, quoted where it does not print."""
+    return ", ".join(one_line(n) for n in names)

@@ -15,6 +15,8 @@ from typing import Any
 
 from seccompiler.base.errors import InputError, Location
 
+# JSON's rules people most often break, for every "not valid JSON" error.
+JSON_HINT = "JSON has no comments, no trailing commas and only double quotes; look just before here"
 MAX_DIGITS = 40  # a 64-bit value needs 20; anything much longer is not a number we use
 MAX_DEPTH = 100  # as yamlsrc.MAX_DEPTH (not imported: that module loads PyYAML)
 
@@ -75,6 +77,28 @@ def check_depth(text: str, path: str) -> None:
             depth -= 1
 
 
+# A string, or one bracket: enough to follow how deep a text nests, cheaply.
+_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def too_deep(text: str, path: str) -> InputError:
+    """The error for JSON too deep for the decoder, at the bracket opening its deepest level."""
+    depth = deepest = at = 0
+    for m in _STRUCTURE.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, m.start()
+        elif c in "]}":
+            depth -= 1
+    return InputError(
+        f"JSON nests too deeply: {deepest} levels",
+        hint="real documents nest a few levels; look for brackets that are never closed",
+        location=location(text, at, path),
+    )
+
+
 class _LongNumber(ValueError):
     def __init__(self, digits: str) -> None:
         super().__init__(digits)
@@ -115,14 +139,16 @@ def loads(text: str, path: str, **hooks: Any) -> Any:
         return json.loads(text, parse_int=parse_int, parse_float=parse_float, **hooks)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"not valid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)
+            f"not valid JSON: {exc.msg}",
+            hint=JSON_HINT,
+            location=Location(path, exc.lineno, exc.colno),
         ) from None
     except _LongNumber as exc:
         err = long_number_error(exc, text, path)
         assert err is not None
         raise err from None
     except RecursionError:
-        raise InputError("JSON nests too deeply", location=Location(path)) from None
+        raise too_deep(text, path) from None  # check_depth lets nothing this deep through
 
 
 def loads_bytes(data: bytes, path: str, **hooks: Any) -> Any:

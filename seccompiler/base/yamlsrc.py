@@ -381,7 +381,11 @@ class _Builder:
                 self._merge(out, merged, knode, vnode, depth)
                 continue
             if not isinstance(knode, yaml.ScalarNode):
-                raise self.error(knode, "mapping keys must be plain scalars")
+                raise self.error(
+                    knode,
+                    "mapping keys must be plain scalars",
+                    "write the key as a word or a quoted string, not a list or a mapping",
+                )
             try:
                 key = json_key(self.build(knode, depth + 1))
             except ValueError as exc:

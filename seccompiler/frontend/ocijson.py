@@ -89,7 +89,8 @@ def select_abis(profile: Profile, abis: Sequence[str] | None) -> tuple[Abi, ...]
         raise InputError(
             f"the profile lists only arches without an ABI here: "
             f"{', '.join(profile.unknown_arches)}",
-            location=Location(profile.path),
+            hint=f"list one seccompiler has an ABI for: {', '.join(a.oci for a in ABIS.values())}",
+            location=profile.unknown_at or Location(profile.path),
         )
     if not listed:
         listed = [ABIS["x86_64"]]  # no arches: libseccomp's native arch alone, on this machine

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import json.decoder
 import json.scanner
+import re
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable
@@ -16,11 +17,13 @@ from seccompiler.arch.abi import by_oci
 from seccompiler.base.errors import InputError, Location
 from seccompiler.base.fsio import read_text
 from seccompiler.base.jsontext import (
+    JSON_HINT,
     check_depth,
     check_surrogates,
     long_number_error,
     parse_float,
     parse_int,
+    too_deep,
 )
 from seccompiler.frontend.scmp import ACTIONS, OPS
 from seccompiler.program import (
@@ -79,6 +82,7 @@ class Profile:
     rules: tuple[JsonRule, ...]
     docker_format: bool
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    unknown_at: Location | None = field(default=None, compare=False)  # the first unknown arch
 
     def where(self, obj: Any) -> Location:
         return _loc(self, obj)
@@ -103,6 +107,18 @@ def _loc(p: Profile | tuple[str, str], obj: Any) -> Location:
     return Location(path, line, pos - starts[line - 1] + 1)
 
 
+def _value_loc(ctx: tuple[str, str], obj: Any, key: str) -> Location:
+    """Where the value of ``obj``'s ``key`` is written (lists keep no position of their own)."""
+    path, text = ctx
+    start = obj.pos if isinstance(obj, _JObj) else 0
+    m = re.compile(rf'"{re.escape(key)}"\s*:\s*').search(text, start)
+    if m is None:
+        return _loc(ctx, obj)
+    starts = _line_starts(text)
+    line = bisect_right(starts, m.end())
+    return Location(path, line, m.end() - starts[line - 1] + 1)
+
+
 def parse_json(text: str, path: str) -> Any:
     """Decode JSON, keeping each object's position; errors carry line and column."""
     check_surrogates(text, path)
@@ -121,10 +137,12 @@ def parse_json(text: str, path: str) -> Any:
         return dec.decode(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"not valid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)
+            f"not valid JSON: {exc.msg}",
+            hint=JSON_HINT,
+            location=Location(path, exc.lineno, exc.colno),
         ) from None
     except RecursionError:
-        raise InputError("JSON nests too deeply", location=Location(path)) from None
+        raise too_deep(text, path) from None
     except ValueError as exc:
         err = long_number_error(exc, text, path)
         if err is None:
@@ -145,6 +163,7 @@ def load(path: str) -> Profile:
 
 
 def parse(text: str, path: str = "<json>") -> Profile:
+    text = text.removeprefix("\ufeff")  # a byte order mark (PowerShell writes one): no column
     """Check the structure of a JSON profile and return it, or a located error."""
     doc = parse_json(text, path)
     ctx = (path, text)
@@ -162,8 +181,9 @@ def parse(text: str, path: str = "<json>") -> Profile:
     arches: list[str] = []
     unknown: list[str] = []
     arch_map: dict[str, tuple[str, ...]] = {}
+    unknown_at: list[Location] = []
 
-    def add_arch(name: Any, obj: Any) -> str | None:
+    def add_arch(name: Any, obj: Any, at: Location | None = None) -> str | None:
         if not isinstance(name, str):
             raise err(obj, f"architecture {name!r} is not a string")
         abi = by_oci(name)
@@ -172,6 +192,8 @@ def parse(text: str, path: str = "<json>") -> Profile:
                 raise err(obj, f"unknown architecture '{name}'", "use SCMP_ARCH_* names")
             if name not in unknown:
                 unknown.append(name)
+            if not unknown_at:
+                unknown_at.append(at or _loc(ctx, obj))
             return None
         if abi.name not in arches:
             arches.append(abi.name)
@@ -186,8 +208,10 @@ def parse(text: str, path: str = "<json>") -> Profile:
         subs = tuple(s for s in (add_arch(x, entry) for x in raw_subs) if s)
         if native:
             arch_map[native] = subs
-    for name in _list(doc, "architectures", err):
-        add_arch(name, doc)
+    listed = _list(doc, "architectures", err)
+    at = _value_loc(ctx, doc, "architectures") if listed else None
+    for name in listed:
+        add_arch(name, doc, at)
     rules = tuple(_rule(obj, err, ctx) for obj in _list(doc, "syscalls", err))
     names = 0
     for rule in rules:
@@ -202,7 +226,17 @@ def parse(text: str, path: str = "<json>") -> Profile:
             )
     raw = dict(doc)
     raw["\0text"] = text
-    return Profile(path, default, tuple(arches), arch_map, tuple(unknown), rules, docker, raw)
+    return Profile(
+        path,
+        default,
+        tuple(arches),
+        arch_map,
+        tuple(unknown),
+        rules,
+        docker,
+        raw,
+        unknown_at[0] if unknown_at else None,
+    )
 
 
 def _list(obj: dict[str, Any], key: str, err: Callable[..., InputError]) -> list[Any]:

@@ -42,7 +42,12 @@ from seccompiler.program import Action
 
 def _parse_rule(item: Any, mark: Mark, errs: Errors) -> RuleSpec | None:
     if not isinstance(item, LMap):
-        errs.add(mark, "a rule is a mapping with action and syscalls", code="bad-rule")
+        errs.add(
+            mark,
+            "a rule is a mapping with action and syscalls",
+            "write it as '- {action: allow, syscalls: [read, write]}'",
+            code="bad-rule",
+        )
         return None
     check_keys(item, RULE_KEYS, "rule", errs)
     if "action" not in item or ("syscalls" not in item and "nr" not in item):
@@ -241,7 +246,12 @@ def _parse_rules(data: LMap, errs: Errors) -> list[RuleSpec]:
     rules_raw = data.get("rules", LList())
     rules: list[RuleSpec] = []
     if not isinstance(rules_raw, LList):
-        errs.add(data.where("rules"), "rules must be a list", code="bad-rule")
+        errs.add(
+            data.where("rules"),
+            "rules must be a list",
+            "write one '- action: …' item per rule under 'rules:', or 'rules: []' for none",
+            code="bad-rule",
+        )
     else:
         for i, item in enumerate(rules_raw):
             rule = _parse_rule(item, rules_raw.where(i), errs)
@@ -334,7 +344,12 @@ def _parse_actions(
         if key in data:
             return parse_action(data[key], data.where(key), errs)
         if fallback is None:
-            errs.add(data.mark, f"the policy has no '{key}' action", code=f"no-{key}")
+            errs.add(
+                data.mark,
+                f"the policy has no '{key}' action",
+                f"add e.g. '{key}: errno(EPERM)': what syscalls no rule names get",
+                code=f"no-{key}",
+            )
         return fallback
 
     default = action_key("default", base.default if base else None)

@@ -49,7 +49,12 @@ def parse_value(value: Any, mark: Mark, errs: Errors) -> int | None:
             return None
         return value
     if not isinstance(value, str) or not value.strip():
-        errs.add(mark, "expected a number or a constant name", code="bad-value")
+        errs.add(
+            mark,
+            "expected a number or a constant name",
+            "write an integer (16, 0x10) or constant names joined by '|' (CLONE_NEWNS|8)",
+            code="bad-value",
+        )
         return None
     total = 0
     for part in value.split("|"):

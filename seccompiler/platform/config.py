@@ -119,10 +119,18 @@ def _strings(doc: LMap, key: str, errs: _Errors) -> list[tuple[str, Mark]] | Non
         return None
     out = []
     for i, item in enumerate(value):
-        if not isinstance(item, str | int | float) or isinstance(item, bool):
-            errs.add(value.where(i), f"'{key}' items must be strings")
+        if not isinstance(item, str):
+            # YAML reads 1.30 as the number 1.3 and 1.340 as 1.34: a number's text is lost
+            hint = (
+                'quote versions: kubernetes: ["1.30"] (unquoted, 1.30 is the number 1.3)'
+                if key == "kubernetes"
+                else "quote it: unquoted, YAML reads numbers, yes/no and on/off as other types"
+            )
+            errs.add(
+                value.where(i), f"'{key}' items must be strings; this one is read as {item!r}", hint
+            )
             continue
-        out.append((str(item), value.where(i)))
+        out.append((item, value.where(i)))
     return out
 
 

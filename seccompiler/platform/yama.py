@@ -113,6 +113,8 @@ def parse_scope(text: str, where: str, line: int = 1) -> int:
     if value not in ("0", "1", "2", "3"):
         raise InputError(
             f"ptrace_scope value '{value}' is not one of 0, 1, 2, 3",
+            hint="the kernel writes one digit, 0-3; a sysctl file sets it as "
+            "'kernel.yama.ptrace_scope = 1'",
             location=Location(where, line, 1),
         )
     return int(value)
@@ -123,6 +125,13 @@ def read_scope(proc_root: str | Path = "/proc") -> int:
     _check_proc_root(proc_root)
     path = _proc_file(proc_root)
     if not path.exists():
+        if path.parent.is_dir():  # YAMA's directory without its file: no kernel does that
+            raise InputError(
+                f"{path.parent} exists but holds no ptrace_scope",
+                hint="a running kernel with YAMA always has it; pass the directory where "
+                "proc is mounted (--proc-root), or add the file to a fake tree",
+                location=Location(str(path)),
+            )
         raise absent_error(proc_root)
     return parse_scope(read_text(path, 64), str(path))
 

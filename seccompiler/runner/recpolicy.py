@@ -8,12 +8,12 @@ base policy, what the base already allows is left out and the output ``extends``
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from collections import Counter
 from collections.abc import Sequence
 
+from seccompiler.base.quote import one_line, quoted
 from seccompiler.program import Program
 from seccompiler.runner.recorder import ARG_CONDITIONS, MAX_VALUES, Recording, Use
 
@@ -70,17 +70,6 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('s') else 's'}"
 
 
-def _quote(text: str) -> str:
-    """A YAML double-quoted scalar."""
-    out = text.replace("\\", "\\\\").replace('"', '\\"')
-    out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in out)
-    return f'"{out}"'
-
-
-def _comment(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def render_policy(
     rec: Recording,
     *,
@@ -90,15 +79,16 @@ def render_policy(
     base: Program | None = None,
     default: str = "errno(EPERM)",
     unknown: str = "errno(ENOSYS)",
-    now: _dt.datetime | None = None,
 ) -> str:
-    """The policy text: header comments, then rules grouped by (ABIs, category)."""
-    when = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    """The policy text: header comments, then rules grouped by (ABIs, category).
+
+    Nothing in it depends on when it was written: the same recording gives the same bytes.
+    """
     abis = rec.abis
     names = len({n for _, n in rec.uses})
     lines = [
-        f"# Recorded by 'seccompiler record' on {when}.",
-        f"# Workload: {_comment(' '.join(command)) or '(not given)'}",
+        "# Recorded by 'seccompiler record'.",
+        f"# Workload: {one_line(' '.join(command)) or '(not given)'}",
         f"# {plural(rec.total, 'syscall')} observed in {plural(rec.tasks, 'process')}"
         f" ({', '.join(abis) or 'no ABI'}); {plural(names, 'syscall name')} listed.",
     ]
@@ -116,9 +106,9 @@ def render_policy(
             f"({plural(count, 'call')}); 'unknown:' answers it. To allow it, add a rule"
             f" with 'nr: {{{abi_name}: {nr}}}'."
         )
-    lines += ["seccompiler: 1", f"name: {_quote(name)}"]
+    lines += ["seccompiler: 1", f"name: {quoted(name)}"]
     if base_ref is not None:
-        lines.append(f"extends: {_quote(base_ref)}")
+        lines.append(f"extends: {quoted(base_ref)}")
         base_abis = {p.abi.name for p in base.abis} if base is not None else set()
         if abis and not set(abis) <= base_abis:
             lines.append(f"abis: [{', '.join(sorted(base_abis | set(abis)))}]")
@@ -177,7 +167,7 @@ def _rules(
         plain.items(), key=lambda kv: (kv[0][0] != (), kv[0][0], order.index(kv[0][1]))
     ):
         out.append("  - action: allow")
-        out.append(f"    reason: {_quote(cat + ' (recorded)')}")
+        out.append(f"    reason: {quoted(cat + ' (recorded)')}")
         if key_abis:
             out.append(f"    abis: [{', '.join(key_abis)}]")
         out.append("    syscalls:")
@@ -213,7 +203,7 @@ def _guarded_rules(sc: str, abi_name: str, use: Use) -> list[str]:
     for args in conds:
         out += [
             "  - action: allow",
-            f"    reason: {_quote(f'{category(sc)} (recorded; the base decides by arguments)')}",
+            f"    reason: {quoted(f'{category(sc)} (recorded; the base decides by arguments)')}",
             f"    abis: [{abi_name}]",
             f"    syscalls: [{sc}]",
             "    args:",
@@ -231,7 +221,7 @@ def _bound_rule(
     out = [
         f"  # {sc}: {plural(count, 'call')}; argument {index} seen as {counts}",
         "  - action: allow",
-        f"    reason: {_quote(f'{category(sc)} (recorded argument values)')}",
+        f"    reason: {quoted(f'{category(sc)} (recorded argument values)')}",
     ]
     if key_abis:
         out.append(f"    abis: [{', '.join(key_abis)}]")

@@ -77,6 +77,37 @@ def test_two_builds_are_byte_identical(built: Path, tmp_path: Path) -> None:
     assert tree(again) == tree(built)
 
 
+# How the profiles directory is named: (a folder below tmp_path to copy PROFILES to, or "";
+# the working directory, below REPO or, for None, tmp_path; the argument, {profiles} = PROFILES).
+SPELLINGS = [
+    ("", ".", "profiles"),
+    ("", "tools", "../profiles/"),
+    ("", ".", ".//profiles/."),
+    ("", None, "{profiles}"),
+    ("copy/elsewhere", None, "copy/elsewhere"),
+]
+
+
+@pytest.mark.parametrize(("copy", "cwd", "arg"), SPELLINGS)
+def test_bytes_do_not_depend_on_where_the_profiles_are_or_how_they_are_named(
+    built: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    copy: str,
+    cwd: str | None,
+    arg: str,
+) -> None:
+    if copy:
+        shutil.copytree(PROFILES, tmp_path / copy)
+    monkeypatch.chdir(REPO / cwd if cwd is not None else tmp_path)
+    source = arg.format(profiles=PROFILES)
+    out = tmp_path / "dist"
+    assert main(["build", source, "-o", str(out)]) == 0
+    assert tree(out) == tree(built)
+    assert main(["build", source, "-o", str(built), "--check"]) == 0
+    assert b"# source: keisson-default.yaml\n" in tree(out)["keisson-default/pfc/x86_64.pfc"]
+
+
 def test_timings_cover_every_stage() -> None:
     result = build_dist(PROFILES)
     stages = list(result.timings.stages)

@@ -148,6 +148,11 @@ def test_a_fleet_family_the_policy_lacks_is_refused(tmp_path: Path) -> None:
 BAD_CONFIGS = [
     ("seccompiler-platform: 1\nkubernetes: ['1.29']\n", 2, "1.30"),
     ("seccompiler-platform: 1\nkubernetes: [latest]\n", 2, "1.MINOR"),
+    ("seccompiler-platform: 1\nkubernetes: [1.30]\n", 2, 'quote versions: kubernetes: ["1.30"]'),
+    ("seccompiler-platform: 1\nkubernetes: [1.340]\n", 2, "read as 1.34"),
+    ("seccompiler-platform: 1\nkubernetes:\n  - '1.34'\n  - 1.35\n", 4, "must be strings"),
+    ("seccompiler-platform: 1\narchitectures: [amd64, 386]\n", 2, "quote it"),
+    ("seccompiler-platform: 1\nruntimes: [yes]\n", 2, "read as True"),
     ("seccompiler-platform: 1\narchitectures: [sparc]\n", 2, "unknown node architecture"),
     ("seccompiler-platform: 1\nruntimes: [docker-20]\n", 2, "unknown runtime"),
     ("seccompiler-platform: 1\ncluster: eks\n", 2, "cluster"),
@@ -168,6 +173,15 @@ def test_platform_config_errors_are_located(text: str, line: int, needle: str) -
     first = err.errors[0] if isinstance(err, ErrorList) else err
     assert needle in first.message + first.hint
     assert first.location is not None and first.location.line == line
+
+
+def test_an_unquoted_kubernetes_version_is_pointed_at() -> None:
+    with pytest.raises(InputError) as info:
+        config.parse('seccompiler-platform: 1\nkubernetes: ["1.34", 1.30]\n', "platform.yaml")
+    err = info.value
+    assert err.location is not None
+    assert (err.location.line, err.location.column) == (2, 22)
+    assert "1.3" in err.message and '"1.30"' in err.hint
 
 
 def test_bundled_platform_config_is_valid() -> None:

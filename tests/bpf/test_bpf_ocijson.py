@@ -55,6 +55,8 @@ ERRORS = [
     ),
     ('{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [{"architecture": "ARM64"}]}', 1, 49),
     ('{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}', 1, 1),
+    ("[" * 100_000, 1, 101),  # too deep: at the first bracket past 100 levels
+    ('{"a": "[[[[",\n "b": ' + "[" * 5_000, 2, 106),  # brackets in strings do not count
 ]
 
 
@@ -64,6 +66,28 @@ def test_errors_are_located(text: str, line: int, col: int) -> None:
         parse(text, "p.json")
     loc = exc.value.location
     assert loc is not None and (loc.path, loc.line, loc.column) == ("p.json", line, col)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col"),
+    [
+        ('{"defaultAction": "SCMP_ACT_ERRNO",\n  "architectures": ["SCMP_ARCH_BOGUS"]}', 2, 20),
+        (
+            '{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [\n'
+            '  {"architecture": "SCMP_ARCH_SH"}]}',
+            2,
+            3,
+        ),
+    ],
+)
+def test_a_profile_of_unknown_arches_is_refused_where_it_lists_them(
+    text: str, line: int, col: int
+) -> None:
+    with pytest.raises(InputError) as exc:
+        resolve(parse(text, "p.json"))
+    loc = exc.value.location
+    assert loc is not None and (loc.line, loc.column) == (line, col)
+    assert "SCMP_ARCH_X86_64" in exc.value.hint
 
 
 CAPS_RULES = profile(
@@ -187,3 +211,20 @@ def test_a_profile_for_unknown_arches_only_is_refused() -> None:
         resolve(p)
     bare = parse('{"defaultAction": "SCMP_ACT_ALLOW"}')
     assert [a.abi.name for a in resolve(bare).program.abis] == ["x86_64"]
+
+
+def test_a_byte_order_mark_before_the_json_is_read_past() -> None:
+    text = '{"defaultAction": "SCMP_ACT_ERRNO",\n "syscalls": [{"names": ["read"], "action": 1}]}'
+    assert decide("\ufeff" + profile(), "x86_64", "read") == EPERM
+    with pytest.raises(InputError) as exc:
+        parse("\ufeff" + text, "p.json")
+    loc = exc.value.location
+    assert loc is not None and loc.line == 2  # the mark takes no column of its own
+
+
+@pytest.mark.parametrize("text", ['{"defaultAction": "SCMP_ACT_ERRNO",}', "{'a': 1}", "// c\n{}"])
+def test_malformed_json_says_what_json_does_not_allow(text: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse(text, "p.json")
+    assert exc.value.message.startswith("not valid JSON")
+    assert "trailing commas" in exc.value.hint

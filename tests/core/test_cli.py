@@ -44,6 +44,36 @@ def test_compile_is_byte_identical(tmp_path: Path) -> None:
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
+def test_compile_bytes_do_not_depend_on_where_the_policy_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PFC names files relative to the compiled policy's folder: web.yaml, ../base/common.yaml."""
+    for top in ("a", "deep/er/b"):
+        (tmp_path / top / "base").mkdir(parents=True)
+        (tmp_path / top / "base" / "common.yaml").write_text(SMALL)
+        (tmp_path / top / "web").mkdir()
+        (tmp_path / top / "web" / "web.yaml").write_text(
+            "seccompiler: 1\nextends: ../base/common.yaml\nname: web\nrules:\n"
+            "  - {action: errno(EPERM), syscalls: [ptrace], reason: debuggers}\n"
+        )
+    monkeypatch.chdir(tmp_path / "a")
+    outs = []
+    for arg in (
+        "web/web.yaml",
+        str(tmp_path / "a/web/web.yaml"),
+        "./web//web.yaml",
+        "../deep/er/b/web/web.yaml",
+    ):
+        out = tmp_path / f"out{len(outs)}"
+        assert main(["compile", arg, "-o", str(out)]) == 0
+        outs.append(tree(out))
+    assert all(o == outs[0] for o in outs)
+    pfc = outs[0]["pfc/x86_64.pfc"].decode()
+    assert "# source: ../base/common.yaml\n# source: web.yaml\n" in pfc
+    assert "# web.yaml:5:14 debuggers" in pfc
+    assert "# ../base/common.yaml:6:14\n" in pfc
+
+
 def test_golden_outputs_are_current() -> None:
     proc = subprocess.run(
         [sys.executable, "tools/regen_golden.py", "--check"],

@@ -164,3 +164,30 @@ def test_not_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy(write(tmp_path, "- just\n- a list\n"))
     assert info.value.code == "not-a-mapping"
+
+
+# Shape mistakes, each with a hint that says what to write instead: (text, code, hint part).
+HINTED = [
+    (HEAD + "rules: 5\n", "bad-rule", "'rules: []'"),
+    (HEAD + "rules: [5]\n", "bad-rule", "syscalls: [read, write]"),
+    (
+        HEAD + "rules: [{action: allow, syscalls: [read], args: [{index: 0, value: ''}]}]\n",
+        "bad-value",
+        "CLONE_NEWNS|8",
+    ),
+    ("seccompiler: 1\nname: t\nabis: [x86_64]\n", "no-default", "default: errno(EPERM)"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "hint"), HINTED)
+def test_shape_mistakes_say_what_to_write(tmp_path: Path, text: str, code: str, hint: str) -> None:
+    err = first_error(tmp_path, text)
+    assert isinstance(err, PolicyError) and err.code == code
+    assert err.location is not None and err.location.line
+    assert hint in err.hint
+
+
+def test_a_key_that_is_a_list_is_located_with_a_hint(tmp_path: Path) -> None:
+    err = first_error(tmp_path, "seccompiler: 1\n[a]: x\n")
+    assert err.location is not None and (err.location.line, err.location.column) == (2, 1)
+    assert "quoted string" in err.hint

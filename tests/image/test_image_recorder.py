@@ -3,7 +3,6 @@ was seen (with the argument values seen), and with a base adds only what the bas
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from seccompiler.compile import load_program
 from seccompiler.program import ActionKind, Program
 from seccompiler.runner.recorder import aggregate
 from seccompiler.runner.recpolicy import category, default_name, render_policy
-
-NOW = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -67,7 +64,7 @@ def decide(prog: Program, e: Ev) -> ActionKind:
 
 def test_recorded_policy_allows_exactly_what_was_seen(tmp_path: Path) -> None:
     rec = aggregate(WORKLOAD)
-    text = render_policy(rec, name="t", command=["prog", "arg"], now=NOW)
+    text = render_policy(rec, name="t", command=["prog", "arg"])
     prog = compile_text(tmp_path, text)
     assert {p.abi.name for p in prog.abis} == {"x86_64", "x86"}
     for e in WORKLOAD:
@@ -85,8 +82,8 @@ def test_recorded_policy_allows_exactly_what_was_seen(tmp_path: Path) -> None:
 
 
 def test_output_is_sorted_grouped_and_counted() -> None:
-    text = render_policy(aggregate(WORKLOAD), name="t", command=["prog"], now=NOW)
-    assert "# Recorded by 'seccompiler record' on 2026-01-02 03:04 UTC." in text
+    text = render_policy(aggregate(WORKLOAD), name="t", command=["prog"])
+    assert text.startswith("# Recorded by 'seccompiler record'.\n")
     assert "# 17 syscalls observed in 2 processes (x86_64, x86); 12 syscall names listed." in text
     assert "- read                  # 2 calls" in text
     assert "- mmap                  # 2 calls" in text
@@ -101,7 +98,7 @@ def test_output_is_sorted_grouped_and_counted() -> None:
     assert all(g == sorted(g) for g in groups)
     assert ["close", "openat", "read"] in groups  # x86_64-only files and descriptors
     assert "abis: [x86_64]" in text  # calls seen on x86_64 only are confined to it
-    assert text == render_policy(aggregate(WORKLOAD), name="t", command=["prog"], now=NOW)
+    assert text == render_policy(aggregate(WORKLOAD), name="t", command=["prog"])
 
 
 def test_base_policy_gets_only_the_additions(tmp_path: Path) -> None:
@@ -114,9 +111,7 @@ def test_base_policy_gets_only_the_additions(tmp_path: Path) -> None:
     )
     bprog = load_program(str(base))
     rec = aggregate(WORKLOAD, base=bprog)
-    text = render_policy(
-        rec, name="add", command=["prog"], base_ref="base.yaml", base=bprog, now=NOW
-    )
+    text = render_policy(rec, name="add", command=["prog"], base_ref="base.yaml", base=bprog)
     assert 'extends: "base.yaml"' in text
     assert "default:" not in text
     assert "abis: [x86, x86_64]" in text  # the base lacks x86, which the workload used
@@ -137,14 +132,14 @@ def test_nothing_to_add_still_compiles(tmp_path: Path) -> None:
     bprog = load_program(str(base))
     rec = aggregate(WORKLOAD, base=bprog)
     assert rec.covered == rec.total and not rec.uses
-    text = render_policy(rec, name="add", base_ref="base.yaml", base=bprog, now=NOW)
+    text = render_policy(rec, name="add", base_ref="base.yaml", base=bprog)
     assert "rules: []" in text
     compile_text(tmp_path, text, "add.yaml")
 
 
 def test_many_argument_values_fall_back_to_an_unconditional_allow(tmp_path: Path) -> None:
     events = [ev("ioctl", 1, 0x5400 + i) for i in range(40)]
-    text = render_policy(aggregate(events), name="t", now=NOW)
+    text = render_policy(aggregate(events), name="t")
     assert "40 different argument values" in text
     prog = compile_text(tmp_path, text)
     assert decide(prog, ev("ioctl", 1, 0x9999)) is ActionKind.ALLOW
@@ -152,7 +147,7 @@ def test_many_argument_values_fall_back_to_an_unconditional_allow(tmp_path: Path
 
 def test_unknown_numbers_are_noted_not_allowed(tmp_path: Path) -> None:
     events = [ev("read"), Ev(1, "x86_64", 999, None)]
-    text = render_policy(aggregate(events), name="t", now=NOW)
+    text = render_policy(aggregate(events), name="t")
     assert "# number 999 on x86_64 is not in the syscall table (1 call)" in text
     prog = compile_text(tmp_path, text)
     assert decide(prog, Ev(1, "x86_64", 999, None)) is ActionKind.ERRNO
@@ -168,7 +163,7 @@ def test_unknown_numbers_are_noted_not_allowed(tmp_path: Path) -> None:
 
 def test_hostile_command_text_cannot_break_the_yaml(tmp_path: Path) -> None:
     cmd = ["sh", "-c", 'echo "x"\nrules: [evil]\x1b']
-    text = render_policy(aggregate([ev("read")]), name='a"b\nc', command=cmd, now=NOW)
+    text = render_policy(aggregate([ev("read")]), name='a"b\nc', command=cmd)
     prog = compile_text(tmp_path, text)
     assert prog.name == 'a"b\nc'
 

@@ -287,3 +287,31 @@ def test_load_configuration_roundtrip_and_embedded(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_configuration(str(bad))
     assert info.value.location is not None and info.value.location.line == 5
+
+
+ADMISSION_BY_PATH = (
+    "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\n"
+    "plugins:\n- name: PodSecurity\n  path: {0}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "start", "bad"),
+    [
+        ({"self.yaml": "self.yaml"}, "self.yaml", "self.yaml"),
+        ({"self.yaml": "./sub/../self.yaml"}, "self.yaml", "self.yaml"),
+        ({"a.yaml": "b.yaml", "b.yaml": "a.yaml"}, "a.yaml", "b.yaml"),
+    ],
+)
+def test_a_path_leading_back_is_a_cycle_at_its_path(
+    tmp_path: Path, files: dict[str, str], start: str, bad: str
+) -> None:
+    (tmp_path / "sub").mkdir()
+    for name, ref in files.items():
+        (tmp_path / name).write_text(ADMISSION_BY_PATH.format(ref))
+    with pytest.raises(InputError) as info:
+        load_configuration(str(tmp_path / start))
+    where = info.value.location
+    assert where is not None
+    assert (Path(where.path).name, where.line, where.column) == (bad, 5, 9)
+    assert "leads back" in info.value.message and "configuration:" in info.value.hint

@@ -70,6 +70,21 @@ def test_malformed_value_is_located(tmp_path: Path, garbage: str) -> None:
         yama.read_scope(proc)
     assert exc.value.location is not None
     assert exc.value.location.path.endswith(yama.PROC_FILE)
+    assert "0-3" in exc.value.hint
+
+
+def test_yama_directory_without_ptrace_scope_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc = fake_proc(tmp_path, None)
+    (proc / "sys/kernel/yama").mkdir()
+    with pytest.raises(InputError) as exc:
+        yama.read_scope(proc)
+    assert exc.value.location is not None
+    assert exc.value.location.path == str(proc / yama.PROC_FILE)
+    assert main(["yama", "status", "--proc-root", str(proc)]) == 1
+    err = capsys.readouterr().err
+    assert "holds no ptrace_scope" in err and "YAMA is not active" not in err
 
 
 # (running, wanted, accepted): 3 is locked until reboot and may only be "set" to itself.

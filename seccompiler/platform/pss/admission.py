@@ -9,6 +9,7 @@ validation (admission/api/v1/defaults.go, admission/api/validation/validation.go
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,10 +160,10 @@ def platform_configuration() -> PodSecurityConfig:
     )
 
 
-def load_configuration(path: str) -> PodSecurityConfig:
+def load_configuration(path: str, *, _chain: tuple[str, ...] = ()) -> PodSecurityConfig:
     """Read a PodSecurityConfiguration file, or an AdmissionConfiguration that holds one."""
     doc = load_text(_read(path), path)
-    return parse_configuration(doc, path)
+    return parse_configuration(doc, path, _chain=(*_chain, os.path.realpath(path)))
 
 
 def _read(path: str) -> str:
@@ -177,14 +178,17 @@ def _loc(node: Any, key: str | None, path: str) -> Location:
     return Location(path)
 
 
-def parse_configuration(doc: Any, path: str) -> PodSecurityConfig:
-    """Validate and default a PodSecurityConfiguration (or AdmissionConfiguration) document."""
+def parse_configuration(doc: Any, path: str, *, _chain: tuple[str, ...] = ()) -> PodSecurityConfig:
+    """Validate and default a PodSecurityConfiguration (or AdmissionConfiguration) document.
+
+    ``_chain`` holds the files read to get here, so a ``path:`` leading back is refused.
+    """
     if not isinstance(doc, dict):
         raise InputError("expected a PodSecurityConfiguration mapping", location=Location(path))
     api_version = fields.string(doc, "apiVersion", "apiVersion") or ""
     kind = fields.string(doc, "kind", "kind") or ""
     if api_version in ADMISSION_API_VERSIONS and kind == "AdmissionConfiguration":
-        return _from_admission(doc, path)
+        return _from_admission(doc, path, _chain)
     if api_version not in CONFIG_API_VERSIONS or kind != "PodSecurityConfiguration":
         raise InputError(
             f"expected kind PodSecurityConfiguration ({CONFIG_API_VERSION}) or an"
@@ -227,7 +231,7 @@ def parse_configuration(doc: Any, path: str) -> PodSecurityConfig:
     return PodSecurityConfig(Policy(*modes), ex)
 
 
-def _from_admission(doc: Mapping[str, Any], path: str) -> PodSecurityConfig:
+def _from_admission(doc: Mapping[str, Any], path: str, chain: tuple[str, ...]) -> PodSecurityConfig:
     plugins = fields.sequence(doc, "plugins", "plugins")
     for i in range(len(plugins)):
         plugin = fields.item_map(plugins, i, "plugins")
@@ -239,7 +243,14 @@ def _from_admission(doc: Mapping[str, Any], path: str) -> PodSecurityConfig:
         ref = fields.string(plugin, "path", f"plugins[{i}].path")
         if ref:
             target = Path(path).parent / ref if not Path(ref).is_absolute() else Path(ref)
-            return load_configuration(str(target))
+            if os.path.realpath(target) in chain:
+                raise InputError(
+                    f"plugins[{i}].path leads back to {target}, a file already being read",
+                    hint="point it at the PodSecurityConfiguration file, or write the "
+                    "configuration inline under 'configuration:'",
+                    location=_loc(plugin, "path", path),
+                )
+            return load_configuration(str(target), _chain=chain)
         raise InputError(
             "the PodSecurity plugin has neither configuration nor path",
             location=_loc(plugin, None, path),
