@@ -7,6 +7,7 @@ output that is, or contains, one of its inputs.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from hostilekit import PROFILE, Outcome, snapshot
+
+from seccompiler.commands.cli import main
 
 # a whole build proves every filter and loads it for each runtime target: a bound that catches
 # a hang, not a speed target, on a machine several builds share
@@ -134,3 +137,94 @@ def test_output_that_is_an_input_is_refused(
     assert outcome.clean, outcome
     assert outcome.code == 2, outcome
     assert snapshot(tmp_path) == before
+
+
+SMALL = "seccompiler: 1\nname: small\nabis: [x86_64]\ndefault: allow\nrules: []\n"
+
+
+def _user_file_in_oci(t: Path) -> None:
+    (t / "out/oci").mkdir(parents=True)
+    (t / "out/oci/x86_64.json").write_text('{"mine": 1}\n')
+
+
+def _link_out_of_dir(t: Path) -> None:
+    (t / "elsewhere").mkdir()
+    (t / "out").mkdir()
+    (t / "out/bpf").symlink_to("../elsewhere")
+
+
+def _note_in_earlier_output(t: Path) -> None:
+    assert main(["compile", str(t / "p.yaml"), "-o", str(t / "out")]) == 0
+    (t / "out/notes.txt").write_text("mine\n")
+
+
+def _base_inside_output(t: Path) -> None:
+    # the policy extends a file of an earlier output, edited into a policy
+    assert main(["compile", str(t / "p.yaml"), "-o", str(t / "out"), "--format", "oci"]) == 0
+    (t / "out/oci/x86_64.json").write_text(SMALL)
+    (t / "p.yaml").write_text("seccompiler: 1\nname: p\nextends: out/oci/x86_64.json\n")
+
+
+def _policy_inside_output(t: Path) -> None:
+    (t / "out").mkdir()
+    (t / "p.yaml").rename(t / "out/p.yaml")
+    (t / "p.yaml").symlink_to("out/p.yaml")
+
+
+# (what is at the output directory before compile runs) — each refused with nothing touched
+COMPILE_REFUSED: list[tuple[str, Callable[[Path], None]]] = [
+    ("a file of the user's where an output goes", _user_file_in_oci),
+    ("a symlink out of the output directory", _link_out_of_dir),
+    ("an earlier output with a file added", _note_in_earlier_output),
+    ("a base the policy extends", _base_inside_output),
+    ("the policy itself", _policy_inside_output),
+]
+
+
+@pytest.mark.parametrize(("name", "prepare"), COMPILE_REFUSED, ids=[c[0] for c in COMPILE_REFUSED])
+def test_compile_refuses_an_output_directory_not_its_own(
+    tmp_path: Path, name: str, prepare: Callable[[Path], None]
+) -> None:
+    (tmp_path / "p.yaml").write_text(SMALL)
+    prepare(tmp_path)
+    before = snapshot(tmp_path)
+    assert main(["compile", str(tmp_path / "p.yaml"), "-o", str(tmp_path / "out")]) == 2
+    assert snapshot(tmp_path) == before
+
+
+def test_compile_replaces_its_own_earlier_output_whole(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(SMALL)
+    out = tmp_path / "out"
+    assert main(["compile", str(tmp_path / "p.yaml"), "-o", str(out)]) == 0
+    assert main(["compile", str(tmp_path / "p.yaml"), "-o", str(out), "--format", "bpf"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "COMPILED.json",
+        "bpf/x86_64.bpf",
+    ]
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4])
+def test_a_failed_compile_leaves_the_earlier_outputs_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+) -> None:
+    (tmp_path / "p.yaml").write_text(SMALL)
+    out = tmp_path / "out"
+    assert main(["compile", str(tmp_path / "p.yaml"), "-o", str(out)]) == 0
+    before = snapshot(tmp_path)
+    (tmp_path / "p.yaml").write_text(SMALL.replace("allow", "errno(EPERM)"))
+    before["p.yaml"] = snapshot(tmp_path)["p.yaml"]
+    written = 0
+    write_bytes = Path.write_bytes
+
+    def failing(self: Path, data: bytes) -> int:  # type: ignore[override]
+        nonlocal written
+        written += 1
+        if written == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing)
+    assert main(["compile", str(tmp_path / "p.yaml"), "-o", str(out)]) == 2
+    monkeypatch.undo()
+    assert snapshot(tmp_path) == before  # every earlier output as it was, no staging left
+
