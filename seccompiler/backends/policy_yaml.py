@@ -10,12 +10,16 @@ unconditional rule. Conditions keep their 64-bit width, as libseccomp compares t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from seccompiler.arch.tables import table
 from seccompiler.frontend.ocijson import Profile, resolve
 from seccompiler.program import Action, ArgCond, Op, Program
+
+# The first line of every imported policy: how a later `import -o` knows the file is ours.
+STAMP = re.compile(r"# imported from .+ by seccompiler import")
 
 _Sig = tuple[Action, tuple[tuple[tuple[ArgCond, ...], Action, str], ...], str]
 
