@@ -2,18 +2,21 @@
 
 ``compile`` writes, per kernel family of the program: ``oci/<family>.json`` (flat
 runtime-spec profile), ``bpf/<family>.bpf`` (raw filter in the family's byte order),
-``pfc/<family>.pfc`` (readable pseudo code). Every BPF file is proved equal to the program
-before anything is written.
+``pfc/<family>.pfc`` (readable pseudo code), and ``COMPILED.json`` listing them. Every BPF
+file is proved equal to the program before anything is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seccompiler.backends import bpf
-from seccompiler.base.errors import InputError, UsageError
+from seccompiler.base.errors import InputError, SeccompilerError, UsageError
+from seccompiler.base.fsio import holds_only, read_bytes
 from seccompiler.frontend.policy import load_policy
 from seccompiler.frontend.resolve import resolve
 from seccompiler.program import KILL_PROCESS, Program
@@ -70,6 +73,34 @@ def render_outputs(
         if "pfc" in wanted:
             files[f"pfc/{family}.pfc"] = pfc.render(program, family).encode()
     return files
+
+
+STAMP = "COMPILED.json"  # lists what compile wrote; an output directory without it is not ours
+MAX_STAMP = 4 * 1024 * 1024
+
+
+def output_tree(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The whole output directory: ``files`` and the stamp that lists them with their sha256."""
+    entries = {
+        rel: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        for rel, data in sorted(files.items())
+    }
+    doc = {"files": entries, "tool": {"name": "seccompiler", "output": "compile"}}
+    return {**files, STAMP: (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()}
+
+
+def is_output(directory: Path) -> bool:
+    """Whether ``directory`` holds an earlier ``compile`` output and nothing else: our stamp,
+    and no file the stamp does not list (a note, a policy, a link to elsewhere)."""
+    try:
+        doc = json.loads(read_bytes(directory / STAMP, MAX_STAMP))
+    except (ValueError, OSError, SeccompilerError):
+        return False
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), dict):
+        return False
+    if doc.get("tool") != {"name": "seccompiler", "output": "compile"}:
+        return False
+    return holds_only(directory, {*doc["files"], STAMP})
 
 
 def notes(program: Program, files: Mapping[str, bytes]) -> list[str]:

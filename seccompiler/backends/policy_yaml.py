@@ -9,6 +9,7 @@ unconditional rule. Conditions keep their 64-bit width, as libseccomp compares t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from seccompiler.arch.tables import table
 from seccompiler.base.quote import one_line, quoted
 from seccompiler.frontend.ocijson import Profile, resolve
 from seccompiler.program import Action, ArgCond, Op, Program
+
+# The first line of every imported policy: how a later `import -o` knows the file is ours.
+STAMP = re.compile(r"# imported from .+ by seccompiler import")
 
 _Sig = tuple[Action, tuple[tuple[tuple[ArgCond, ...], Action, str], ...], str]
 

@@ -3,9 +3,9 @@
 - Reads of untrusted paths never block: every file is opened with ``O_NONBLOCK`` and refused
   unless it is what was expected (a regular file, or a directory), so a FIFO, a device or
   ``/dev/zero`` named as input is an error, not a hang.
-- Writes are atomic (temporary file + rename) and never destroy what is not ours: a directory
-  is replaced only when the caller recognises it as an earlier output of its own, and no
-  output may equal or contain an input.
+- Writes are atomic (temporary file + rename) and never destroy what is not ours: a file or a
+  directory is replaced only when the caller recognises it as an earlier output of its own
+  (``OutputKind``, ``Recognise``), and no output may equal or contain an input.
 - Paths under a ``--root`` are resolved as the kernel would resolve them inside that root
   (``openat2`` with ``RESOLVE_IN_ROOT``, or the same walk done component by component with
   ``O_NOFOLLOW`` where the kernel lacks it), so a symlink in the image never leads out of it.
@@ -13,10 +13,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -136,7 +139,125 @@ def write_atomic(path: str | Path, data: bytes | str, mode: int = 0o644) -> None
         raise
 
 
+# An earlier output is told by its first bytes: a stamp line, a program's instructions (a
+# seccomp filter is at most 4096 * 8 bytes) — or, for a JSON report, by the whole document.
+SNIFF_BYTES = 64 * 1024
+REPORT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """One kind of file output, and how to tell an earlier one of ours from anyone else's.
+
+    ``ours`` is given the file's first ``sniff`` bytes (all of a smaller file).
+    """
+
+    name: str  # what the refusal calls it: "policy", "BPF listing", …
+    ours: Callable[[bytes], bool]
+    sniff: int = SNIFF_BYTES
+
+    def read_head(self, fd: int) -> bytes:
+        """The first ``sniff`` bytes from ``fd``."""
+        parts: list[bytes] = []
+        left = self.sniff
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+
+def first_line(*stamps: re.Pattern[str]) -> Callable[[bytes], bool]:
+    """Ours when the first line matches one of ``stamps`` (the stamp a renderer writes)."""
+
+    def ours(head: bytes) -> bool:
+        line = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+        return any(s.fullmatch(line) for s in stamps)
+
+    return ours
+
+
+def json_report(name: str, *keys: str) -> OutputKind:
+    """A JSON report: ours when the file is one JSON object that has every one of ``keys``."""
+
+    def ours(whole: bytes) -> bool:
+        if len(whole) >= REPORT_BYTES:
+            return False  # not read whole, so not told apart
+        try:
+            doc = json.loads(whole)
+        except (ValueError, RecursionError):
+            return False
+        return isinstance(doc, dict) and all(k in doc for k in keys)
+
+    return OutputKind(name, ours, REPORT_BYTES)
+
+
+def not_ours(path: str | Path, kind: OutputKind) -> UsageError:
+    """The refusal of a file output whose path holds something ``kind`` does not recognise."""
+    return UsageError(
+        f"{path}: exists and is not a {kind.name} that seccompiler wrote; refusing to replace it",
+        hint="remove it yourself if it may go, or choose another output path",
+    )
+
+
+def check_file_output(
+    path: str | Path, kind: OutputKind, inputs: Iterable[str | Path] = (), what: str = "output"
+) -> None:
+    """Refuse (usage error) a file output that would destroy anything but our own output.
+
+    Nothing, or a regular file that ``kind`` recognises as an earlier output of ours, may be
+    replaced; an input, a symbolic link, or any other file there is refused.
+    """
+    check_output(path, inputs, what)
+    check_writable(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise os_error(path, exc, "cannot write") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise UsageError(
+            f"{path}: is a symbolic link; an output is never written over or through one",
+            hint="name the file itself, or choose another output path",
+        )
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise os_error(path, exc, "cannot write") from None
+    try:
+        head = kind.read_head(fd)
+    except OSError as exc:
+        raise os_error(path, exc, "cannot write") from None
+    finally:
+        os.close(fd)
+    if not kind.ours(head):
+        raise not_ours(path, kind)
+
+
+def write_output(path: str | Path, data: bytes | str, kind: OutputKind, mode: int = 0o644) -> None:
+    """``write_atomic`` to a file output, checked again just before (``check_file_output``)."""
+    check_file_output(path, kind)
+    write_atomic(path, data, mode)
+
+
 Recognise = Callable[[Path], bool]
+
+
+def holds_only(directory: Path, listed: Iterable[str]) -> bool:
+    """Whether every file below ``directory`` is in ``listed`` (relative paths) and no
+    directory below it is a symbolic link: what a stamp listing a tree's files vouches for."""
+    names = set(listed)
+    for dirpath, dirnames, filenames in os.walk(directory):
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                return False
+        for name in filenames:
+            if os.path.relpath(os.path.join(dirpath, name), directory) not in names:
+                return False
+    return True
 
 
 def holds_only_ours(directory: Path, ours: Recognise | None) -> bool:
@@ -221,15 +342,23 @@ def _write_tree(parent: Path, files: Mapping[str, bytes], name: str) -> None:
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "SNIFF_BYTES",
+    "OutputKind",
+    "check_file_output",
     "check_output",
     "check_regular",
     "check_writable",
     "decode_text",
     "file_kind",
+    "first_line",
+    "holds_only",
+    "json_report",
+    "not_ours",
     "open_file",
     "open_regular",
     "read_bytes",
     "read_text",
     "replace_tree",
     "write_atomic",
+    "write_output",
 ]

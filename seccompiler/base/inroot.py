@@ -16,6 +16,7 @@ from pathlib import Path
 
 from seccompiler.base.dirswap import Parent, make_staging, swap_in
 from seccompiler.base.errors import UsageError
+from seccompiler.base.fsio import OutputKind, not_ours
 from seccompiler.base.fsread import (
     DEFAULT_MAX_BYTES,
     DIR_FLAGS,
@@ -182,13 +183,54 @@ class RootDir:
         finally:
             os.close(fd)
 
-    def write_atomic(self, rel: str, data: bytes, mode: int = 0o644) -> None:
-        """Write file ``rel`` inside the root through a temporary file and a rename."""
+    def check_replaceable(self, rel: str, kind: OutputKind) -> None:
+        """Refuse (usage error) file ``rel`` unless it is absent or ``kind`` recognises it."""
+        head, _, name = rel.strip("/").rpartition("/")
+        dfd = self.opendir(head)
+        if dfd is None:
+            return
+        try:
+            self._check_ours(dfd, name, rel, kind)
+        finally:
+            os.close(dfd)
+
+    def _check_ours(self, dfd: int, name: str, rel: str, kind: OutputKind) -> None:
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._err(rel, exc, "cannot write") from None
+        if stat.S_ISDIR(st.st_mode):
+            return  # refused by write_atomic, with its own message
+        if stat.S_ISREG(st.st_mode):
+            try:
+                fd = os.open(name, READ_FLAGS | os.O_NOFOLLOW, dir_fd=dfd)
+                try:
+                    first = kind.read_head(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise self._err(rel, exc, "cannot read") from None
+            if kind.ours(first):
+                return
+        raise not_ours(self.show(rel), kind)
+
+    def write_atomic(
+        self, rel: str, data: bytes, mode: int = 0o644, kind: OutputKind | None = None
+    ) -> None:
+        """Write file ``rel`` inside the root through a temporary file and a rename.
+
+        With ``kind``, a file already there is replaced only when ``kind`` recognises it as
+        an earlier output of ours; anything else is refused.
+        """
         head, _, name = rel.strip("/").rpartition("/")
         if name in ("", ".", ".."):
             raise UsageError(f"{self.show(rel)}: not a file name")
         dfd = self.makedirs(head)
         try:
+            if kind is not None:
+                self._check_ours(dfd, name, rel, kind)
             try:
                 st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
             except FileNotFoundError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from seccompiler.base.errors import InputError, Location
 from seccompiler.bpf import insn as isa
-from seccompiler.bpf.insn import Insn
+from seccompiler.bpf.insn import Endian, Insn, decode
 
 # Opcodes bpf_check_classic knows (net/core/filter.c, codes[]).
 CLASSIC_CODES: frozenset[int] = frozenset(
@@ -179,3 +179,19 @@ def _check_memory(insns: Sequence[Insn], path: str) -> None:
             masks[pc + 1 + ins.jt] &= valid
             masks[pc + 1 + ins.jf] &= valid
             valid = 0xFFFF
+
+
+def loadable(data: bytes) -> bool:
+    """Whether ``data`` is a whole seccomp filter the kernel would load, in either byte order.
+
+    Raw BPF has no room for a stamp; this is how ``bpf asm -o`` tells a filter (an earlier
+    output) from any other file, which it refuses to replace.
+    """
+    orders: tuple[Endian, ...] = ("little", "big")
+    for endian in orders:
+        try:
+            check(decode(data, endian))
+        except InputError:
+            continue
+        return True
+    return False

@@ -10,6 +10,7 @@ Anything without a canonical spelling (unknown opcode, stray bits) is written as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ RET_NAMES: dict[ActionKind, str] = {
     ActionKind.LOG: "LOG",
     ActionKind.ALLOW: "ALLOW",
 }
+# The first line of every listing: how a later `bpf disasm -o` knows the file is ours.
+STAMP = re.compile(r"; \d+ instructions, (little|big)-endian(, abi \S+)?")
 _WITH_DATA = (ActionKind.TRAP, ActionKind.ERRNO, ActionKind.TRACE)
 
 

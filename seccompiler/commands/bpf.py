@@ -10,14 +10,16 @@ from seccompiler.arch.abi import X32_SYSCALL_BIT, Abi
 from seccompiler.arch.tables import table
 from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import (
-    check_output,
-    check_writable,
+    OutputKind,
+    check_file_output,
+    first_line,
     read_bytes,
     read_text,
-    write_atomic,
+    write_output,
 )
 from seccompiler.bpf.asm import assemble_listing
-from seccompiler.bpf.disasm import disassemble
+from seccompiler.bpf.check import loadable
+from seccompiler.bpf.disasm import STAMP, disassemble
 from seccompiler.bpf.emulate import Filter, SeccompData, make_args
 from seccompiler.bpf.insn import Endian, decode, encode
 from seccompiler.commands.group import HelpGroup
@@ -39,10 +41,15 @@ def _endian(abi: Abi | None, endian: str | None) -> Endian:
     return abi.endian if abi else "little"
 
 
-def _emit(data: bytes, output: str | None) -> None:
+# Raw BPF cannot carry a stamp: a file there is replaced only when it is a whole filter the
+# kernel would load (an earlier `bpf asm`), never when it is text, a note or a cut-off one.
+FILTER = OutputKind("seccomp filter", loadable)
+LISTING = OutputKind("BPF listing", first_line(STAMP))
+
+
+def _emit(data: bytes, output: str | None, kind: OutputKind) -> None:
     if output and output != "-":
-        check_writable(output)
-        write_atomic(output, data)
+        write_output(output, data, kind)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -73,9 +80,9 @@ def disasm_cmd(
     a = _one_abi(abi, False)
     order = _endian(a, endian)
     if output and output != "-":
-        check_output(output, [file])
+        check_file_output(output, LISTING, [file])
     insns = decode(read_bytes(file), order, file)
-    _emit(disassemble(insns, order, a, comments=not no_comments).encode(), output)
+    _emit(disassemble(insns, order, a, comments=not no_comments).encode(), output, LISTING)
     return 0
 
 
@@ -87,9 +94,9 @@ def asm_cmd(file: str, endian: str | None, output: str | None) -> int:
     """Assemble a listing FILE into raw BPF (to -o, or standard output)."""
     order: Endian | None = None if endian is None else ("big" if endian == "big" else "little")
     if output and output != "-":
-        check_output(output, [file])
+        check_file_output(output, FILTER, [file])
     insns, used = assemble_listing(read_text(file), file, order)
-    _emit(encode(insns, used), output)
+    _emit(encode(insns, used), output, FILTER)
     return 0
 
 

@@ -66,6 +66,8 @@ def build_cmd(
         click.echo(f"{result.timings.total * 1000:9.1f} ms  total", err=True)
     if check:
         return _check(result.files, outdir, root, fmt)
+    if root is not None:
+        dist.check_install(result.files, root)  # refused before dist/ is replaced
     replace_tree(outdir, result.files, dist.is_ours)
     for line in result.proofs:
         click.echo(line, err=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from seccompiler.base.errors import UsageError
-from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.base.fsio import check_output, check_replaceable, replace_tree
 from seccompiler.commands.options import (
     REPORT_FORMATS,
     DirPath,
@@ -18,8 +18,11 @@ from seccompiler.commands.options import (
 )
 from seccompiler.compile import (
     FORMATS,
+    STAMP,
+    is_output,
     load_program,
     notes,
+    output_tree,
     parse_formats,
     prove_reports,
     render_outputs,
@@ -34,7 +37,7 @@ from seccompiler.compile import (
     "outdir",
     required=True,
     type=DirPath(),
-    help="Directory to write into (created if missing).",
+    help=f"Directory to replace with the outputs and {STAMP} (created if missing).",
 )
 @click.option(
     "--format",
@@ -55,20 +58,21 @@ def compile_cmd(
     """Compile POLICY into OCI JSON, raw BPF and PFC under OUTPUT.
 
     Every BPF filter is checked against the policy by exhaustive emulation before anything
-    is written; nothing is written unless every output is ready. The files written and the
-    proof of each ABI go to standard output (with --format json, as one JSON document);
-    notes go to standard error.
+    is written; OUTPUT is then replaced whole, so a failure leaves the previous outputs as
+    they were. OUTPUT must be new, empty or an earlier output of compile (its files listed
+    in COMPILED.json, nothing else there), and hold none of the files the policy reads. The
+    files written and the proof of each ABI go to standard output (with --format json, as
+    one JSON document); notes go to standard error.
     """
     outputs, report = _split_formats(formats)
+    check_output(outdir, [policy], "output directory")
+    check_replaceable(outdir, is_output)  # refused before the work, not after it
     program = load_program(policy, caps=caps or None, abis=abis or None)
+    check_output(outdir, program.sources, "output directory")  # and every file it extends
     files = render_outputs(program, parse_formats(outputs))
     proofs = prove_reports(program, files)
     out = Path(outdir)
-    for rel in sorted(files):  # all or nothing: every target is checked before any is written
-        check_output(out / rel, [policy])
-        check_writable(out / rel)
-    for rel, data in sorted(files.items()):
-        write_atomic(out / rel, data)
+    replace_tree(outdir, output_tree(files), is_output)
     said = notes(program, files)
     if report == "json":
         echo_json(

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from seccompiler.base.errors import Location, SeccompilerError
-from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.base.fsio import check_file_output, json_report, write_output
 from seccompiler.commands.group import HelpGroup
 from seccompiler.commands.options import (
     Failed,
@@ -31,6 +31,8 @@ from seccompiler.image.testfile import load_tests
 from seccompiler.program import Program
 
 TAIL_LINES = 20
+# Both reports (one command's, or --tests') name the image and the profile first.
+REPORT = json_report("image test report", "image", "profile")
 
 
 @contextmanager
@@ -125,8 +127,8 @@ def image_test_cmd(
     if tests_path and command:
         raise click.UsageError("give either --tests or a COMMAND, not both")
     if report is not None:
-        check_output(report, [image, policy, *([tests_path] if tests_path else [])], "report")
-        check_writable(report)
+        inputs = [image, policy, *([tests_path] if tests_path else [])]
+        check_file_output(report, REPORT, inputs, "report")
     try:
         program = _program(policy)
         if tests_path:
@@ -150,7 +152,7 @@ def image_test_cmd(
             click.echo(render_summary(summary))
             if report:
                 doc = {"image": image, "profile": policy, **summary_json(summary)}
-                write_atomic(report, json.dumps(doc, indent=2) + "\n")
+                write_output(report, json.dumps(doc, indent=2) + "\n", REPORT)
             return 0 if summary.ok else 1
         with _image(image, ref) as prep:
             plan = _plan(image, prep, command)
@@ -158,7 +160,7 @@ def image_test_cmd(
         _single_report(live.outcome, live.result, plan, policy)
         if report:
             doc = _single_json(image, policy, plan, live.outcome, live.result)
-            write_atomic(report, json.dumps(doc, indent=2) + "\n")
+            write_output(report, json.dumps(doc, indent=2) + "\n", REPORT)
         return live.outcome.status
     except Failed as failed:
         return failed.status
@@ -220,11 +222,17 @@ def image_record_cmd(
     Exit status: the workload's (the policy is written whatever it is), or 125/126/127 as
     for `image test`.
     """
-    from seccompiler.commands.record import check_record_output, load_base, record
+    from seccompiler.commands.record import (
+        check_base_sources,
+        check_record_output,
+        load_base,
+        record,
+    )
 
     check_record_output(output, base)
     try:
         base_prog = load_base(base)
+        check_base_sources(output, base_prog)
         with _image(image, ref) as prep:
             plan = _plan(image, prep, command)
             return record(

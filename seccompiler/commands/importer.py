@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from seccompiler.backends.policy_yaml import import_profile
-from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.base.fsio import check_file_output, write_output
 from seccompiler.commands.options import abi_option, caps_option, file_option, kernel_option
 from seccompiler.commands.sources import parse_abis
 from seccompiler.frontend import ocijson
+from seccompiler.runner.recpolicy import POLICY_FILE
 
 
 @click.command("import", short_help="Turn a Docker, Podman or OCI JSON profile into a policy.")
@@ -32,15 +33,14 @@ def import_cmd(
     from seccompiler.frontend.resolve import normalise_caps
 
     if output and output != "-":
-        check_output(output, [profile])
-        check_writable(output)
+        check_file_output(output, POLICY_FILE, [profile])
     prof = ocijson.load(profile)
     capset = normalise_caps(list(caps) or None) if caps else None
     text, _ = import_profile(
         prof, caps=capset, abis=[a.name for a in parse_abis(abis)] or None, kernel=kernel
     )
     if output and output != "-":
-        write_atomic(output, text)
+        write_output(output, text, POLICY_FILE)
     else:
         click.echo(text, nl=False)
     return 0

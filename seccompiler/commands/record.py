@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from seccompiler.base.errors import SeccompilerError
-from seccompiler.base.fsio import check_output, check_writable, write_atomic
+from seccompiler.base.errors import SeccompilerError, UsageError
+from seccompiler.base.fsio import check_file_output, check_output, write_output
 from seccompiler.commands.options import (
     Failed,
     ProgramCommand,
@@ -21,14 +21,14 @@ from seccompiler.image.live import LiveRun, execute
 from seccompiler.image.plan import ExecPlan
 from seccompiler.program import Program
 from seccompiler.runner.recorder import aggregate_counts, keep_list
-from seccompiler.runner.recpolicy import default_name, plural, render_policy
+from seccompiler.runner.recpolicy import POLICY_FILE, default_name, plural, render_policy
 
 
 def check_record_output(output: str | None, base: str | None) -> None:
-    """Refuse an output that would overwrite the base policy or cannot be written."""
+    """Refuse an output that would overwrite the base policy or anything but a policy of
+    ours, or that cannot be written."""
     if output:
-        check_output(output, [base] if base else [])
-        check_writable(output)
+        check_file_output(output, POLICY_FILE, [base] if base else [])
 
 
 def load_base(base: str | None) -> Program | None:
@@ -41,6 +41,15 @@ def load_base(base: str | None) -> Program | None:
         failed = shown(exc)
         click.echo(f"seccompiler: the base policy {base} does not compile", err=True)
         raise failed from None
+
+
+def check_base_sources(output: str | None, base: Program | None) -> None:
+    """Refuse (exit 2, before the workload runs) an output that is a file the base extends."""
+    if output and base is not None:
+        try:
+            check_output(output, base.sources)
+        except UsageError as exc:
+            raise shown(exc, 2) from None
 
 
 def relative_ref(base: str, output: str | None) -> str:
@@ -75,7 +84,7 @@ def finish_recording(
         base=base_prog,
     )
     if output:
-        write_atomic(output, text)
+        write_output(output, text, POLICY_FILE)
         click.echo(
             f"recorded {plural(rec.total, 'syscall')} in {plural(rec.tasks, 'process')}; "
             f"{plural(len({n for _, n in rec.uses}), 'syscall name')} written to {output}",
@@ -149,6 +158,7 @@ def record_cmd(
     check_record_output(output, base)
     try:
         base_prog = load_base(base)
+        check_base_sources(output, base_prog)
         plan = ExecPlan(tuple(command), dict(os.environ))
         return record(
             None, plan, output=output, base=base, base_prog=base_prog, name=name, timeout=timeout

@@ -20,6 +20,7 @@ from seccompiler.runner import filtercache, frontentry, launcher
 
 TYPE_CHECKING = False  # typing itself is not imported on this path
 if TYPE_CHECKING:
+    from seccompiler.base.fsio import OutputKind
     from seccompiler.runner.supervise import RunResult
 
 OWN_FAILURE = 125  # as docker run: the tool itself failed, the program never ran
@@ -95,6 +96,13 @@ def parse(args: list[str]) -> RunArgs | None:
     )
 
 
+def _run_report() -> OutputKind:
+    """What ``--report`` writes: only a file that is such a report is replaced by it."""
+    from seccompiler.base.fsio import json_report
+
+    return json_report("run report", "status", "refused", "events")
+
+
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -151,10 +159,9 @@ def execute(args: RunArgs) -> int:
     """Run the program under the policy's filter; return its status (125 on our failure)."""
     audit = args.audit or args.report is not None
     if args.report is not None:  # refused before anything runs: exit 2
-        from seccompiler.base.fsio import check_output, check_writable
+        from seccompiler.base.fsio import check_file_output
 
-        check_output(args.report, [args.policy], "report")
-        check_writable(args.report)
+        check_file_output(args.report, _run_report(), [args.policy], "report")
     try:  # the front ran the workload: only its report is left
         text = frontentry.handed_status()
     except frontentry.StatusUnreadable as exc:  # ran once already: never a second time
@@ -238,7 +245,7 @@ def _report(args: RunArgs, result: RunResult, audit: bool) -> int:
     if args.report is not None:
         import json
 
-        from seccompiler.base.fsio import write_atomic
+        from seccompiler.base.fsio import write_output
 
-        write_atomic(args.report, json.dumps(result.to_json(), indent=2) + "\n")
+        write_output(args.report, json.dumps(result.to_json(), indent=2) + "\n", _run_report())
     return result.status

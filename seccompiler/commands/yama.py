@@ -6,7 +6,7 @@ import errno
 
 import click
 
-from seccompiler.base.fsio import check_writable, write_atomic
+from seccompiler.base.fsio import check_file_output, write_output
 from seccompiler.commands.cli import render_error
 from seccompiler.commands.group import HelpGroup
 from seccompiler.commands.options import (
@@ -95,8 +95,8 @@ def apply_cmd(
                 raise click.UsageError("-o - and --format json both want standard output")
             click.echo(data.decode(), nl=False)
             return 0
-        check_writable(target)
-        write_atomic(target, data)
+        check_file_output(target, yama.DROPIN_KIND)
+        write_output(target, data, yama.DROPIN_KIND)
         wrote = target
     else:
         if root is None:

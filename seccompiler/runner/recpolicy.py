@@ -13,9 +13,16 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from seccompiler.backends.policy_yaml import STAMP as IMPORT_STAMP
+from seccompiler.base.fsio import OutputKind, first_line
 from seccompiler.base.quote import one_line, quoted
 from seccompiler.program import Program
 from seccompiler.runner.recorder import ARG_CONDITIONS, MAX_VALUES, Recording, Use
+
+# The first line of every recorded policy: how a later `record -o` knows the file is ours.
+STAMP = re.compile(r"# Recorded by 'seccompiler record'(?: on .+)?\.")  # older ones say when
+# A policy file `record` or `import` wrote, which either may replace.
+POLICY_FILE = OutputKind("policy", first_line(STAMP, IMPORT_STAMP))
 
 # Groups for reading the policy, first match wins; the rest falls in "other".
 _CATEGORIES: tuple[tuple[str, str], ...] = (

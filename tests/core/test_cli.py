@@ -34,7 +34,12 @@ def test_compile_writes_every_format_and_proves_it(
     tmp_path: Path, small: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["compile", str(small), "-o", str(tmp_path / "out")]) == 0
-    assert sorted(tree(tmp_path / "out")) == ["bpf/x86_64.bpf", "oci/x86_64.json", "pfc/x86_64.pfc"]
+    assert sorted(tree(tmp_path / "out")) == [
+        "COMPILED.json",
+        "bpf/x86_64.bpf",
+        "oci/x86_64.json",
+        "pfc/x86_64.pfc",
+    ]
     assert "x86_64:" in capsys.readouterr().out
 
 
