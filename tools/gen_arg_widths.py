@@ -12,7 +12,8 @@ ABI's syscall table names (``sys_setuid16`` for x86's ``setuid``, a compat entry
 Usage: tools/gen_arg_widths.py LINUX_TREE VERSION [-o seccompiler/arch/data/arg-widths.tsv]
 
 The tree needs its ``*.c`` files and syscall tables (``*.tbl``); Debian's linux-source
-package is one. Only arguments narrower than the ABI's registers are written.
+package is one. Only arguments narrower than the ABI's registers are written (x32's and
+MIPS n32's registers are 64 bits wide, though their data is 32).
 """
 
 from __future__ import annotations
@@ -204,8 +205,9 @@ def rows(tree: Path) -> list[str]:
             sig = signature(defs, known.get(syscall, ""), source) or LATER.get(syscall, "")
             if not sig:
                 continue
-            widths = [min(bits(t, ARCH_DIR[source]), abi.bits) for t in sig.split(",")]
-            if any(w < abi.bits for w in widths):
+            cap = abi.register_bits
+            widths = [min(bits(t, ARCH_DIR[source]), cap) for t in sig.split(",")]
+            if any(w < cap for w in widths):
                 out.append(f"{name}\t{syscall}\t{','.join(map(str, widths))}")
     return out
 

@@ -88,6 +88,16 @@ class Abi:
         return self.nr_offset == X32_SYSCALL_BIT
 
     @property
+    def register_bits(self) -> int:
+        """How wide the registers that carry arguments are: x32 and MIPS n32 hold 32-bit
+        data in 64-bit registers, and the kernel reads a ``long`` or a ``loff_t`` argument
+        of theirs whole, while a filter of theirs (as libseccomp builds it) sees the low
+        word only."""
+        if self.is_x32 or self.nr_offset == MIPS_NR_BASES["n32"]:
+            return 64
+        return self.bits
+
+    @property
     def nr_range(self) -> tuple[int, int]:
         """The numbers a call of this ABI can carry, as the kernel sees them (inclusive).
 

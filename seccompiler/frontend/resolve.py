@@ -140,7 +140,16 @@ def _arg_conds(
     decided here: ``eq 0x100000000`` on an int never holds (left out), ``lt 0x100000000``
     always does (``ALWAYS``); cutting it to ``lt 0`` would turn it around.
     """
-    read = widths[arg.index] if arg.index < len(widths) else abi.bits
+    read = widths[arg.index] if arg.index < len(widths) else abi.register_bits
+    if read > abi.bits:
+        raise InputError(
+            f"{syscall}: on {abi.name} the kernel reads argument {arg.index} whole (64 bits) "
+            f"while a filter sees only its low 32 bits ({abi.name} carries 32-bit data in "
+            "64-bit registers), so a caller could slip past this condition",
+            hint=f"leave {abi.name} out of this rule (abis:) or out of the policy's abis "
+            "(the bundled profiles refuse x32)",
+            location=arg.mark.location(),
+        )
     typed = native[arg.index] if arg.index < len(native) else 64
     width = arg.width or (32 if min(typed, read if read < 32 else 64) <= 32 else 64)
     seen = min(width, abi.bits)  # a 32-bit ABI's registers hold 32 bits

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from seccompiler.arch import abi as abimod
-from seccompiler.arch import tables
+from seccompiler.arch import catalog, tables
 from seccompiler.program import ActionKind, Program
 
 # Syscalls whose argument (by index) picks an operation; recording its values keeps the
@@ -207,5 +207,13 @@ def aggregate_counts(
             continue
         index = ARG_CONDITIONS.get(name)
         if index is not None and index < len(ev.args):
-            use.values[ev.args[index]] += n
+            use.values[ev.args[index] & _read_mask(abi_name, name, index)] += n
     return rec
+
+
+def _read_mask(abi_name: str, name: str, index: int) -> int:
+    """The bits of an argument the kernel reads (an int's low 32): the value recorded is the
+    value the call had, whatever the caller left in the rest of the register."""
+    widths = catalog.arg_widths(abi_name).get(name, ())
+    bits = widths[index] if index < len(widths) else abimod.ABIS[abi_name].register_bits
+    return (1 << bits) - 1

@@ -35,7 +35,7 @@ def test_every_row_names_a_syscall_of_its_abi_and_a_narrower_argument() -> None:
             rows += 1
             assert syscall in known, (name, syscall)
             assert 1 <= len(widths) <= 6 and set(widths) <= {16, 32, 64}, (name, syscall)
-            assert min(widths) < abi.bits, (name, syscall)
+            assert min(widths) < abi.register_bits, (name, syscall)
     assert rows > 2000
 
 
@@ -114,7 +114,7 @@ def test_conditions_decide_by_what_the_kernel_reads(
     program: Program, abi: str, syscall: str, args: tuple[int, ...], answer: str
 ) -> None:
     a = abimod.ABIS[abi]
-    nr = tables.table(a).by_name[syscall] + a.nr_offset
+    nr = tables.table(a).by_name[syscall]
     full = (*args, *(0,) * (6 - len(args)))
     assert str(program.decide(a.audit_arch, nr, full)) == answer
     # and the filter answers the same (the program's word is not the filter's)
@@ -138,3 +138,21 @@ def test_a_16_bit_argument_takes_only_what_can_compare_16_bits(
     with pytest.raises(InputError, match=words) as err:
         load_program(str(path))
     assert err.value.location is not None and err.value.location.line == 6
+
+
+def test_x32_conditions_on_arguments_its_kernel_reads_whole_are_refused(tmp_path: Path) -> None:
+    """x32 keeps 32-bit data in 64-bit registers: its lseek reads a 64-bit offset, which an
+    x32 filter, reading the low word, cannot hold a caller to."""
+    head = POLICY.split("rules:")[0].replace("abis: [x86_64, x86, aarch64, arm]", "abis: [x86_64, x32]")
+    path = tmp_path / "p.yaml"
+    path.write_text(head + "rules:\n  - {action: errno(EPERM), syscalls: [lseek], "
+                    "args: [{index: 1, op: ge, value: 4096}]}\n")  # fmt: skip
+    with pytest.raises(InputError, match="reads argument 1 whole"):
+        load_program(str(path))
+    # an int argument of x32's (the whence of lseek) is compared as it is read: the low word
+    path.write_text(head + "rules:\n  - {action: errno(EPERM), syscalls: [lseek], "
+                    "args: [{index: 2, value: 4}]}\n")  # fmt: skip
+    a = abimod.ABIS["x32"]
+    nr = tables.table(a).by_name["lseek"]
+    program = load_program(str(path))
+    assert str(program.decide(a.audit_arch, nr, (3, 0, HI | 4, 0, 0, 0))) == "errno(EPERM)"

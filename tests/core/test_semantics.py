@@ -54,6 +54,7 @@ rules:
   - action: errno(EINVAL)
     syscalls: [mmap]
     args: [{index: 2, op: ge, value: 0x100000000}, {index: 3, op: lt, value: 7}]
+    abis: [x86_64, x86, aarch64, arm, riscv64, ppc64le, ppc64, s390x, s390]  # not x32
   - action: log
     syscalls: [ioctl]
     args: [{index: 1, op: ne, value: 0x5401}]
