@@ -143,7 +143,9 @@ def test_a_16_bit_argument_takes_only_what_can_compare_16_bits(
 def test_x32_conditions_on_arguments_its_kernel_reads_whole_are_refused(tmp_path: Path) -> None:
     """x32 keeps 32-bit data in 64-bit registers: its lseek reads a 64-bit offset, which an
     x32 filter, reading the low word, cannot hold a caller to."""
-    head = POLICY.split("rules:")[0].replace("abis: [x86_64, x86, aarch64, arm]", "abis: [x86_64, x32]")
+    head = POLICY.split("rules:")[0].replace(
+        "abis: [x86_64, x86, aarch64, arm]", "abis: [x86_64, x32]"
+    )
     path = tmp_path / "p.yaml"
     path.write_text(head + "rules:\n  - {action: errno(EPERM), syscalls: [lseek], "
                     "args: [{index: 1, op: ge, value: 4096}]}\n")  # fmt: skip
