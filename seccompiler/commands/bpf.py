@@ -16,7 +16,7 @@ from seccompiler.base.fsio import (
     read_text,
     write_atomic,
 )
-from seccompiler.bpf.asm import assemble_listing
+from seccompiler.bpf.asm import assemble_checked, assemble_listing
 from seccompiler.bpf.disasm import disassemble
 from seccompiler.bpf.emulate import SeccompData, make_args
 from seccompiler.bpf.ident import identify, load_filter
@@ -111,12 +111,22 @@ def disasm_cmd(
 @click.argument("file", type=click.Path(dir_okay=False))
 @_ENDIAN
 @_OUT
-def asm_cmd(file: str, endian: str | None, output: str | None) -> int:
-    """Assemble a listing FILE into raw BPF (to -o, or standard output)."""
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Write the program even where the kernel would refuse to load it (test inputs).",
+)
+def asm_cmd(file: str, endian: str | None, output: str | None, no_check: bool) -> int:
+    """Assemble a listing FILE into raw BPF (to -o, or standard output).
+
+    A program the kernel would refuse to load (a jump out of the program, no return at the
+    end, an opcode seccomp does not allow, …) is an error at its line, unless --no-check.
+    """
     order: Endian | None = None if endian is None else ("big" if endian == "big" else "little")
     if output and output != "-":
         check_output(output, [file])
-    insns, used = assemble_listing(read_text(file), file, order)
+    read = assemble_listing if no_check else assemble_checked
+    insns, used = read(read_text(file), file, order)
     _emit(encode(insns, used), output)
     return 0
 
