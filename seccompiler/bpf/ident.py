@@ -2,11 +2,11 @@
 
 A program is an array of ``struct sock_filter`` in the byte order of the machine that loads
 it, and nothing in the file says which. The bytes mostly tell: a program the kernel accepts
-ends with a return (code 0x06 or 0x16), and a 16-bit code read in the other byte order has
-its low byte zero and its high byte set, which is no opcode at all (bpf_check_classic), so at
-most one byte order passes the kernel's checks. The arch checks then name the ABIs: the
-audit arch tokens the program compares ``seccomp_data.arch`` against, of ABIs of that byte
-order (a big-endian kernel never sees a little-endian token).
+ends with a return, code 0x06 or 0x16, which read in the other byte order is 0x0600 or
+0x1600, no opcode at all (bpf_check_classic), so at most one byte order passes the kernel's
+checks. The arch checks then name the ABIs: the audit arch tokens the program compares
+``seccomp_data.arch`` against, of ABIs of that byte order (a big-endian kernel never sees a
+little-endian token).
 """
 
 from __future__ import annotations
