@@ -31,7 +31,7 @@ from pathlib import Path
 from seccompiler.arch.abi import family_members
 from seccompiler.arch.tables import table
 from seccompiler.backends.bpf import compile_family
-from seccompiler.bpf.cache import bitmap_size, cached_allow
+from seccompiler.bpf.cache import bitmap_range, cached_allow
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.stats import AbiStats, abi_stats, load_mix
 from seccompiler.compile import load_program
@@ -85,12 +85,13 @@ def cacheable(program: Program, f: Filter, family: str) -> Cache:
     for p in program.families().get(family, ()):
         if p.abi.is_x32:
             continue  # the kernel never caches x32
-        size = bitmap_size(p.abi)
+        covered = bitmap_range(p.abi)
         cached = cached_allow(f.insns, p.abi)
         for nr in table(p.abi).by_nr:
             sp = p.syscalls.get(nr)
             action = p.unknown if sp is None else sp.fallback
-            if nr >= size or (sp is not None and sp.rules) or action.kind is not ActionKind.ALLOW:
+            simple = nr in covered and (sp is None or not sp.rules)
+            if not simple or action.kind is not ActionKind.ALLOW:
                 continue
             free += 1
             hit += nr in cached

@@ -3,15 +3,19 @@
 Grammar, one instruction per line: ``[pc] [label:] insn [; comment]``. Jump operands are
 labels or ``+N`` (a raw forward offset). ``.endian little|big`` sets the byte order that
 names such as ``args[0].lo`` refer to; ``.insn code, jt, jf, k`` writes one raw instruction.
+
+``assemble`` reads any listing ``bpf disasm`` writes, whatever the bytes were;
+``assemble_checked`` also refuses, at its line, a program the kernel would refuse to load.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from seccompiler.base.errors import InputError, Location
 from seccompiler.bpf import insn as isa
+from seccompiler.bpf.check import BpfRejected, check
 from seccompiler.bpf.disasm import ALU_NAMES, JMP_NAMES, RET_NAMES, field_names
 from seccompiler.bpf.insn import Endian, Insn
 from seccompiler.program import MAX_ERRNO, ActionKind, errno_value
@@ -95,6 +99,12 @@ class _Assembler:
             self.col += m.end()
             stripped = stripped[m.end() :]
         if stripped:
+            if len(self.out) == isa.BPF_MAXINSNS:
+                raise self.error(
+                    f"more than {isa.BPF_MAXINSNS} instructions: the kernel accepts at most "
+                    f"{isa.BPF_MAXINSNS} (BPF_MAXINSNS)",
+                    "shorten the program, or split it into filters loaded one after another",
+                )
             try:
                 self.out.append(self.parse(stripped))
             except _NotANumber as exc:
@@ -237,10 +247,7 @@ class _Assembler:
         return off
 
 
-def assemble_listing(
-    text: str, path: str = "<asm>", endian: Endian | None = None
-) -> tuple[tuple[Insn, ...], Endian]:
-    """Parse a listing; return the instructions and the byte order it asked for."""
+def _read(text: str, path: str, endian: Endian | None) -> _Assembler:
     asm = _Assembler(path, endian)
     lines = text.splitlines()
     if len(lines) > MAX_LINES:
@@ -251,7 +258,35 @@ def assemble_listing(
         asm.feed(line)
     if not asm.out:
         raise AsmError("the listing holds no instructions", location=Location(path))
+    return asm
+
+
+def assemble_listing(
+    text: str, path: str = "<asm>", endian: Endian | None = None
+) -> tuple[tuple[Insn, ...], Endian]:
+    """Parse a listing; return the instructions and the byte order it asked for."""
+    asm = _read(text, path, endian)
     return asm.resolve(), asm.endian
+
+
+def assemble_checked(
+    text: str, path: str = "<asm>", endian: Endian | None = None
+) -> tuple[tuple[Insn, ...], Endian]:
+    """Parse a listing the kernel would load; ``BpfRejected`` at the line of what it refuses."""
+    asm = _read(text, path, endian)
+    insns = asm.resolve()
+    try:
+        check(insns, path)
+    except BpfRejected as e:
+        if 0 <= e.pc < len(asm.out):
+            at = asm.out[e.pc]
+            raise replace(
+                e,
+                hint=e.hint or "the kernel would refuse to load it (bpf asm --no-check writes it)",
+                location=Location(path, at.line, at.column),
+            ) from None
+        raise
+    return insns, asm.endian
 
 
 def assemble(text: str, path: str = "<asm>", endian: Endian | None = None) -> tuple[Insn, ...]:

@@ -6,8 +6,14 @@ original program for every syscall number of the native and compat arch, with on
 and ``arch`` known. It understands ``ld [nr]``, ``ld [arch]``, JEQ/JGT/JGE/JSET against a
 constant, AND with a constant, JA and RET with a constant; anything else (a load of an
 argument or of the instruction pointer, X, scratch memory) makes it give up. Numbers it proves
-always ALLOW are answered from a bitmap from then on. x32 numbers carry bit 30 and fall outside
-the bitmap, so x32 is never cached.
+always ALLOW are answered from a bitmap from then on.
+
+The bitmap is kept for two arch tokens only, the native one and at most one compat one
+(arch/*/include/asm/seccomp.h, ``SECCOMP_ARCH_NATIVE``/``SECCOMP_ARCH_COMPAT``), and covers
+the numbers 0 to ``NR_syscalls`` - 1. x32 numbers carry bit 30 and fall outside the bitmap;
+MIPS n32 has a token of its own that is neither, so neither is ever cached. MIPS numbers
+start at the ABI's base (4000, 5000) and ``NR_syscalls`` there is a base plus a count
+(arch/mips/include/asm/unistd.h), so the bitmap reaches them.
 """
 
 from __future__ import annotations
@@ -23,6 +29,21 @@ from seccompiler.program import ActionKind
 SECCOMP_RET_ALLOW = ActionKind.ALLOW.value
 # Syscalls the kernel lets through before any filter on x86_64 (seccomp_uprobe_exception).
 _EXEMPT = {"x86_64": ("uretprobe", "uprobe")}
+# Each family's SECCOMP_ARCH_COMPAT, where we have a record of it (arch/*/include/asm/
+# seccomp.h); the native ABI is the family's own. ppc64le's compat (32-bit little-endian
+# PowerPC) has no record, riscv64's (rv32) neither; loongarch64 has none.
+_COMPAT = {
+    "x86_64": "x86",
+    "aarch64": "arm",
+    "ppc64": "ppc",
+    "s390x": "s390",
+    "mips64": "mips",
+    "mipsel64": "mipsel",
+    "parisc64": "parisc",
+}
+# Numbers this far above an ABI's first are its private calls (ARM's 0x0f0000 and up), far
+# beyond NR_syscalls and never cached.
+_DENSE_SPAN = 4096
 
 
 def is_const_allow(insns: Sequence[Insn], nr: int, arch: int) -> bool:
@@ -69,8 +90,8 @@ def is_const_allow(insns: Sequence[Insn], nr: int, arch: int) -> bool:
 
 
 def cacheable(abi: Abi) -> bool:
-    """The kernel keeps a bitmap for the native and the compat arch, never for x32."""
-    return not abi.is_x32
+    """The kernel keeps a bitmap for the native and the compat arch: not for x32 or MIPS n32."""
+    return abi.name == abi.family or _COMPAT.get(abi.family) == abi.name
 
 
 def exempt(abi: Abi) -> frozenset[int]:
@@ -79,12 +100,16 @@ def exempt(abi: Abi) -> frozenset[int]:
     return frozenset(t.by_name[n] for n in _EXEMPT.get(abi.name, ()) if n in t.by_name)
 
 
-def bitmap_size(abi: Abi) -> int:
-    """The kernel's NR_syscalls for the arch: one past the highest number of the dense table.
+def bitmap_range(abi: Abi) -> range:
+    """The ABI's numbers the bitmap covers: from its first up to one past its dense table.
 
-    ARM's private calls (0x0f0000 and up) lie far beyond it and are never cached.
+    The kernel's bitmap starts at 0 and ends at NR_syscalls, which is at least one past the
+    highest number of the dense table (on MIPS, of the highest ABI the kernel is built for);
+    numbers below the ABI's first are no calls of it.
     """
-    return max(n for n in table(abi).by_nr if n < 4096) + 1
+    first = abi.nr_range[0]
+    dense = [n for n in table(abi).by_nr if first <= n < first + _DENSE_SPAN]
+    return range(first, max(dense, default=first - 1) + 1)
 
 
 def cached_allow(insns: Sequence[Insn], abi: Abi) -> frozenset[int]:
@@ -92,7 +117,6 @@ def cached_allow(insns: Sequence[Insn], abi: Abi) -> frozenset[int]:
     if not cacheable(abi):
         return frozenset()
     free = exempt(abi)
-    size = bitmap_size(abi)
     return frozenset(
-        nr for nr in range(size) if nr in free or is_const_allow(insns, nr, abi.audit_arch)
+        nr for nr in bitmap_range(abi) if nr in free or is_const_allow(insns, nr, abi.audit_arch)
     )

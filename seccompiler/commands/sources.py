@@ -2,7 +2,8 @@
 
 A policy and a JSON profile become a ``Program`` (its meaning); each can also be compiled
 to BPF: a policy by our compiler, a JSON profile by libseccomp the way runc does it. Raw BPF
-has no program, only bytes for the ABIs given with ``--abi`` (or found in its arch checks).
+has no program, only bytes for the ABIs given with ``--abi`` (or found in its arch checks,
+in the byte order its bytes tell).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from seccompiler.arch.abi import ABIS, Abi, lookup
 from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import read_bytes
 from seccompiler.bpf.emulate import Filter
-from seccompiler.bpf.insn import JEQ, JMP, K
+from seccompiler.bpf.ident import load_filter
+from seccompiler.bpf.insn import Endian
 from seccompiler.frontend import bundled
 from seccompiler.program import Action, Program
 
@@ -58,10 +60,8 @@ def detect(path: str, data: bytes) -> Kind:
     return "policy" if text and all(c.isprintable() or c.isspace() for c in text) else "bpf"
 
 
-def guess_abis(f: Filter) -> list[Abi]:
-    """ABIs whose arch token the filter compares against (a best guess for raw BPF)."""
-    tokens = {i.k for i in f.insns if i.code == JMP | JEQ | K}
-    return [a for a in ABIS.values() if a.audit_arch in tokens]
+def _order(name: str) -> Endian:
+    return "big" if name == "big" else "little"
 
 
 @dataclass
@@ -124,12 +124,12 @@ def load(
             src.notes.append(f"names no table here knows: {', '.join(res.unknown_names)}")
         return src
     chosen = parse_abis(abis)
-    order = endian or (chosen[0].endian if chosen else "little")
-    if order not in ("little", "big"):
+    order = endian or (chosen[0].endian if chosen else None)
+    if order not in (None, "little", "big"):
         raise UsageError(f"--endian must be little or big, not '{order}'")
-    f = Filter.from_bytes(data, "little" if order == "little" else "big", path)
+    f, named = load_filter(data, path, None if order is None else _order(order))
     if not chosen:
-        chosen = guess_abis(f)
+        chosen = list(named)
         if not chosen:
             raise UsageError(
                 f"{path}: raw BPF without arch checks: say which ABI it is for",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from seccompiler.base.errors import InputError, UsageError
+from seccompiler.base.errors import UsageError
 from seccompiler.base.fsio import read_bytes
+from seccompiler.bpf.ident import load_filter
 from seccompiler.commands.options import (
     abi_option,
     caps_option,
@@ -87,7 +88,7 @@ def _verify_raw(
             f"{policy} does not cover {', '.join(missing)}",
             hint=f"it covers: {', '.join(p.abi.name for p in program.abis)}",
         )
-    wanted = {a.family for a in chosen} or _families_checked(data) & set(families)
+    wanted = {a.family for a in chosen} or _families_checked(data, bpf_path) & set(families)
     if len(wanted) != 1:
         raise UsageError(
             f"{bpf_path}: cannot tell which of {', '.join(sorted(families))} the filter "
@@ -165,16 +166,7 @@ def _caps(caps: tuple[str, ...]) -> frozenset[str]:
     return normalise_caps(list(caps) or None)
 
 
-def _families_checked(data: bytes) -> set[str]:
-    """The kernel families whose arch token the filter compares against, in either order."""
-    from seccompiler.bpf.emulate import Filter
-    from seccompiler.commands.sources import guess_abis
-
-    for endian in ("little", "big"):
-        try:
-            found = {a.family for a in guess_abis(Filter.from_bytes(data, endian))}
-        except InputError:
-            return set()
-        if found:
-            return found
-    return set()
+def _families_checked(data: bytes, path: str) -> set[str]:
+    """The kernel families whose arch token the filter compares against, in the byte order
+    its bytes tell (a program the kernel refuses in either order is an ``InputError``)."""
+    return {a.family for a in load_filter(data, path)[1]}

@@ -271,26 +271,39 @@ def parse_caps(value: Any, mark: Mark, errs: Errors) -> frozenset[str]:
 
 
 def _number_error(a: abimod.Abi, nr: int) -> tuple[str, str] | None:
-    """Why ``nr`` cannot be a call of ``a`` (message, hint), or None when it can."""
-    lo, hi = a.nr_range
-    if lo <= nr <= hi:
-        return None
+    """Why ``nr`` cannot be a call of ``a`` (message, hint), or None when it can.
+
+    Under x86_64's token the kernel takes a number with the x32 bit (bit 30) for an x32 call
+    and any other for an x86_64 one, whatever bit 31 says (arch/x86/entry/syscall_64.c,
+    ``do_syscall_x64``/``do_syscall_x32``: one past the table is ENOSYS), and -1, a tracer's
+    "skip this call", for no x32 call (``Program.program_for`` reads it the same way).
+    """
     if nr < 0 or nr > 0xFFFFFFFF:
         return (
             f"syscall number {nr} does not fit seccomp_data.nr (0 to 0xffffffff)",
             "write the number the kernel sees, as a non-negative 32-bit value",
         )
-    if a.nr_offset and not a.is_x32:
-        fixed = nr + a.nr_offset
-        maybe = f"; did you mean {fixed}?" if lo <= fixed <= hi else ""
+    if abimod.has_x32_numbers(a.audit_arch) and not a.is_x32:
+        if nr & abimod.X32_SYSCALL_BIT and nr != 0xFFFFFFFF:
+            return (
+                f"syscall number {nr:#x} has the x32 bit (0x40000000) set: on {a.name} the "
+                "kernel takes it for an x32 call",
+                "write x32 numbers under 'x32:', and this ABI's without the bit",
+            )
+        return None
+    lo, hi = a.nr_range
+    if lo <= nr <= hi:
+        return None
+    if a.is_x32:
         return (
-            f"syscall number {nr} is outside {a.name}'s numbers ({lo}-{hi})",
-            f"{a.name} numbers its calls from {a.nr_offset}, as the kernel sees them{maybe}",
+            f"syscall number {nr:#x} is outside {a.name}'s numbers ({lo:#x}-{hi:#x})",
+            "write an x32 number as its table does, with or without the x32 bit (0x40000000)",
         )
+    fixed = nr + a.nr_offset
+    maybe = f"; did you mean {fixed}?" if lo <= fixed <= hi else ""
     return (
-        f"syscall number {nr:#x} has the x32 bit (0x40000000) set: on {a.name} the kernel "
-        "runs it as an x32 call",
-        "write x32 numbers under 'x32:', and this ABI's without the bit",
+        f"syscall number {nr} is outside {a.name}'s numbers ({lo}-{hi})",
+        f"{a.name} numbers its calls from {a.nr_offset}, as the kernel sees them{maybe}",
     )
 
 

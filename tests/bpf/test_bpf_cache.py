@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from bpfkit import X86_64, libseccomp_filter
 
-from seccompiler.arch.abi import ABIS
+from seccompiler.arch.abi import ABIS, FAMILIES, family_members
 from seccompiler.arch.tables import table
 from seccompiler.bpf import insn as b
 from seccompiler.bpf.cache import cached_allow, exempt, is_const_allow
 from seccompiler.bpf.emulate import Filter
 from seccompiler.bpf.stats import abi_stats, load_mix
+from seccompiler.commands.cli import main
 
 S, J = b.stmt, b.jump
 ALLOW = S(b.RET | b.K, 0x7FFF0000)
@@ -85,3 +87,37 @@ def test_mix_file_errors_are_located(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         load_mix(p)
     assert exc.value.location is not None and exc.value.location.line == 3
+
+
+# Which ABIs of each family the kernel caches: its native arch and its SECCOMP_ARCH_COMPAT
+# (arch/*/include/asm/seccomp.h); x32 numbers lie beyond the bitmap and MIPS n32 has a token
+# that is neither.
+UNCACHED = {"x32", "mips64n32", "mipsel64n32"}
+
+
+@pytest.mark.parametrize("abi", sorted(ABIS), ids=str)
+def test_cache_covers_every_number_of_a_cached_abi(abi: str) -> None:
+    a = ABIS[abi]
+    numbers = {nr for nr in table(a).by_nr if nr < a.nr_range[0] + 4096}  # not ARM's private
+    cached = cached_allow([ALLOW], a)
+    assert (cached == frozenset()) if abi in UNCACHED else (numbers <= cached)
+    assert cached_allow([EPERM], a) == exempt(a)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=str)
+def test_stats_of_every_family(
+    family: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    members = [a.name for a in family_members(family)]
+    p = tmp_path / f"{family}.yaml"
+    p.write_text(
+        f"seccompiler: 1\nname: m\nabis: [{', '.join(members)}]\ndefault: allow\n"
+        "rules: [{action: errno(EPERM), syscalls: [kcmp]}]\n"
+    )
+    assert main(["stats", str(p), "--format", "json"]) == 0
+    [doc] = json.loads(capsys.readouterr().out)
+    rows = {row["abi"]: row for row in doc["abis"]}
+    assert sorted(rows) == sorted(members)
+    for name, row in rows.items():
+        assert row["allowed"] == row["syscalls"] - ("kcmp" in table(name).by_name)
+        assert (row["cached"] == 0) is (name in UNCACHED), name

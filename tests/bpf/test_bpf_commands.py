@@ -82,7 +82,7 @@ def test_emulate(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["--syscall", "read"],
+        ["--syscall", "nosuchcall"],  # the ABI its arch checks name: x86_64
         ["--abi", "x86_64", "--syscall", "nosuchcall"],
         ["--abi", "nosuchabi", "--syscall", "read"],
         ["--abi", "x86_64", "--syscall", "read", "--args", "1 2 3 4 5 6 7"],

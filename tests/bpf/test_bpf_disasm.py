@@ -13,8 +13,10 @@ from bpfkit import libseccomp_filter
 
 from seccompiler.arch.abi import ABIS
 from seccompiler.bpf import insn as b
-from seccompiler.bpf.asm import AsmError, assemble, assemble_listing
+from seccompiler.bpf.asm import AsmError, assemble, assemble_checked, assemble_listing
+from seccompiler.bpf.check import BpfRejected
 from seccompiler.bpf.disasm import disassemble, render_insn, ret_name
+from seccompiler.commands.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("SECCOMPILER_REGEN_GOLDEN") == "1"
@@ -112,3 +114,59 @@ def test_asm_errors_are_located(text: str, line: int) -> None:
         assemble(text, "x.s")
     assert exc.value.location is not None
     assert (exc.value.location.path, exc.value.location.line) == ("x.s", line)
+
+
+def test_asm_refuses_a_program_longer_than_the_kernel_takes() -> None:
+    text = "ld [nr]\n" + "ret ALLOW\n" * b.BPF_MAXINSNS
+    with pytest.raises(AsmError) as exc:
+        assemble(text, "x.s")
+    assert exc.value.location is not None and exc.value.location.line == b.BPF_MAXINSNS + 1
+    assert exc.value.hint
+    assert len(assemble(text.removesuffix("ret ALLOW\n"))) == b.BPF_MAXINSNS
+
+
+# (listing, its line the kernel's checks refuse, reason): assembled, each is refused there
+ASM_REFUSED = [
+    ("ld [nr]\njeq #1, L, +3\nL: ret ALLOW\n", 2, "jump-range"),
+    ("ld [nr]\nja +1\nret ALLOW\n", 2, "jump-range"),
+    ("ld [nr]\njeq #1, L, L\nret ALLOW\nL:\n", 2, "jump-range"),
+    ("ld [nr]\n\n  ld [2]\nret ALLOW\n", 3, "bad-load"),
+    ("ld [64]\nret ALLOW\n", 1, "bad-load"),
+    ("ldb [0]\nret ALLOW\n", 1, "bad-opcode"),
+    ("ld [x+0]\nret ALLOW\n", 1, "bad-opcode"),
+    ("ldxb 4*([0]&0xf)\nret ALLOW\n", 1, "bad-opcode"),
+    (".insn 0xffff, 0, 0, 0\nret ALLOW\n", 1, "bad-opcode"),
+    ("ld [nr]\ndiv #0\nret a\n", 2, "div-zero"),
+    ("ld [nr]\nmod #5\nret a\n", 2, "bad-opcode"),
+    ("ld [nr]\nlsh #32\nret a\n", 2, "shift"),
+    ("st M[16]\nret ALLOW\n", 1, "mem-slot"),
+    ("ld M[3]\nret a\n", 1, "mem-uninit"),
+    ("ret ALLOW\nld [nr]\n", 2, "no-ret"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), ASM_REFUSED)
+def test_asm_checked_refuses_what_the_kernel_refuses(text: str, line: int, reason: str) -> None:
+    assemble(text)  # a listing that parses: the unchecked reading writes it
+    with pytest.raises(BpfRejected) as exc:
+        assemble_checked(text, "x.s")
+    assert exc.value.reason == reason
+    assert exc.value.location is not None
+    assert (exc.value.location.path, exc.value.location.line) == ("x.s", line)
+    assert exc.value.hint
+
+
+def test_asm_command_refuses_unless_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listing, out = tmp_path / "x.s", tmp_path / "x.bpf"
+    listing.write_text("ld [nr]\n" + "ret ALLOW\n" * (b.BPF_MAXINSNS + 1))
+    assert main(["bpf", "asm", str(listing), "-o", str(out)]) == 1
+    assert f"{listing}:{b.BPF_MAXINSNS + 1}:1: error: " in capsys.readouterr().err
+    assert not out.exists()
+    listing.write_text("ld [nr]\nja +1\nret ALLOW\n")
+    assert main(["bpf", "asm", str(listing), "-o", str(out)]) == 1
+    assert f"{listing}:2:1: error: instruction 1: jump of 1 leaves" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["bpf", "asm", str(listing), "-o", str(out), "--no-check"]) == 0
+    assert len(out.read_bytes()) == 24

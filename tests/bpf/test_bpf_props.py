@@ -14,6 +14,7 @@ from seccompiler.bpf.cache import is_const_allow
 from seccompiler.bpf.check import SECCOMP_CODES, BpfRejected, check
 from seccompiler.bpf.disasm import disassemble
 from seccompiler.bpf.emulate import Filter, SeccompData
+from seccompiler.bpf.ident import identify, load_filter
 from seccompiler.frontend.ocijson import parse
 from seccompiler.program import ActionKind
 
@@ -192,3 +193,23 @@ def test_any_json_parses_or_errs(text: str) -> None:
         parse(text, "p.json")
     except InputError as exc:
         assert exc.location is not None and exc.location.path == "p.json"
+
+
+@FAST
+@given(valid_programs, st.sampled_from(["little", "big"]))
+def test_a_valid_program_tells_its_byte_order(insns: list[b.Insn], e: str) -> None:
+    """The kernel accepts a program in one byte order only, so its bytes tell which."""
+    order = "big" if e == "big" else "little"
+    found = identify(b.encode(insns, order))
+    assert found is not None and found.endian == order and found.insns == tuple(insns)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_any_bytes_load_or_give_a_clean_error(data: bytes) -> None:
+    try:
+        f, _ = load_filter(data, "x.bpf")
+    except InputError as exc:
+        assert exc.location is not None and exc.location.path == "x.bpf"
+        return
+    assert f.endian in ("little", "big")

@@ -55,6 +55,9 @@ REFUSED = [
     ("{x86_64: -1}", "[x86_64]", "nr-range", 18, "non-negative"),
     ("{x86_64: 4294967296}", "[x86_64]", "nr-range", 18, "32-bit"),
     ("{x86_64: 0x400001e0}", "[x86_64]", "nr-range", 18, "x32"),
+    ("{x86_64: 0xc0000000}", "[x86_64]", "nr-range", 18, "x32 bit"),
+    ("{x86_64: 0xfffffffe}", "[x86_64]", "nr-range", 18, "x32 bit"),
+    ("{x32: 0x80000000}", "[x32]", "nr-range", 15, "outside x32's numbers"),
     ("{mips: 480}", "[mips]", "nr-range", 16, "did you mean 4480"),
     ("{mips: 5480}", "[mips]", "nr-range", 16, "from 4000"),
     ("{mips64n32: 5480}", "[mips64n32]", "nr-range", 21, "from 6000"),
@@ -87,6 +90,32 @@ def test_one_number_given_two_actions_in_one_file_is_a_conflict(tmp_path: Path) 
     with pytest.raises(InputError) as info:
         load_policy(write(tmp_path, policy(rules)))
     assert (info.value.code, info.value.location.line) == ("conflict", 8)  # the later rule
+
+
+# (ABI, a number its calls can carry though no table will name it): bit 31 does not make
+# an x32 call, nor does -1 (a tracer's skip); elsewhere bit 30 means nothing
+UNNAMED = [
+    ("x86_64", 0x80000000),
+    ("x86_64", 0xBFFFFFFF),
+    ("x86_64", 0xFFFFFFFF),
+    ("aarch64", 0x40000000),
+    ("aarch64", 0xFFFFFFFF),
+    ("x86", 0x40000000),
+]
+
+
+@pytest.mark.parametrize(("abi", "nr"), UNNAMED)
+def test_a_number_beyond_any_table_is_ruled_exactly(tmp_path: Path, abi: str, nr: int) -> None:
+    abis = "[x86_64, x86, x32]" if abi != "aarch64" else "[aarch64]"
+    rule = f"  - {{action: errno(EACCES), nr: {{{abi}: {nr:#x}}}}}\n"
+    program = load_program(str(write(tmp_path, policy(rule, abis))))
+    fam = abimod.ABIS[abi].family
+    filt = bpf.compile_family(program, fam)
+    assert verify_bpf(program, filt, fam).ok
+    f = emulate.Filter.from_bytes(filt)
+    for n, want in ((nr, EACCES), (nr - 1, ENOSYS)):
+        assert program.decide(_arch(abi), n) == want
+        assert f.run(emulate.SeccompData(n, _arch(abi))).action == want
 
 
 def test_x32_numbers_may_leave_out_the_x32_bit(tmp_path: Path) -> None:
