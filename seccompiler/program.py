@@ -204,8 +204,9 @@ class ArgCond:
             raise ValueError("only masked_eq takes a mask")
 
     def effective_width(self, abi: Abi) -> int:
-        """32-bit ABIs only ever show the filter the low word of a register."""
-        return 32 if abi.bits == 32 else self.width
+        """32-bit ABIs only ever show the filter the low word of a register (x32 and MIPS
+        n32, whose registers are 64 bits wide, show it all)."""
+        return 32 if abi.register_bits == 32 else self.width
 
     def matches(self, arg: int, abi: Abi) -> bool:
         """Evaluate on the raw 64-bit ``seccomp_data.args[index]`` value.

@@ -90,9 +90,8 @@ class Abi:
     @property
     def register_bits(self) -> int:
         """How wide the registers that carry arguments are: x32 and MIPS n32 hold 32-bit
-        data in 64-bit registers, and the kernel reads a ``long`` or a ``loff_t`` argument
-        of theirs whole, while a filter of theirs (as libseccomp builds it) sees the low
-        word only."""
+        data in 64-bit registers, and the kernel reads a ``long`` or an ``loff_t`` argument
+        of theirs whole, so a filter compares all of it (libseccomp compares the low word)."""
         if self.is_x32 or self.nr_offset == MIPS_NR_BASES["n32"]:
             return 64
         return self.bits

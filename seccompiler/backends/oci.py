@@ -61,6 +61,31 @@ def _check_ordered32(progs: tuple[AbiProgram, ...]) -> None:
                         )
 
 
+def _check_low_word(progs: tuple[AbiProgram, ...]) -> None:
+    """Refuse, at the rule, a comparison of a whole 64-bit register on x32 or MIPS n32:
+    libseccomp compares their low word only, so the runtime's filter would answer otherwise
+    (a masked comparison whose mask leaves the upper half out means the same)."""
+    for p in progs:
+        if p.abi.register_bits == p.abi.bits:
+            continue
+        for sp in p.syscalls.values():
+            for rule in sp.rules:
+                for c in rule.conditions:
+                    if c.effective_width(p.abi) == 32 or (
+                        c.op is Op.MASKED_EQ and not c.mask >> 32
+                    ):
+                        continue
+                    o = rule.origin
+                    raise NotExpressible(
+                        f"{sp.name} on {p.abi.name}: {c} compares the whole register, which "
+                        f"the kernel reads, but libseccomp compares {p.abi.name}'s low word, "
+                        "so a runtime loading OCI JSON would answer otherwise",
+                        hint=f"leave {p.abi.name} out of this rule (abis:) for the JSON you "
+                        "ship, or emit only BPF and PFC (--format bpf,pfc)",
+                        location=Location(o.path, o.line, o.column) if o else None,
+                    )
+
+
 def _check_numbered(progs: tuple[AbiProgram, ...], default: Action) -> None:
     """Refuse, at its rule, a syscall named by number that the runtime would answer otherwise.
 
@@ -201,6 +226,7 @@ def to_oci(
     if not progs:
         raise NotExpressible("no ABI selected for the OCI profile")
     _check_ordered32(progs)
+    _check_low_word(progs)
     unknown = progs[0].unknown
     if any(p.unknown != unknown for p in progs):
         raise NotExpressible("the ABIs disagree on the action for unknown syscalls")

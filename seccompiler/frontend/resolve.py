@@ -133,26 +133,21 @@ def _arg_conds(
 
     The kernel reads an argument as its C type: an ``int`` is the low 32 bits of the
     register, a ``umode_t`` the low 16 (``arg-widths.tsv``), and a 32-bit ABI's registers
-    hold 32 bits. Without ``width:`` a condition compares what the kernel reads: 32 bits, or
-    64 for an argument read whole (on a 32-bit ABI: that its family's 64-bit ABI reads
-    whole); a 16-bit one becomes a masked comparison of its low 16 bits, which only ``eq``
-    and ``masked_eq`` can say. A value the argument cannot hold is
-    decided here: ``eq 0x100000000`` on an int never holds (left out), ``lt 0x100000000``
-    always does (``ALWAYS``); cutting it to ``lt 0`` would turn it around.
+    hold 32 bits (x32's and MIPS n32's are 64 bits wide). Without ``width:`` a condition
+    compares what the kernel reads: 32 bits, or 64 for an argument read whole (on a 32-bit
+    ABI: that its family's 64-bit ABI reads whole); a 16-bit one becomes a masked
+    comparison of its low 16 bits, which only ``eq`` and ``masked_eq`` can say. A value the
+    argument cannot hold is decided here: ``eq 0x100000000`` on an int never holds (left
+    out), ``lt 0x100000000`` always does (``ALWAYS``); cut to ``lt 0`` it would turn around.
     """
     read = widths[arg.index] if arg.index < len(widths) else abi.register_bits
-    if read > abi.bits:
-        raise InputError(
-            f"{syscall}: on {abi.name} the kernel reads argument {arg.index} whole (64 bits) "
-            f"while a filter sees only its low 32 bits ({abi.name} carries 32-bit data in "
-            "64-bit registers), so a caller could slip past this condition",
-            hint=f"leave {abi.name} out of this rule (abis:) or out of the policy's abis "
-            "(the bundled profiles refuse x32)",
-            location=arg.mark.location(),
-        )
-    typed = native[arg.index] if arg.index < len(native) else 64
-    width = arg.width or (32 if min(typed, read if read < 32 else 64) <= 32 else 64)
-    seen = min(width, abi.bits)  # a 32-bit ABI's registers hold 32 bits
+    if abi.register_bits == 64:
+        typed = read  # x32's compat entries read an int where x86_64's read a long
+    else:  # as the family's 64-bit ABI reads it, so one rule is one condition across it
+        typed = native[arg.index] if arg.index < len(native) else 64
+        typed = min(typed, read if read < 32 else 64)
+    width = arg.width or (32 if typed <= 32 else 64)
+    seen = min(width, abi.register_bits)  # a 32-bit ABI's registers hold 32 bits
     holds = min(seen, read) if arg.width is None else seen  # the values an argument can have
     top = (1 << holds) - 1
     out: list[ArgCond] = []

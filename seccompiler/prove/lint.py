@@ -157,7 +157,7 @@ def _wide_compare(program: Program) -> list[Finding]:
             widths = table.get(sp.name, ())
             for rule in sp.rules:
                 for c in rule.conditions:
-                    read = widths[c.index] if c.index < len(widths) else p.abi.bits
+                    read = widths[c.index] if c.index < len(widths) else p.abi.register_bits
                     seen = c.effective_width(p.abi)
                     if c.op is Op.MASKED_EQ:
                         seen = min(seen, c.mask.bit_length())

@@ -140,21 +140,56 @@ def test_a_16_bit_argument_takes_only_what_can_compare_16_bits(
     assert err.value.location is not None and err.value.location.line == 6
 
 
-def test_x32_conditions_on_arguments_its_kernel_reads_whole_are_refused(tmp_path: Path) -> None:
-    """x32 keeps 32-bit data in 64-bit registers: its lseek reads a 64-bit offset, which an
-    x32 filter, reading the low word, cannot hold a caller to."""
+def test_x32_arguments_are_compared_as_its_kernel_reads_them(tmp_path: Path) -> None:
+    """x32 keeps 32-bit data in 64-bit registers: its lseek reads a 64-bit offset whole
+    (compared whole, where libseccomp compares the low word), its ioctl (a compat entry) a
+    32-bit argument 2 (compared on the low word)."""
     head = POLICY.split("rules:")[0].replace(
         "abis: [x86_64, x86, aarch64, arm]", "abis: [x86_64, x32]"
     )
     path = tmp_path / "p.yaml"
-    path.write_text(head + "rules:\n  - {action: errno(EPERM), syscalls: [lseek], "
-                    "args: [{index: 1, op: ge, value: 4096}]}\n")  # fmt: skip
-    with pytest.raises(InputError, match="reads argument 1 whole"):
-        load_program(str(path))
-    # an int argument of x32's (the whence of lseek) is compared as it is read: the low word
-    path.write_text(head + "rules:\n  - {action: errno(EPERM), syscalls: [lseek], "
-                    "args: [{index: 2, value: 4}]}\n")  # fmt: skip
-    a = abimod.ABIS["x32"]
-    nr = tables.table(a).by_name["lseek"]
+    path.write_text(
+        head + "rules:\n"
+        "  - {action: errno(EPERM), syscalls: [lseek], args: [{index: 1, op: ge, value: 4096}]}\n"
+        "  - {action: errno(EPERM), syscalls: [lseek], args: [{index: 2, value: 4}]}\n"
+        "  - {action: errno(EPERM), syscalls: [ioctl], args: [{index: 2, value: 7}]}\n"
+    )
     program = load_program(str(path))
-    assert str(program.decide(a.audit_arch, nr, (3, 0, HI | 4, 0, 0, 0))) == "errno(EPERM)"
+    a = abimod.ABIS["x32"]
+    f = Filter.from_bytes(bpf.compile_family(program, "x86_64"), "little")
+    t = tables.table(a).by_name
+    for nr, args, answer in [
+        (t["lseek"], (3, HI, 0), "errno(EPERM)"),  # 4 GiB: past 4096 though the low word is 0
+        (t["lseek"], (3, 100, 0), "allow"),
+        (t["lseek"], (3, 0, HI | 4), "errno(EPERM)"),  # whence: an int, the low word
+        (t["ioctl"], (3, 0, HI | 7), "errno(EPERM)"),  # compat_ulong_t: the low word
+    ]:
+        full = (*args, 0, 0, 0)
+        assert str(program.decide(a.audit_arch, nr, full)) == answer, (nr, args)
+        assert str(f.run(SeccompData(nr, a.audit_arch, 0, make_args(full))).action) == answer
+
+
+def test_oci_json_refuses_what_libseccomp_would_compare_on_x32s_low_word(
+    tmp_path: Path,
+) -> None:
+    """The runtime's libseccomp compares x32's low word: OCI JSON cannot say a whole-register
+    comparison there, and says so at the rule; a mask within the low word it can say."""
+    from seccompiler.backends.dnf import NotExpressible
+    from seccompiler.backends.oci import to_oci
+
+    head = POLICY.split("rules:")[0].replace(
+        "abis: [x86_64, x86, aarch64, arm]", "abis: [x86_64, x32]"
+    )
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        head + "rules:\n"
+        "  - {action: errno(EPERM), syscalls: [lseek], args: [{index: 1, op: ge, value: 4096}]}\n"
+    )
+    with pytest.raises(NotExpressible, match="libseccomp compares x32's low word") as err:
+        to_oci(load_program(str(path)))
+    assert err.value.location is not None and err.value.location.line == 6
+    path.write_text(
+        head + "rules:\n  - {action: errno(EPERM), syscalls: [clone], "
+        "args: [{index: 0, op: masked_eq, mask: 0x10000000, value: 0x10000000}]}\n"
+    )
+    assert to_oci(load_program(str(path)))
