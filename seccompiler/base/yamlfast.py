@@ -10,8 +10,8 @@ double-quoted scalars on one line (escapes read by the located loader's own tabl
 scalars (literal ``|``, ``|-``, folded ``>``, ``>-``; empty lines inside), flow collections
 closed on their line (``["sh", "-c"]``, ``{drop: [ALL]}``, ``{}``), and comments on their
 own lines or after a value (``yamlscalar`` reads what one line holds). Plain scalars are
-resolved by the very resolvers and constructors of the located loader (YAML 1.1 as the API
-server reads it, ``y``/``n`` included). It records the position of each document and of
+resolved by the located loader's own function (``yamlsrc.go_plain``: as the API server
+reads them, through go-yaml v2). It records the position of each document and of
 each sequence item that is a mapping, which is where a manifest's objects are located;
 everything else is found again through ``yamlsrc`` when needed.
 

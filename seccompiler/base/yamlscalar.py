@@ -1,8 +1,8 @@
 """Scalars and one-line flow collections for the fast YAML reader (``yamlfast``).
 
-A value written on one line after ``key:`` or ``-``: plain scalars resolved by the very
-resolvers and constructors of the located loader (YAML 1.1 as the API server reads it),
-single- and double-quoted ones, flow collections closed on their line, a comment after
+A value written on one line after ``key:`` or ``-``: plain scalars resolved as the located
+loader resolves them (``go_plain``: as the API server reads them), single- and
+double-quoted ones, flow collections closed on their line, a comment after
 any of them dropped. Anything else raises ``Outside``: the caller reads the text with
 ``yamlsrc``.
 """
