@@ -12,6 +12,7 @@ the package goes through it.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import struct
@@ -151,6 +152,22 @@ for _tag in (_NULL, _BOOL, _INT, _FLOAT):
 KubernetesLoader.add_constructor(
     "tag:yaml.org,2002:timestamp", lambda loader, node: str(node.value)
 )
+
+
+def _go_binary(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    """``!!binary``: go-yaml decodes the base64 into a string, which JSON then holds (a byte
+    that is no UTF-8 becomes U+FFFD)."""
+    try:
+        data = base64.b64decode(re.sub(r"[\r\n]", "", node.value), validate=True)
+    except ValueError:
+        raise ValueError("!!binary value contains invalid base64 data") from None
+    return data.decode("utf-8", "replace")
+
+
+KubernetesLoader.add_constructor("tag:yaml.org,2002:binary", _go_binary)
+# any other tag (a local one, YAML 1.1's !!value): go-yaml keeps the scalar's text
+KubernetesLoader.add_constructor(None, lambda loader, node: str(node.value))
+KubernetesLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: str(node.value))
 
 
 class KubernetesDumper(yaml.SafeDumper):
@@ -387,7 +404,12 @@ class _Builder:
                     "write the key as a word or a quoted string, not a list or a mapping",
                 )
             try:
-                key = json_key(self.build(knode, depth + 1))
+                if self.merges and not knode.style and knode.tag != _STR:
+                    # a plain key: its JSON name, which .inf or .nan can have as a key
+                    self.budget.node(self._mark(knode))
+                    key = json_key(go_plain(knode.value))
+                else:
+                    key = json_key(self.build(knode, depth + 1))
             except ValueError as exc:
                 raise self.error(knode, f"{exc} cannot name a field", "quote the key") from None
             if key in out and key not in merged:
@@ -410,10 +432,13 @@ class _Builder:
         it) that ``out`` lacks. A key written before the ``<<`` that the merge also gives
         is refused: go-yaml v2, which turns the manifest into JSON, lets the merge win,
         and kubectl's checks before it (go-yaml v3) the key."""
+        # an alias names a node built before; go-yaml merges an aliased mapping, or a list
+        # of mappings written in place (an alias of a list, even of mappings, it refuses)
+        aliased_list = isinstance(vnode, yaml.SequenceNode) and id(vnode) in self.sizes
         sources = list(vnode.value) if isinstance(vnode, yaml.SequenceNode) else [vnode]
-        if not sources or not all(isinstance(n, yaml.MappingNode) for n in sources):
+        if aliased_list or not all(isinstance(n, yaml.MappingNode) for n in sources):
             raise self.error(
-                vnode,
+                knode,  # an aliased node's own place is its anchor's
                 "a merge key ('<<') takes a mapping or a list of mappings",
                 "write '<<: *anchor' or '<<: [*a, *b]', where each anchor names a mapping",
             )

@@ -129,7 +129,8 @@ def test_the_first_mapping_of_a_merged_list_gives_a_key_both_have() -> None:
         (BASE + "x:\n  <<: *b\n  c: 1\n  c: 2\n", 6, "duplicate key 'c'"),
         ("x:\n  <<: 1\n", 2, "takes a mapping or a list of mappings"),
         ("x:\n  <<: [{a: 1}, 2]\n", 2, "takes a mapping or a list of mappings"),
-        ("x:\n  <<: []\n", 2, "takes a mapping or a list of mappings"),
+        # an alias of a list, even of mappings, go-yaml refuses to merge
+        ("l: &l [{a: 1}]\nx:\n  <<: *l\n", 3, "takes a mapping or a list of mappings"),
     ],
 )
 def test_merges_kubectl_could_read_two_ways_or_not_at_all_are_refused(
@@ -138,6 +139,27 @@ def test_merges_kubectl_could_read_two_ways_or_not_at_all_are_refused(
     with pytest.raises(InputError, match=re.escape(message)) as err:
         _one(text)
     assert err.value.location.line == line  # type: ignore[union-attr]
+
+
+def test_an_empty_merge_list_merges_nothing() -> None:
+    assert _one("x:\n  <<: []\n  q: 2\n") == {"x": {"q": 2}}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (".inf: a\n-.Inf: b\n.NaN: c\n", {".inf": "a", "-.inf": "b", ".nan": "c"}),  # keys
+        ("v: !foo bar\n", {"v": "bar"}),  # a local tag: the text
+        ("!a b: v\n", {"b": "v"}),
+        ("v: !!value =\n", {"v": "="}),
+        ("v: !!python/object:os.system x\n", {"v": "x"}),  # nothing is ever constructed
+        ("v: !!binary aGVsbG8=\n", {"v": "hello"}),  # go-yaml decodes it into a string
+        ("v: !!binary |\n  aGVs\n  bG8=\n", {"v": "hello"}),
+        ("v: !!binary /w==\n", {"v": "\ufffd"}),  # no UTF-8: JSON holds U+FFFD
+    ],
+)
+def test_keys_and_tags_read_as_go_yaml_reads_them(text: str, value: object) -> None:
+    assert _one(text) == value
 
 
 def test_merges_are_charged_to_the_alias_budget() -> None:

@@ -841,3 +841,45 @@ def test_an_item_outside_the_subset_is_read_located_alone(
     fast, read = _both_ways(text)
     assert (max(read) < len(text) / 20) is alone
     assert len(fast.objects) == 40
+
+
+POD_DROPPING = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: a
+    image: x
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities:
+        drop:
+        - |
+          ALL"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        POD_DROPPING,  # the file ends inside a block scalar, with no line break after it
+        POD_DROPPING + "\n",
+        POD_DROPPING.replace("metadata: {name: a}", "metadata: &m {name: a}"),  # read located
+        POD_DROPPING.replace("metadata: {name: a}", "metadata: &m {name: a}")
+        + "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",  # a deferred doc
+        "apiVersion: v1\nkind: List\nitems:\n- "  # a List item read alone, located
+        + POD_DROPPING.replace("metadata: {name: a}", "metadata: &m {name: a}").replace(
+            "\n", "\n  "
+        ),
+    ],
+)
+def test_a_block_scalar_closing_a_document_keeps_its_line_break(text: str) -> None:
+    """kubectl reads a stream line by line, each ending in a line break, the last one too:
+    `drop: [|\\n  ALL]` is "ALL\\n", which drops nothing, read fast, located or in pieces."""
+    fast, _ = _both_ways(text)
+    (pod,) = [o for o in fast.objects if o.pod is not None]
+    assert pod.pod is not None
+    assert [c.caps_drop for c in pod.pod.containers] == [("ALL\n",)]
+    judge = Judge(fixed_policy(Level.RESTRICTED))
+    assert judge.judge(pod).violates

@@ -115,12 +115,19 @@ def parse_text(text: str, path: str, out: Manifests) -> None:
             else:
                 _located_json(text, path, out)
             return
-    elif _fast(text, path, out):
+    elif _fast(_lines_ended(text), path, out):
         return
     try:
+        text = _lines_ended(text)
         collect(load_all_text(text, path, max(MAX_NODES, len(text)), kubernetes=True), path, out)
     except InputError as exc:
         out.errors.append(exc)
+
+
+def _lines_ended(text: str) -> str:
+    """``text`` with its last line ended: kubectl reads a stream line by line, each ending
+    in a newline, the last one too, so a block scalar closing the file keeps its line break."""
+    return text if text.endswith("\n") else text + "\n"
 
 
 def _fast(text: str, path: str, out: Manifests) -> bool:
@@ -181,7 +188,7 @@ def _read_deferred(lines: list[str], path: str, fast: FastDocs) -> bool:
         piece = lines[d.first : d.end]
         if d.column >= 0:
             piece[0] = piece[0][: d.column] + " " + piece[0][d.column + 1 :]
-        text = "\n".join(piece)
+        text = "\n".join(piece) + "\n"  # each line ends in one, as kubectl reads lines
         if d.column >= 0 and "&" in text:
             # one document: an anchor named twice in it is an error of the whole reading
             names = _anchors(text)
@@ -230,7 +237,7 @@ def _located_document(
 ) -> Manifests:
     """One document read again located, alone, at its place in the file."""
     first, end = span
-    piece = "\n".join(lines[first:end])
+    piece = "\n".join(lines[first:end]) + "\n"
     docs = list(
         load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True, first_line=first)
     )
@@ -273,7 +280,9 @@ def _relocate_items(
                 break
             last += 1
         # the item's dash a blank, so that it reads as the mapping it holds, at its place
-        piece = " " * (dash + 1) + "\n".join([lines[row][dash + 1 :], *lines[row + 1 : last]])
+        piece = (
+            " " * (dash + 1) + "\n".join([lines[row][dash + 1 :], *lines[row + 1 : last]]) + "\n"
+        )
         docs = list(
             load_all_text(piece, path, max(MAX_NODES, len(piece)), kubernetes=True, first_line=row)
         )
