@@ -203,6 +203,12 @@ class ArgCond:
         elif self.mask:
             raise ValueError("only masked_eq takes a mask")
 
+    def low_word(self) -> ArgCond:
+        """This condition as libseccomp builds it for an ABI of 32-bit data in 64-bit
+        registers (x32, MIPS n32): on the low word, with the value and mask cut to it."""
+        mask = self.mask & U32 if self.op is Op.MASKED_EQ else 0
+        return ArgCond(self.index, self.op, self.value & U32, mask, 32)
+
     def effective_width(self, abi: Abi) -> int:
         """32-bit ABIs only ever show the filter the low word of a register (x32 and MIPS
         n32, whose registers are 64 bits wide, show it all)."""

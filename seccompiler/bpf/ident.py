@@ -36,9 +36,44 @@ class Reading:
 
 
 def arch_abis(insns: Sequence[Insn], endian: Endian) -> tuple[Abi, ...]:
-    """ABIs of byte order ``endian`` whose arch token the program compares against."""
-    tokens = {i.k for i in insns if i.code == isa.JMP | isa.JEQ | isa.K}
+    """ABIs of byte order ``endian`` whose arch token the program compares against: the
+    constants of ``jeq`` where the accumulator holds ``seccomp_data.arch`` on every path
+    that reaches it (a ``jeq #8`` on an argument is no check of MIPS's token)."""
+    tokens = set()
+    for i, arch in zip(insns, _arch_in_a(insns), strict=True):
+        if arch and i.code == isa.JMP | isa.JEQ | isa.K:
+            tokens.add(i.k)
     return tuple(a for a in ABIS.values() if a.endian == endian and a.audit_arch in tokens)
+
+
+def _arch_in_a(insns: Sequence[Insn]) -> list[bool]:
+    """For each instruction, whether the accumulator holds the arch on every path to it
+    (classic BPF jumps only forward, so one pass in order sees every path)."""
+    state: list[bool | None] = [None] * len(insns)  # None: not reached (yet)
+    if insns:
+        state[0] = False
+    for n, i in enumerate(insns):
+        here = state[n]
+        if here is None:
+            continue
+        cls = i.code & 0x07
+        if cls == isa.LD:
+            out = i.code == isa.LD | isa.W | isa.ABS and i.k == isa.OFF_ARCH
+        elif cls == isa.ALU or (cls == isa.MISC and i.code & 0xF8 == isa.TXA):
+            out = False
+        else:
+            out = here
+        if cls == isa.RET:
+            continue
+        if cls == isa.JMP:
+            op = i.code & 0xF0
+            targets = [n + 1 + i.k] if op == isa.JA else [n + 1 + i.jt, n + 1 + i.jf]
+        else:
+            targets = [n + 1]
+        for t in targets:
+            if 0 <= t < len(insns):
+                state[t] = out if state[t] is None else (state[t] and out)
+    return [s is True for s in state]
 
 
 def read_as(data: bytes, endian: Endian, path: str = "<bpf>") -> Reading:

@@ -15,9 +15,9 @@ from seccompiler.commands.group import HelpGroup
 from seccompiler.commands.options import (
     Failed,
     ProgramCommand,
-    file_option,
     not_stdout,
     profile_option,
+    read_file_option,
     record_options,
     shown,
     timeout_option,
@@ -91,7 +91,7 @@ _cmd_arg = click.argument("command", nargs=-1, type=click.UNPROCESSED)
 )
 @_image_arg
 @profile_option("Policy to compile and run the programs under.")
-@file_option(
+@read_file_option(
     "--tests",
     "tests_path",
     help="YAML file of commands with expected status and output; each is run with and "

@@ -116,9 +116,15 @@ def not_stdout(why: str) -> Callable[[click.Context, click.Parameter, Any], Any]
     return check
 
 
+def read_file_option(*decls: str, help: str, required: bool = False) -> Decorator[Any]:
+    """An option naming a file a command that runs a program reads: a directory or a missing
+    file there is the command's own failure (125, as docker run), found when it is read."""
+    return click.option(*decls, type=click.Path(), required=required, help=help)
+
+
 def profile_option(help: str) -> Decorator[Any]:
     """``--profile POLICY``: the policy a program runs under."""
-    return file_option("--profile", "policy", required=True, help=help)
+    return read_file_option("--profile", "policy", required=True, help=help)
 
 
 def abi_option(help: str = "Only these ABIs.", metavar: str = "ABI[,ABI…]") -> Decorator[Any]:
@@ -196,7 +202,7 @@ def timeout_option(help: str) -> Decorator[Any]:
 def record_options(f: FC) -> FC:
     """``-o``, ``--base`` and ``--name`` of ``record`` and ``image record``."""
     f = click.option("--name", help="Name of the recorded policy (default: recorded-PROGRAM).")(f)
-    f = file_option(
+    f = read_file_option(
         "--base", help="Write only what this policy does not already allow (the output extends it)."
     )(f)
     return click.option(

@@ -33,7 +33,6 @@ from seccompiler.program import (
     Action,
     ActionKind,
     ArgCond,
-    Op,
     Origin,
     Program,
     Rule,
@@ -175,7 +174,7 @@ def _abi_program(
                 continue
             for conds in _split_same_index(rule.args):
                 if abi.register_bits != abi.bits:  # x32, MIPS n32: libseccomp's low word
-                    conds = tuple(_low_word(c) for c in conds)
+                    conds = tuple(c.low_word() for c in conds)
                 per_nr.setdefault(nr, []).append((conds, rule.action, rule.origin))
     syscalls = {}
     for nr, sc in t.by_nr.items():
@@ -188,13 +187,6 @@ def _abi_program(
                 sc, nr, tuple(Rule(c, a, o) for c, a, o in entries), profile.default
             )
     return AbiProgram(abi, syscalls, profile.default, profile.default, t.max_nr)
-
-
-def _low_word(c: ArgCond) -> ArgCond:
-    """A condition as libseccomp builds it for an ABI of 32-bit data in 64-bit registers:
-    on the low word of the argument, with the value and mask cut to it."""
-    mask = c.mask & 0xFFFFFFFF if c.op is Op.MASKED_EQ else 0
-    return ArgCond(c.index, c.op, c.value & 0xFFFFFFFF, mask, 32)
 
 
 def _split_same_index(args: tuple[ArgCond, ...]) -> list[tuple[ArgCond, ...]]:

@@ -153,10 +153,33 @@ def test_a_wrong_byte_order_hints_at_the_right_one(
 def test_a_refused_program_is_read_in_the_order_its_arch_checks_name() -> None:
     """Refused either way, but s390x's token only read big-endian: its error, at its place."""
     insns = _checks(ABIS["s390x"].audit_arch)
-    insns.insert(1, b.stmt(b.LD | b.W | b.ABS, 2))  # a misaligned load
+    insns.insert(0, b.stmt(b.LD | b.W | b.ABS, 2))  # a misaligned load, before the arch's
     data = b.encode(insns, "big")
     found = identify(data)
     assert found is not None and found.endian == "big" and found.rejected is not None
     with pytest.raises(BpfRejected) as exc:
         load_filter(data)
-    assert exc.value.pc == 1 and exc.value.reason == "bad-load"
+    assert exc.value.pc == 0 and exc.value.reason == "bad-load"
+
+
+@pytest.mark.parametrize(
+    ("family", "value", "phantom"),
+    [("s390x", 8, "mips"), ("ppc64", 22, "s390"), ("s390x", 15, "parisc"), ("s390x", 20, "ppc")],
+)
+def test_a_comparison_of_an_argument_is_no_arch_check(
+    tmp_path: Path, family: str, value: int, phantom: str
+) -> None:
+    """Small values compared with an argument are big-endian 32-bit ABIs' arch tokens (MIPS
+    is 8): only a jeq on the arch itself names an ABI."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        f"seccompiler: 1\nname: p\nabis: [{family}]\ndefault: allow\nrules:\n"
+        f"  - {{action: errno(EPERM), syscalls: [personality], args: [{{index: 0, "
+        f"value: {value}}}]}}\n"
+    )
+    program = load_program(str(policy))
+    reading = identify(compile_family(program, family))
+    assert reading is not None
+    assert [a.name for a in reading.abis] == [a.name for a in family_members(family)
+                                             if program.abi(a.name) is not None]  # fmt: skip
+    assert phantom not in [a.name for a in reading.abis]

@@ -97,6 +97,12 @@ MISSING: list[tuple[list[str], str]] = [
     (["image", "test", "img", "--profile", DEFAULT, "--tests", "nope.yaml"], "nope.yaml: no such"),
     (["image", "record", "img", "--base", "nope.yaml", "--", "true"], "nope.yaml: no such file"),
     (["record", "--base", "nope.yaml", "--", "true"], "nope.yaml: no such file"),
+    # a directory where a file is read: the same, not a usage error
+    (["image", "test", "img", "--profile", "img", "--", "true"], "img: is a directory"),
+    (["image", "test", "img", "--profile", DEFAULT, "--tests", "img"], "img: is a directory"),
+    (["image", "record", "img", "--base", "img", "--", "true"], "img: is a directory"),
+    (["record", "--base", "img", "--", "true"], "img: is a directory"),
+    (["run", "--profile", "img", "--", "true"], "img: is a directory"),
 ]
 
 
