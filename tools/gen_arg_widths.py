@@ -66,6 +66,14 @@ CHOSEN = {
     "sigsuspend": "int,int,old_sigset_t",
 }
 
+# clone's flags come second where the kernel is built with CLONE_BACKWARDS2 (s390), first
+# elsewhere (the other variants' types are the same)
+BACKWARDS2 = (
+    "unsigned long|newsp,unsigned long|clone_flags,int __user *|parent_tidptr,"
+    "int __user *|child_tidptr,unsigned long|tls"
+)
+CHOSEN_BY_ARCH = {("clone", "s390"): BACKWARDS2}
+
 # Syscalls newer than the tree: their definition lines as later kernels have them.
 LATER = {
     "setxattrat": "int,char __user *,unsigned int,char __user *,struct xattr_args __user *,size_t",
@@ -78,6 +86,15 @@ LATER = {
     "listns": "struct ns_id_req __user *,u64 __user *,size_t,unsigned int",
     "map_shadow_stack": "unsigned long,unsigned long,unsigned int",
 }
+
+# Arguments a syscall declares wider than its body reads them: an unsigned long fd is
+# handed to fdget()/fget(), which take an unsigned int (readv, writev, preadv…, x86_64's
+# mmap), and clone keeps lower_32_bits(clone_flags) (kernel/fork.c).
+TRUNCATED = {"fd", "clone_flags"}
+
+# Entry points whose wrapper a plain reading misjudges: parisc's personality wrapper takes
+# an unsigned long and passes it on to sys_personality(unsigned int).
+OVERRIDE = {"parisc_personality": "unsigned int|personality"}
 
 # Each ABI: its syscall table, the table's ABI column values that apply, and whether a 64-bit
 # kernel runs it through the compat entry points (the table's fifth column, when given).
@@ -113,9 +130,15 @@ ARCH_DIR = {"x86_64": "x86", "x32": "x86", "x86": "x86", "aarch64": "arm64", "ar
 _DEFINE = re.compile(r"(?<![A-Za-z0-9_])(COMPAT_)?SYSCALL_DEFINE([0-6])\s*\(")
 
 
+_ASMLINKAGE = re.compile(
+    r"asmlinkage\s+(?:notrace\s+)?(?:unsigned\s+)?long\s+(\w+)\s*\(([^()]*)\)\s*\{"
+)
+
+
 def definitions(tree: Path) -> dict[tuple[str, str], dict[str, set[str]]]:
-    """(kind, name) → {place: {signature}}; kind is 'sys' or 'compat', place an arch
-    directory or '' for the generic code, a signature the argument types joined by ','."""
+    """(kind, name) → {place: {signature}}; kind is 'sys', 'compat' or 'asm' (an arch's
+    plain ``asmlinkage`` wrapper its table names), place an arch directory or '' for the
+    generic code, a signature each argument's ``type|name`` joined by ','."""
     out: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for dirpath, _dirs, files in os.walk(tree):
         for name in files:
@@ -123,24 +146,42 @@ def definitions(tree: Path) -> dict[tuple[str, str], dict[str, set[str]]]:
                 continue
             path = Path(dirpath, name)
             text = path.read_text(errors="replace")
-            if "SYSCALL_DEFINE" not in text:
-                continue
             rel = path.relative_to(tree).parts
             place = rel[1] if rel[0] == "arch" else ""
+            if place:
+                for m in _ASMLINKAGE.finditer(text):
+                    params = [_words(p) for p in m.group(2).split(",")]
+                    if params == [["void"]] or params == [[]]:
+                        params = []
+                    sig = ",".join(" ".join(p[:-1]) + "|" + p[-1].lstrip("*") for p in params)
+                    out["asm", m.group(1)][place].add(sig)
+            if "SYSCALL_DEFINE" not in text:
+                continue
             for m in _DEFINE.finditer(text):
                 depth, j = 1, m.end()
                 while depth and j < len(text):
                     depth += {"(": 1, ")": -1}.get(text[j], 0)
                     j += 1
                 body = re.sub(r"/\*.*?\*/", " ", text[m.end() : j - 1], flags=re.S)
-                # types without 'const', which changes nothing the kernel reads
-                parts = [" ".join(w for w in p.split() if w != "const") for p in body.split(",")]
+                parts = [" ".join(_words(p)) for p in body.split(",")]
                 count = int(m.group(2))
                 if len(parts) != 1 + 2 * count:
                     continue  # a macro's own definition, or an argument built by a macro
                 kind = "compat" if m.group(1) else "sys"
-                out[kind, parts[0]][place].add(",".join(parts[1::2]))
+                pairs = zip(parts[1::2], parts[2::2], strict=True)
+                out[kind, parts[0]][place].add(",".join(f"{t}|{n}" for t, n in pairs))
     return out
+
+
+def _words(param: str) -> list[str]:
+    """A C parameter's words, without 'const' (which changes nothing the kernel reads), a
+    '*' standing alone."""
+    spaced = re.sub(r"/\*.*?\*/", " ", param).replace("*", " * ")
+    return [w for w in spaced.split() if w != "const"]
+
+
+def _types(sig: str) -> str:
+    return ",".join(p.partition("|")[0] for p in sig.split(",")) if sig else ""
 
 
 def bits(ctype: str, arch: str) -> int:
@@ -172,13 +213,13 @@ def entries(tree: Path, abi: str) -> dict[str, str]:
 
 
 def signature(defs: dict[tuple[str, str], dict[str, set[str]]], entry: str, abi: str) -> str:
-    """The argument types of an entry point, or '' when it has no definition line here."""
+    """The arguments (``type|name``) of an entry point, or '' when it has none here."""
     if entry.startswith("compat_sys_"):
         key = ("compat", entry.removeprefix("compat_sys_"))
     elif entry.startswith("sys_"):
         key = ("sys", entry.removeprefix("sys_"))
     else:
-        return ""
+        key = ("asm", entry)
     name = key[1]
     places = defs.get(key)
     if not places:
@@ -186,12 +227,26 @@ def signature(defs: dict[tuple[str, str], dict[str, set[str]]], entry: str, abi:
     own = places.get(ARCH_DIR[abi]) or places.get("")
     if not own:
         return ""  # only other architectures define it
-    if len(own) > 1:
-        chosen = CHOSEN.get(name)
-        if chosen not in own:
+    chosen_here = CHOSEN_BY_ARCH.get((name, ARCH_DIR[abi]))
+    if chosen_here is not None:
+        if chosen_here not in own:
+            raise SystemExit(f"{entry}: no definition {chosen_here!r} for {abi}")
+        return chosen_here
+    if len({_types(sig) for sig in own}) > 1:  # names alone may differ between variants
+        chosen = sorted(sig for sig in own if _types(sig) == CHOSEN.get(name))
+        if not chosen:
             raise SystemExit(f"{entry}: definitions differ ({sorted(own)}): choose in CHOSEN")
-        return chosen
-    return next(iter(own))
+        return chosen[0]
+    return sorted(own)[0]
+
+
+def width(param: str, arch: str, cap: int) -> int:
+    """The bits the kernel reads of one argument (``type|name``), at most ``cap``."""
+    ctype, _, name = param.partition("|")
+    bits_read = bits(ctype, arch)
+    if name in TRUNCATED and bits_read > 32:
+        bits_read = 32
+    return min(bits_read, cap)
 
 
 def rows(tree: Path) -> list[str]:
@@ -202,11 +257,13 @@ def rows(tree: Path) -> list[str]:
         source = SAME.get(name, name)
         known = entries(tree, source)
         for syscall in sorted(tables.table(abi).by_name):
-            sig = signature(defs, known.get(syscall, ""), source) or LATER.get(syscall, "")
+            entry = known.get(syscall, "")
+            sig = OVERRIDE.get(entry) or signature(defs, entry, source)
+            sig = sig or ",".join(t + "|" for t in LATER.get(syscall, "").split(",") if t)
             if not sig:
                 continue
             cap = abi.register_bits
-            widths = [min(bits(t, ARCH_DIR[source]), cap) for t in sig.split(",")]
+            widths = [width(p, ARCH_DIR[source], cap) for p in sig.split(",")]
             if any(w < cap for w in widths):
                 out.append(f"{name}\t{syscall}\t{','.join(map(str, widths))}")
     return out

@@ -139,8 +139,9 @@ _ABIS: tuple[Abi, ...] = (
         "SCMP_ARCH_LOONGARCH64", goarch="loong64", machines=("loongarch64",)),
     # MIPS: uname(2) says "mips" or "mips64" whatever the byte order, so no record claims a
     # machine. A 64-bit kernel also runs n32 and o32 programs (one filter per byte order).
-    # n32 passes 32-bit values in 64-bit registers: a filter reads the low word, as
-    # libseccomp (ARCH_SIZE_32) does. o32 multiplexes through socketcall and ipc.
+    # n32 passes 32-bit values in 64-bit registers, and the kernel reads a long or an loff_t
+    # whole (register_bits), where libseccomp (ARCH_SIZE_32) compares the low word. o32
+    # multiplexes through socketcall and ipc.
     Abi("mips64", "mips64", 0x80000008, 64, "big", "mips64", "SCMP_ARCH_MIPS64",
         MIPS_NR_BASES["n64"], goarch="mips64"),
     Abi("mips64n32", "mips64n32", 0xA0000008, 32, "big", "mips64", "SCMP_ARCH_MIPS64N32",

@@ -3,7 +3,8 @@
 The kernel reads an ``int`` argument's low 32 bits and a ``umode_t``'s low 16, whatever the
 caller puts above them: a filter comparing more could be sidestepped. Calls here are
 harmless whatever happens (getpgid of a pid that cannot exist, chmod of a NULL path,
-socket creation), made in the probe's throw-away child on x86_64 and on x86 (int 0x80).
+socket creation, readv of a descriptor that is not open), made in the probe's throw-away
+child on x86_64 and on x86 (int 0x80).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ RULES = f"""\
 - action: errno(EPERM)
   syscalls: [chmod]
   args: [{{index: 1, value: 0o4755}}]
+- action: errno(EXDEV)
+  syscalls: [readv]
+  args: [{{index: 0, value: {NO_PID}}}]  # an unsigned long fd, which fdget() cuts to 32 bits
 """
 
 
@@ -51,6 +55,8 @@ CALLS = [
     (_call("x86_64", "chmod", 0, 0o4755), errno.EPERM, errno.EFAULT),
     (_call("x86_64", "chmod", 0, 0x10000 | 0o4755), errno.EPERM, errno.EFAULT),  # umode_t
     (_call("x86_64", "chmod", 0, 0o755), errno.EFAULT, errno.EFAULT),
+    (_call("x86_64", "readv", NO_PID, 0, 0), errno.EXDEV, errno.EBADF),  # no such fd
+    (_call("x86_64", "readv", HI | NO_PID, 0, 0), errno.EXDEV, errno.EBADF),
     (_call("x86", "getpgid", NO_PID), errno.EPERM, errno.ESRCH),
     (_call("x86", "socket", AF_INET, SOCK_DGRAM), errno.EACCES, 0),
     (_call("x86", "chmod", 0, 0x10000 | 0o4755), errno.EPERM, errno.EFAULT),
