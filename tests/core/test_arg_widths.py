@@ -147,10 +147,8 @@ def test_a_16_bit_argument_takes_only_what_can_compare_16_bits(
     assert err.value.location is not None and err.value.location.line == 6
 
 
-def test_x32_arguments_are_compared_as_its_kernel_reads_them(tmp_path: Path) -> None:
-    """x32 keeps 32-bit data in 64-bit registers: its lseek reads a 64-bit offset whole
-    (compared whole, where libseccomp compares the low word), its ioctl (a compat entry) a
-    32-bit argument 2 (compared on the low word)."""
+def _x32_policy(tmp_path: Path, more: str = "") -> Path:
+    """A policy for x86_64 and x32 with a rule on lseek's offset (read whole on x32)."""
     head = POLICY.split("rules:")[0].replace(
         "abis: [x86_64, x86, aarch64, arm]", "abis: [x86_64, x32]"
     )
@@ -158,10 +156,24 @@ def test_x32_arguments_are_compared_as_its_kernel_reads_them(tmp_path: Path) -> 
     path.write_text(
         head + "rules:\n"
         "  - {action: errno(EPERM), syscalls: [lseek], args: [{index: 1, op: ge, value: 4096}]}\n"
-        "  - {action: errno(EPERM), syscalls: [lseek], args: [{index: 2, value: 4}]}\n"
-        "  - {action: errno(EPERM), syscalls: [ioctl], args: [{index: 2, value: 7}]}\n"
+        + more
     )
-    program = load_program(str(path))
+    return path
+
+
+def test_x32_arguments_are_compared_as_its_kernel_reads_them(tmp_path: Path) -> None:
+    """x32 keeps 32-bit data in 64-bit registers: its lseek reads a 64-bit offset whole
+    (compared whole, where libseccomp compares the low word), its ioctl (a compat entry) a
+    32-bit argument 2 (compared on the low word)."""
+    program = load_program(
+        str(
+            _x32_policy(
+                tmp_path,
+                "  - {action: errno(EPERM), syscalls: [lseek], args: [{index: 2, value: 4}]}\n"
+                "  - {action: errno(EPERM), syscalls: [ioctl], args: [{index: 2, value: 7}]}\n",
+            )
+        )
+    )
     a = abimod.ABIS["x32"]
     f = Filter.from_bytes(bpf.compile_family(program, "x86_64"), "little")
     t = tables.table(a).by_name
@@ -184,13 +196,9 @@ def test_oci_json_refuses_what_libseccomp_would_compare_on_x32s_low_word(
     from seccompiler.backends.dnf import NotExpressible
     from seccompiler.backends.oci import to_oci
 
+    path = _x32_policy(tmp_path)
     head = POLICY.split("rules:")[0].replace(
         "abis: [x86_64, x86, aarch64, arm]", "abis: [x86_64, x32]"
-    )
-    path = tmp_path / "p.yaml"
-    path.write_text(
-        head + "rules:\n"
-        "  - {action: errno(EPERM), syscalls: [lseek], args: [{index: 1, op: ge, value: 4096}]}\n"
     )
     with pytest.raises(NotExpressible, match="libseccomp compares x32's low word") as err:
         to_oci(load_program(str(path)))
