@@ -79,12 +79,14 @@ def _parent_dir(p: Path) -> None:
         raise os_error(p.parent, exc, "cannot create the directory") from None
 
 
-def check_writable(path: str | Path) -> None:
+def check_writable(path: str | Path) -> os.stat_result | None:
     """Refuse a file output where something other than a regular file (or nothing) is, or
-    where a parent is not a directory — before anything is written."""
+    where a parent is not a directory — before anything is written. Returns what is there
+    (``lstat``), or None."""
     p = Path(path)
+    found: os.stat_result | None = None
     try:
-        st = os.lstat(p)
+        found = st = os.lstat(p)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -108,6 +110,7 @@ def check_writable(path: str | Path) -> None:
                 hint="choose another output path",
             )
         break
+    return found
 
 
 def write_atomic(path: str | Path, data: bytes | str, mode: int = 0o644) -> None:
@@ -211,13 +214,9 @@ def check_file_output(
     replaced; an input, a symbolic link, or any other file there is refused.
     """
     check_output(path, inputs, what)
-    check_writable(path)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+    st = check_writable(path)
+    if st is None:
         return
-    except OSError as exc:
-        raise os_error(path, exc, "cannot write") from None
     if stat.S_ISLNK(st.st_mode):
         raise UsageError(
             f"{path}: is a symbolic link; an output is never written over or through one",
