@@ -17,6 +17,7 @@ from seccompiler.base.errors import UsageError
 from seccompiler.platform.pss.guard import (
     MSG_DOWNGRADE,
     MSG_LEVEL,
+    MSG_MISSING,
     MSG_PRIVILEGED,
     NamespaceChange,
     at_least_pattern,
@@ -188,3 +189,43 @@ def test_at_least_pattern_edges() -> None:
     for minor in (0, 1, 9, 10, 19, 25, 99, 100, 109, 999):
         for n in range(0, 1200):
             assert (re.fullmatch(at_least_pattern(minor), str(n)) is not None) == (n >= minor)
+
+
+# a managed cluster's API servers apply no Pod Security defaults: the guard asks for the
+# enforce label where a namespace is created or loses it, and leaves alone the updates of
+# one made before the guard (its status and finalize: its deletion must not stick)
+MANAGED: list[tuple[dict[str, str] | None, dict[str, str] | None, list[str]]] = [
+    (None, None, [MSG_MISSING]),
+    ({"team": "x"}, None, [MSG_MISSING]),
+    ({E: "baseline"}, None, []),
+    ({"team": "y"}, {"team": "x"}, []),
+    ({}, {E: "baseline"}, [MSG_MISSING]),
+    ({E: "restricted"}, {}, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("labels", "old", "denials", "subresource"),
+    [
+        pytest.param(*case, sub, id=f"{i}-{sub or 'main'}")
+        for i, case in enumerate(MANAGED)
+        for sub in ("", "status", "finalize")
+        if not (sub and case[1] is None)
+    ],
+)
+def test_a_managed_cluster_asks_for_the_label_only_where_it_is_set(
+    labels: dict[str, str] | None,
+    old: dict[str, str] | None,
+    denials: list[str],
+    subresource: str,
+) -> None:
+    policy, _ = guard_manifests(ALLOW, FLOOR, require_label=True)
+    request: dict[str, Any] = {
+        "operation": "CREATE" if old is None else "UPDATE",
+        "object": ns("app", labels),
+        "oldObject": None if old is None else ns("app", old),
+        "subResource": subresource,
+    }
+    assert run_policy(policy, request) == denials
+    change = NamespaceChange("app", labels or {}, old)
+    assert guard_denials(change, ALLOW, FLOOR, require_label=True) == denials

@@ -223,8 +223,14 @@ def _validations(floor: Version | None, require_label: bool) -> list[dict[str, s
         },
     ]
     if require_label:
+        # on a create, or an update that takes the label away: a namespace made before the
+        # guard keeps its status and finalize updates (its deletion would stick otherwise)
         validations.append(
-            {"expression": "variables.enforceSet", "message": MSG_MISSING, "reason": "Forbidden"}
+            {
+                "expression": "!variables.enforceChanged || variables.enforceSet",
+                "message": MSG_MISSING,
+                "reason": "Forbidden",
+            }
         )
     return validations
 
@@ -275,7 +281,7 @@ def guard_denials(
         denials.append(msg_version(floor))
     if old is not None and old_enforce == "restricted" and enforce != "restricted":
         denials.append(MSG_DOWNGRADE)
-    if require_label and not enforce_set:
+    if require_label and enforce_changed and not enforce_set:
         denials.append(MSG_MISSING)
     return denials
 
