@@ -50,8 +50,10 @@ def install_cmd(src: str, root: str, apply_yama: bool, proc_root: str) -> int:
     """Verify every file against MANIFEST.json, then install the node files under ROOT.
 
     All or nothing: a node has the previous set or the new one, whenever the installer
-    stops. Installing the same build again changes nothing; files an earlier install put
-    there that the new build lacks are removed; any other file is left alone. Exit 3 when
+    stops. Installing the same build again changes nothing once the release on the node
+    still matches the manifest (a file that differs is restored); links an earlier install
+    made that the new build lacks are removed, also after a killed run; any other file is
+    left alone. Exit 3 when
     --apply-yama finds YAMA absent (the files are installed all the same).
     """
     outcome = nodeinstall.install(src, root)
@@ -61,8 +63,12 @@ def install_cmd(src: str, root: str, apply_yama: bool, proc_root: str) -> int:
     else:
         for path in outcome.written:
             click.echo(f"linked {path}")
+        for path in outcome.repaired:
+            click.echo(f"restored {path}: it differed from MANIFEST.json")
         for path in outcome.removed:
             click.echo(f"removed {path}")
+        for path in outcome.collected:
+            click.echo(f"removed release {path}")
         click.echo(f"{root}: build {short} installed")
     if apply_yama:
         scope = nodeinstall.release_scope(nodeinstall.load_release(src))

@@ -12,10 +12,17 @@ Layout under the node's root (``--root``, ``/host`` in the DaemonSet):
   it; below ``--root`` every path is resolved as the kernel would inside that root
   (``fsio.RootDir``), so the links lead to the same files there and nothing leaves the root.
 
-The release records which paths it linked (``INSTALLED.json``), so the next install removes
-exactly the links an earlier one made that the new build no longer has; a path holding
-anything else than our own link (or a byte-identical copy, as ``build --root`` leaves) is
-refused before anything is written. Every file is checked against MANIFEST.json first.
+Order: stage the release, link the paths that hold nothing yet (they lead nowhere until the
+switch), switch ``current``, then replace the byte-identical copies ``build --root`` leaves
+(replaced earlier, they would lead nowhere on a first install), remove the stale links, and
+only last remove the old releases.
+
+Each release records which paths it linked (``INSTALLED.json``) and stays in the store until
+the links it made that the new build no longer has are gone, so the next install removes
+exactly those, also after a kill; a path holding anything else than our own link (or a
+byte-identical copy) is refused before anything is written. Every file of the build is
+checked against MANIFEST.json first, and on every run so is the release already on the node:
+a file that differs (tampered with, deleted) is written again from the build.
 """
 
 from __future__ import annotations
@@ -57,6 +64,8 @@ class Outcome:
     digest: str
     written: list[str] = field(default_factory=list)  # links created or replaced
     removed: list[str] = field(default_factory=list)  # stale links of an earlier install
+    repaired: list[str] = field(default_factory=list)  # release files that differed from the build
+    collected: list[str] = field(default_factory=list)  # releases no longer in force
     unchanged: bool = False
 
 
@@ -135,30 +144,51 @@ def _is_ours(dfd: int, name: str, node_path: str) -> bool:
     )
 
 
-def _read_record(root: RootDir) -> tuple[str | None, list[str]]:
-    """The digest and linked paths of the release in force, if any."""
-    where = root.show(f"{STORE}/current/{RECORD}")
-    raw = root.read_bytes(f"{STORE}/current/{RECORD}", MAX_MANIFEST)
-    if raw is None:
-        return None, []
+def _read_paths(root: RootDir, where_rel: str) -> list[str]:
+    """The paths a release's record says it linked ([] when it has no record)."""
+    where = root.show(where_rel)
     hint = "remove it to start over; nothing was changed"
     try:
+        raw = root.read_bytes(where_rel, MAX_MANIFEST)
+        if raw is None:
+            return []
         doc = jsontext.loads_bytes(raw, where)
     except InputError as exc:
-        message = f"the record of the installed release is unreadable: {exc.message}"
+        message = f"the record of an installed release is unreadable: {exc.message}"
         raise InputError(message, hint=hint, location=exc.location) from None
+    except UsageError as exc:  # not a regular file
+        message = f"the record of an installed release is unreadable: {exc.message}"
+        raise _bad(where, message, hint) from None
     try:
-        paths = [_safe_rel(p, where) for p in doc["paths"]]
-        return str(doc["digest"]), paths
+        return [_safe_rel(p, where) for p in doc["paths"]]
     except (KeyError, TypeError):
-        raise _bad(where, "the record of the installed release is unreadable", hint) from None
+        raise _bad(where, "the record of an installed release is unreadable", hint) from None
 
 
-def _stage(root: RootDir, release: Release) -> None:
-    """Write the release directory (idempotent: an existing complete one is reused)."""
+def _recorded_paths(root: RootDir, digest: str) -> set[str]:
+    """Every path a release still in the store linked, but the one of ``digest``.
+
+    The store is the journal: a release stays there until the links it made that the new
+    build lacks are gone, so a run killed after the switch still knows them.
+    """
+    paths: set[str] = set()
+    for name, _mode in root.listdir(f"{STORE}/releases"):
+        if name.startswith(".") or name == digest:
+            continue  # a partial staging; the build being installed is checked below
+        paths.update(_read_paths(root, f"{STORE}/releases/{name}/{RECORD}"))
+    return paths
+
+
+def _record_bytes(release: Release) -> bytes:
+    record = {"digest": release.digest, "paths": sorted(release.files)}
+    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _stage(root: RootDir, release: Release) -> bool:
+    """Write the release directory; False when a complete one is already there."""
     releases = f"{STORE}/releases"
-    if root.read_bytes(f"{releases}/{release.digest}/{RECORD}", MAX_MANIFEST) is not None:
-        return
+    if _lstat_in(root, f"{releases}/{release.digest}/{RECORD}") is not None:
+        return False
     rfd = root.makedirs(releases)
     try:
         _remove_at(rfd, release.digest)  # a partial one from a killed run
@@ -166,13 +196,51 @@ def _stage(root: RootDir, release: Release) -> None:
         _remove_at(rfd, tmp)
         for rel, data in sorted(release.files.items()):
             root.write_atomic(f"{releases}/{tmp}/{rel}", data)
-        record = {"digest": release.digest, "paths": sorted(release.files)}
-        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-        root.write_atomic(f"{releases}/{tmp}/{RECORD}", text.encode())
+        root.write_atomic(f"{releases}/{tmp}/{RECORD}", _record_bytes(release))
         os.rename(tmp, release.digest, src_dir_fd=rfd, dst_dir_fd=rfd)
         os.fsync(rfd)
     finally:
         os.close(rfd)
+    return True
+
+
+def _repair(root: RootDir, release: Release) -> list[str]:
+    """Check a staged release file by file against the build (whose every file matched
+    MANIFEST.json's sha256) and rewrite, each in one rename, the files that differ or are
+    missing; return their node paths."""
+    top = f"{STORE}/releases/{release.digest}"
+    want = {**release.files, RECORD: _record_bytes(release)}
+    repaired = []
+    for rel, data in sorted(want.items()):
+        path = f"{top}/{rel}"
+        try:
+            have = root.read_bytes(path, len(data) + 1)
+        except (InputError, UsageError):
+            have = None  # a directory, a device, too large: not ours to keep either way
+        if have == data:
+            continue
+        head, _, name = path.rpartition("/")
+        dfd = root.makedirs(head)
+        try:
+            st = _lstat(dfd, name)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                _remove_at(dfd, name)
+        finally:
+            os.close(dfd)
+        root.write_atomic(path, data)
+        repaired.append(f"/{path}")
+    return repaired
+
+
+def _lstat_in(root: RootDir, rel: str) -> os.stat_result | None:
+    head, _, name = rel.rpartition("/")
+    dfd = root.opendir(head)
+    if dfd is None:
+        return None
+    try:
+        return _lstat(dfd, name)
+    finally:
+        os.close(dfd)
 
 
 def _remove_at(dfd: int, name: str) -> None:
@@ -185,7 +253,7 @@ def _remove_at(dfd: int, name: str) -> None:
         os.unlink(name, dir_fd=dfd)
 
 
-def _check_paths(root: RootDir, release: Release, old: list[str]) -> None:
+def _check_paths(root: RootDir, release: Release, old: set[str]) -> None:
     """Refuse, before anything changes, a node path that holds something not ours."""
     for rel, data in sorted(release.files.items()):
         head, _, name = rel.rpartition("/")
@@ -209,12 +277,21 @@ def _check_paths(root: RootDir, release: Release, old: list[str]) -> None:
         )
 
 
-def _link(root: RootDir, rel: str) -> bool:
-    """Make ``rel`` our symlink atomically; False when it already is."""
+def _link(root: RootDir, rel: str, *, copies: bool) -> bool:
+    """Make ``rel`` our symlink atomically; False when it already is.
+
+    A regular file there (the byte-identical copy `build --root` leaves) is replaced only
+    with ``copies``, once ``current`` leads to the new release: before the switch the link
+    would lead nowhere on a first install. Any other path is linked only without ``copies``,
+    before the switch, so the new paths appear together with the new release.
+    """
     head, _, name = rel.rpartition("/")
     dfd = root.makedirs(head)
     try:
         if _is_ours(dfd, name, rel):
+            return False
+        st = _lstat(dfd, name)
+        if (st is not None and stat.S_ISREG(st.st_mode)) != copies:
             return False
         tmp = f".{name}.seccompiler-link"
         _remove_at(dfd, tmp)
@@ -225,13 +302,21 @@ def _link(root: RootDir, rel: str) -> bool:
         os.close(dfd)
 
 
-def _switch(root: RootDir, digest: str) -> None:
+def _switch(root: RootDir, digest: str) -> bool:
+    """Point ``current`` at the release of ``digest`` in one rename; False when it does."""
     sfd = root.makedirs(STORE)
+    target = f"releases/{digest}"
     try:
+        try:
+            if os.readlink("current", dir_fd=sfd) == target:
+                return False
+        except OSError:
+            pass  # absent, or not a link: replaced below
         _remove_at(sfd, ".current.new")
-        os.symlink(f"releases/{digest}", ".current.new", dir_fd=sfd)
+        os.symlink(target, ".current.new", dir_fd=sfd)
         os.replace(".current.new", "current", src_dir_fd=sfd, dst_dir_fd=sfd)
         os.fsync(sfd)
+        return True
     finally:
         os.close(sfd)
 
@@ -250,50 +335,50 @@ def _unlink_ours(root: RootDir, rel: str) -> bool:
         os.close(dfd)
 
 
-def _collect(root: RootDir, keep: str) -> None:
+def _collect(root: RootDir, keep: str) -> list[str]:
     """Remove releases other than the one in force (a killed run may leave them)."""
     rfd = root.opendir(f"{STORE}/releases")
     if rfd is None:
-        return
+        return []
+    removed = []
     try:
         for name in sorted(os.listdir(rfd)):
             if name != keep:
                 _remove_at(rfd, name)
+                if not name.startswith("."):
+                    removed.append(f"/{STORE}/releases/{name}")
     finally:
         os.close(rfd)
+    return removed
 
 
 def install(src: str | Path, root_path: str | Path) -> Outcome:
     """Install the node files of the build in ``src`` under ``root_path``; see the module doc."""
     release = load_release(src)  # everything verified before anything is touched
     with RootDir(root_path, allow_host=True) as root:
-        old_digest, old_paths = _read_record(root)
+        old_paths = _recorded_paths(root, release.digest)
         _check_paths(root, release, old_paths)
         outcome = Outcome(release.digest)
-        if old_digest == release.digest and all(_still_ours(root, r) for r in release.files):
-            outcome.unchanged = True
-            return outcome
-        _stage(root, release)
+        staged = _stage(root, release)
+        if not staged:
+            outcome.repaired = _repair(root, release)
         for rel in sorted(release.files):
-            if _link(root, rel):
+            if _link(root, rel, copies=False):
                 outcome.written.append("/" + rel)
-        _switch(root, release.digest)
-        for rel in old_paths:
-            if rel not in release.files and _unlink_ours(root, rel):
+        switched = _switch(root, release.digest)
+        for rel in sorted(release.files):
+            if _link(root, rel, copies=True):
+                outcome.written.append("/" + rel)
+        outcome.written.sort()
+        # Only now are the old releases' links known to be unneeded; their records stay in
+        # the store until the links are gone, so a kill here is finished by the next run.
+        for rel in sorted(old_paths - release.files.keys()):
+            if _unlink_ours(root, rel):
                 outcome.removed.append("/" + rel)
-        _collect(root, release.digest)
+        outcome.collected = _collect(root, release.digest)
+        changes = (outcome.repaired, outcome.written, outcome.removed, outcome.collected)
+        outcome.unchanged = not staged and not switched and not any(changes)
     return outcome
-
-
-def _still_ours(root: RootDir, rel: str) -> bool:
-    head, _, name = rel.rpartition("/")
-    dfd = root.opendir(head)
-    if dfd is None:
-        return False
-    try:
-        return _is_ours(dfd, name, rel)
-    finally:
-        os.close(dfd)
 
 
 def read_installed(root_path: str | Path, node_path: str) -> bytes | None:

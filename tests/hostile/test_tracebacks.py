@@ -323,13 +323,16 @@ def _node_tree(tmp: Path) -> Path:
 
 def _installed(tmp: Path, record: str) -> Path:
     """A tree installed once under ``tmp/r``, whose record of it (INSTALLED.json) then became
-    ``record``."""
+    ``record``; returned with a changed manifest, so that installing it reads the record of
+    the earlier release (the record of the same build is rewritten, not read)."""
     from seccompiler.platform import nodeinstall
 
     tree = _node_tree(tmp)
     (tmp / "r").mkdir()
     nodeinstall.install(tree, tmp / "r")
     (tmp / "r" / nodeinstall.STORE / "current" / nodeinstall.RECORD).write_text(record)
+    doc = json.loads((tree / "MANIFEST.json").read_text())
+    (tree / "MANIFEST.json").write_text(json.dumps({**doc, "version": "next"}))
     return tree
 
 

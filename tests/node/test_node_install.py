@@ -160,8 +160,9 @@ def test_a_foreign_file_at_our_path_is_refused(builds: tuple[Path, Path], tmp_pa
 
 
 def _killed_install(src: Path, root: Path, at: int) -> bool:
-    """Install in a child that SIGKILLs itself at the ``at``-th rename or symlink call;
-    True when it was killed (False: the install finished first)."""
+    """Install in a child that SIGKILLs itself at the ``at``-th rename, symlink or unlink
+    call (the unlinks reach past the switch: stale links, old releases); True when it was
+    killed (False: the install finished first)."""
     pid = os.fork()
     if pid == 0:  # the child: never returns
         calls = 0
@@ -179,12 +180,37 @@ def _killed_install(src: Path, root: Path, at: int) -> bool:
         os.replace = tripwire(os.replace)  # type: ignore[assignment]
         os.rename = tripwire(os.rename)  # type: ignore[assignment]
         os.symlink = tripwire(os.symlink)  # type: ignore[assignment]
+        os.unlink = tripwire(os.unlink)  # type: ignore[assignment]
         try:
             nodeinstall.install(src, root)
         finally:
             os._exit(0)
     _, status = os.waitpid(pid, 0)
     return os.WIFSIGNALED(status)
+
+
+def _killed_after_switch(src: Path, root: Path) -> None:
+    """Install in a child that SIGKILLs itself right after ``current`` was switched."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        real = nodeinstall._switch
+
+        def switch_then_die(*args: Any) -> bool:
+            real(*args)
+            os.kill(os.getpid(), signal.SIGKILL)
+            return True
+
+        nodeinstall._switch = switch_then_die  # type: ignore[assignment]
+        try:
+            nodeinstall.install(src, root)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status), "the install finished before the kill"
+
+
+def releases(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / nodeinstall.STORE / "releases").iterdir())
 
 
 def test_a_kill_at_any_step_leaves_the_old_set_or_the_new_one(
@@ -200,11 +226,89 @@ def test_a_kill_at_any_step_leaves_the_old_set_or_the_new_one(
         seen = {**visible(root, a), **visible(root, b)}
         assert seen in (old, new), f"killed at step {step}: a mix of both builds"
         nodeinstall.install(b, root)  # the next run completes it
-        assert visible(root, b) == new and not (root / WEB).is_symlink()
+        assert visible(root, b) == new, f"killed at step {step}"
+        assert not (root / WEB).is_symlink(), f"killed at step {step}: a stale link stays"
+        assert len(releases(root)) == 1, f"killed at step {step}: the old release stays"
         if not killed:
             break
         step += 1
     assert step > 5  # the kill really landed at every rename and link of the install
+
+
+def test_a_kill_right_after_the_switch_is_finished_by_the_next_run(
+    builds: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = builds
+    root = node_root(tmp_path)
+    nodeinstall.install(a, root)
+    _killed_after_switch(b, root)
+    assert visible(root, b) == expected(b)
+    assert main(["node", "install", "--from", str(b), "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"removed /{WEB}" in out and "nothing changed" not in out
+    assert not (root / WEB).exists() and not (root / WEB).is_symlink()
+    assert releases(root) == [nodeinstall.load_release(b).digest]
+    assert nodeinstall.install(b, root).unchanged  # and now it is settled
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A node image prepared by ``build profiles --root IMG`` (regular files) and its dist."""
+    base = tmp_path_factory.mktemp("image")
+    img = base / "img"
+    img.mkdir()
+    assert main(["build", "profiles", "-o", str(base / "dist"), "--root", str(img)]) == 0
+    return base / "dist", img
+
+
+def test_a_kill_at_any_step_of_the_first_install_on_a_prepared_image_keeps_its_files(
+    image: tuple[Path, Path], tmp_path: Path
+) -> None:
+    dist, img = image
+    files = expected(dist)
+    assert {r: (img / r).read_bytes() for r in files} == files
+    step = 1
+    while True:
+        root = shutil.copytree(img, tmp_path / f"k{step}", symlinks=True)
+        killed = _killed_install(dist, root, step)
+        assert visible(root, dist) == files, f"killed at step {step}: files lost"
+        assert main(["node", "install", "--from", str(dist), "--root", str(root)]) == 0
+        assert visible(root, dist) == files
+        assert all((root / r).is_symlink() for r in files)
+        if not killed:
+            break
+        step += 1
+    assert step > len(files)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_text('{"defaultAction":"SCMP_ACT_ALLOW"}'),
+        lambda p: p.unlink(),
+        lambda p: (p.unlink(), p.mkdir()),
+        lambda p: (p.unlink(), p.symlink_to("/etc/sysctl.d/99-admin.conf")),
+    ],
+    ids=["tampered", "deleted", "a-directory", "a-symlink"],
+)
+def test_a_damaged_release_is_restored_from_the_build(
+    builds: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: Callable[[Path], Any],
+) -> None:
+    a, _ = builds
+    root = node_root(tmp_path)
+    nodeinstall.install(a, root)
+    digest = nodeinstall.load_release(a).digest
+    staged = f"{nodeinstall.STORE}/releases/{digest}/{DEFAULT}"
+    damage(root / staged)
+    assert main(["node", "install", "--from", str(a), "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"restored /{staged}" in out and "nothing changed" not in out
+    assert visible(root, a) == expected(a)
+    assert (root / staged).is_file() and not (root / staged).is_symlink()
+    assert nodeinstall.install(a, root).unchanged  # healed: the next run has nothing to do
 
 
 # --- paths under the root never leave it ----------------------------------------------------
