@@ -53,8 +53,8 @@ def install_cmd(src: str, root: str, apply_yama: bool, proc_root: str) -> int:
     stops. Installing the same build again changes nothing once the release on the node
     still matches the manifest (a file that differs is restored); links an earlier install
     made that the new build lacks are removed, also after a killed run; any other file is
-    left alone. Exit 3 when
-    --apply-yama finds YAMA absent (the files are installed all the same).
+    left alone. Exit 3 when --apply-yama finds YAMA absent (the files are installed all the
+    same).
     """
     outcome = nodeinstall.install(src, root)
     short = outcome.digest[:12]
