@@ -381,6 +381,8 @@ def load_policy(path: str | Path, *, _chain: tuple[Path, ...] = ()) -> Policy:
 
     A bare name (``keisson-default``) that is no file here names a bundled profile.
     """
+    if str(path) == "":  # Path("") is "." (a directory), not "no file"
+        raise UsageError("an empty path names no policy file", hint="name the policy file")
     p = Path(bundled.resolve(str(path)) if not _chain else path)
     errs = Errors()
     data = _load_one(p, errs)

@@ -103,6 +103,7 @@ MISSING: list[tuple[list[str], str]] = [
     (["image", "record", "img", "--base", "img", "--", "true"], "img: is a directory"),
     (["record", "--base", "img", "--", "true"], "img: is a directory"),
     (["run", "--profile", "img", "--", "true"], "img: is a directory"),
+    (["run", "--profile", "", "--", "true"], "an empty path names no policy file"),
 ]
 
 
