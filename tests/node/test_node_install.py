@@ -257,7 +257,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("image")
     img = base / "img"
     img.mkdir()
-    assert main(["build", "profiles", "-o", str(base / "dist"), "--root", str(img)]) == 0
+    profiles = str(Path(__file__).resolve().parents[2] / "profiles")  # whatever the cwd is
+    assert main(["build", profiles, "-o", str(base / "dist"), "--root", str(img)]) == 0
     return base / "dist", img
 
 
