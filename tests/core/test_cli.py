@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,15 +122,17 @@ def test_policy_error_exits_1_with_location_and_keeps_old_outputs(
         (["build", "/nonexistent-dir", "-o", "x"], 2),
     ],
 )
-def test_exit_codes(tmp_path: Path, argv: list[str], code: int) -> None:
-    os.chdir(tmp_path)
+def test_exit_codes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], code: int
+) -> None:
+    monkeypatch.chdir(tmp_path)
     assert main(argv) == code
 
 
 def test_compile_to_stdout_is_refused_not_a_directory_named_dash(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert main(["compile", DEFAULT, "-o", "-"]) == 2
     assert "'-o -'" in capsys.readouterr().err
     assert not (tmp_path / "-").exists()

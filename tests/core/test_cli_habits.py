@@ -94,9 +94,9 @@ def test_a_narrow_terminal_wraps_the_listing_instead_of_cutting_it(
 
 
 @pytest.fixture
-def work(tmp_path: Path) -> Path:
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory with a policy, a JSON profile, a raw filter and its listing."""
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "small.yaml").write_text(SMALL)
     (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
     assert main(["compile", "small.yaml", "-o", "out", "--format", "bpf"]) == 0
@@ -373,9 +373,9 @@ def _libseccomp() -> str:
 
 
 def test_build_json_lists_every_file_with_its_digest_and_check_lists_differences(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     doc = _json(capfd, ["build", "-o", "dist", "--format", "json"])
     files = {f["path"]: f for f in doc["files"]}
     on_disk = sorted(str(p) for p in Path("dist").rglob("*") if p.is_file())
