@@ -49,6 +49,7 @@ MAX_PATH = 16  # instructions any syscall of the table may cost, arguments zero
 # on x86_64) relative to one syscall: small, so they sit deep, but not zero, so they stay
 # within a balanced depth.
 EMPTY_WEIGHT = 0.1
+_REV = False
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ class _Range:
     action: Action | None  # simple answer, or None when ``syscall`` needs argument checks
     abi: AbiProgram | None = None  # the ABI whose argument checks ``syscall`` needs
     syscall: SyscallProgram | None = None
-    weight: float = 0.0
 
 
 @cache
@@ -67,17 +67,24 @@ def _mix() -> Mapping[str, int]:
 
 
 @cache
-def _weights(abi: str) -> tuple[list[int], list[float]]:
-    """The ABI's table numbers, sorted, and the running sum of their planning weights."""
+def _weights(abi: str) -> tuple[list[int], list[float], dict[int, list[float]]]:
+    """The ABI's table numbers, sorted, the running sum of their planning weights, and the
+    running sums over the numbers with each low bit clear (for ``jset`` splits)."""
     t = table(abimod.ABIS[abi])
     nrs = sorted(t.by_nr)
     mix = _mix()
     calls = [mix.get(t.by_nr[nr], 0) for nr in nrs]
     share = (1.0 - TABLE_SHARE) * len(nrs) / sum(calls) if any(calls) else 0.0
     acc = [0.0]
-    for c in calls:
-        acc.append(acc[-1] + TABLE_SHARE + share * c)
-    return nrs, acc
+    by_bit: dict[int, list[float]] = {}
+    for m in treemod.BITS:
+        by_bit[m] = [0.0]
+    for nr, c in zip(nrs, calls, strict=True):
+        w = TABLE_SHARE + share * c
+        acc.append(acc[-1] + w)
+        for m, run in by_bit.items():
+            run.append(run[-1] + (0.0 if nr & m else w))
+    return nrs, acc, by_bit
 
 
 def _segments(group: list[AbiProgram]) -> list[tuple[int, int, AbiProgram | None]]:
@@ -97,16 +104,20 @@ def _segments(group: list[AbiProgram]) -> list[tuple[int, int, AbiProgram | None
     ]
 
 
-def _ranges(group: list[AbiProgram], bad_arch: Action) -> list[_Range]:
-    """Cover 0..2^32-1 with ranges of one answer each, weighted for the search tree."""
-    out: list[_Range] = []
+def _weigh(p: AbiProgram | None, lo: int, hi: int, bit: int) -> float:
+    """The planning weight of the numbers x in lo..hi with ``x & bit == 0`` (bit 0: all), run
+    as ``p``'s syscalls (None: numbers no ABI runs): their syscalls' weights, or EMPTY_WEIGHT."""
+    if p is None:
+        return EMPTY_WEIGHT
+    nrs, acc, by_bit = _weights(p.abi.name)
+    run = by_bit[bit] if bit else acc
+    w = run[bisect_right(nrs, hi)] - run[bisect_left(nrs, lo)]
+    return w or EMPTY_WEIGHT
 
-    def weigh(p: AbiProgram | None, lo: int, hi: int) -> float:
-        if p is None:
-            return EMPTY_WEIGHT
-        nrs, acc = _weights(p.abi.name)
-        w = acc[bisect_right(nrs, hi)] - acc[bisect_left(nrs, lo)]
-        return w or EMPTY_WEIGHT
+
+def _ranges(group: list[AbiProgram], bad_arch: Action) -> list[_Range]:
+    """Cover 0..2^32-1 with ranges of one answer each."""
+    out: list[_Range] = []
 
     def add(
         lo: int,
@@ -115,12 +126,11 @@ def _ranges(group: list[AbiProgram], bad_arch: Action) -> list[_Range]:
         p: AbiProgram | None = None,
         sp: SyscallProgram | None = None,
     ) -> None:
-        w = weigh(p, lo, hi)
         last = out[-1] if out else None
         if last and action is not None and last.action == action and last.hi + 1 == lo:
-            out[-1] = _Range(last.lo, hi, action, weight=last.weight + w)
+            out[-1] = _Range(last.lo, hi, action, last.abi if last.abi is p else None)
         else:
-            out.append(_Range(lo, hi, action, p, sp, w))
+            out.append(_Range(lo, hi, action, p, sp))
 
     for lo, hi, p in _segments(group):
         if p is None:
@@ -136,6 +146,21 @@ def _ranges(group: list[AbiProgram], bad_arch: Action) -> list[_Range]:
         if cursor <= hi:
             add(cursor, hi, p.unknown, p)
     return out
+
+
+def _weigher(group: list[AbiProgram]) -> treemod.Weigh:
+    """Planning weights of one arch token's numbers: each weighs as the syscall its ABI runs
+    there (``_weigh``), a stretch without one as EMPTY_WEIGHT."""
+    segments = _segments(group)
+
+    def weigh(lo: int, hi: int, bit: int) -> float:
+        return sum(
+            _weigh(p, max(lo, s_lo), min(hi, s_hi), bit)
+            for s_lo, s_hi, p in segments
+            if s_lo <= hi and lo <= s_hi
+        )
+
+    return weigh
 
 
 def _leaf_cost(program: Program, r: _Range) -> int:
@@ -190,7 +215,7 @@ class _Gen:
         for p in progs:
             tokens.setdefault(p.abi.audit_arch, []).append(p)
         entries: list[tuple[Label, list[AbiProgram]]] = []
-        for token, group in tokens.items():
+        for token, group in reversed(tokens.items()) if _REV else tokens.items():
             lbl = bld.label()
             entries.append((lbl, group))
             bld.emit(Jump(b.JEQ, token, lbl, None))
@@ -201,9 +226,8 @@ class _Gen:
             ranges = _ranges(group, self.program.bad_arch)
             left = MAX_PATH - (n + 3)  # after ld [arch], the jeq's up to this token's, ld [nr]
             plan = treemod.plan(
-                [r.weight for r in ranges],
-                [r.lo == r.hi for r in ranges],
-                [r.action for r in ranges],
+                [treemod.Item(r.lo, r.hi, r.action) for r in ranges],
+                _weigher(group),
                 [left - (1 if r.syscall is None else _leaf_cost(self.program, r)) for r in ranges],
             )
             self.tree(ranges, plan)
@@ -212,18 +236,23 @@ class _Gen:
     def tree(self, ranges: list[_Range], node: treemod.Node) -> None:
         if isinstance(node, treemod.Leaf):
             self.leaf(ranges[node.index])
-        elif isinstance(node, treemod.Split):
-            right = self.bld.label()
-            self.bld.emit(Jump(b.JGE, ranges[node.at].lo, right, None))
-            self.tree(ranges, node.left)
-            self.bld.place(right)
-            self.tree(ranges, node.right)
+        elif isinstance(node, treemod.Split | treemod.Bit):
+            other = self.bld.label()
+            if isinstance(node, treemod.Split):
+                first, second = node.left, node.right
+                self.bld.emit(Jump(b.JGE, node.at, other, None))
+            else:
+                first, second = node.clear, node.set
+                self.bld.emit(Jump(b.JSET, node.mask, other, None))
+            self.tree(ranges, first)
+            self.bld.place(other)
+            self.tree(ranges, second)
         else:
             labels = [self.bld.label() for _ in node.tests]
-            for t, lbl in zip(node.tests, labels, strict=True):
-                self.bld.emit(Jump(b.JEQ, ranges[t].lo, lbl, None))
-            self.leaf(ranges[node.background])
-            for t, lbl in zip(node.tests, labels, strict=True):
+            for (nr, _), lbl in zip(node.tests, labels, strict=True):
+                self.bld.emit(Jump(b.JEQ, nr, lbl, None))
+            self.leaf(ranges[node.background[0]])
+            for (_, t), lbl in zip(node.tests, labels, strict=True):
                 self.bld.place(lbl)
                 self.leaf(ranges[t])
 

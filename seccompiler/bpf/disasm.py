@@ -202,6 +202,10 @@ def _comments(insns: Sequence[Insn], endian: Endian, abi: Abi | None) -> list[st
                     out[pc] = f"{target.name}: {rel}{name}"
             elif code == isa.JMP | isa.JSET | isa.K and st.a == "nr" and k == X32_SYSCALL_BIT:
                 out[pc] = "x32 syscall bit"
+            elif code == isa.JMP | isa.JSET | isa.K and st.a == "nr":
+                # a split by low bits of the number: taken when any of them is set
+                target = _abi_for(st.arch, 0, abi)
+                out[pc] = f"{target.name + ': ' if target else ''}nr & {k:#x}"
             elif code & isa.X == 0 and st.a == "arch":
                 out[pc] = _arch_comment(k)
             succ += [(pc + 1 + ins.jt, t), (pc + 1 + ins.jf, f)]

@@ -31,8 +31,79 @@ def x86_64(program: Program) -> Filter:
     return Filter.from_bytes(compile_family(program, "x86_64"))
 
 
-def _cost(node: tree.Node, weights: list[float]) -> float:
-    return sum(w * d for w, d in zip(weights, tree.depths(node, len(weights)), strict=True))
+def _items(single: list[bool], kinds: list[str | int | None]) -> list[tree.Item]:
+    """Items laid end to end: a single number, or a stretch of 4."""
+    out, lo = [], 0
+    for one, kind in zip(single, kinds, strict=True):
+        hi = lo if one else lo + 3
+        out.append(tree.Item(lo, hi, kind))
+        lo = hi + 1
+    return out
+
+
+def _weigher(items: list[tree.Item], weights: list[float]) -> tree.Weigh:
+    """Each item's weight spread evenly over its numbers."""
+
+    def weigh(lo: int, hi: int, bit: int) -> float:
+        total = 0.0
+        for it, w in zip(items, weights, strict=True):
+            nums = [x for x in range(max(lo, it.lo), min(hi, it.hi) + 1) if not x & bit]
+            total += w * len(nums) / (it.hi - it.lo + 1)
+        return total
+
+    return weigh
+
+
+def _plan(
+    weights: list[float],
+    single: list[bool],
+    kinds: list[str | int | None],
+    budget: list[int | None] | None = None,
+) -> tree.Node:
+    items = _items(single, kinds)
+    return tree.plan(items, _weigher(items, weights), budget)
+
+
+def _least(weights: list[float], single: list[bool], kinds: list[str | int | None]) -> float:
+    items = _items(single, kinds)
+    return tree.least_cost(items, _weigher(items, weights))
+
+
+def _cost(
+    node: tree.Node, weights: list[float], single: list[bool], kinds: list[str | int | None]
+) -> float:
+    """The expected number of tests the filter runs, each item's weight spread over its
+    numbers (laid out as ``_plan`` lays them out)."""
+    items = _items(single, kinds)
+    total = 0.0
+    for it, w in zip(items, weights, strict=True):
+        numbers = range(it.lo, it.hi + 1)
+        total += w * sum(_walk(node, x)[1] for x in numbers) / len(numbers)
+    return total
+
+
+def _walk(node: tree.Node, x: int) -> tuple[tuple[int, ...], int]:
+    """The items a number reaches through the planned tree, as the filter tests it, and the
+    tests on the way."""
+    tests = 0
+    while True:
+        if isinstance(node, tree.Leaf):
+            return node.items, tests
+        tests += 1
+        if isinstance(node, tree.Split):
+            node = node.right if x >= node.at else node.left
+        elif isinstance(node, tree.Bit):
+            node = node.set if x & node.mask else node.clear
+        else:
+            for nr, t in node.tests:
+                if x == nr:
+                    return (t,), tests
+                tests += 1
+            return node.background, tests - 1
+
+
+def _answer(node: tree.Node, x: int) -> tuple[int, ...]:
+    return _walk(node, x)[0]
 
 
 @pytest.mark.parametrize(
@@ -44,30 +115,70 @@ def _cost(node: tree.Node, weights: list[float]) -> float:
         ([8.0, 1.0, 1.0], [False, False, False], ["a", "b", "c"], 8 + 2 + 2),
         # one number inside a stretch of one answer: one jeq, not two jge
         ([4.0, 0.1, 4.0], [False, True, False], ["a", "b", "a"], 8.1),
+        # answers alternating number by number: one jset on bit 0 decides them all
+        ([1.0] * 8, [True] * 8, ["a", "b"] * 4, 8.0),
     ],
 )
 def test_plan_is_cheapest(
     weights: list[float], single: list[bool], kinds: list[str], cost: float
 ) -> None:
-    assert _cost(tree.plan(weights, single, kinds), weights) == pytest.approx(cost)
+    assert _cost(
+        _plan(weights, single, list(kinds)), weights, single, list(kinds)
+    ) == pytest.approx(cost)
+
+
+def test_alternating_answers_take_one_jset() -> None:
+    node = _plan([1.0] * 16, [True] * 16, ["allow", "deny"] * 8)
+    assert isinstance(node, tree.Bit) and node.mask == 1
+    assert isinstance(node.clear, tree.Leaf) and isinstance(node.set, tree.Leaf)
+
+
+def test_every_number_reaches_its_own_answer() -> None:
+    """Whatever the plan, each number of each item ends in a leaf of that item's answer
+    (an item without a shared answer: in that very item): splits, chains and bits alike."""
+    import random
+
+    rng = random.Random(11)
+    for n in (1, 2, 3, 7, 20, 45):
+        for _ in range(8):
+            single = [rng.random() < 0.6 for _ in range(n)]
+            kinds: list[str | int | None] = []
+            for _ in range(n):
+                k = rng.choice(["a", "b", "c", None])
+                if kinds and k is not None and kinds[-1] == k:
+                    k = None  # neighbours of one answer are one item
+                kinds.append(k)
+            weights = [rng.choice([0.0, 0.1, 1.0, 3.0, 20.0]) for _ in range(n)]
+            items = _items(single, kinds)
+            node = _plan(weights, single, kinds)
+            for t, it in enumerate(items):
+                for x in range(it.lo, it.hi + 1):
+                    reached = _answer(node, x)
+                    if it.kind is None:
+                        assert reached == (t,), (x, reached)
+                    else:
+                        assert items[reached[0]].kind == it.kind, (x, reached)
+                        assert t in reached, (x, reached)
 
 
 def test_least_cost_is_the_plans_when_splits_alone_compete() -> None:
-    """Without single numbers there are no chains, and Knuth's bound is exact: the plan costs
-    the least; with chains the plan may cost more, never less, than the least."""
+    """Without single numbers there are no chains, and Knuth's bound is exact: a plan of splits
+    costs the least of splits; chains and bits may only make the plan cheaper."""
     import random
 
     rng = random.Random(7)
     for n in (1, 2, 5, 17, 40):
         weights = [rng.choice([0.0, 0.1, 1.0, 3.0, 20.0]) for _ in range(n)]
-        kinds = [rng.choice("abc") for _ in range(n)]
-        plain = tree.plan(weights, [False] * n, kinds)
-        assert _cost(plain, weights) == pytest.approx(tree.least_cost(weights, [False] * n, kinds))
+        kinds: list[str | int | None] = [rng.choice("abc") for _ in range(n)]
+        plain = _plan(weights, [False] * n, kinds)
+        assert (
+            _cost(plain, weights, [False] * n, kinds) <= _least(weights, [False] * n, kinds) + 1e-9
+        )
         singles = [rng.random() < 0.5 for _ in range(n)]
-        chained = tree.plan(weights, singles, kinds)
-        least = tree.least_cost(weights, singles, kinds)
-        assert least <= _cost(chained, weights) + 1e-9
-        assert least <= tree.least_cost(weights, [False] * n, kinds) + 1e-9  # chains only help
+        chained = _plan(weights, singles, kinds)
+        least = _least(weights, singles, kinds)
+        assert _cost(chained, weights, singles, kinds) <= least + 1e-9
+        assert least <= _least(weights, [False] * n, kinds) + 1e-9  # chains only help
 
 
 @pytest.mark.parametrize(
@@ -81,14 +192,15 @@ def test_least_cost_is_the_plans_when_splits_alone_compete() -> None:
 def test_least_cost_of_small_cases(
     weights: list[float], single: list[bool], kinds: list[str], cost: float
 ) -> None:
-    assert tree.least_cost(weights, single, kinds) == pytest.approx(cost)
+    assert _least(weights, single, list(kinds)) == pytest.approx(cost)
 
 
 def test_plan_keeps_items_within_budget() -> None:
     weights = [100.0] * 30 + [0.01]
-    free = tree.depths(tree.plan(weights, [False] * 31, list(range(31))), 31)
+    kinds: list[str | int | None] = list(range(31))
+    free = tree.depths(_plan(weights, [False] * 31, kinds), 31)
     assert free[30] > 3
-    held = tree.plan(weights, [False] * 31, list(range(31)), [None] * 30 + [3])
+    held = _plan(weights, [False] * 31, kinds, [None] * 30 + [3])
     assert tree.depths(held, 31)[30] <= 3
 
 
@@ -126,7 +238,7 @@ def test_socket_loads_its_argument_once(program: Program, x86_64: Filter) -> Non
 def test_no_fixed_x32_prefix(x86_64: Filter) -> None:
     """x32 numbers are told apart inside the tree: no jset or jeq -1 before it."""
     head = x86_64.insns[:6]
-    assert not any(i.code == b.JMP | b.JSET | b.K for i in head)
+    assert not any(i.code == b.JMP | b.JSET | b.K and i.k & X32_SYSCALL_BIT for i in head)
     assert not any(i.k == 0xFFFFFFFF for i in head)
     token = ABIS["x86_64"].audit_arch
     for nr in (X32_SYSCALL_BIT, X32_SYSCALL_BIT | 1, 0xC0000000, 0xFFFFFFFE):
@@ -147,5 +259,5 @@ def test_paths_short_and_cacheable(program: Program, family: str) -> None:
 
 def test_plan_with_an_impossible_budget_still_plans() -> None:
     """A leaf longer than any budget (thousands of conditions) still gets a tree."""
-    node = tree.plan([1.0, 1.0, 1.0], [False] * 3, ["a", "b", "c"], [-5000, 3, None])
+    node = _plan([1.0, 1.0, 1.0], [False] * 3, ["a", "b", "c"], [-5000, 3, None])
     assert sorted(tree.depths(node, 3)) == [1, 2, 2]
