@@ -6,9 +6,10 @@ Layout (all jumps forward):
   tree's ranges already say which numbers are x32 (bit 30 set, -1 excepted): they reach the
   x32 code when the program has x32 and bad_arch otherwise, as the kernel would run them as
   x32 syscalls. The tree is planned for the syscalls a workload makes (``tree.plan``, weighted
-  by the table and by a syscall mix), ``jge`` between ranges of one answer and ``jeq`` for
-  single numbers inside a stretch of one answer. Only nr/arch loads, jge, jeq and ret appear
-  on paths without argument checks — the shape the kernel's action cache can prove constant.
+  by the table and by a syscall mix), ``jge`` between ranges of one answer, ``jeq`` for
+  single numbers inside a stretch of one answer, and ``jset`` on a low bit of the number where
+  answers alternate. Only nr/arch loads, jge, jeq, jset and ret appear on paths without
+  argument checks — the shape the kernel's action cache can prove constant.
   Argument checks compare 32-bit halves, low and high word at offsets that depend on the
   ABI's byte order; 32-bit ABIs (and width-32 conditions) compare the low word only; a word
   the accumulator already holds is not loaded again.
@@ -49,7 +50,6 @@ MAX_PATH = 16  # instructions any syscall of the table may cost, arguments zero
 # on x86_64) relative to one syscall: small, so they sit deep, but not zero, so they stay
 # within a balanced depth.
 EMPTY_WEIGHT = 0.1
-_REV = False
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ class _Gen:
         for p in progs:
             tokens.setdefault(p.abi.audit_arch, []).append(p)
         entries: list[tuple[Label, list[AbiProgram]]] = []
-        for token, group in reversed(tokens.items()) if _REV else tokens.items():
+        for token, group in tokens.items():
             lbl = bld.label()
             entries.append((lbl, group))
             bld.emit(Jump(b.JEQ, token, lbl, None))
