@@ -40,7 +40,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = ROOT / "seccompiler" / "_bin"
 WORK = HERE / "out"
-CFLAGS = ["-O2", "-Wall", "-Wextra"]
+# -ffp-contract=off: no fused multiply-add, so the planner's arithmetic (plan.h) is Python's
+CFLAGS = ["-O2", "-Wall", "-Wextra", "-ffp-contract=off"]
 # x86_64 only: the int 0x80 path pushes below the stack pointer, so no red zone there.
 X86_CFLAGS = ["-mno-red-zone"]
 # 32-bit arm: ARM state, since Thumb code keeps its frame pointer in r7, the syscall number's

@@ -2,12 +2,14 @@
  * path this machine has (x86_64: syscall, int 0x80, x32 numbers; aarch64: svc), and receive
  * and answer seccomp user notifications (linux/seccomp.h, seccomp_unotify(2)). Every
  * function returns a value >= 0 or -errno; none prints. An entry this build lacks answers
- * -ENOSYS, and sc_entries says which exist (the SC_ENTRY_* bits). */
+ * -ENOSYS, and sc_entries says which exist (the SC_ENTRY_* bits). Beside them, the BPF
+ * planner's programme (plan.h), where compile spends its time. */
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "sc_raw.h"
 #include "native.h"
+#include "plan.h"
 
 long sc_install_filter(const unsigned char *prog, size_t len, unsigned long flags)
 {

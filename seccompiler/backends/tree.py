@@ -12,13 +12,17 @@ The plan minimises the expected number of tests, ``sum(weight * tests on the way
 programming over stretches of items; Knuth's bound on the best split point keeps it quadratic
 (the bound is a heuristic once chains and bits compete; the plan stays correct, at worst
 slightly longer than the best). Every test is a ``jge``, ``jeq`` or ``jset`` against a constant
-on the number itself: the shapes the kernel's action cache can prove constant.
+on the number itself: the shapes the kernel's action cache can prove constant. The programme
+runs in C where the native module is built (native/plan.h: the same operations in the same
+order as ``_solve_py`` and ``_windows`` here, so the same plan to the bit), else in Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 MAX_CHAIN = 3  # exceptions one chain tests before its background answer
 ROUNDS = 6  # re-plans to bring items within their budget
@@ -127,7 +131,7 @@ def least_cost(items: Sequence[Item], weigh: Weigh) -> float:
     the items (no ``Bit``): the same programme as ``plan`` without Knuth's bound, cubic (for
     figures, not for compiling)."""
     seq = _Seq.of(items, weigh, [1.0] * len(items))
-    return _solve(seq, exact=True).cost[0][len(seq.lo)]
+    return _solve(seq, exact=True).cost(0, len(seq.lo))
 
 
 # --- sequences of items, and the programme over their stretches -------------------------------
@@ -176,35 +180,93 @@ def _boosted(w: float, boost: float) -> float:
     return w * boost if w else (boost if boost > 1.0 else 0.0)
 
 
-@dataclass
+SPLIT, CHAIN, BIT = 0, 1, 2  # what answers a stretch (native/plan.h's TP_*)
+
+
 class _Table:
-    cost: list[list[float]]  # cost[i][j]: the stretch of items i..j-1
-    root: list[list[int]]
-    how: dict[tuple[int, int], tuple[int, ...]]  # chains: exceptions..., background
-    bit: dict[tuple[int, int], int]  # stretches answered by a jset: its bit
+    """The programme's answer for every stretch i..j-1 of a sequence of n items: its least
+    cost, its best split point, and what answers it (SPLIT, CHAIN or BIT). Flat
+    (n + 1) x (n + 1) arrays, row-major: Python lists, or the native module's buffers."""
+
+    __slots__ = ("choice", "costs", "m", "roots")
+
+    def __init__(
+        self, n: int, costs: Sequence[float], roots: Sequence[int], choice: Sequence[int]
+    ) -> None:
+        self.m = n + 1
+        self.costs, self.roots, self.choice = costs, roots, choice
+
+    def cost(self, i: int, j: int) -> float:
+        return self.costs[i * self.m + j]
+
+    def root(self, i: int, j: int) -> int:
+        return self.roots[i * self.m + j]
+
+    def how(self, i: int, j: int) -> int:
+        return self.choice[i * self.m + j]
+
+
+@cache
+def _lib() -> Any:
+    """The native module's ffi and lib (native/plan.h), or None where it was not built: the
+    Python twin then plans, more slowly, to the same result."""
+    try:
+        from seccompiler import _native  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    # a module built before the planner moved to C has no tp_solve: plan in Python
+    return _native if hasattr(_native.lib, "tp_windows") else None
 
 
 def _solve(
-    seq: _Seq,
-    exact: bool,
-    bits: dict[tuple[int, int], tuple[float, int]] | None = None,
-    band: int | None = None,
+    seq: _Seq, exact: bool, option: Sequence[float] | None = None, band: int | None = None
 ) -> _Table:
+    """The programme over every stretch of the sequence: splits (``exact``: at every point,
+    else within Knuth's bound), chains, and ``option``'s jsets (their cost per stretch,
+    infinity where none; None: no jset); ``band``: stretches of at most that many items."""
+    native = _lib()
+    if native is None:
+        return _solve_py(seq, exact, option, band)
+    ffi, lib = native.ffi, native.lib
     n = len(seq.lo)
+    m = n + 1
+    costs = ffi.new("double[]", m * m)
+    roots = ffi.new("long[]", m * m)
+    choice = ffi.new("unsigned char[]", m * m)
+    lib.tp_solve(
+        n,
+        ffi.new("double[]", seq.weight),
+        ffi.new("unsigned char[]", bytes(seq.single)),
+        ffi.new("long[]", seq.kind),
+        int(exact),
+        band or 0,
+        MAX_CHAIN,
+        ffi.NULL if option is None else option,
+        costs,
+        roots,
+        choice,
+        ffi.new("double[]", m),
+        ffi.new("long[]", max(n, 1)),
+    )
+    return _Table(n, costs, roots, choice)
+
+
+def _solve_py(seq: _Seq, exact: bool, option: Sequence[float] | None, band: int | None) -> _Table:
+    """``_solve`` in Python: native/plan.h's tp_solve does the same operations in C."""
+    n = len(seq.lo)
+    m = n + 1
     weights, single, kind = seq.weight, seq.single, seq.kind
     pre = [0.0]
     for w in weights:
         pre.append(pre[-1] + w)
-    cost = [[0.0] * (n + 1) for _ in range(n + 1)]
-    by_end = [[0.0] * (n + 1) for _ in range(n + 1)]  # by_end[j][i] = cost[i][j]
-    root = [[0] * (n + 1) for _ in range(n + 1)]
-    how: dict[tuple[int, int], tuple[int, ...]] = {}
-    chosen: dict[tuple[int, int], int] = {}
+    cost = [[0.0] * m for _ in range(m)]
+    by_end = [[0.0] * m for _ in range(m)]  # by_end[j][i] = cost[i][j]
+    root = [[0] * m for _ in range(m)]
+    choice = [[SPLIT] * m for _ in range(m)]
     reach = _reach(single, kind)
-    bits = bits or {}
     # rows from the last: cell (i, j) needs (i, k) for k < j and (k, j) for k > i
     for i in range(n - 1, -1, -1):
-        cost_i, root_i = cost[i], root[i]
+        cost_i, root_i, choice_i = cost[i], root[i], choice[i]
         root_next = root[i + 1] if i + 1 < n else root_i
         base = pre[i]
         chain_end = reach[i]
@@ -225,16 +287,18 @@ def _solve(
                 found = _chain(weights, single, kind, i, j)
                 if found is not None and found[0] < best:
                     best = found[0]
-                    how[i, j] = found[1]
-            if bits:
-                option = bits.get((i, j))
-                if option is not None and option[0] < best - 1e-12:
-                    best = option[0]
-                    chosen[i, j] = option[1]
-                    how.pop((i, j), None)
+                    choice_i[j] = CHAIN
+            if option is not None and option[i * m + j] < best - 1e-12:
+                best = option[i * m + j]
+                choice_i[j] = BIT
             cost_i[j] = best
             by_end[j][i] = best
-    return _Table(cost, root, how, chosen)
+    return _Table(
+        n,
+        [x for row in cost for x in row],
+        [x for row in root for x in row],
+        [x for row in choice for x in row],
+    )
 
 
 def _reach(single: Sequence[bool], kind: Sequence[int]) -> list[int]:
@@ -278,7 +342,9 @@ def _chain(
                 return None
             wide = k
     candidates = (wide,) if wide != -2 else {k for k in kind[i:j] if k >= 0}
-    total = sum(weights[i:j])
+    total = 0.0
+    for t in range(i, j):
+        total += weights[t]  # in this order, as native/plan.h sums
     best: tuple[float, list[int], int, int] | None = None
     for k in candidates:
         rest = [t for t in range(i, j) if kind[t] != k]
@@ -348,9 +414,10 @@ def _bit_options(
     seq: _Seq,
     weigh: Weigh,
     boost: Sequence[float],
-) -> dict[tuple[int, int], tuple[float, int]]:
+) -> tuple[Sequence[float], Sequence[int]]:
     """For each stretch of 3..BIT_ITEMS items, the cost of the cheapest jset and its two
-    sides, and the bit it tests (the programme then weighs it against splits and chains).
+    sides, and the bit it tests (infinity and 0 where none): the programme then weighs it
+    against splits and chains.
 
     Each side of each bit is planned once over all the items (``_solve`` of the whole side);
     a stretch's side is then a stretch of that plan's table. (Its end items may weigh a little
@@ -358,14 +425,22 @@ def _bit_options(
     them: the estimate errs toward splits and chains, never toward a jset.)
     """
     n = len(items)
+    m = n + 1
     pre = [0.0]
     for w in seq.weight:
         pre.append(pre[-1] + w)
-    out: dict[tuple[int, int], tuple[float, int]] = {}
+    native = _lib()
     inf = float("inf")
-    best = [[inf] * (n + 1) for _ in range(n)]  # the cheapest jset so far, per stretch
+    best: Any  # a list, or the native module's buffer
+    bit_of: Any
+    if native is None:
+        best, bit_of = [inf] * (m * m), [0] * (m * m)
+    else:
+        ffi = native.ffi
+        best, bit_of = ffi.new("double[]", [inf] * (m * m)), ffi.new("long[]", m * m)
+        pre_c = ffi.new("double[]", pre)
     for bit in BITS:
-        tables = []
+        sides = []
         for value in (0, 1):
             side = _side(items, seq, weigh, boost, 0, n, bit, value)
             # where each item's part sits in the side: its fragment, or -1 (none)
@@ -380,22 +455,57 @@ def _bit_options(
             last = [0] * (n + 1)  # last[j]: one past the last fragment of items ..j-1
             for t in range(n):
                 last[t + 1] = at[t] + 1 if at[t] >= 0 else last[t]
-            cost = [[0.0, 0.0], [0.0, 0.0]]
             if len(side.lo) > 1:
-                cost = _solve(side, exact=False, band=BIT_ITEMS).cost
-            tables.append((cost, first, last))
-        (c0, f0, l0), (c1, f1, l1) = tables
-        for i in range(n - 2):
-            a0, a1, base = f0[i], f1[i], pre[i]
-            row0, row1, best_i = c0[a0], c1[a1], best[i]
-            for j in range(i + 3, min(n, i + BIT_ITEMS) + 1):
-                b0, b1 = l0[j], l1[j]
-                if b0 > a0 and b1 > a1:  # both sides hold numbers, or the jset decides nothing
-                    c = pre[j] - base + row0[b0] + row1[b1]
-                    if c < best_i[j] - 1e-12:
-                        best_i[j] = c
-                        out[i, j] = (c, bit)
-    return out
+                table = _solve(side, exact=False, band=BIT_ITEMS)
+                sides.append((first, last, table.costs, len(side.lo)))
+            else:  # one fragment or none: nothing to test on this side
+                zeros = [0.0] * 4 if native is None else native.ffi.new("double[]", 4)
+                sides.append((first, last, zeros, 1))
+        (f0, l0, c0, n0), (f1, l1, c1, n1) = sides
+        if native is None:
+            _windows(n, pre, sides, bit, best, bit_of)
+        else:
+            ffi = native.ffi
+            native.lib.tp_windows(
+                n,
+                BIT_ITEMS,
+                pre_c,
+                ffi.new("long[]", f0),
+                ffi.new("long[]", l0),
+                c0,
+                n0,
+                ffi.new("long[]", f1),
+                ffi.new("long[]", l1),
+                c1,
+                n1,
+                bit,
+                best,
+                bit_of,
+            )
+    return best, bit_of
+
+
+def _windows(
+    n: int,
+    pre: Sequence[float],
+    sides: list[tuple[list[int], list[int], Sequence[float], int]],
+    bit: int,
+    best: list[float],
+    bit_of: list[int],
+) -> None:
+    """The window loop of ``_bit_options`` in Python (native/plan.h's tp_windows)."""
+    m = n + 1
+    (f0, l0, c0, n0), (f1, l1, c1, n1) = sides
+    m0, m1 = n0 + 1, n1 + 1
+    for i in range(n - 2):
+        a0, a1, base = f0[i], f1[i], pre[i]
+        for j in range(i + 3, min(n, i + BIT_ITEMS) + 1):
+            b0, b1 = l0[j], l1[j]
+            if b0 > a0 and b1 > a1:  # both sides hold numbers, or the jset decides nothing
+                c = pre[j] - base + c0[a0 * m0 + b0] + c1[a1 * m1 + b1]
+                if c < best[i * m + j] - 1e-12:
+                    best[i * m + j] = c
+                    bit_of[i * m + j] = bit
 
 
 # --- building the tree --------------------------------------------------------------------------
@@ -403,14 +513,16 @@ def _bit_options(
 
 def _plan(items: Sequence[Item], weigh: Weigh, boost: Sequence[float]) -> Node:
     seq = _Seq.of(items, weigh, boost)
-    table = _solve(seq, exact=False, bits=_bit_options(items, seq, weigh, boost))
-    return _build(items, seq, table, 0, len(seq.lo), weigh, boost)
+    best, bit_of = _bit_options(items, seq, weigh, boost)
+    table = _solve(seq, exact=False, option=best)
+    return _build(items, seq, table, bit_of, 0, len(seq.lo), weigh, boost)
 
 
 def _build(
     items: Sequence[Item],
     seq: _Seq,
     table: _Table,
+    bit_of: Sequence[int] | None,
     i: int,
     j: int,
     weigh: Weigh,
@@ -418,25 +530,29 @@ def _build(
 ) -> Node:
     if j - i == 1:
         return Leaf(seq.members[i])
-    bit = table.bit.get((i, j))
-    if bit is not None:
+    how = table.how(i, j)
+    if how == BIT:
+        assert bit_of is not None
+        bit = bit_of[i * table.m + j]
         halves = []
         for value in (0, 1):
             side = _side(items, seq, weigh, boost, i, j, bit, value)
             inner = _solve(side, exact=False)
-            halves.append(_build(items, side, inner, 0, len(side.lo), weigh, boost))
+            halves.append(_build(items, side, inner, None, 0, len(side.lo), weigh, boost))
         return Bit(bit, halves[0], halves[1])
-    chain = table.how.get((i, j))
-    if chain is not None:
+    if how == CHAIN:
+        found = _chain(seq.weight, seq.single, seq.kind, i, j)
+        assert found is not None
+        chain = found[1]
         n_tests = sum(1 for t in chain if seq.kind[t] != seq.kind[chain[-1]])
         tests = tuple((seq.lo[t], seq.members[t][0]) for t in chain[:n_tests])
         background = tuple(m for t in chain[n_tests:] for m in seq.members[t])
         return Chain(tests, background)
-    k = table.root[i][j]
+    k = table.root(i, j)
     return Split(
         seq.lo[k],
-        _build(items, seq, table, i, k, weigh, boost),
-        _build(items, seq, table, k, j, weigh, boost),
+        _build(items, seq, table, bit_of, i, k, weigh, boost),
+        _build(items, seq, table, bit_of, k, j, weigh, boost),
     )
 
 
