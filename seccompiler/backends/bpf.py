@@ -154,11 +154,11 @@ def _weigher(group: list[AbiProgram]) -> treemod.Weigh:
     segments = _segments(group)
 
     def weigh(lo: int, hi: int, bit: int) -> float:
-        return sum(
-            _weigh(p, max(lo, s_lo), min(hi, s_hi), bit)
-            for s_lo, s_hi, p in segments
-            if s_lo <= hi and lo <= s_hi
-        )
+        total = 0.0  # left to right, not sum(): Python 3.12's compensates, and plans must not move
+        for s_lo, s_hi, p in segments:
+            if s_lo <= hi and lo <= s_hi:
+                total += _weigh(p, max(lo, s_lo), min(hi, s_hi), bit)
+        return total
 
     return weigh
 

@@ -19,7 +19,7 @@ order as ``_solve_py`` and ``_windows`` here, so the same plan to the bit), else
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -89,7 +89,7 @@ def plan(items: Sequence[Item], weigh: Weigh, budget: Sequence[int | None] | Non
     boost = [1.0] * len(items)
     w = [weigh(it.lo, it.hi, 0) for it in items]
     if budget:
-        total = sum(w)
+        total = _total(w)
         for i, b in enumerate(budget):
             if b is not None and b < 10 and w[i]:
                 # a head start for the tight ones
@@ -103,13 +103,22 @@ def plan(items: Sequence[Item], weigh: Weigh, budget: Sequence[int | None] | Non
         over = [i for i, b in enumerate(budget) if b is not None and d[i] > b]
         if not over:
             break
-        total = sum(wi * bi if wi else bi for wi, bi in zip(w, boost, strict=True))
+        total = _total(wi * bi if wi else bi for wi, bi in zip(w, boost, strict=True))
         for i in over:
             # about what a depth of budget[i] takes in a weight-balanced tree, or more
             target = total / 2 ** max(budget[i] or 0, 0)
             boost[i] = max(boost[i] * 4, target / w[i] if w[i] else target)
         node = _plan(items, weigh, boost)
     return node
+
+
+def _total(values: Iterable[float]) -> float:
+    """A sum of weights, left to right: ``sum`` of floats compensates since Python 3.12, and a
+    plan must not depend on the Python that made it."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
 
 
 def _memo(weigh: Weigh) -> Weigh:
