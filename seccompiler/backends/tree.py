@@ -223,7 +223,7 @@ def _lib() -> Any:
         from seccompiler import _native  # type: ignore[attr-defined]
     except ImportError:
         return None
-    # a module built before the planner moved to C has no tp_solve: plan in Python
+    # a module built before the planner moved to C lacks its functions: plan in Python
     return _native if hasattr(_native.lib, "tp_windows") else None
 
 
