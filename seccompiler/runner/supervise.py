@@ -26,7 +26,7 @@ import os
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from seccompiler.runner import native
@@ -130,20 +130,33 @@ _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
 
 
 @contextlib.contextmanager
-def _signals_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+def _signals_forwarded() -> Iterator[Callable[[subprocess.Popen[bytes]], None]]:
     """Pass SIGTERM, SIGHUP, SIGINT and SIGQUIT on to the workload, through the launcher.
 
-    The run then ends as the workload decides, and its status and report are written as
-    for any other end. The launcher passes them to the workload, and once it is gone to the
-    descendants it left behind. A terminal's Ctrl-C already reaches the workload (same
-    process group), so it is not sent twice. On an exception the workload is asked to stop;
-    leaving ``run_filter`` then kills the launcher, and the workload with it.
+    Entered before the launcher starts, and told of it by the function it yields: a signal that
+    comes before (the workload may already run when Popen returns) is passed on then, where it
+    would have ended this process with the workload left running. The run then ends as the
+    workload decides, and its status and report are written as for any other end. The
+    launcher passes them to the workload, and once it is gone to the descendants it left
+    behind. A terminal's Ctrl-C already reaches the workload (same process group), so it is
+    not sent twice. On an exception the workload is asked to stop; leaving ``run_filter``
+    then kills the launcher, and the workload with it.
     """
+    target: list[subprocess.Popen[bytes]] = []  # the launcher, once it runs
+    pending: list[int] = []  # signals that came before
 
     def forward(sig: int, _frame: object) -> None:
         if sig in (signal.SIGINT, signal.SIGQUIT) and terminal_sent_it():
             return
-        proc.send_signal(sig)
+        if target:
+            target[0].send_signal(sig)
+        else:
+            pending.append(sig)
+
+    def started(proc: subprocess.Popen[bytes]) -> None:
+        target.append(proc)
+        for sig in pending:
+            proc.send_signal(sig)
 
     previous: dict[signal.Signals, Any] = {}
     try:
@@ -152,10 +165,10 @@ def _signals_forwarded(proc: subprocess.Popen[bytes]) -> Iterator[None]:
     except ValueError:  # not the main thread: signals stay with whoever handles them there
         pass
     try:
-        yield
+        yield started
     except BaseException:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+        if target and target[0].poll() is None:
+            target[0].send_signal(signal.SIGTERM)
         raise
     finally:
         for sig, handler in previous.items():
@@ -265,27 +278,34 @@ def run_filter(
         fds["--answer-fd"] = memfds[1]
     cmd = _launch_cmd(argv, fds, keep, where)
     result = RunResult(status=125)
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        proc = subprocess.Popen(
-            cmd, pass_fds=list(fds.values()), env=None if env is None else dict(env), cwd=cwd
-        )
-    except OSError as exc:
-        os.close(status_r)
-        result.error, result.error_stage = str(exc), "launch"
-        return result
-    finally:
-        for fd in (*memfds, status_w):
-            os.close(fd)
-    try:
-        with _signals_forwarded(proc):
+        with _signals_forwarded() as started:
+            try:
+                environ = None if env is None else dict(env)
+                proc = subprocess.Popen(cmd, pass_fds=list(fds.values()), env=environ, cwd=cwd)
+            except OSError as exc:
+                result.error, result.error_stage = str(exc), "launch"
+                return result
+            finally:
+                for fd in (*memfds, status_w):
+                    os.close(fd)
+            started(proc)
             status_text = _read_to_end(status_r)
         proc.wait()
     finally:
         os.close(status_r)
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-    _parse_status(status_text.decode(errors="replace"), result)
+    text = status_text.decode(errors="replace")
+    _parse_status(text, result)
+    if proc.returncode < 0 and not any(
+        line.startswith(("exit ", "signal ", "error ")) for line in text.splitlines()
+    ):
+        # a signal passed on before the launcher could pass it to the workload ended the
+        # launcher: the run ends by it too (128 + N), not as a failure of its own
+        result.status = 128 - proc.returncode
     return result
 
 

@@ -92,6 +92,36 @@ def test_signal_to_run_reaches_the_workload_and_the_report_is_written(
         assert json.loads(report.read_text())["status"] == 128 + sig
 
 
+def test_a_signal_that_comes_as_the_launcher_starts_is_passed_on(tmp_path: Path) -> None:
+    """SIGTERM right after the launcher was started, before the run knows it (the workload may
+    already run then): the run must still pass it on and end as the workload does, not die
+    and leave the workload running."""
+    code = (
+        "import os, signal, subprocess, sys\n"
+        "from seccompiler.compile import load_program\n"
+        "from seccompiler.runner import supervise\n"
+        "real = subprocess.Popen\n"
+        "def popen(*args, **kwargs):\n"
+        "    proc = real(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return proc\n"
+        "subprocess.Popen = popen\n"
+        "result = supervise.run_supervised(['sleep', '60'], load_program(sys.argv[1]))\n"
+        "print(result.status)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(DEFAULT)],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr  # not killed by the signal (-15)
+    assert done.stdout.split() == [str(128 + signal.SIGTERM)]  # the workload's end
+    assert time.monotonic() - started < 30  # sleep 60 was stopped, not waited out
+
+
 def test_a_daemonised_child_gets_the_policy_answer_and_is_audited(
     tmp_path: Path, default_program: Program
 ) -> None:
