@@ -27,6 +27,7 @@ from typing import Any
 MAX_CHAIN = 3  # exceptions one chain tests before its background answer
 ROUNDS = 6  # re-plans to bring items within their budget
 BIT_ITEMS = 48  # the most items one jset divides
+PLAN_ITEMS = 1024  # the most items one programme plans: its tables take (n + 1)^2 cells
 BITS = tuple(1 << b for b in range(6))  # the bits a jset tests: strides of 1 to 32 numbers
 
 
@@ -97,7 +98,8 @@ def plan(items: Sequence[Item], weigh: Weigh, budget: Sequence[int | None] | Non
             elif b is not None and b < 10:
                 boost[i] = total / 2 ** max(b - 1, 0)
     node = _plan(items, weigh, boost)
-    for _ in range(ROUNDS if budget else 0):
+    # past PLAN_ITEMS the tree is too deep for any budget a filter has: no rounds
+    for _ in range(ROUNDS if budget and len(items) <= PLAN_ITEMS else 0):
         assert budget is not None
         d = depths(node, len(items))
         over = [i for i, b in enumerate(budget) if b is not None and d[i] > b]
@@ -521,10 +523,37 @@ def _windows(
 
 
 def _plan(items: Sequence[Item], weigh: Weigh, boost: Sequence[float]) -> Node:
-    seq = _Seq.of(items, weigh, boost)
-    best, bit_of = _bit_options(items, seq, weigh, boost)
-    table = _solve(seq, exact=False, option=best)
-    return _build(items, seq, table, bit_of, 0, len(seq.lo), weigh, boost)
+    """The programme's tree; over more than PLAN_ITEMS items, first ``jge`` splits that halve
+    the weight (each part keeping a quarter of the items at least) until each part is that
+    small: the programme's tables grow with the square of the items."""
+    if len(items) <= PLAN_ITEMS:
+        seq = _Seq.of(items, weigh, boost)
+        best, bit_of = _bit_options(items, seq, weigh, boost)
+        table = _solve(seq, exact=False, option=best)
+        return _build(items, seq, table, bit_of, 0, len(seq.lo), weigh, boost)
+    weights = [_boosted(weigh(it.lo, it.hi, 0), b) for it, b in zip(items, boost, strict=True)]
+    half = _total(weights) / 2
+    k, acc = 1, weights[0]
+    while k < len(items) - 1 and acc + weights[k] / 2 < half:
+        acc += weights[k]
+        k += 1
+    k = min(max(k, len(items) // 4), len(items) - len(items) // 4)  # parts shrink: few levels
+    left = _plan(items[:k], weigh, boost[:k])
+    right = _shift(_plan(items[k:], weigh, boost[k:]), k)
+    return Split(items[k].lo, left, right)
+
+
+def _shift(node: Node, by: int) -> Node:
+    """``node`` with every item index moved by ``by`` (a part planned on its own)."""
+    if isinstance(node, Leaf):
+        return Leaf(tuple(t + by for t in node.items))
+    if isinstance(node, Split):
+        return Split(node.at, _shift(node.left, by), _shift(node.right, by))
+    if isinstance(node, Bit):
+        return Bit(node.mask, _shift(node.clear, by), _shift(node.set, by))
+    return Chain(
+        tuple((nr, t + by) for nr, t in node.tests), tuple(t + by for t in node.background)
+    )
 
 
 def _build(

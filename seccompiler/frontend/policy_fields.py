@@ -322,6 +322,7 @@ def parse_numbers(value: Any, mark: Mark, errs: Errors) -> list[tuple[str, int, 
         )
         return []
     out: list[tuple[str, int, Mark]] = []
+    given: set[tuple[str, int]] = set()  # (ABI, number) already in out: each once
     for key, raw in value.items():
         a = abimod.lookup(str(key))
         if a is None:
@@ -355,6 +356,7 @@ def parse_numbers(value: Any, mark: Mark, errs: Errors) -> list[tuple[str, int, 
                     "nr-named",
                 )
                 continue
-            if all((b, n) != (a.name, nr) for b, n, _ in out):
+            if (a.name, nr) not in given:
+                given.add((a.name, nr))
                 out.append((a.name, nr, where))
     return out

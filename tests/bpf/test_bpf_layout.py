@@ -161,6 +161,28 @@ def test_every_number_reaches_its_own_answer() -> None:
                         assert t in reached, (x, reached)
 
 
+def test_more_items_than_one_programme_plans_are_planned_in_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past PLAN_ITEMS, jge splits cut the items into parts planned alone (the tables grow
+    with the square of the items): every number still reaches its own answer."""
+    import random
+
+    monkeypatch.setattr(tree, "PLAN_ITEMS", 16)
+    rng = random.Random(5)
+    n = 150
+    single = [rng.random() < 0.7 for _ in range(n)]
+    kinds: list[str | int | None] = ["allow" if i % 2 else rng.choice("bc") for i in range(n)]
+    weights = [rng.choice([0.1, 1.0, 3.0]) for _ in range(n)]
+    items = _items(single, kinds)
+    node = _plan(weights, single, kinds, [None] * n)
+    assert isinstance(node, tree.Split)
+    for t, it in enumerate(items):
+        for x in range(it.lo, it.hi + 1):
+            reached = _answer(node, x)
+            assert t in reached and items[reached[0]].kind == it.kind, (x, reached)
+
+
 def test_least_cost_is_the_plans_when_splits_alone_compete() -> None:
     """Without single numbers there are no chains, and Knuth's bound is exact: a plan of splits
     costs the least of splits; chains and bits may only make the plan cheaper."""

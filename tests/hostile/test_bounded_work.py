@@ -5,7 +5,10 @@
 - Caps name the limit that was hit: conditional rules one seccomp filter can hold (value
   lists multiply out), syscall names in one JSON profile, bytes of a JSON profile.
 - Large inputs under the caps finish within the case deadline: a 1,000-value list, a diff
-  of 1,000 masked rules, a JSON profile of 20,000 entries or naming ``read`` 200,000 times.
+  of 1,000 masked rules, a JSON profile of 20,000 entries or naming ``read`` 200,000 times;
+  a policy ruling 20,000 syscall numbers by ``nr:`` compiles to BPF in 1 GiB of address space
+  (the BPF planner's tables grow with the square of the ranges it plans at once, so it plans
+  at most ``tree.PLAN_ITEMS`` ranges at once).
   Their growth with size is measured in bench/bench_scale.py, not here.
 """
 
@@ -205,3 +208,15 @@ def test_large_inputs_under_the_caps_finish(
         for a in e.get("args", [])
     }
     assert allowed == set(range(1000))  # one rule per listed value, nothing approximated
+
+
+def test_twenty_thousand_numbers_compile_to_bpf_in_bounded_memory(
+    hostile: Callable[..., Outcome], tmp_path: Path
+) -> None:
+    numbers = ", ".join(str(n) for n in range(2000, 42000, 2))  # 20,000 ranges and the gaps
+    policy = tmp_path / "numbers.yaml"
+    policy.write_text(HEAD + f"  - action: errno(EACCES)\n    nr: {{x86_64: [{numbers}]}}\n")
+    out = tmp_path / "out"
+    outcome = hostile(["compile", policy, "--format", "bpf", "-o", out], timeout=60, memory=1 << 30)
+    assert outcome.clean and outcome.code == 0, outcome
+    assert (out / "bpf" / "x86_64.bpf").stat().st_size <= 4096 * 8
