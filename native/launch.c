@@ -98,7 +98,7 @@ static struct {
 
 static struct shared *shm;
 static int status_fd = -1;
-static pid_t workload;
+static volatile pid_t workload; /* W's pid once it exists (set while L holds the signals) */
 
 static void status_line(const char *fmt, long a, long b, const char *s)
 {
@@ -163,10 +163,23 @@ static long w_resolve(void)
     return last;
 }
 
+/* The signals L passes on to W. */
+static const int passed_on[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
+
 static int w_main(void *unused)
 {
     long rc;
     (void)unused;
+    /* W starts with L's handlers and the signals L passes on held (main). Until its execve it
+     * takes them as the program will: by default, so one L passes on now ends it (L's handler
+     * in W would pass it to W again, forever). Raw calls: the kernel's struct sigaction, all
+     * zeros, is SIG_DFL with no flags on every arch; its sigset is 8 bytes. */
+    unsigned long long dfl[4] = {0, 0, 0, 0}, held = 0;
+    for (unsigned i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++) {
+        sc_raw6(SYS_rt_sigaction, passed_on[i], (long)dfl, 0, 8, 0, 0);
+        held |= 1ULL << (passed_on[i] - 1);
+    }
+    sc_raw6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&held, 0, 8, 0, 0);
     if (cfg.root) {
         if (cfg.newpid) {
             char proc[4096];
@@ -212,6 +225,7 @@ static int w_main(void *unused)
 
 static volatile sig_atomic_t workload_gone; /* W has been reaped */
 static volatile sig_atomic_t forwarded;     /* the last signal passed on, 0 for none */
+static volatile sig_atomic_t early;         /* one that came before W existed, for W */
 static char children_path[64];              /* /proc/self/task/<pid>/children */
 
 /* Signal the processes reparented to us (we are their subreaper) after W left them. Only
@@ -266,7 +280,9 @@ static void forward(int sig, siginfo_t *info, void *ctx)
     if ((sig == SIGINT || sig == SIGQUIT) && info->si_code > 0)
         return;
     forwarded = sig;
-    if (workload > 0 && !workload_gone)
+    if (workload == 0)
+        early = sig; /* main passes it on once W exists */
+    else if (workload > 0 && !workload_gone)
         kill(workload, sig);
     else if (children_path[0])
         stop_orphans(sig);
@@ -477,9 +493,20 @@ int main(int argc, char **argv, char **envp)
         sa.sa_flags = SA_RESTART; /* poll still returns; status writes are not cut short */
         sigaction(SIGCHLD, &sa, NULL);
     }
+    /* Hold the signals passed on while W starts: one that comes now waits until workload
+     * says where to send it; W lets them through once it takes them by default. One that
+     * came before (early) is passed on here, once. */
+    sigset_t held, before;
+    sigemptyset(&held);
+    for (unsigned i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
+        sigaddset(&held, passed_on[i]);
+    sigprocmask(SIG_BLOCK, &held, &before);
     workload = clone(w_main, stack + sizeof(stack), CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
+    sigprocmask(SIG_SETMASK, &before, NULL);
     if (workload < 0)
         return fail("launch", errno);
+    if (early)
+        kill(workload, early);
     status_line("pid %ld\n", workload, 0, NULL);
     await_workload();
     if (shm->listener >= 0 && cfg.want_listener) {

@@ -92,22 +92,25 @@ def test_signal_to_run_reaches_the_workload_and_the_report_is_written(
         assert json.loads(report.read_text())["status"] == 128 + sig
 
 
-def test_a_signal_that_comes_as_the_launcher_starts_is_passed_on(tmp_path: Path) -> None:
-    """SIGTERM right after the launcher was started, before the run knows it (the workload may
-    already run then): the run must still pass it on and end as the workload does, not die
-    and leave the workload running."""
+def test_a_signal_that_comes_as_the_launcher_starts_is_passed_on() -> None:
+    """SIGTERM right after the launcher was started, before the run knows it, at delays that
+    land before the launcher set its handlers, while it starts the workload, and after: each
+    time the run must pass it on and end as the workload does (143), where it died with the
+    workload left running, or the workload never got the signal and ran on."""
     code = (
-        "import os, signal, subprocess, sys\n"
+        "import os, signal, subprocess, sys, time\n"
         "from seccompiler.compile import load_program\n"
         "from seccompiler.runner import supervise\n"
+        "program = load_program(sys.argv[1])\n"
         "real = subprocess.Popen\n"
-        "def popen(*args, **kwargs):\n"
-        "    proc = real(*args, **kwargs)\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    return proc\n"
-        "subprocess.Popen = popen\n"
-        "result = supervise.run_supervised(['sleep', '60'], load_program(sys.argv[1]))\n"
-        "print(result.status)\n"
+        "for delay in (0, 0, 0.0002, 0.0005, 0.0005, 0.001, 0.002, 0.005, 0.02):\n"
+        "    def popen(*args, delay=delay, **kwargs):\n"
+        "        proc = real(*args, **kwargs)\n"
+        "        time.sleep(delay)\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        return proc\n"
+        "    subprocess.Popen = popen\n"
+        "    print(supervise.run_supervised(['sleep', '60'], program).status, flush=True)\n"
     )
     started = time.monotonic()
     done = subprocess.run(
@@ -118,8 +121,8 @@ def test_a_signal_that_comes_as_the_launcher_starts_is_passed_on(tmp_path: Path)
         check=False,
     )
     assert done.returncode == 0, done.stderr  # not killed by the signal (-15)
-    assert done.stdout.split() == [str(128 + signal.SIGTERM)]  # the workload's end
-    assert time.monotonic() - started < 30  # sleep 60 was stopped, not waited out
+    assert done.stdout.split() == [str(128 + signal.SIGTERM)] * 9  # the workload's end
+    assert time.monotonic() - started < 30  # each sleep 60 was stopped, not waited out
 
 
 def test_a_daemonised_child_gets_the_policy_answer_and_is_audited(
