@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -113,15 +114,24 @@ def test_a_signal_that_comes_as_the_launcher_starts_is_passed_on() -> None:
         "    print(supervise.run_supervised(['sleep', '60'], program).status, flush=True)\n"
     )
     started = time.monotonic()
-    done = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-c", code, str(DEFAULT)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=50,
-        check=False,
+        start_new_session=True,  # a failure leaves nothing running: the group is killed
     )
-    assert done.returncode == 0, done.stderr  # not killed by the signal (-15)
-    assert done.stdout.split() == [str(128 + signal.SIGTERM)] * 9  # the workload's end
+    try:
+        out, err = proc.communicate(timeout=50)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("a run did not end: its workload never got the signal")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err  # not killed by the signal (-15)
+    assert out.split() == [str(128 + signal.SIGTERM)] * 9  # the workload's end
     assert time.monotonic() - started < 30  # each sleep 60 was stopped, not waited out
 
 
